@@ -1,0 +1,30 @@
+"""nstcore: Gatys, Ecker & Bethge's neural style transfer ("A Neural Algorithm of Artistic Style", 2015) in PyTorch.
+
+Public API::
+
+    from nstcore import StyleConfig, run, load_network, resolve_device
+    config = StyleConfig(size=256, steps=300)
+    for progress in run(config, "content.jpg", "style.jpg", device=resolve_device("auto")):
+        ...  # progress.step, progress.loss.total, progress.image (on preview steps)
+
+The dashboard (``demo_app``) uses only what is exported here, so it never imports torch itself.
+"""
+
+from .config import (DEFAULT_LR, PAPER_CONTENT_LAYER, PAPER_STYLE_LAYERS, LossWeights, StyleConfig, config_fields,
+                     format_layers, literal_choices, parse_layers)
+from .controls import Controls, ControlsState
+from .device import describe_device, resolve_device
+from .engine import Objective, final_images, prepare_images, run
+from .errors import ConfigError, ImageError, NSTError, WeightsError
+from .features import Network, VGGFeatures, load_network
+from .images import load_image, resize_long_side, save_image, to_rgb
+from .layers import MODELS, layer_names, tap_index
+from .progress import Losses, Progress
+
+__all__ = [
+    "DEFAULT_LR", "MODELS", "PAPER_CONTENT_LAYER", "PAPER_STYLE_LAYERS", "ConfigError", "Controls", "ControlsState",
+    "ImageError", "LossWeights", "Losses", "NSTError", "Network", "Objective", "Progress", "StyleConfig",
+    "VGGFeatures", "WeightsError", "config_fields", "describe_device", "final_images", "format_layers",
+    "layer_names", "literal_choices", "load_image", "load_network", "parse_layers", "prepare_images",
+    "resize_long_side", "resolve_device", "run", "save_image", "tap_index", "to_rgb",
+]

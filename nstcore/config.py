@@ -1,0 +1,252 @@
+"""The one place where every knob of a run and its default lives.
+
+Gatys, Ecker & Bethge (2015/2016) minimise ``alpha * L_content + beta * sum_l w_l * E_l`` over the pixels of an
+image. :class:`StyleConfig` holds every setting of such a run; the CLI flags, the dashboard widgets and the JSON
+export are all derived from its fields and their ``metadata`` (help text, bounds, slider scale), never re-typed.
+
+Loss normalisation (``loss_norm``):
+
+* ``"mean"`` (default) -- content loss ``mean((F - P)**2)`` and style loss ``mean((G - A)**2)`` with Gram matrices
+  divided by ``N * M`` (channels times positions), i.e. the paper's terms rescaled so that they do not grow with the
+  image size: content = paper / (N*M/2), style = paper * 4 / N**2. This is the normalisation of Johnson's
+  ``neural-style`` and of PyTorch's own style-transfer tutorial, whose torchvision-VGG results are the reference for
+  the default ratio ``alpha=1, beta=1e6`` (alpha/beta = 1e-6): with inputs in torchvision's normalised range, features
+  are ~1/58 of Caffe's 0..255 scale, so the paper's 1e-3..1e-4 ratios shift by several orders of magnitude.
+* ``"paper"`` -- exactly the paper's ``1/2 sum (F-P)**2`` and ``E_l = sum (G-A)**2 / (4 N**2 M**2)``. These grow with
+  image size, so alpha/beta must be chosen per size; kept for faithful reproduction.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any, Literal
+
+from .errors import ConfigError
+from .layers import MODELS, tap_index
+
+Model = Literal["vgg19", "vgg16"]
+Pooling = Literal["avg", "max"]
+Init = Literal["content", "noise", "style"]
+Optimizer = Literal["adam", "lbfgs"]
+LossNorm = Literal["mean", "paper"]
+
+PAPER_STYLE_LAYERS = ("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1")
+PAPER_CONTENT_LAYER = "conv4_2"
+
+# The optimisers' own step sizes: Adam moves pixels in [0, 1] by about lr per step; L-BFGS takes (near) Newton
+# steps where 1.0 is the natural scale.
+DEFAULT_LR: dict[str, float] = {"adam": 0.02, "lbfgs": 1.0}
+
+
+def _opt(help: str, *, minimum: float | None = None, maximum: float | None = None, log: bool = False,
+         step: float | None = None, flag: str | None = None) -> dict[str, Any]:
+    """Field metadata read by the CLI and the dashboard: help text, bounds, log-scale hint."""
+    return {"help": help, "min": minimum, "max": maximum, "log": log, "step": step, "flag": flag}
+
+
+def _default_style_layers() -> dict[str, float]:
+    return {name: 1.0 for name in PAPER_STYLE_LAYERS}
+
+
+@dataclass(frozen=True)
+class LossWeights:
+    """The weights of one variant: everything that may change while a run goes on (besides lr).
+
+    ``content_layers`` and ``style_layers`` map layer names to their weights ``w_l``; a weight of 0 keeps the layer
+    available (it can be turned on mid-run) but costs nothing while it is 0.
+    """
+
+    alpha: float
+    beta: float
+    tv: float
+    content_layers: Mapping[str, float]
+    style_layers: Mapping[str, float]
+
+    def __post_init__(self) -> None:
+        for name in ("alpha", "beta", "tv"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+                raise ConfigError(f"{name} must be a finite number >= 0, got {value!r}.")
+            object.__setattr__(self, name, float(value))
+        for name in ("content_layers", "style_layers"):
+            object.__setattr__(self, name, _check_weights(name, getattr(self, name)))
+
+    def layers(self) -> set[str]:
+        return set(self.content_layers) | set(self.style_layers)
+
+    def describe(self, model: str = "vgg19") -> str:
+        """Short human label, e.g. ``a/b=1e-06 style conv1_1,conv2_1``."""
+        from .layers import sort_layers
+
+        ratio = "inf" if self.beta == 0 else f"{self.alpha / self.beta:.0e}"
+        style = ",".join(sort_layers(model, [k for k, v in self.style_layers.items() if v > 0])) or "none"
+        content = ",".join(sort_layers(model, [k for k, v in self.content_layers.items() if v > 0])) or "none"
+        return f"a/b={ratio} content {content} style {style}"
+
+
+def _check_weights(what: str, value: Any) -> dict[str, float]:
+    if isinstance(value, str):
+        value = parse_layers(value)
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{what} must map layer names to weights, got {value!r}.")
+    out: dict[str, float] = {}
+    for name, weight in value.items():
+        if not isinstance(weight, (int, float)) or not math.isfinite(weight) or weight < 0:
+            raise ConfigError(f"Weight of {name} in {what} must be a finite number >= 0, got {weight!r}.")
+        out[str(name)] = float(weight)
+    return out
+
+
+def parse_layers(text: str) -> dict[str, float]:
+    """Parse ``"conv1_1:1,conv2_1:0.75"`` (a bare name means weight 1) into a dict."""
+    out: dict[str, float] = {}
+    for part in text.replace(" ", "").split(","):
+        if not part:
+            continue
+        name, _, weight = part.partition(":")
+        try:
+            out[name.lower()] = float(weight) if weight else 1.0
+        except ValueError:
+            raise ConfigError(f"Layer weight {weight!r} in {part!r} is not a number; write e.g. conv1_1:0.5.") from None
+    return out
+
+
+def format_layers(layers: Mapping[str, float]) -> str:
+    """Inverse of :func:`parse_layers`."""
+    return ",".join(f"{name}:{weight:g}" for name, weight in layers.items())
+
+
+@dataclass(frozen=True)
+class StyleConfig:
+    """Every setting of a style-transfer run, with its default. See the module docstring for the loss scale."""
+
+    # Long side of the output. 256 keeps a CPU run interactive; the paper's figures are ~512.
+    size: int = field(default=256, metadata=_opt("Long side of the output image in pixels.", minimum=16,
+                                                 maximum=4096, step=16))
+    # 300 Adam steps at lr 0.02 move a content-initialised image well into the style; more refines texture.
+    steps: int = field(default=300, metadata=_opt("Number of optimisation steps (objective evaluations).",
+                                                  minimum=1, maximum=100_000))
+    # VGG19 is the paper's network; VGG16 is a little faster with similar results.
+    model: Model = field(default="vgg19", metadata=_opt("Feature network."))
+    # The paper replaces max pooling by average pooling: "slightly more appealing results".
+    pooling: Pooling = field(default="avg", metadata=_opt("Pooling inside VGG: avg (paper) or max."))
+    # 'imagenet' = torchvision's pretrained weights; a path loads a local state dict; 'random' works offline.
+    weights: str = field(default="imagenet", metadata=_opt("Network weights: imagenet, random, or a .pth path."))
+    # conv4_2 is the paper's content layer: deep enough to leave texture free, shallow enough to keep layout.
+    content_layers: Mapping[str, float] = field(
+        default_factory=lambda: {PAPER_CONTENT_LAYER: 1.0},
+        metadata=_opt("Content layers and weights, e.g. conv4_2 or conv4_2:1,conv5_2:0.5."))
+    # conv1_1 ... conv5_1 with equal weights, as in the paper (its w_l = 1/5 is folded into beta).
+    style_layers: Mapping[str, float] = field(
+        default_factory=_default_style_layers,
+        metadata=_opt("Style layers and weights, e.g. conv1_1:1,conv2_1:0.75."))
+    # alpha/beta = 1e-6 under the "mean" normalisation: see the module docstring for why this equals the paper's
+    # look. Only the ratio matters to Adam and (nearly) to L-BFGS.
+    alpha: float = field(default=1.0, metadata=_opt("Content weight alpha.", minimum=0.0, maximum=1e4, log=True))
+    beta: float = field(default=1e6, metadata=_opt("Style weight beta.", minimum=0.0, maximum=1e10, log=True))
+    # Total-variation smoothing is not in the paper; off by default, useful against Adam's high-frequency noise.
+    tv: float = field(default=0.0, metadata=_opt("Total-variation weight (0 = off).", minimum=0.0, maximum=1e4,
+                                                 log=True))
+    # Starting from the content image converges fastest and is what interactive users expect to see first.
+    init: Init = field(default="content", metadata=_opt("Start image: content, noise (seeded) or style."))
+    # Adam reacts smoothly to weights changed mid-run; L-BFGS (the paper's) converges in fewer steps.
+    optimizer: Optimizer = field(default="adam", metadata=_opt("Optimiser: adam or lbfgs."))
+    # None = the optimiser's own default (DEFAULT_LR), so switching optimiser never carries a wrong scale over.
+    lr: float | None = field(default=None, metadata=_opt("Learning rate (default: adam 0.02, lbfgs 1.0).",
+                                                         minimum=1e-4, maximum=10.0, log=True))
+    # A short history is enough for an image-sized problem and keeps memory flat.
+    lbfgs_history: int = field(default=20, metadata=_opt("L-BFGS history size.", minimum=1, maximum=200))
+    # Seeds the noise init; CPU runs with the same seed and inputs are bit-identical.
+    seed: int = field(default=0, metadata=_opt("Random seed (noise init).", minimum=0, maximum=2**31 - 1))
+    # An image every 10 steps is enough for a CLI; the dashboard also asks for frames on its own clock.
+    preview_every: int = field(default=10, metadata=_opt("Yield a preview image every N steps (0 = only at the end).",
+                                                         minimum=0, maximum=10_000))
+    # 1.0 = style image resized so its long side equals the output's; smaller = larger brush strokes.
+    style_scale: float = field(default=1.0, metadata=_opt("Style image size relative to the output.",
+                                                          minimum=0.05, maximum=4.0, step=0.05))
+    loss_norm: LossNorm = field(default="mean", metadata=_opt("Loss normalisation: mean (size-independent) or paper."))
+    # Decompression-bomb guard, well below Pillow's ~89 MP default: a 40 MP photo is a large camera image.
+    max_image_pixels: int = field(default=40_000_000, metadata=_opt("Refuse input images with more pixels.",
+                                                                   minimum=1, flag="max-pixels"))
+    # Resolved at the edge (CLI/app): cuda, then mps, then cpu. The engine itself is always told.
+    device: str = field(default="auto", metadata=_opt("Device: auto, cpu, cuda, cuda:N or mps."))
+
+    def __post_init__(self) -> None:
+        hints = typing.get_type_hints(type(self))
+        for f in fields(self):
+            value = getattr(self, f.name)
+            choices = literal_choices(hints[f.name])
+            if choices and value not in choices:
+                raise ConfigError(f"{f.name} must be one of {', '.join(choices)}, got {value!r}.")
+            lo, hi = f.metadata.get("min"), f.metadata.get("max")
+            if isinstance(value, (int, float)) and not isinstance(value, bool) and value is not None:
+                if not math.isfinite(value) or (lo is not None and value < lo) or (hi is not None and value > hi):
+                    bounds = f"between {lo:g} and {hi:g}" if hi is not None else f"at least {lo:g}"
+                    raise ConfigError(f"{f.name} must be {bounds}, got {value!r}.")
+        if self.model not in MODELS:  # pragma: no cover - guarded by Literal check above
+            raise ConfigError(f"Unknown model {self.model!r}.")
+        lw = self.loss_weights()  # validates weights
+        for name in lw.layers():
+            tap_index(self.model, name)  # raises ConfigError naming valid layers
+        if not any(w > 0 for w in lw.content_layers.values()) and not any(w > 0 for w in lw.style_layers.values()):
+            raise ConfigError("At least one content or style layer needs a weight above 0.")
+        object.__setattr__(self, "content_layers", dict(lw.content_layers))
+        object.__setattr__(self, "style_layers", dict(lw.style_layers))
+
+    # -- derived values --------------------------------------------------------------------------------------
+    @property
+    def effective_lr(self) -> float:
+        return DEFAULT_LR[self.optimizer] if self.lr is None else float(self.lr)
+
+    def loss_weights(self) -> LossWeights:
+        return LossWeights(self.alpha, self.beta, self.tv, self.content_layers, self.style_layers)
+
+    def replace(self, **changes: Any) -> StyleConfig:
+        return dataclasses.replace(self, **changes)
+
+    # -- JSON ------------------------------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: (dict(getattr(self, f.name)) if isinstance(getattr(self, f.name), Mapping)
+                         else getattr(self, f.name)) for f in fields(self)}
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> StyleConfig:
+        if not isinstance(data, Mapping):
+            raise ConfigError("A config must be a JSON object with field names as keys.")
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ConfigError(f"Unknown config field(s): {', '.join(unknown)}; known fields are {', '.join(sorted(known))}.")
+        try:
+            return cls(**dict(data))
+        except TypeError as exc:  # e.g. a list where a number belongs
+            raise ConfigError(f"Config has a value of the wrong type: {exc}.") from None
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> StyleConfig:
+        try:
+            data = json.loads(text)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"The config is not valid JSON ({exc}).") from None
+        return cls.from_dict(data)
+
+
+def literal_choices(hint: Any) -> tuple[Any, ...]:
+    """The allowed values of a ``Literal[...]`` type hint, or ``()``."""
+    if typing.get_origin(hint) is Literal:
+        return typing.get_args(hint)
+    return ()
+
+
+def config_fields() -> list[tuple[dataclasses.Field, Any]]:
+    """``(field, resolved type hint)`` for every StyleConfig field, in declaration order."""
+    hints = typing.get_type_hints(StyleConfig)
+    return [(f, hints[f.name]) for f in fields(StyleConfig)]

@@ -1,0 +1,263 @@
+"""The optimisation of Gatys, Ecker & Bethge (2015, "A Neural Algorithm of Artistic Style"), as a generator.
+
+``run()`` minimises ``alpha * L_content + beta * sum_l w_l E_l + tv * L_TV`` over the pixels of B images at once
+(B "variants": same content, style and size; their own weights and layers) and yields an immutable
+:class:`~nstcore.progress.Progress` after every objective evaluation. The consumer stops a run by closing the
+generator. The loop never prints, writes files or picks a device: those belong to the CLI and the dashboard.
+
+Per step it does one forward pass through a frozen VGG truncated at the deepest layer in use, one backward pass to
+the image, one optimiser step, and one device-to-host copy of the loss terms (a single ``tolist()``).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from PIL import Image
+from torch import Tensor
+
+from .config import LossWeights, StyleConfig
+from .controls import Controls
+from .errors import ConfigError
+from .features import Network, VGGFeatures, load_network, min_image_side
+from .images import ImageSource, check_survives_pooling, load_image, resize_long_side, target_size
+from .layers import sort_layers
+from .losses import content_loss, gram, style_loss, tv_loss
+from .progress import Losses, Progress
+
+
+def image_to_tensor(img: Image.Image, device: torch.device | str = "cpu") -> Tensor:
+    """RGB PIL image -> (1, 3, H, W) float32 in [0, 1]."""
+    array = np.asarray(img, dtype=np.uint8)
+    return torch.from_numpy(array.copy()).permute(2, 0, 1).unsqueeze(0).to(device=device, dtype=torch.float32) / 255.0
+
+
+def tensor_to_arrays(batch: Tensor) -> tuple[np.ndarray, ...]:
+    """(B, 3, H, W) in [0, 1] -> B read-only HxWx3 uint8 arrays on the CPU."""
+    data = batch.detach().clamp(0, 1).mul(255).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+    arrays = []
+    for array in data:
+        array = np.ascontiguousarray(array)
+        array.flags.writeable = False
+        arrays.append(array)
+    return tuple(arrays)
+
+
+@dataclass(frozen=True)
+class PreparedImages:
+    """Content and style after loading, RGB conversion and resizing, ready for the network."""
+
+    content: Image.Image
+    style: Image.Image
+
+
+def prepare_images(config: StyleConfig, content: ImageSource, style: ImageSource,
+                   layers: Sequence[str] | None = None) -> PreparedImages:
+    """Load both images and resize them: content's long side = ``size``; style's = ``size * style_scale``.
+
+    Images that would vanish in VGG's pooling before the deepest layer (a 4000x8 strip) are refused with an
+    :class:`~nstcore.errors.ImageError`; a tiny image (1x1) is simply upscaled to the requested size.
+    """
+    content_img = resize_long_side(load_image(content, max_pixels=config.max_image_pixels, name=_name(content, "content")),
+                                   config.size)
+    style_img = load_image(style, max_pixels=config.max_image_pixels, name=_name(style, "style"))
+    style_img = resize_long_side(style_img, max(1, round(config.size * config.style_scale)))
+    names = list(layers) if layers is not None else list(config.loss_weights().layers())
+    need = min_image_side(config.model, names)
+    check_survives_pooling(content_img.size, need, "content")
+    check_survives_pooling(style_img.size, need, "style")
+    return PreparedImages(content_img, style_img)
+
+
+def _name(source: object, what: str) -> str | None:
+    """Label for error messages: a path names itself; bytes and arrays are called 'the content image'."""
+    return None if isinstance(source, (str, os.PathLike)) else f"the {what} image"
+
+
+class Objective:
+    """The batched objective with its targets (content responses, style Grams) computed once, without grad.
+
+    ``set_weights`` turns one :class:`LossWeights` per variant into a (B, T) weight matrix; ``__call__`` returns the
+    scalar to minimise (the sum over variants, whose gradients do not interact) and the (B, T) weighted terms in the
+    column order ``content_names + style_names + ["tv"]``.
+    """
+
+    def __init__(self, extractor: VGGFeatures, content: Tensor, style: Tensor, content_names: Sequence[str],
+                 style_names: Sequence[str], norm: str = "mean") -> None:
+        self.extractor = extractor
+        self.norm = norm
+        self.content_names = sort_layers(extractor.model, list(content_names))
+        self.style_names = sort_layers(extractor.model, list(style_names))
+        with torch.no_grad():
+            responses = extractor(content, self.content_names)
+            self.content_targets = {name: responses[name].detach() for name in self.content_names}
+            responses = extractor(style, self.style_names)
+            self.style_targets = {name: gram(responses[name]).detach() for name in self.style_names}
+            del responses
+        self.weights: Tensor | None = None
+        self._active_content: list[int] = []
+        self._active_style: list[int] = []
+        self._use_tv = False
+
+    @property
+    def columns(self) -> list[str]:
+        return [*self.content_names, *self.style_names, "tv"]
+
+    def set_weights(self, variants: Sequence[LossWeights], device: torch.device) -> None:
+        rows = []
+        for v in variants:
+            rows.append([v.alpha * v.content_layers.get(n, 0.0) for n in self.content_names]
+                        + [v.beta * v.style_layers.get(n, 0.0) for n in self.style_names]
+                        + [v.tv])
+        weights = torch.tensor(rows, dtype=torch.float32, device=device)
+        self.weights = weights
+        used = (weights != 0).any(dim=0).tolist()
+        nc, ns = len(self.content_names), len(self.style_names)
+        self._active_content = [i for i in range(nc) if used[i]]
+        self._active_style = [i for i in range(ns) if used[nc + i]]
+        self._use_tv = bool(used[-1])
+
+    def __call__(self, image: Tensor) -> tuple[Tensor, Tensor]:
+        assert self.weights is not None, "call set_weights first"
+        needed = [self.content_names[i] for i in self._active_content] + \
+                 [self.style_names[i] for i in self._active_style]
+        responses = self.extractor(image, needed)
+        batch = image.shape[0]
+        zero = image.new_zeros(batch)
+        terms: list[Tensor] = []
+        active_c, active_s = set(self._active_content), set(self._active_style)
+        for i, name in enumerate(self.content_names):
+            terms.append(content_loss(responses[name], self.content_targets[name], self.norm) if i in active_c else zero)
+        for i, name in enumerate(self.style_names):
+            terms.append(style_loss(responses[name], self.style_targets[name], self.norm) if i in active_s else zero)
+        terms.append(tv_loss(image, self.norm) if self._use_tv else zero)
+        weighted = torch.stack(terms, dim=1).float() * self.weights
+        return weighted.sum(), weighted.detach()
+
+
+def _initial_image(config: StyleConfig, content: Tensor, style_img: Image.Image, batch: int,
+                   device: torch.device) -> Tensor:
+    if config.init == "content":
+        start = content.clone()
+    elif config.init == "style":
+        height, width = content.shape[-2:]
+        start = image_to_tensor(style_img.resize((width, height), Image.Resampling.LANCZOS), device)
+    else:
+        generator = torch.Generator(device="cpu").manual_seed(config.seed)
+        start = torch.rand(content.shape, generator=generator).to(device)
+    # Every variant starts from the same pixels, so differences in the grid come from the settings alone.
+    return start.expand(batch, -1, -1, -1).contiguous()
+
+
+def _losses_from_row(row: list[float], content_names: list[str], style_names: list[str]) -> Losses:
+    nc, ns = len(content_names), len(style_names)
+    content = sum(row[:nc])
+    style = dict(zip(style_names, row[nc:nc + ns]))
+    tv = row[-1]
+    return Losses(total=content + sum(style.values()) + tv, content=content, style=style, tv=tv)
+
+
+def run(config: StyleConfig, content: ImageSource, style: ImageSource, *, device: torch.device | str = "cpu",
+        network: Network | None = None, controls: Controls | None = None,
+        variants: Sequence[LossWeights] | None = None, progress: bool = False) -> Iterator[Progress]:
+    """Optimise and yield a :class:`Progress` after each of ``config.steps`` objective evaluations.
+
+    ``variants`` (or the variants of ``controls``) define the batch; by default one variant from ``config``.
+    ``controls`` is read at every step: change it from any thread to steer the run. ``device`` must already be
+    resolved (see :func:`nstcore.device.resolve_device`). ``network`` defaults to the process-wide cached
+    ``load_network(config.model, config.weights, device)``; ``progress`` is passed to a first-time download.
+    """
+    device = torch.device(device)
+    if device.type not in ("cpu", "cuda", "mps"):
+        raise ConfigError(f"run() needs a concrete device such as cpu or cuda, got {device}.")
+    if controls is None:
+        controls = Controls(tuple(variants) if variants else (config.loss_weights(),), lr=config.effective_lr)
+    state = controls.read()
+    content_names = sorted({n for v in state.variants for n in v.content_layers})
+    style_names = sorted({n for v in state.variants for n in v.style_layers})
+    prepared = prepare_images(config, content, style, [*content_names, *style_names])
+    if network is None:
+        network = load_network(config.model, config.weights, device, progress=progress)
+    if network.model != config.model:
+        raise ConfigError(f"The network is {network.model} but the config asks for {config.model}.")
+    return _optimise(config, prepared, network, controls, content_names, style_names)
+
+
+def _optimise(config: StyleConfig, prepared: PreparedImages, network: Network, controls: Controls,
+              content_names: list[str], style_names: list[str]) -> Iterator[Progress]:
+    device = network.device
+    extractor = VGGFeatures(network, [*content_names, *style_names], config.pooling)
+    content = image_to_tensor(prepared.content, device)
+    style = image_to_tensor(prepared.style, device)
+    objective = Objective(extractor, content, style, content_names, style_names, config.loss_norm)
+    state = controls.read()
+    batch = len(state.variants)
+    image = _initial_image(config, content, prepared.style, batch, device).requires_grad_(True)
+    del content, style
+
+    lr = state.lr
+    if config.optimizer == "adam":
+        optimizer: torch.optim.Optimizer = torch.optim.Adam([image], lr=lr)
+    else:
+        # max_iter=1: every .step() is exactly one objective evaluation, so a "step" means the same for both
+        # optimisers; the curvature history lives in the optimiser state across calls.
+        optimizer = torch.optim.LBFGS([image], lr=lr, max_iter=1, history_size=config.lbfgs_history)
+    objective.set_weights(state.variants, device)
+    seen_version = state.version
+    names_c, names_s = objective.content_names, objective.style_names
+    steps = config.steps
+    start = time.perf_counter()
+
+    for step in range(1, steps + 1):
+        state = controls.read()
+        if state.version != seen_version:
+            if len(state.variants) != batch:
+                raise ConfigError("The number of variants cannot change during a run.")
+            objective.set_weights(state.variants, device)
+            for group in optimizer.param_groups:
+                group["lr"] = state.lr
+            seen_version = state.version
+
+        holder: dict[str, Tensor] = {}
+
+        def closure() -> Tensor:
+            optimizer.zero_grad(set_to_none=True)
+            total, terms = objective(image)
+            total.backward()
+            holder["terms"] = terms
+            return total
+
+        optimizer.step(closure)
+        with torch.no_grad():
+            image.clamp_(0.0, 1.0)
+        rows = holder["terms"].tolist()  # the one device->host sync of the step
+        want_image = (step == steps or (config.preview_every > 0 and step % config.preview_every == 0)
+                      or controls.take_image_request())
+        snapshot = Progress(
+            step=step,
+            total_steps=steps,
+            losses=tuple(_losses_from_row(row, names_c, names_s) for row in rows),
+            elapsed=time.perf_counter() - start,
+            images=tensor_to_arrays(image) if want_image else None,
+        )
+        yield snapshot
+
+
+def final_images(progress: Iterator[Progress]) -> tuple[Progress, tuple[np.ndarray, ...]]:
+    """Drain a run; return its last snapshot and images (a convenience for scripts and tests)."""
+    last = None
+    for last in progress:
+        pass
+    if last is None or last.images is None:
+        raise ConfigError("The run produced no steps.")
+    return last, last.images
+
+
+def output_size(config: StyleConfig, content_size: tuple[int, int]) -> tuple[int, int]:
+    """(width, height) of the result for a content image of ``content_size``."""
+    return target_size(*content_size, config.size)

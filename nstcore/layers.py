@@ -1,0 +1,65 @@
+"""VGG layer names as Gatys et al. (2015, "A Neural Algorithm of Artistic Style") write them.
+
+``conv4_2`` means the response of the second convolution in block 4 *after its ReLU*, as in Caffe, where the ReLU
+runs in place on the convolution's output. In ``torchvision.models.vgg19().features`` that conv is ``features[21]``
+and its ReLU ``features[22]``; the tap point for ``conv4_2`` is therefore index 22.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from .errors import ConfigError
+
+# Convolutions per block: the architecture tables of Simonyan & Zisserman (2014), configurations D and E.
+_BLOCKS: dict[str, tuple[int, ...]] = {
+    "vgg16": (2, 2, 3, 3, 3),
+    "vgg19": (2, 2, 4, 4, 4),
+}
+
+MODELS: tuple[str, ...] = tuple(_BLOCKS)
+
+
+@lru_cache(maxsize=None)
+def layer_indices(model: str) -> dict[str, int]:
+    """Map ``convB_K`` to the index of the *convolution* in ``torchvision`` ``vgg*.features``.
+
+    Each conv is followed by a ReLU and each block by a 2x2 pool, so the layout is derived, not hand-typed.
+    """
+    if model not in _BLOCKS:
+        raise ConfigError(f"Unknown model {model!r}; choose one of {', '.join(MODELS)}.")
+    names: dict[str, int] = {}
+    index = 0
+    for block, convs in enumerate(_BLOCKS[model], start=1):
+        for k in range(1, convs + 1):
+            names[f"conv{block}_{k}"] = index
+            index += 2  # conv, relu
+        index += 1  # pool
+    return names
+
+
+def layer_names(model: str) -> tuple[str, ...]:
+    """All conv layer names of ``model`` in network order."""
+    return tuple(layer_indices(model))
+
+
+def tap_index(model: str, name: str) -> int:
+    """Index in ``features`` whose output is the named (post-ReLU) response."""
+    indices = layer_indices(model)
+    if name not in indices:
+        raise ConfigError(
+            f"Unknown layer {name!r} for {model}; valid names are conv1_1 ... "
+            f"{layer_names(model)[-1]} (e.g. conv4_2)."
+        )
+    return indices[name] + 1
+
+
+def pools_before(model: str, name: str) -> int:
+    """How many 2x2 poolings an input passes before reaching ``name`` (its resolution is 1 / 2**n)."""
+    tap_index(model, name)  # validates
+    return int(name[4]) - 1
+
+
+def sort_layers(model: str, names: list[str] | tuple[str, ...]) -> list[str]:
+    """Names in network order (shallow first)."""
+    return sorted(names, key=lambda n: tap_index(model, n))

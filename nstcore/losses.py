@@ -1,0 +1,57 @@
+"""The loss terms of Gatys, Ecker & Bethge (2015), batched over variants.
+
+With ``F`` the (N channels x M positions) response of the generated image at a layer, ``P`` that of the content image
+and ``A`` the Gram matrix of the style image:
+
+* content ``L = 1/2 sum (F - P)**2`` (paper) or ``mean((F - P)**2)`` (``"mean"``);
+* Gram ``G = F F^T``; style ``E_l = sum (G - A)**2 / (4 N**2 M**2)`` (paper) or, with ``G/(N M)``,
+  ``mean((G - A)**2)`` (``"mean"``, equal to ``4 E_l / N**2``);
+* total variation (not in the paper): squared differences of neighbouring pixels, mean or sum.
+
+Every function returns one value per batch element (variant), so variants are optimised independently in one
+backward pass. Grams are kept in float32 even when features are lower precision.
+"""
+
+from __future__ import annotations
+
+from torch import Tensor
+
+
+def gram(features: Tensor) -> Tensor:
+    """``F F^T / M`` for features (B, N, H, W) -> (B, N, N), in float32.
+
+    Dividing by M here (instead of at the end) keeps values O(activation**2) whatever the image size; the loss
+    functions put the paper's constants back.
+    """
+    b, n, h, w = features.shape
+    f = features.reshape(b, n, h * w).float()
+    return f @ f.transpose(1, 2) / (h * w)
+
+
+def content_loss(features: Tensor, target: Tensor, norm: str = "mean") -> Tensor:
+    """Per-variant content loss; ``target`` (1 or B, N, H, W) broadcasts over the batch."""
+    diff = (features.float() - target.float()).pow(2)
+    if norm == "paper":
+        return 0.5 * diff.sum(dim=(1, 2, 3))
+    return diff.mean(dim=(1, 2, 3))
+
+
+def style_loss(features: Tensor, target_gram: Tensor, norm: str = "mean") -> Tensor:
+    """Per-variant style loss against ``target_gram = gram(style_features)`` (1 or B, N, N)."""
+    n = features.shape[1]
+    sq = (gram(features) - target_gram).pow(2).sum(dim=(1, 2))
+    if norm == "paper":
+        return sq / (4.0 * n * n)  # = sum (G - A)**2 / (4 N**2 M**2) with unnormalised G, A
+    return sq / float(n) ** 4  # = mean over N**2 entries of (G/(N M) - A/(N M))**2
+
+
+def tv_loss(image: Tensor, norm: str = "mean") -> Tensor:
+    """Per-variant squared total variation of ``image`` (B, C, H, W)."""
+    dx = (image[..., :, 1:] - image[..., :, :-1]).pow(2)
+    dy = (image[..., 1:, :] - image[..., :-1, :]).pow(2)
+    if norm == "paper":
+        return dx.sum(dim=(1, 2, 3)) + dy.sum(dim=(1, 2, 3))
+    zero = image.new_zeros(image.shape[0])
+    mx = dx.mean(dim=(1, 2, 3)) if dx.numel() else zero
+    my = dy.mean(dim=(1, 2, 3)) if dy.numel() else zero
+    return mx + my

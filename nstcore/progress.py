@@ -1,0 +1,71 @@
+"""The immutable snapshots a run yields.
+
+Following Gatys et al.'s objective, each snapshot reports the *weighted* terms, so that for every variant
+``total == content + sum(style.values()) + tv``: what a loss chart shows is what the optimiser minimises.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Losses:
+    """One variant's weighted loss terms at one step, as plain floats."""
+
+    total: float
+    content: float
+    style: Mapping[str, float]
+    tv: float
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "style", MappingProxyType(dict(self.style)))
+
+    def as_dict(self) -> dict[str, float]:
+        """Flat ``{"total": .., "content": .., "style:conv1_1": .., "tv": ..}``, e.g. for JSON logs and charts."""
+        out = {"total": self.total, "content": self.content}
+        out.update({f"style:{name}": value for name, value in self.style.items()})
+        out["tv"] = self.tv
+        return out
+
+
+@dataclass(frozen=True)
+class Progress:
+    """State after ``step`` objective evaluations (1-based) of ``total_steps``.
+
+    ``images`` is ``None`` except on preview steps, the last step, and steps a consumer asked for through
+    ``Controls.request_image``; then it holds one read-only HxWx3 uint8 array per variant (on the CPU).
+    """
+
+    step: int
+    total_steps: int
+    losses: tuple[Losses, ...]
+    elapsed: float
+    images: tuple[np.ndarray, ...] | None = None
+
+    @property
+    def loss(self) -> Losses:
+        """The first (for an ordinary run, the only) variant's losses."""
+        return self.losses[0]
+
+    @property
+    def image(self) -> np.ndarray | None:
+        return self.images[0] if self.images else None
+
+    @property
+    def done(self) -> bool:
+        return self.step >= self.total_steps
+
+    @property
+    def rate(self) -> float:
+        """Steps per second so far."""
+        return self.step / self.elapsed if self.elapsed > 0 else 0.0
+
+    @property
+    def eta(self) -> float:
+        """Seconds left at the current rate."""
+        return (self.total_steps - self.step) / self.rate if self.rate > 0 else float("inf")
