@@ -136,7 +136,7 @@ class Objective:
         for i, name in enumerate(self.style_names):
             terms.append(style_loss(responses[name], self.style_targets[name], self.norm) if i in active_s else zero)
         terms.append(tv_loss(image, self.norm) if self._use_tv else zero)
-        weighted = torch.stack(terms, dim=1).float() * self.weights
+        weighted = torch.stack(terms, dim=1) * self.weights
         return weighted.sum(), weighted.detach()
 
 

@@ -14,7 +14,13 @@ backward pass. Grams are kept in float32 even when features are lower precision.
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor
+
+
+def _at_least_fp32(x: Tensor) -> Tensor:
+    """Upcast half/bfloat16 (autocast) to float32; leave float32/float64 alone (the gradient test uses float64)."""
+    return x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
 
 
 def gram(features: Tensor) -> Tensor:
@@ -24,13 +30,13 @@ def gram(features: Tensor) -> Tensor:
     functions put the paper's constants back.
     """
     b, n, h, w = features.shape
-    f = features.reshape(b, n, h * w).float()
+    f = _at_least_fp32(features.reshape(b, n, h * w))
     return f @ f.transpose(1, 2) / (h * w)
 
 
 def content_loss(features: Tensor, target: Tensor, norm: str = "mean") -> Tensor:
     """Per-variant content loss; ``target`` (1 or B, N, H, W) broadcasts over the batch."""
-    diff = (features.float() - target.float()).pow(2)
+    diff = (_at_least_fp32(features) - _at_least_fp32(target)).pow(2)
     if norm == "paper":
         return 0.5 * diff.sum(dim=(1, 2, 3))
     return diff.mean(dim=(1, 2, 3))

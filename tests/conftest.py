@@ -1,0 +1,38 @@
+"""Shared fixtures: tiny seeded images and random-weight networks, so the suite runs in minutes on 2 cores."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import nstcore
+
+
+def make_image(width: int, height: int, seed: int = 0) -> Image.Image:
+    """Smooth random colour field plus noise: enough structure for Gram matrices to mean something."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:height, 0:width] / max(width, height)
+    base = np.stack([np.sin(6 * xx + seed), np.cos(5 * yy - seed), np.sin(4 * (xx + yy))], axis=-1)
+    arr = (base * 0.4 + 0.5 + rng.normal(0, 0.1, (height, width, 3))) * 255
+    return Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8))
+
+
+@pytest.fixture(scope="session")
+def content_image() -> Image.Image:
+    return make_image(64, 48, seed=1)
+
+
+@pytest.fixture(scope="session")
+def style_image() -> Image.Image:
+    return make_image(64, 64, seed=2)
+
+
+@pytest.fixture(scope="session")
+def network() -> nstcore.Network:
+    return nstcore.load_network("vgg19", "random", "cpu")
+
+
+@pytest.fixture()
+def tiny_config() -> nstcore.StyleConfig:
+    return nstcore.StyleConfig(size=48, steps=30, weights="random", preview_every=10)
