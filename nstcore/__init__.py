@@ -18,7 +18,7 @@ from .engine import Objective, final_images, prepare_images, run
 from .errors import ConfigError, ImageError, NSTError, WeightsError
 from .features import Network, VGGFeatures, load_network
 from .images import load_image, resize_long_side, save_image, to_rgb
-from .layers import MODELS, layer_names, tap_index
+from .layers import MODELS, layer_names, sort_layers, tap_index
 from .progress import Losses, Progress
 
 __all__ = [
@@ -26,5 +26,5 @@ __all__ = [
     "ImageError", "LossWeights", "Losses", "NSTError", "Network", "Objective", "Progress", "StyleConfig",
     "VGGFeatures", "WeightsError", "config_fields", "describe_device", "final_images", "format_layers",
     "layer_names", "literal_choices", "load_image", "load_network", "parse_layers", "prepare_images",
-    "resize_long_side", "resolve_device", "run", "save_image", "tap_index", "to_rgb",
+    "resize_long_side", "resolve_device", "run", "save_image", "sort_layers", "tap_index", "to_rgb",
 ]

@@ -1,0 +1,68 @@
+"""The Panel application: one :class:`SessionState` + :class:`Dashboard` per browser session.
+
+``python -m demo_app`` serves :func:`create_app` as a factory; ``panel serve demo_app/app.py`` works too (then the
+backend is configured by the environment: NST_WEIGHTS, NST_DEVICE and the NST_MAX_* limits).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+if __package__ in (None, ""):  # `panel serve demo_app/app.py` runs this file as a script
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import panel as pn  # noqa: E402
+
+from demo_app.backend import Backend  # noqa: E402
+from demo_app.layout import CSS, FRAME_PERIOD_MS, Dashboard  # noqa: E402
+from demo_app.limits import Limits  # noqa: E402
+from demo_app.state import SessionState  # noqa: E402
+
+TITLE = "Neural Style Transfer Workbench"
+
+_backend: Backend | None = None
+_limits: Limits | None = None
+
+
+def configure(backend: Backend, limits: Limits) -> None:
+    """Set the process-wide backend and limits (``python -m demo_app`` calls this before serving)."""
+    global _backend, _limits
+    _backend, _limits = backend, limits
+
+
+def _defaults() -> tuple[Backend, Limits]:
+    global _backend, _limits
+    if _backend is None:
+        _backend = Backend(weights=os.environ.get("NST_WEIGHTS", "imagenet"),
+                           device_name=os.environ.get("NST_DEVICE", "auto"))
+    if _limits is None:
+        _limits = Limits.from_env()
+    return _backend, _limits
+
+
+def create_app() -> pn.viewable.Viewable:
+    """Build one session's page (called by the server once per browser session)."""
+    pn.extension(notifications=True, raw_css=[CSS])
+    backend, limits = _defaults()
+    state = SessionState(backend, limits)
+    dashboard = Dashboard(state)
+    callback = pn.state.add_periodic_callback(dashboard.tick, period=FRAME_PERIOD_MS)
+
+    def _destroyed(session_context) -> None:
+        callback.stop()
+        state.close()
+
+    pn.state.on_session_destroyed(_destroyed)
+    header = pn.pane.Markdown(
+        f"## {TITLE}\nGatys, Ecker & Bethge, *A Neural Algorithm of Artistic Style* — "
+        f"{backend.device_label}, {backend.effective_weights('vgg19')} weights",
+        margin=(0, 10))
+    page = pn.Column(header, dashboard, sizing_mode="stretch_width")
+    page.dashboard = dashboard  # type: ignore[attr-defined]  # handle for in-process tests
+    return page
+
+
+if __name__.startswith("bokeh"):
+    create_app().servable(title=TITLE)

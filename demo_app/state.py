@@ -1,0 +1,249 @@
+"""One browser session's state: the chosen images, every run setting, and the run in progress.
+
+Separate from the layout (``layout.py``) so it can be tested without a server or a browser. The settings are the
+parameters of :class:`~demo_app.config_params.ConfigParams`, i.e. nstcore's ``StyleConfig`` fields; those that
+the engine reads at every step (alpha, beta, TV, lr, layer weights) are forwarded to the running job's
+``nstcore.Controls`` as soon as they change, so the next steps use them (Gatys et al.'s objective, steered live).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import param
+from PIL import Image
+
+import nstcore
+
+from .backend import Backend
+from .config_params import CONFIG_PARAM_NAMES, LIVE_FIELDS, ConfigParams
+from .imaging import encode_png
+from .limits import Limits
+from .samples import DEFAULT_CONTENT, DEFAULT_STYLE, sample_path
+from .worker import Handover, RunWorker
+
+log = logging.getLogger("demo_app")
+
+
+class SessionState(ConfigParams):
+    """Settings (from StyleConfig) plus images, status and the current job of one session."""
+
+    content_name = param.String(default="", doc="What the content image is called on the page.")
+    style_name = param.String(default="", doc="What the style image is called on the page.")
+    running = param.Boolean(default=False, doc="A job of this session is running.")
+    status = param.String(default="Ready.", doc="One line about the current run.")
+    error = param.String(default="", doc="The last problem, as a sentence for people.")
+    step = param.Integer(default=0)
+    total_steps = param.Integer(default=0)
+
+    def __init__(self, backend: Backend, limits: Limits | None = None, **params: Any) -> None:
+        super().__init__(**params)
+        self.backend = backend
+        self.limits = limits or Limits()
+        self.content: Image.Image | None = None
+        self.style: Image.Image | None = None
+        self.result: tuple[Any, ...] | None = None  # last frames (numpy arrays) of the last run
+        self._worker: RunWorker | None = None
+        self._controls: nstcore.Controls | None = None
+        self._run_config: nstcore.StyleConfig | None = None
+        self.param.watch(self._forward_live_change, list(LIVE_FIELDS))
+        self.param.watch(self._optimizer_changed, ["optimizer"])
+        self.param.watch(self._model_changed, ["model"])
+        self.use_sample("content", DEFAULT_CONTENT)
+        self.use_sample("style", DEFAULT_STYLE)
+
+    # -- images ---------------------------------------------------------------------------------------------------
+    def use_sample(self, role: str, name: str) -> bool:
+        try:
+            data = sample_path(role, name).read_bytes()
+        except (OSError, ValueError):
+            self.error = f"Sample {name} is not available."
+            return False
+        return self.set_image(role, data, name)
+
+    def set_image(self, role: str, data: bytes, filename: str) -> bool:
+        """Use uploaded bytes as the content or style image. On any problem: keep the previous image, set ``error``
+        to one sentence naming the file and the reason, return False."""
+        limit = self.limits.max_upload_mb
+        if len(data) > limit * 1024 * 1024:
+            self.error = f"{filename} is {len(data) / 2**20:.1f} MB, over the upload limit of {limit:g} MB; " \
+                         "use a smaller file."
+            return False
+        try:
+            image = nstcore.load_image(data, max_pixels=self.limits.max_pixels, name=filename)
+        except nstcore.ImageError as exc:
+            self.error = str(exc)
+            return False
+        if role == "content":
+            self.content, self.content_name = image, filename
+        else:
+            self.style, self.style_name = image, filename
+        self.error = ""
+        return True
+
+    # -- config -----------------------------------------------------------------------------------------------
+    def settings(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in CONFIG_PARAM_NAMES}
+
+    def config(self) -> nstcore.StyleConfig:
+        """The StyleConfig of the current settings (raises ConfigError)."""
+        values = self.settings()
+        values["weights"] = self.backend.effective_weights(values["model"])
+        values["device"] = self.backend.device_name
+        values["max_image_pixels"] = self.limits.max_pixels
+        return nstcore.StyleConfig.from_dict(values)
+
+    def config_json(self) -> str:
+        return self.config().to_json()
+
+    def apply_config_json(self, text: str | bytes, filename: str = "config") -> bool:
+        """Restore every control from an exported JSON; on error nothing changes."""
+        try:
+            config = nstcore.StyleConfig.from_json(text)
+        except nstcore.ConfigError as exc:
+            self.error = f"{filename}: {exc}"
+            return False
+        values = {name: getattr(config, name) for name in CONFIG_PARAM_NAMES}
+        values["content_layers"] = dict(config.content_layers)
+        values["style_layers"] = dict(config.style_layers)
+        try:
+            self.param.update(**values)
+        except ValueError as exc:  # a value outside a slider's bounds
+            self.error = f"{filename}: {exc}"
+            return False
+        self.error = ""
+        return True
+
+    def reset(self) -> None:
+        defaults = nstcore.StyleConfig()
+        self.param.update(**{name: getattr(defaults, name) for name in CONFIG_PARAM_NAMES})
+
+    def _optimizer_changed(self, event: param.parameterized.Event) -> None:
+        self.lr = None  # each optimiser has its own natural step size (StyleConfig.effective_lr)
+
+    def _model_changed(self, event: param.parameterized.Event) -> None:
+        """Keep only layers the new network has (VGG16 has no conv3_4, conv4_4, conv5_4)."""
+        names = set(nstcore.layer_names(event.new))
+        style = {k: v for k, v in self.style_layers.items() if k in names}
+        content = {k: v for k, v in self.content_layers.items() if k in names}
+        self.param.update(style_layers=style or dict(nstcore.StyleConfig().style_layers),
+                          content_layers=content or {nstcore.PAPER_CONTENT_LAYER: 1.0})
+
+    # -- running ------------------------------------------------------------------------------------------------
+    def start(self) -> bool:
+        """Start a run in a background thread; refuse (with ``error``) if one is running or input is missing."""
+        if self.running:
+            self.error = "A run is already going; press Stop first or wait for it to finish."
+            return False
+        if self.content is None or self.style is None:
+            self.error = "Choose a content and a style image first."
+            return False
+        try:
+            config = self.config()
+        except nstcore.ConfigError as exc:
+            self.error = str(exc)
+            return False
+        if config.size > self.limits.max_size or config.steps > self.limits.max_steps:
+            self.error = (f"This server allows at most {self.limits.max_size} px and {self.limits.max_steps} steps; "
+                          "lower the size or the number of steps.")
+            return False
+        # Every conv layer joins the run at weight 0 unless chosen, so switching one on mid-run works; a zero-weight
+        # layer costs nothing per step (the engine only runs VGG as deep as the deepest weighted layer).
+        everything = {name: 0.0 for name in nstcore.layer_names(config.model)}
+        config = config.replace(content_layers={**everything, **config.content_layers},
+                                style_layers={**everything, **config.style_layers})
+        controls = nstcore.Controls(config.loss_weights(), lr=config.effective_lr)
+        content, style, backend = self.content, self.style, self.backend
+
+        def start_run():
+            network = backend.network(config.model)
+            return nstcore.run(config, content, style, device=network.device, network=network, controls=controls)
+
+        self._controls, self._run_config = controls, config
+        self._worker = RunWorker(start_run)
+        self.error = ""
+        self.result = None
+        self.step, self.total_steps = 0, config.steps
+        self.status = f"Starting: {config.steps} {config.optimizer} steps at {config.size} px on " \
+                      f"{self.backend.device_label}."
+        self.running = True
+        self._worker.start()
+        return True
+
+    def stop(self) -> None:
+        if self._worker is not None and self.running:
+            self._worker.stop()
+            self.status = "Stopping after this step."
+
+    @property
+    def has_job(self) -> bool:
+        """A job was started and its end has not been collected by :meth:`poll` yet."""
+        return self._worker is not None
+
+    def request_frame(self) -> None:
+        """Ask the engine for the current image at its next step (the page's own frame clock)."""
+        if self._controls is not None and self.running:
+            self._controls.request_image()
+
+    def poll(self) -> Handover:
+        """Collect what the job produced since the last call; update status. Call on the session's event loop."""
+        if self._worker is None:
+            return Handover()
+        handover = self._worker.take()
+        latest = handover.latest
+        if handover.frames is not None:
+            self.result = handover.frames
+        if latest is not None:
+            self.step = latest.step
+            eta = f"{latest.eta:.0f}s" if latest.eta != float("inf") else "?"
+            self.status = (f"Step {latest.step} of {latest.total_steps} · {latest.rate:.2f} it/s · "
+                           f"elapsed {latest.elapsed:.1f}s · ETA {eta}")
+        if handover.finished:
+            self.running = False
+            self._worker = None
+            self._controls = None
+            if handover.error:
+                self.error = handover.error
+                self.status = "Run failed."
+            elif latest is None or not latest.done:
+                self.status = f"Stopped at step {self.step} of {self.total_steps}."
+            else:
+                self.status = f"Done: {latest.total_steps} steps in {latest.elapsed:.1f}s " \
+                              f"({latest.rate:.2f} it/s)."
+        return handover
+
+    def wait(self, timeout: float = 60.0) -> bool:
+        """Block until the worker thread ends (tests and shutdown)."""
+        return self._worker.join(timeout) if self._worker is not None else True
+
+    def close(self) -> None:
+        """Session ended: stop the job and forget the images."""
+        if self._worker is not None:
+            self._worker.stop()
+        self.content = self.style = None
+        self.result = None
+
+    def result_png(self) -> bytes | None:
+        return encode_png(self.result[0]) if self.result else None
+
+    # -- live changes -------------------------------------------------------------------------------------------
+    def _forward_live_change(self, *events: param.parameterized.Event) -> None:
+        controls = self._controls
+        if controls is None or not self.running:
+            return
+        changes: dict[str, Any] = {}
+        for event in events:
+            if event.name == "lr":
+                assert self._run_config is not None
+                lr = event.new if event.new is not None else nstcore.DEFAULT_LR[self._run_config.optimizer]
+                controls.set_lr(lr)
+            else:  # layers left out of the mapping are off: send them as 0 explicitly
+                assert self._run_config is not None
+                everything = {name: 0.0 for name in getattr(self._run_config, event.name)}
+                changes[event.name] = {**everything, **event.new}
+        if changes:
+            try:
+                controls.update(**changes)
+            except nstcore.ConfigError as exc:
+                self.error = str(exc)
