@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+import weakref
 from pathlib import Path
 
 if __package__ in (None, ""):  # `panel serve demo_app/app.py` runs this file as a script
@@ -21,6 +22,9 @@ from demo_app.limits import Limits  # noqa: E402
 from demo_app.state import SessionState  # noqa: E402
 
 TITLE = "Neural Style Transfer Workbench"
+
+# The dashboards of the sessions alive in this process (for the status view and in-process tests).
+LIVE_SESSIONS: weakref.WeakSet[Dashboard] = weakref.WeakSet()
 
 _backend: Backend | None = None
 _limits: Limits | None = None
@@ -48,11 +52,13 @@ def create_app() -> pn.viewable.Viewable:
     backend, limits = _defaults()
     state = SessionState(backend, limits)
     dashboard = Dashboard(state)
+    LIVE_SESSIONS.add(dashboard)
     callback = pn.state.add_periodic_callback(dashboard.tick, period=FRAME_PERIOD_MS)
 
     def _destroyed(session_context) -> None:
         callback.stop()
         state.close()
+        LIVE_SESSIONS.discard(dashboard)
 
     pn.state.on_session_destroyed(_destroyed)
     header = pn.pane.Markdown(

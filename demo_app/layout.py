@@ -51,16 +51,16 @@ class Dashboard(pn.viewable.Viewer):
     # -- inputs ---------------------------------------------------------------------------------------------------
     def _build_inputs(self) -> None:
         state = self.state
-        self.content_sample = pn.widgets.Select(name="Sample content", options=sample_names("content"),
+        self.content_sample = pn.widgets.Select(label="Sample content", options=sample_names("content"),
                                                 value=DEFAULT_CONTENT, width=135)
-        self.style_sample = pn.widgets.Select(name="Sample style", options=sample_names("style"),
+        self.style_sample = pn.widgets.Select(label="Sample style", options=sample_names("style"),
                                               value=DEFAULT_STYLE, width=135)
         self.content_sample.param.watch(lambda e: state.use_sample("content", e.new), "value")
         self.style_sample.param.watch(lambda e: state.use_sample("style", e.new), "value")
         accept = ".jpg,.jpeg,.png,.webp,.bmp,.tif,.tiff,.gif,image/*"
-        self.content_upload = pn.widgets.FileInput(accept=accept, name="Upload content", width=135,
+        self.content_upload = pn.widgets.FileInput(accept=accept, label="Upload content", width=135,
                                                    css_classes=["upload-content"])
-        self.style_upload = pn.widgets.FileInput(accept=accept, name="Upload style", width=135,
+        self.style_upload = pn.widgets.FileInput(accept=accept, label="Upload style", width=135,
                                                  css_classes=["upload-style"])
         self.content_upload.param.watch(lambda e: self._uploaded("content", self.content_upload), "value")
         self.style_upload.param.watch(lambda e: self._uploaded("style", self.style_upload), "value")
@@ -93,7 +93,7 @@ class Dashboard(pn.viewable.Viewer):
         self._update_ratio()
         self.style_rows = LayerRows(state, "style_layers", lambda: list(nstcore.layer_names(state.model)),
                                     nstcore.PAPER_STYLE_LAYERS)
-        self.content_layer = pn.widgets.Select(name="Content layer", options=list(nstcore.layer_names(state.model)),
+        self.content_layer = pn.widgets.Select(label="Content layer", options=list(nstcore.layer_names(state.model)),
                                                value=next(iter(state.content_layers), nstcore.PAPER_CONTENT_LAYER),
                                                width=135)
         self.content_layer.param.watch(lambda e: setattr(state, "content_layers", {e.new: 1.0}), "value")
@@ -101,28 +101,29 @@ class Dashboard(pn.viewable.Viewer):
         p = state.param
         limits = state.limits
         self.settings = [
-            pn.widgets.Select.from_param(p.model, name="Model", width=135),
-            pn.widgets.Select.from_param(p.pooling, name="Pooling", width=135),
-            pn.widgets.Select.from_param(p.init, name="Init", width=135),
-            pn.widgets.Select.from_param(p.optimizer, name="Optimizer", width=135),
-            pn.widgets.IntSlider.from_param(p.size, name="Size (px)", start=32, end=limits.max_size, step=16,
-                                            width=280),
-            pn.widgets.IntInput.from_param(p.steps, name="Steps", start=1, end=limits.max_steps, width=135),
-            pn.widgets.IntInput.from_param(p.seed, name="Seed", width=135),
-            pn.widgets.IntInput.from_param(p.preview_every, name="Preview every N steps", width=135),
-            pn.widgets.FloatSlider.from_param(p.style_scale, name="Style scale", width=135),
-            pn.widgets.Select.from_param(p.loss_norm, name="Loss normalisation", width=135),
+            pn.widgets.Select.from_param(p.model, label="Model", width=135),
+            pn.widgets.Select.from_param(p.pooling, label="Pooling", width=135),
+            pn.widgets.Select.from_param(p.init, label="Init", width=135),
+            pn.widgets.Select.from_param(p.optimizer, label="Optimizer", width=135),
+            pn.widgets.IntSlider.from_param(p.size, label="Size (px)", start=32, end=limits.max_size, step=16,
+                                            width=280, css_classes=["size-slider"]),
+            pn.widgets.IntInput.from_param(p.steps, label="Steps", start=1, end=limits.max_steps, width=135,
+                                           css_classes=["steps-input"]),
+            pn.widgets.IntInput.from_param(p.seed, label="Seed", width=135),
+            pn.widgets.IntInput.from_param(p.preview_every, label="Preview every N steps", width=135),
+            pn.widgets.FloatSlider.from_param(p.style_scale, label="Style scale", width=135),
+            pn.widgets.Select.from_param(p.loss_norm, label="Loss normalisation", width=135),
         ]
-        self.run_button = pn.widgets.Button(name="▶ Run", button_type="primary", width=90)
-        self.stop_button = pn.widgets.Button(name="■ Stop", button_type="danger", width=90)
-        self.reset_button = pn.widgets.Button(name="Reset", button_type="light", width=90)
+        self.run_button = pn.widgets.Button(label="▶ Run", color="primary", width=90)
+        self.stop_button = pn.widgets.Button(label="■ Stop", color="danger", width=90)
+        self.reset_button = pn.widgets.Button(label="Reset", color="light", width=90)
         self.run_button.on_click(lambda e: self.state.start())
         self.stop_button.on_click(lambda e: self.state.stop())
         self.reset_button.on_click(lambda e: self.state.reset())
         self.config_download = pn.widgets.FileDownload(callback=self._config_file, filename="nst-config.json",
-                                                       label="Download config (JSON)", button_type="light",
+                                                       label="Download config (JSON)", color="light",
                                                        width=280)
-        self.config_upload = pn.widgets.FileInput(accept=".json,application/json", name="Load config",
+        self.config_upload = pn.widgets.FileInput(accept=".json,application/json", label="Load config",
                                                   css_classes=["upload-config"], width=280)
         self.config_upload.param.watch(self._config_uploaded, "value")
 
@@ -158,7 +159,7 @@ class Dashboard(pn.viewable.Viewer):
         self.preview = pn.pane.JPG(None, width=420, height=420, fixed_aspect=True, css_classes=["nst-preview"],
                                    embed=True)
         self.result_download = pn.widgets.FileDownload(callback=self._result_file, filename="nst-result.png",
-                                                       label="Download result (PNG)", button_type="success",
+                                                       label="Download result (PNG)", color="success",
                                                        disabled=True, width=200)
         fig, self._source = loss_figure(loss_terms(list(self.state.style_layers)))
         self.chart = pn.pane.Bokeh(fig, sizing_mode="stretch_width", min_height=330)

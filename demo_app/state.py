@@ -238,10 +238,13 @@ class SessionState(ConfigParams):
                 assert self._run_config is not None
                 lr = event.new if event.new is not None else nstcore.DEFAULT_LR[self._run_config.optimizer]
                 controls.set_lr(lr)
-            else:  # layers left out of the mapping are off: send them as 0 explicitly
+            elif event.name in ("content_layers", "style_layers"):
+                # Layers left out of the mapping are switched off: send them as 0 explicitly.
                 assert self._run_config is not None
                 everything = {name: 0.0 for name in getattr(self._run_config, event.name)}
                 changes[event.name] = {**everything, **event.new}
+            else:
+                changes[event.name] = event.new
         if changes:
             try:
                 controls.update(**changes)

@@ -27,9 +27,9 @@ class LogSlider(pn.viewable.Viewer):
         super().__init__()
         self._state, self._name, self._default = state, name, default
         self._syncing = False
-        self.slider = pn.widgets.FloatSlider(name=label, start=start, end=end, step=0.05, format=_EXP_FORMAT,
+        self.slider = pn.widgets.FloatSlider(label=label, start=start, end=end, step=0.05, format=_EXP_FORMAT,
                                              value=self._exponent(getattr(state, name), start), width=width)
-        self.toggle = pn.widgets.Checkbox(name="on", value=getattr(state, name) not in (0, 0.0), width=45,
+        self.toggle = pn.widgets.Checkbox(label="on", value=getattr(state, name) not in (0, 0.0), width=45,
                                           visible=allow_zero, align="end")
         self.slider.disabled = allow_zero and not self.toggle.value
         self.slider.param.watch(self._to_state, "value")
@@ -88,7 +88,7 @@ class LayerRows(pn.viewable.Viewer):
         super().__init__()
         self._state, self._name, self._names, self._featured = state, name, layer_names, featured
         self._syncing = False
-        self.show_all = pn.widgets.Checkbox(name="show all conv layers", value=False)
+        self.show_all = pn.widgets.Checkbox(label="show all conv layers", value=False)
         self.show_all.param.watch(lambda e: self._apply_visibility(), "value")
         self._rows = pn.Column(margin=0)
         self._widgets: dict[str, tuple[pn.widgets.Switch, pn.widgets.FloatSlider, pn.Row]] = {}
@@ -103,7 +103,7 @@ class LayerRows(pn.viewable.Viewer):
         for layer in self._names():
             on = weights.get(layer, 0.0) > 0
             switch = pn.widgets.Switch(value=on, width=40, margin=(22, 5, 0, 10))
-            slider = pn.widgets.FloatSlider(name=layer, start=0.0, end=2.0, step=0.05,
+            slider = pn.widgets.FloatSlider(label=layer, start=0.0, end=2.0, step=0.05,
                                             value=weights.get(layer, 1.0) or 1.0, width=200, disabled=not on)
             switch.param.watch(self._to_state, "value")
             slider.param.watch(self._to_state, "value")

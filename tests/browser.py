@@ -1,0 +1,59 @@
+"""Helpers for browser tests: serve the dashboard in-process on a free port; drive Debian's chromium."""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+# Headless chromium on a machine without internet: no background fetches, no sandbox (we run as root in CI).
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def served_dashboard(backend, limits) -> Iterator[str]:
+    import panel as pn
+
+    from demo_app.app import configure, create_app
+
+    configure(backend, limits)
+    port = free_port()
+    server = pn.serve({"/": create_app}, port=port, address="127.0.0.1", show=False, threaded=True, start=True,
+                      websocket_origin=[f"127.0.0.1:{port}", f"localhost:{port}"], verbose=False)
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            time.sleep(0.2)
+    try:
+        yield url
+    finally:
+        server.stop()
+
+
+@contextmanager
+def chromium() -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():  # fail, never skip: CI must run these
+        raise AssertionError(f"{CHROMIUM} is missing: install Debian's chromium (scripts/test does it as root).")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield browser
+        finally:
+            browser.close()

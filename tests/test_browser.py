@@ -1,0 +1,140 @@
+"""The dashboard in a real browser: Debian's chromium driven by Playwright against an in-process server."""
+
+from __future__ import annotations
+
+import io
+import re
+import time
+
+import pytest
+from PIL import Image
+
+from browser import ARTIFACTS, chromium, served_dashboard
+from conftest import make_image
+from demo_app.app import LIVE_SESSIONS
+from demo_app.backend import Backend
+from demo_app.limits import Limits
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def url():
+    with served_dashboard(Backend(weights="random", device_name="cpu"), Limits()) as address:
+        yield address
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with chromium() as b:
+        yield b
+
+
+@pytest.fixture()
+def page(browser, url):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.goto(url)
+    page.get_by_role("button", name="▶ Run").wait_for(timeout=30_000)
+    yield page
+    context.close()
+
+
+def _session(before: set) -> object:
+    """The server-side Dashboard of the page just opened."""
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        new = [d for d in list(LIVE_SESSIONS) if id(d) not in before]
+        if new:
+            return new[-1]
+        time.sleep(0.1)
+    raise AssertionError("no server session appeared")
+
+
+def _png(tmp_path, name: str, image: Image.Image) -> str:
+    path = tmp_path / name
+    image.save(path)
+    return str(path)
+
+
+def _preview_sources(page, count: int, timeout: float) -> list[str]:
+    """Distinct preview images seen in the page, polling its <img> until ``count`` were seen."""
+    seen: list[str] = []
+    deadline = time.time() + timeout
+    img = page.locator(".nst-preview img")
+    while time.time() < deadline and len(seen) < count:
+        if img.count():
+            src = img.first.get_attribute("src") or ""
+            if src and (not seen or src != seen[-1]):
+                seen.append(src)
+        time.sleep(0.1)
+    return seen
+
+
+def test_upload_run_watch_stop_and_bad_upload(browser, url, tmp_path) -> None:
+    before = {id(d) for d in LIVE_SESSIONS}
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.goto(url)
+    page.get_by_role("button", name="▶ Run").wait_for(timeout=30_000)
+    dashboard = _session(before)
+    state = dashboard.state
+
+    page.locator(".upload-content input[type=file]").set_input_files(
+        _png(tmp_path, "my_photo.png", make_image(80, 60, seed=4)))
+    page.locator(".upload-style input[type=file]").set_input_files(
+        _png(tmp_path, "my_painting.png", make_image(64, 64, seed=5)))
+    _wait(lambda: state.content_name == "my_photo.png" and state.style_name == "my_painting.png")
+
+    handle = page.locator(".size-slider .noUi-handle")
+    handle.focus()
+    handle.press("Home")  # 32 px
+    handle.press("ArrowRight")
+    handle.press("ArrowRight")  # 64 px (step 16)
+    steps = page.locator(".steps-input input")
+    steps.fill("3000")
+    steps.press("Enter")
+    _wait(lambda: state.size == 64 and state.steps == 3000)
+
+    page.get_by_role("button", name="▶ Run").click()
+    frames = _preview_sources(page, count=4, timeout=60)
+    assert len(frames) >= 4, "the preview changed fewer than three times"
+    assert all(src.startswith("data:image/jpeg;base64,") for src in frames)
+    _wait(lambda: dashboard.points_streamed >= 5)
+    page.locator(".nst-status").get_by_text(re.compile(r"Step \d+ of 3000 · [\d.]+ it/s")).wait_for(timeout=10_000)
+
+    page.get_by_role("button", name="■ Stop").click()
+    page.get_by_text("Stopped at step").wait_for(timeout=15_000)
+    assert not state.running and state.step < 3000
+
+    (tmp_path / "notes.png").write_text("this is not a picture")
+    page.locator(".upload-content input[type=file]").set_input_files(str(tmp_path / "notes.png"))
+    page.locator(".nst-error").get_by_text("notes.png").wait_for(timeout=10_000)
+    assert state.content_name == "my_photo.png"  # the previous image stays
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "dashboard-after-stop.png"), full_page=True)
+    context.close()
+
+
+def test_midrun_screenshot_with_sample_images(page) -> None:
+    """Runs the default page (the project's own sample images) and saves a mid-run screenshot for the README."""
+    page.get_by_role("button", name="▶ Run").click()
+    frames = _preview_sources(page, count=3, timeout=90)
+    assert len(frames) >= 3
+    page.locator(".nst-status").get_by_text(re.compile(r"Step [2-9]\d of 300")).wait_for(timeout=60_000)
+    page.wait_for_timeout(300)
+    ARTIFACTS.mkdir(exist_ok=True)
+    shot = ARTIFACTS / "dashboard-midrun.png"
+    page.screenshot(path=str(shot), full_page=False)
+    assert Image.open(io.BytesIO(shot.read_bytes())).size == (1400, 1000)
+    page.get_by_role("button", name="■ Stop").click()
+    page.get_by_text("Stopped at step").wait_for(timeout=30_000)
+
+
+def _wait(predicate, timeout: float = 15.0) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError("condition not reached in time")

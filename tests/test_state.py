@@ -1,0 +1,172 @@
+"""The dashboard's session state without a server: runs, progress, stop, live changes, uploads, config JSON."""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import nstcore
+from demo_app.backend import Backend
+from demo_app.limits import Limits
+from demo_app.state import SessionState
+
+
+@pytest.fixture(scope="module")
+def backend() -> Backend:
+    return Backend(weights="random", device_name="cpu")
+
+
+@pytest.fixture()
+def state(backend):
+    s = SessionState(backend, Limits())
+    s.param.update(size=48, steps=20, preview_every=5)
+    yield s
+    s.close()
+    s.wait(30)
+
+
+def drain(state: SessionState, until=lambda s, h: False, timeout: float = 60.0):
+    """Poll like the page's periodic callback; return all rows and frames seen."""
+    rows, frames = [], []
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        handover = state.poll()
+        rows += handover.rows
+        if handover.frames is not None:
+            frames.append(handover.frames)
+        if handover.finished or until(state, handover):
+            return rows, frames
+        state.request_frame()
+        time.sleep(0.02)
+    raise AssertionError("run did not finish in time")
+
+
+def png_bytes(colour=(200, 30, 30), size=(40, 30)) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", size, colour).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def test_a_run_streams_progress_and_frames(state) -> None:
+    assert state.content is not None and state.style is not None  # sample images preloaded
+    assert state.start()
+    assert state.running
+    rows, frames = drain(state)
+    assert [step for step, _ in rows] == list(range(1, 21))
+    assert len(frames) >= 4 and frames[-1][0].shape == (36, 48, 3)
+    assert not state.running and state.status.startswith("Done: 20 steps")
+    assert state.result_png()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_run_while_running_is_refused_and_stop_ends_it(state) -> None:
+    state.steps = 5000
+    assert state.start()
+    assert not state.start() and "already going" in state.error
+    drain(state, until=lambda s, h: s.step >= 2)
+    state.stop()
+    t = time.time()
+    rows, _ = drain(state)
+    assert time.time() - t < 10
+    assert not state.running and state.status.startswith("Stopped at step")
+    assert state.step < 5000
+
+
+def test_moving_a_weight_mid_run_reaches_the_engine(state) -> None:
+    state.steps = 5000
+    assert state.start()
+    rows, _ = drain(state, until=lambda s, h: s.step >= 3)
+    assert rows[-1][1][0].style["conv1_1"] > 0
+    layers = dict(state.style_layers)
+    del layers["conv1_1"]  # switch conv1_1 off
+    state.style_layers = layers
+    state.beta = state.beta * 10
+    state.tv = 0.5
+    seen_step = state.step
+    later, _ = drain(state, until=lambda s, h: s.step >= seen_step + 3)
+    state.stop()
+    drain(state)
+    after = [losses[0] for step, losses in later if step > seen_step + 1]
+    assert after and all(l.style["conv1_1"] == 0.0 for l in after)
+    assert all(l.tv > 0 for l in after)
+
+
+def test_bad_uploads_keep_the_previous_image(backend) -> None:
+    state = SessionState(backend, Limits(max_upload_mb=0.01))
+    before = state.content
+    assert not state.set_image("content", b"%PDF-1.4 not an image", "report.pdf")
+    assert "report.pdf" in state.error and "not an image" in state.error
+    assert state.content is before
+    assert not state.set_image("content", png_bytes()[:30], "cut.png")
+    assert "cut.png" in state.error and state.content is before
+    big = np.random.default_rng(0).integers(0, 255, (100, 100, 3), dtype=np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(big).save(buf, format="PNG")
+    assert not state.set_image("style", buf.getvalue(), "huge.png")
+    assert "upload limit" in state.error
+    assert state.set_image("content", png_bytes(), "red.png")
+    assert state.error == "" and state.content_name == "red.png" and state.content.size == (40, 30)
+
+
+def test_config_json_round_trip_restores_every_control(state) -> None:
+    state.param.update(alpha=2.5, beta=3e5, tv=0.01, optimizer="lbfgs", lr=0.7, seed=9, init="noise",
+                       style_layers={"conv1_1": 0.5, "conv3_1": 1.5}, content_layers={"conv5_2": 1.0},
+                       model="vgg16", pooling="max", size=64)
+    exported = state.config_json()
+    assert json.loads(exported)["weights"] == "random"
+    state.reset()
+    assert state.beta == 1e6 and state.model == "vgg19"
+    assert state.apply_config_json(exported)
+    assert state.config() == nstcore.StyleConfig.from_json(exported)
+    before = state.settings()
+    assert not state.apply_config_json('{"size": "big"}', "bad.json")
+    assert "bad.json" in state.error
+    assert state.settings() == before
+
+
+def test_cli_reproduces_a_dashboard_run_from_its_json(state, tmp_path) -> None:
+    from demo_app.samples import sample_path
+    from nstcore.cli import main as cli_main
+
+    state.param.update(steps=4, size=40, init="noise", seed=5)
+    assert state.start()
+    drain(state)
+    dashboard = np.asarray(Image.open(io.BytesIO(state.result_png())))
+    (tmp_path / "run.json").write_text(state.config_json())
+    out = tmp_path / "cli.png"
+    code = cli_main([str(sample_path("content", state.content_name)), str(sample_path("style", state.style_name)),
+                     "-o", str(out), "--config", str(tmp_path / "run.json"), "--no-progress"])
+    assert code == 0
+    assert np.array_equal(np.asarray(Image.open(out)), dashboard)
+
+
+def test_an_exception_in_a_run_ends_only_that_run(state, monkeypatch) -> None:
+    def broken(model):
+        raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    monkeypatch.setattr(state.backend, "network", broken)
+    assert state.start()
+    drain(state)
+    assert not state.running and "out of GPU memory" in state.error and "Traceback" not in state.error
+    monkeypatch.undo()
+    state.steps = 2
+    assert state.start()
+    drain(state)
+    assert state.status.startswith("Done")
+
+
+def test_switching_model_drops_layers_it_lacks(state) -> None:
+    state.style_layers = {"conv1_1": 1.0, "conv5_4": 1.0}
+    state.model = "vgg16"
+    assert state.style_layers == {"conv1_1": 1.0}
+    state.config()  # valid for vgg16
+
+
+def test_limits_are_enforced_on_start(backend) -> None:
+    state = SessionState(backend, Limits(max_size=64, max_steps=10))
+    state.param.update(size=128, steps=5)
+    assert not state.start() and "at most 64 px" in state.error
