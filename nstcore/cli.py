@@ -55,18 +55,58 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
         group.add_argument(_flag(f.name, f.metadata), **kwargs)
 
 
-def build_config(args: argparse.Namespace) -> StyleConfig:
-    """Defaults <- ``--config FILE.json`` <- flags given on the command line."""
-    base: dict[str, Any] = {}
+def read_text(path: str | Path, what: str) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"Cannot read {what} {path} ({exc.strerror}); check the path.") from None
+
+
+def build_config(args: argparse.Namespace, underlay: Mapping[str, Any] | None = None) -> StyleConfig:
+    """Defaults <- ``underlay`` <- ``--config FILE.json`` <- flags given on the command line."""
+    base: dict[str, Any] = dict(underlay or {})
     if getattr(args, "config", None):
-        path = Path(args.config)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise ConfigError(f"Cannot read config file {path} ({exc.strerror}); check the path.") from None
-        base = StyleConfig.from_json(text).to_dict()
+        base.update(StyleConfig.from_json(read_text(args.config, "config file")).to_dict())
     overrides = {f.name: getattr(args, f.name) for f, _ in config_fields() if hasattr(args, f.name)}
     return StyleConfig.from_dict({**base, **overrides})
+
+
+def drive(snapshots, steps: int, quiet: bool, log_path: str | None):
+    """Consume a run with a tqdm bar (loss, steps/s) and an optional JSONL log; return the last snapshot."""
+    from tqdm import tqdm
+
+    log = open(log_path, "w", encoding="utf-8") if log_path else None  # noqa: SIM115 - closed below
+    bar = tqdm(total=steps, unit="step", disable=quiet, file=sys.stderr, dynamic_ncols=True)
+    last = None
+    notes_shown = False
+    try:
+        for last in snapshots:
+            if last.notes and not notes_shown:
+                bar.write("note: " + " ".join(last.notes), file=sys.stderr)
+                notes_shown = True
+            bar.update(1)
+            bar.set_postfix(loss=f"{sum(l.total for l in last.losses):.4g}", refresh=False)
+            if log is not None:
+                for i, losses in enumerate(last.losses):
+                    row = {"step": last.step, "elapsed": round(last.elapsed, 4)}
+                    if len(last.losses) > 1:
+                        row["variant"] = last.labels[i] if last.labels else i
+                    log.write(json.dumps({**row, **losses.as_dict()}) + "\n")
+    finally:
+        snapshots.close()
+        bar.close()
+        if log is not None:
+            log.close()
+    if last is None or last.images is None:
+        raise ConfigError("The run produced no result.")
+    return last
+
+
+def check_output(path: str) -> Path:
+    output = Path(path)
+    if not output.parent.exists():
+        raise ConfigError(f"The output folder {output.parent} does not exist; create it or choose another path.")
+    return output
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -89,12 +129,17 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "compare":
-        from .compare_cli import main as compare_main
+        from .compare_cli import compare_parser, run_compare
 
-        return compare_main(argv[1:])
-    args = _parser().parse_args(argv)
+        args = compare_parser().parse_args(argv[1:])
+        return guarded(run_compare, args)
+    return guarded(_run, _parser().parse_args(argv))
+
+
+def guarded(func, args: argparse.Namespace) -> int:
+    """Run ``func(args)``; turn errors into one sentence on stderr and an exit code (tracebacks with --debug)."""
     try:
-        return _run(args)
+        return func(args)
     except KeyboardInterrupt:
         print("Interrupted.", file=sys.stderr)
         return 130
@@ -112,16 +157,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
     from .device import describe_device, resolve_device
     from .engine import run
     from .images import save_image
 
     config = build_config(args)
-    output = Path(args.output)
-    if not output.parent.exists():
-        raise ConfigError(f"The output folder {output.parent} does not exist; create it or choose another path.")
+    output = check_output(args.output)
     if args.save_config:
         Path(args.save_config).write_text(config.to_json() + "\n", encoding="utf-8")
     device = resolve_device(config.device)
@@ -130,22 +171,7 @@ def _run(args: argparse.Namespace) -> int:
         print(f"nstcore: {config.model} ({config.weights} weights, {config.pooling} pooling) on "
               f"{describe_device(device)}; {config.steps} {config.optimizer} steps at {config.size} px",
               file=sys.stderr)
-    log = open(args.log_json, "w", encoding="utf-8") if args.log_json else None  # noqa: SIM115 - closed below
-    bar = tqdm(total=config.steps, unit="step", disable=args.no_progress, file=sys.stderr, dynamic_ncols=True)
-    last = None
-    try:
-        for last in snapshots:
-            bar.update(1)
-            bar.set_postfix(loss=f"{last.loss.total:.4g}", refresh=False)
-            if log is not None:
-                log.write(json.dumps({"step": last.step, "elapsed": round(last.elapsed, 4), **last.loss.as_dict()})
-                          + "\n")
-    finally:
-        snapshots.close()
-        bar.close()
-        if log is not None:
-            log.close()
-    assert last is not None and last.image is not None
+    last = drive(snapshots, config.steps, args.no_progress, args.log_json)
     save_image(last.image, output)
     if not args.no_progress:
         print(f"wrote {output} ({last.image.shape[1]}x{last.image.shape[0]}), final loss {last.loss.total:.4g}, "

@@ -29,6 +29,7 @@ from .images import ImageSource, check_survives_pooling, load_image, resize_long
 from .layers import sort_layers
 from .losses import content_loss, gram, style_loss, tv_loss
 from .progress import Losses, Progress
+from .variants import Variant, as_variant, check_count
 
 
 def image_to_tensor(img: Image.Image, device: torch.device | str = "cpu") -> Tensor:
@@ -164,19 +165,36 @@ def _losses_from_row(row: list[float], content_names: list[str], style_names: li
 
 def run(config: StyleConfig, content: ImageSource, style: ImageSource, *, device: torch.device | str = "cpu",
         network: Network | None = None, controls: Controls | None = None,
-        variants: Sequence[LossWeights] | None = None, progress: bool = False) -> Iterator[Progress]:
+        variants: Sequence[Variant | LossWeights] | None = None, max_batch: int | None = None,
+        progress: bool = False) -> Iterator[Progress]:
     """Optimise and yield a :class:`Progress` after each of ``config.steps`` objective evaluations.
 
     ``variants`` (or the variants of ``controls``) define the batch; by default one variant from ``config``.
     ``controls`` is read at every step: change it from any thread to steer the run. ``device`` must already be
     resolved (see :func:`nstcore.device.resolve_device`). ``network`` defaults to the process-wide cached
     ``load_network(config.model, config.weights, device)``; ``progress`` is passed to a first-time download.
+    ``max_batch`` caps how many variants share one forward pass; without it, variants that do not fit the device's
+    memory are split into the largest batches that do (found at the first step), and the snapshots say so.
+
+    Raises :class:`~nstcore.errors.ImageError` / :class:`~nstcore.errors.ConfigError` before the first step for bad
+    input, so callers can report it at once.
     """
     device = torch.device(device)
     if device.type not in ("cpu", "cuda", "mps"):
         raise ConfigError(f"run() needs a concrete device such as cpu or cuda, got {device}.")
+    if variants:
+        items = [as_variant(v, i) for i, v in enumerate(variants)]
+    elif controls is not None:
+        items = [Variant(f"variant {i + 1}", w) for i, w in enumerate(controls.read().variants)]
+    else:
+        items = [Variant("", config.loss_weights())]
+    check_count(items)
     if controls is None:
-        controls = Controls(tuple(variants) if variants else (config.loss_weights(),), lr=config.effective_lr)
+        controls = Controls([v.weights for v in items], lr=config.effective_lr)
+    if len(controls) != len(items):
+        raise ConfigError(f"controls hold {len(controls)} variants but {len(items)} were given.")
+    if max_batch is not None and max_batch < 1:
+        raise ConfigError(f"max_batch must be at least 1, got {max_batch}.")
     state = controls.read()
     content_names = sorted({n for v in state.variants for n in v.content_layers})
     style_names = sorted({n for v in state.variants for n in v.style_layers})
@@ -185,67 +203,122 @@ def run(config: StyleConfig, content: ImageSource, style: ImageSource, *, device
         network = load_network(config.model, config.weights, device, progress=progress)
     if network.model != config.model:
         raise ConfigError(f"The network is {network.model} but the config asks for {config.model}.")
-    return _optimise(config, prepared, network, controls, content_names, style_names)
+    poolings = [v.pooling or config.pooling for v in items]
+    return _optimise(config, prepared, network, controls, content_names, style_names, poolings,
+                     tuple(v.label for v in items), max_batch)
 
 
-def _optimise(config: StyleConfig, prepared: PreparedImages, network: Network, controls: Controls,
-              content_names: list[str], style_names: list[str]) -> Iterator[Progress]:
-    device = network.device
-    extractor = VGGFeatures(network, [*content_names, *style_names], config.pooling)
-    content = image_to_tensor(prepared.content, device)
-    style = image_to_tensor(prepared.style, device)
-    objective = Objective(extractor, content, style, content_names, style_names, config.loss_norm)
-    state = controls.read()
-    batch = len(state.variants)
-    image = _initial_image(config, content, prepared.style, batch, device).requires_grad_(True)
-    del content, style
+def is_out_of_memory(exc: BaseException) -> bool:
+    """CUDA's OutOfMemoryError, or the RuntimeError MPS and older CUDA builds raise."""
+    return isinstance(exc, torch.cuda.OutOfMemoryError) or (
+        isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower())
 
-    lr = state.lr
-    if config.optimizer == "adam":
-        optimizer: torch.optim.Optimizer = torch.optim.Adam([image], lr=lr)
-    else:
-        # max_iter=1: every .step() is exactly one objective evaluation, so a "step" means the same for both
-        # optimisers; the curvature history lives in the optimiser state across calls.
-        optimizer = torch.optim.LBFGS([image], lr=lr, max_iter=1, history_size=config.lbfgs_history)
-    objective.set_weights(state.variants, device)
-    seen_version = state.version
-    names_c, names_s = objective.content_names, objective.style_names
-    steps = config.steps
-    start = time.perf_counter()
 
-    for step in range(1, steps + 1):
-        state = controls.read()
-        if state.version != seen_version:
-            if len(state.variants) != batch:
-                raise ConfigError("The number of variants cannot change during a run.")
-            objective.set_weights(state.variants, device)
-            for group in optimizer.param_groups:
-                group["lr"] = state.lr
-            seen_version = state.version
+class _Lane:
+    """A slice of the variants that shares one forward/backward pass, with its own image and optimiser."""
 
+    def __init__(self, indices: list[int], config: StyleConfig, network: Network, content: Tensor, style: Tensor,
+                 start: Tensor, content_names: list[str], style_names: list[str], poolings: list[str],
+                 lr: float) -> None:
+        self.indices = indices
+        lane_pools = [poolings[i] for i in indices]
+        extractor = VGGFeatures(network, [*content_names, *style_names],
+                                lane_pools if len(set(lane_pools)) > 1 else lane_pools[0])
+        if extractor.mixed:  # targets differ with the pooling: one per variant
+            content, style = (t.expand(len(indices), -1, -1, -1) for t in (content, style))
+        self.objective = Objective(extractor, content, style, content_names, style_names, config.loss_norm)
+        self.image = start[indices].clone().requires_grad_(True)
+        if config.optimizer == "adam":
+            self.optimizer: torch.optim.Optimizer = torch.optim.Adam([self.image], lr=lr)
+        else:
+            # max_iter=1: every .step() is exactly one objective evaluation, so a "step" means the same for both
+            # optimisers; the curvature history lives in the optimiser state across calls.
+            self.optimizer = torch.optim.LBFGS([self.image], lr=lr, max_iter=1, history_size=config.lbfgs_history)
+
+    def set_controls(self, variants: Sequence[LossWeights], lr: float) -> None:
+        self.objective.set_weights([variants[i] for i in self.indices], self.image.device)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+
+    def step(self) -> Tensor:
+        """One objective evaluation and update; returns the (b, T) weighted terms at the evaluated image."""
         holder: dict[str, Tensor] = {}
 
         def closure() -> Tensor:
-            optimizer.zero_grad(set_to_none=True)
-            total, terms = objective(image)
+            self.optimizer.zero_grad(set_to_none=True)
+            total, terms = self.objective(self.image)
             total.backward()
             holder["terms"] = terms
             return total
 
-        optimizer.step(closure)
+        self.optimizer.step(closure)
         with torch.no_grad():
-            image.clamp_(0.0, 1.0)
-        rows = holder["terms"].tolist()  # the one device->host sync of the step
+            self.image.clamp_(0.0, 1.0)
+        return holder["terms"]
+
+
+def _optimise(config: StyleConfig, prepared: PreparedImages, network: Network, controls: Controls,
+              content_names: list[str], style_names: list[str], poolings: list[str], labels: tuple[str, ...],
+              max_batch: int | None) -> Iterator[Progress]:
+    device = network.device
+    content = image_to_tensor(prepared.content, device)
+    style = image_to_tensor(prepared.style, device)
+    batch = len(labels)
+    start_image = _initial_image(config, content, prepared.style, batch, device)
+    state = controls.read()
+    seen_version = state.version
+    chunk = min(max_batch or batch, batch)
+    start = time.perf_counter()
+    while True:  # build the lanes; at the first step, halve the batch on out-of-memory until it fits
+        lanes = []
+        try:
+            for first in range(0, batch, chunk):
+                lane = _Lane(list(range(first, min(first + chunk, batch))), config, network, content, style,
+                             start_image, content_names, style_names, poolings, state.lr)
+                lane.set_controls(state.variants, state.lr)
+                lanes.append(lane)
+            terms = [lane.step() for lane in lanes]
+            break
+        except Exception as exc:
+            if not is_out_of_memory(exc) or chunk == 1:
+                raise
+            del lanes
+            if device.type == "cuda":
+                torch.cuda.empty_cache()
+            chunk = (chunk + 1) // 2
+    notes: tuple[str, ...] = ()
+    if chunk < batch:
+        why = "to stay within max_batch" if max_batch and chunk == max_batch else "to fit in the device's memory"
+        notes = (f"{batch} variants run as {len(lanes)} batches of up to {chunk} {why}.",)
+    del start_image, content, style
+    names_c, names_s = lanes[0].objective.content_names, lanes[0].objective.style_names
+    steps = config.steps
+
+    for step in range(1, steps + 1):
+        if step > 1:
+            state = controls.read()
+            if state.version != seen_version:
+                if len(state.variants) != batch:
+                    raise ConfigError("The number of variants cannot change during a run.")
+                for lane in lanes:
+                    lane.set_controls(state.variants, state.lr)
+                seen_version = state.version
+            terms = [lane.step() for lane in lanes]
+        rows = (terms[0] if len(terms) == 1 else torch.cat(terms)).tolist()  # the one device->host sync
         want_image = (step == steps or (config.preview_every > 0 and step % config.preview_every == 0)
                       or controls.take_image_request())
-        snapshot = Progress(
+        images = None
+        if want_image:
+            images = tensor_to_arrays(lanes[0].image if len(lanes) == 1 else torch.cat([l.image for l in lanes]))
+        yield Progress(
             step=step,
             total_steps=steps,
             losses=tuple(_losses_from_row(row, names_c, names_s) for row in rows),
             elapsed=time.perf_counter() - start,
-            images=tensor_to_arrays(image) if want_image else None,
+            images=images,
+            labels=labels,
+            notes=notes,
         )
-        yield snapshot
 
 
 def final_images(progress: Iterator[Progress]) -> tuple[Progress, tuple[np.ndarray, ...]]:

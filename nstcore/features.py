@@ -56,17 +56,37 @@ def min_image_side(model: str, layers: Iterable[str]) -> int:
     return 2 ** max((pools_before(model, name) for name in layers), default=0)
 
 
+class MixedPool2d(nn.Module):
+    """2x2 pooling that is ``avg`` for some batch elements and ``max`` for others (variants that compare them).
+
+    Both pools are cheap next to the convolutions around them; a per-sample mask picks one result.
+    """
+
+    def __init__(self, use_max: Sequence[bool]) -> None:
+        super().__init__()
+        self.register_buffer("use_max", torch.tensor(list(use_max)).view(-1, 1, 1, 1))
+
+    def forward(self, x: Tensor) -> Tensor:  # type: ignore[override]
+        mask = self.use_max if x.shape[0] == self.use_max.shape[0] else self.use_max[: x.shape[0]]
+        return torch.where(mask, nn.functional.max_pool2d(x, 2, 2), nn.functional.avg_pool2d(x, 2, 2))
+
+
 class VGGFeatures(nn.Module):
     """Named post-ReLU responses of a truncated VGG; pooling ``avg`` (paper) or ``max``.
 
-    Shares the convolution weights of ``network.features`` (no copy): the pools are parameter-free and are swapped
-    here, so one loaded network serves runs with either pooling.
+    ``pooling`` may also be one value per batch element (a comparison of both); then every input must have that
+    batch size. Shares the convolution weights of ``network.features`` (no copy): the pools are parameter-free and
+    are swapped here, so one loaded network serves runs with either pooling.
     """
 
-    def __init__(self, network: Network, layers: Iterable[str], pooling: str = "avg") -> None:
+    def __init__(self, network: Network, layers: Iterable[str], pooling: str | Sequence[str] = "avg") -> None:
         super().__init__()
-        if pooling not in ("avg", "max"):
-            raise ConfigError(f"pooling must be avg or max, got {pooling!r}.")
+        poolings = [pooling] if isinstance(pooling, str) else list(pooling)
+        for value in poolings:
+            if value not in ("avg", "max"):
+                raise ConfigError(f"pooling must be avg or max, got {value!r}.")
+        self.mixed = len(set(poolings)) > 1
+        pooling = poolings[0]
         layers = list(layers)
         if not layers:
             raise ConfigError("No layers requested from the feature network.")
@@ -75,7 +95,9 @@ class VGGFeatures(nn.Module):
         deepest = max(self.taps.values())
         body: list[nn.Module] = []
         for module in network.features[: deepest + 1]:
-            if isinstance(module, nn.MaxPool2d) and pooling == "avg":
+            if isinstance(module, nn.MaxPool2d) and self.mixed:
+                module = MixedPool2d([p == "max" for p in poolings])
+            elif isinstance(module, nn.MaxPool2d) and pooling == "avg":
                 module = nn.AvgPool2d(kernel_size=2, stride=2)
             elif isinstance(module, nn.ReLU):
                 # Safe: the conv before it does not need its output for backward, and the layer after a tap is a

@@ -46,6 +46,8 @@ class Progress:
     losses: tuple[Losses, ...]
     elapsed: float
     images: tuple[np.ndarray, ...] | None = None
+    labels: tuple[str, ...] = ()  # one per variant (a comparison's cell labels)
+    notes: tuple[str, ...] = ()  # things the engine decided that a person should know (e.g. batch splitting)
 
     @property
     def loss(self) -> Losses:

@@ -1,0 +1,90 @@
+"""``python -m nstcore compare CONTENT STYLE --preset NAME -o grid.png``: a batched comparison from the CLI.
+
+The variants come from a preset (Gatys et al.'s Figure 1 studies, see :mod:`nstcore.presets`) or from
+``--variants FILE.json``; they are optimised together as one batch and written as one labelled grid, plus a JSON
+with every variant's full config (which ``--variants`` reads back, and ``--config`` reads for any single cell).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from .cli import add_config_arguments, build_config, check_output, drive, read_text
+from .config import StyleConfig
+from .errors import ConfigError
+from .presets import PRESETS, expand_preset
+from .variants import MAX_VARIANTS, Variant, check_count, variant_from_dict
+
+
+def compare_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m nstcore compare",
+        description="Optimise several variants of one run together and write them as one labelled grid.")
+    parser.add_argument("content", help="Content image (photo).")
+    parser.add_argument("style", help="Style image (painting).")
+    parser.add_argument("-o", "--output", required=True, help="Where to write the grid (.png).")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--preset", choices=PRESETS, help="A ready-made comparison (see nstcore.presets).")
+    source.add_argument("--variants", metavar="FILE.json", help="Variants from a JSON file (as --save-json writes).")
+    parser.add_argument("--save-json", metavar="FILE.json",
+                        help="Write every variant's config (default: the output path with .json).")
+    parser.add_argument("--columns", type=int, default=None, help="Grid columns (default: up to 4).")
+    parser.add_argument("--max-batch", type=int, default=None, help="At most this many variants per forward pass.")
+    parser.add_argument("--config", metavar="FILE.json", help="Shared settings from a JSON file.")
+    parser.add_argument("--log-json", metavar="FILE.jsonl", help="One JSON object per step and variant.")
+    parser.add_argument("--no-progress", action="store_true", help="No progress bar.")
+    parser.add_argument("--debug", action="store_true", help="Show full tracebacks on errors.")
+    add_config_arguments(parser)
+    return parser
+
+
+def load_variants(path: str, args: argparse.Namespace) -> tuple[StyleConfig, list[Variant]]:
+    try:
+        data: Any = json.loads(read_text(path, "variants file"))
+    except ValueError as exc:
+        raise ConfigError(f"{path} is not valid JSON ({exc}).") from None
+    entries = data.get("variants") if isinstance(data, dict) else data
+    if not isinstance(entries, list):
+        raise ConfigError(f"{path} must hold a list of variants or an object with a 'variants' list.")
+    shared = build_config(args, underlay=data.get("config") if isinstance(data, dict) else None)
+    variants = [variant_from_dict(shared, entry, i) for i, entry in enumerate(entries)]
+    return shared, variants
+
+
+def export(shared: StyleConfig, variants: list[Variant]) -> dict[str, Any]:
+    return {"config": shared.to_dict(),
+            "variants": [{"label": v.label, "config": v.config(shared).to_dict()} for v in variants]}
+
+
+def run_compare(args: argparse.Namespace) -> int:
+    from .device import describe_device, resolve_device
+    from .engine import run
+    from .grid import grid_image
+    from .images import save_image
+
+    if args.preset:
+        shared, variants = expand_preset(args.preset, build_config(args))
+        if shared.init != build_config(args).init and hasattr(args, "init"):  # an explicit --init wins
+            shared = shared.replace(init=args.init)
+    else:
+        shared, variants = load_variants(args.variants, args)
+    check_count(variants, MAX_VARIANTS)
+    output = check_output(args.output)
+    json_path = Path(args.save_json) if args.save_json else output.with_suffix(".json")
+    device = resolve_device(shared.device)
+    snapshots = run(shared, args.content, args.style, device=device, variants=variants, max_batch=args.max_batch,
+                    progress=not args.no_progress)
+    if not args.no_progress:
+        print(f"nstcore compare: {len(variants)} variants ({', '.join(v.label for v in variants)}) as one batch on "
+              f"{describe_device(device)}; {shared.steps} {shared.optimizer} steps at {shared.size} px",
+              file=sys.stderr)
+    last = drive(snapshots, shared.steps, args.no_progress, args.log_json)
+    save_image(grid_image(last.images, [v.label for v in variants], args.columns), output)
+    json_path.write_text(json.dumps(export(shared, variants), indent=2) + "\n", encoding="utf-8")
+    if not args.no_progress:
+        print(f"wrote {output} and {json_path} ({last.rate:.2f} steps/s for the whole batch)", file=sys.stderr)
+    return 0

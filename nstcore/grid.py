@@ -1,0 +1,60 @@
+"""A comparison's results as one labelled picture (one cell per variant, the label under each)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+LABEL_LINE = 14
+MIN_CELL = 128
+LABEL_LINES = 2
+GAP = 6
+
+
+def grid_image(images: Sequence[np.ndarray], labels: Sequence[str], columns: int | None = None) -> Image.Image:
+    """Lay out HxWx3 uint8 images (all the same size) in a grid with a label strip under each cell."""
+    if not images or len(images) != len(labels):
+        raise ValueError("grid_image needs one label per image and at least one image")
+    height, width = images[0].shape[:2]
+    if width < MIN_CELL:  # tiny previews (48 px runs) are blown up so that the labels fit under them
+        factor = math.ceil(MIN_CELL / width)
+        images = [np.asarray(Image.fromarray(np.asarray(a)).resize((width * factor, height * factor),
+                                                                    Image.Resampling.NEAREST)) for a in images]
+        height, width = height * factor, width * factor
+    columns = columns or min(4, len(images))
+    rows = math.ceil(len(images) / columns)
+    cell_h = height + LABEL_LINE * LABEL_LINES + 6
+    canvas = Image.new("RGB", (columns * width + (columns + 1) * GAP, rows * cell_h + (rows + 1) * GAP), "white")
+    draw = ImageDraw.Draw(canvas)
+    font = ImageFont.load_default(size=12)
+    for i, (array, label) in enumerate(zip(images, labels)):
+        x = GAP + (i % columns) * (width + GAP)
+        y = GAP + (i // columns) * (cell_h + GAP)
+        canvas.paste(Image.fromarray(np.asarray(array)), (x, y))
+        for line_no, line in enumerate(_wrap(draw, label, font, width - 4)):
+            draw.text((x + 2, y + height + 3 + line_no * LABEL_LINE), line, fill=(20, 20, 20), font=font)
+    return canvas
+
+
+def _wrap(draw: ImageDraw.ImageDraw, text: str, font, width: int) -> list[str]:
+    """Break ``text`` into at most LABEL_LINES lines that fit ``width`` (at spaces, '+' or '..' where possible)."""
+    lines: list[str] = []
+    rest = text
+    while rest and len(lines) < LABEL_LINES:
+        cut = len(rest)
+        while cut > 1 and draw.textlength(rest[:cut], font=font) > width:
+            cut -= 1
+        if cut < len(rest):
+            soft = max(rest.rfind(" ", 0, cut), rest.rfind("+", 0, cut), rest.rfind(".", 0, cut))
+            cut = soft + 1 if soft > 0 else cut
+        lines.append(rest[:cut].strip())
+        rest = rest[cut:].lstrip()
+    if rest and lines:
+        last = lines[-1]
+        while last and draw.textlength(last + "…", font=font) > width:
+            last = last[:-1]
+        lines[-1] = last + "…"
+    return lines

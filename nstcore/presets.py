@@ -1,0 +1,48 @@
+"""Comparison presets: Gatys et al.'s Figure 1 and the usual studies, as lists of variants.
+
+* ``style_layers`` -- Figure 1, style reconstructions: from noise, alpha = 0, style layers conv1_1; conv1_1+conv2_1;
+  ... ; conv1_1...conv5_1 (five cells).
+* ``content_layers`` -- Figure 1, content reconstructions: from noise, beta = 0, content at conv1_2, conv2_2, conv3_2,
+  conv4_2, conv5_2 (five cells).
+* ``ratio`` -- Figure 3's row: the same run at four alpha/beta ratios a decade apart. Under ``loss_norm="paper"``
+  these are the paper's 1e-2, 1e-3, 1e-4, 1e-5; under the default ``"mean"`` the same four decades are centred on
+  the default ratio (1e-4 ... 1e-7), because the normalisation moves where a given look sits (see nstcore.config).
+* ``pooling`` -- average (the paper's choice) vs max pooling with the default weights (two cells).
+
+A preset returns the shared config it needs (e.g. ``init="noise"``) and the variants; callers may edit both.
+"""
+
+from __future__ import annotations
+
+from .config import PAPER_STYLE_LAYERS, LossWeights, StyleConfig
+from .errors import ConfigError
+from .variants import Variant
+
+PRESETS = ("style_layers", "content_layers", "ratio", "pooling")
+FIGURE1_CONTENT_LAYERS = ("conv1_2", "conv2_2", "conv3_2", "conv4_2", "conv5_2")
+
+
+def expand_preset(name: str, base: StyleConfig) -> tuple[StyleConfig, list[Variant]]:
+    """The shared config and the variants of preset ``name`` built on ``base``."""
+    if name == "style_layers":
+        shared = base.replace(init="noise")
+        variants = []
+        for k in range(1, len(PAPER_STYLE_LAYERS) + 1):
+            layers = PAPER_STYLE_LAYERS[:k]
+            label = "style " + ("+".join(layers) if k <= 2 else f"{layers[0]}..{layers[-1]}")
+            variants.append(Variant(label, LossWeights(0.0, base.beta, base.tv, {"conv4_2": 0.0},
+                                                       {n: 1.0 for n in layers})))
+        return shared, variants
+    if name == "content_layers":
+        shared = base.replace(init="noise")
+        return shared, [Variant(f"content {n}", LossWeights(base.alpha, 0.0, base.tv, {n: 1.0}, {}))
+                        for n in FIGURE1_CONTENT_LAYERS]
+    if name == "ratio":
+        ratios = (1e-2, 1e-3, 1e-4, 1e-5) if base.loss_norm == "paper" else (1e-4, 1e-5, 1e-6, 1e-7)
+        return base, [Variant(f"a/b = {r:.0e}", LossWeights(base.alpha, base.alpha / r, base.tv,
+                                                            base.content_layers, base.style_layers))
+                      for r in ratios]
+    if name == "pooling":
+        weights = base.loss_weights()
+        return base, [Variant("avg pooling", weights, "avg"), Variant("max pooling", weights, "max")]
+    raise ConfigError(f"Unknown preset {name!r}; choose one of {', '.join(PRESETS)}.")

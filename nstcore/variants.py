@@ -1,0 +1,71 @@
+"""Variants: several versions of one run (same content, style and size) optimised together as one batch.
+
+Comparing style-layer choices side by side (Gatys et al.'s Figure 1) is what the batch dimension is for: each
+variant has its own loss weights and layers (and may use its own pooling); everything else is shared.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from .config import LossWeights, StyleConfig
+from .errors import ConfigError
+
+# What may differ between the variants of one batch; every other StyleConfig field is shared.
+VARIANT_FIELDS = ("alpha", "beta", "tv", "content_layers", "style_layers", "pooling")
+MIN_VARIANTS, MAX_VARIANTS = 1, 64
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One cell of a comparison: a label, its loss weights, and its pooling (None = the shared config's)."""
+
+    label: str
+    weights: LossWeights
+    pooling: str | None = None
+
+    def config(self, base: StyleConfig) -> StyleConfig:
+        """The full config that runs this variant alone."""
+        w = self.weights
+        return base.replace(alpha=w.alpha, beta=w.beta, tv=w.tv, content_layers=dict(w.content_layers),
+                            style_layers=dict(w.style_layers), pooling=self.pooling or base.pooling)
+
+    @classmethod
+    def from_config(cls, config: StyleConfig, label: str) -> Variant:
+        return cls(label, config.loss_weights(), config.pooling)
+
+
+def as_variant(item: Variant | LossWeights, index: int) -> Variant:
+    return item if isinstance(item, Variant) else Variant(f"variant {index + 1}", item)
+
+
+def variant_from_dict(base: StyleConfig, data: Mapping[str, Any], index: int) -> Variant:
+    """Build a variant from ``{"label": ..., "beta": ..., "style_layers": ...}`` (or ``{"label", "config": {...}}``).
+
+    Fields not given come from ``base``; fields that cannot differ inside one batch must equal ``base``'s.
+    """
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"Variant {index + 1} must be a JSON object, got {type(data).__name__}.")
+    label = str(data.get("label") or f"variant {index + 1}")
+    if isinstance(data.get("config"), Mapping):
+        # A full config (as exported): its shared fields are the comparison's, so only the variant's own count.
+        overrides = {k: v for k, v in data["config"].items() if k in VARIANT_FIELDS}
+    else:
+        overrides = {k: v for k, v in data.items() if k != "label"}
+    config = StyleConfig.from_dict({**base.to_dict(), **overrides})
+    shared = {f.name for f in dataclasses.fields(StyleConfig)} - set(VARIANT_FIELDS)
+    differing = sorted(name for name in shared if getattr(config, name) != getattr(base, name))
+    if differing:
+        raise ConfigError(
+            f"Variant {label!r} changes {', '.join(differing)}; variants of one comparison share everything but "
+            f"{', '.join(VARIANT_FIELDS)}."
+        )
+    return Variant.from_config(config, label)
+
+
+def check_count(variants: Sequence[Any], most: int = MAX_VARIANTS) -> None:
+    if not MIN_VARIANTS <= len(variants) <= most:
+        raise ConfigError(f"A comparison needs between 1 and {most} variants, got {len(variants)}.")
