@@ -48,7 +48,7 @@ def _defaults() -> tuple[Backend, Limits]:
 
 def create_app() -> pn.viewable.Viewable:
     """Build one session's page (called by the server once per browser session)."""
-    pn.extension(notifications=True, raw_css=[CSS])
+    pn.extension("tabulator", notifications=True, raw_css=[CSS])
     backend, limits = _defaults()
     state = SessionState(backend, limits)
     dashboard = Dashboard(state)

@@ -14,6 +14,7 @@ import param
 import nstcore
 
 from .charts import loss_figure, loss_terms, rows_to_columns
+from .compare_view import CompareView
 from .imaging import encode_jpeg, thumbnail
 from .samples import DEFAULT_CONTENT, DEFAULT_STYLE, sample_names
 from .state import SessionState
@@ -43,6 +44,7 @@ class Dashboard(pn.viewable.Viewer):
         self._build_inputs()
         self._build_controls()
         self._build_outputs()
+        self.compare = CompareView(state)
         state.param.watch(self._show_error, "error")
         state.param.watch(self._sync_buttons, "running")
         state.param.watch(self._run_started, "running")
@@ -187,10 +189,12 @@ class Dashboard(pn.viewable.Viewer):
         if not state.has_job:
             return
         handover = state.poll()
-        if handover.rows:
+        if state.mode == "compare":
+            self.compare.apply(handover)
+        elif handover.rows:
             self._source.stream(rows_to_columns([(s, losses[0]) for s, losses in handover.rows], self._terms))
             self.points_streamed += len(handover.rows)
-        if handover.frames is not None:
+        if handover.frames is not None and state.mode == "single":
             data = encode_jpeg(handover.frames[0])
             self.frame_bytes = len(data)
             self.preview.object = data
@@ -202,7 +206,10 @@ class Dashboard(pn.viewable.Viewer):
         state.request_frame()
 
     def _run_started(self, event: param.parameterized.Event) -> None:
-        if event.new:  # a fresh chart whose lines are this run's terms
+        if event.new and self.state.mode == "compare":
+            self.compare.started()
+            self.progress.value = 0
+        elif event.new:  # a fresh chart whose lines are this run's terms
             run_layers = [k for k, v in self.state.style_layers.items() if v > 0]
             self._terms = loss_terms(nstcore.sort_layers(self.state.model, run_layers))
             fig, self._source = loss_figure(self._terms)
@@ -224,11 +231,14 @@ class Dashboard(pn.viewable.Viewer):
         config = pn.Card(self.config_download, self.config_upload, title="Config", width=320, collapsed=True)
         sidebar = pn.Column(pn.Row(self.run_button, self.stop_button, self.reset_button), images, weights,
                             settings, config, width=340)
+        single = pn.Row(self.preview, pn.Column(self.chart, self.result_download, sizing_mode="stretch_width"),
+                        sizing_mode="stretch_width")
+        self.tabs = pn.Tabs(("Single run", single), ("Compare", self.compare), dynamic=False,
+                            sizing_mode="stretch_width")
         main = pn.Column(
             self.banner, self.error_box,
             pn.Row(self.status), self.progress,
-            pn.Row(self.preview, pn.Column(self.chart, self.result_download, sizing_mode="stretch_width"),
-                   sizing_mode="stretch_width"),
+            self.tabs,
             sizing_mode="stretch_width",
         )
         return pn.Row(sidebar, main, sizing_mode="stretch_width")

@@ -17,12 +17,15 @@ class Limits:
     # Output long side; VGG19 memory grows with the square of it.
     max_size: int = 1024
     max_steps: int = 5000
+    # A comparison grid beyond 8 cells is hard to read and multiplies memory per job.
+    max_variants: int = 8
 
     @classmethod
     def from_env(cls, **overrides: float | int | None) -> Limits:
-        """Defaults <- NST_MAX_UPLOAD_MB / NST_MAX_PIXELS / NST_MAX_SIZE / NST_MAX_STEPS <- explicit overrides."""
+        """Defaults <- NST_MAX_UPLOAD_MB / _PIXELS / _SIZE / _STEPS / _VARIANTS <- explicit overrides."""
         values: dict[str, float | int] = {}
-        for name, kind in (("max_upload_mb", float), ("max_pixels", int), ("max_size", int), ("max_steps", int)):
+        for name, kind in (("max_upload_mb", float), ("max_pixels", int), ("max_size", int), ("max_steps", int),
+                           ("max_variants", int)):
             env = os.environ.get(f"NST_{name.upper()}")
             if env:
                 values[name] = kind(env)

@@ -8,6 +8,7 @@ the engine reads at every step (alpha, beta, TV, lr, layer weights) are forwarde
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -36,6 +37,9 @@ class SessionState(ConfigParams):
     error = param.String(default="", doc="The last problem, as a sentence for people.")
     step = param.Integer(default=0)
     total_steps = param.Integer(default=0)
+    mode = param.Selector(default="single", objects=["single", "compare"], doc="Kind of the current/last job.")
+    preset = param.Selector(default="style_layers", objects=list(nstcore.PRESETS), doc="Comparison preset.")
+    variants = param.List(default=[], doc="Comparison rows: label, alpha, beta, tv, content/style layers, pooling.")
 
     def __init__(self, backend: Backend, limits: Limits | None = None, **params: Any) -> None:
         super().__init__(**params)
@@ -52,6 +56,8 @@ class SessionState(ConfigParams):
         self.param.watch(self._model_changed, ["model"])
         self.use_sample("content", DEFAULT_CONTENT)
         self.use_sample("style", DEFAULT_STYLE)
+        self.labels: tuple[str, ...] = ()  # the last job's variant labels
+        self.load_preset("pooling")
 
     # -- images ---------------------------------------------------------------------------------------------------
     def use_sample(self, role: str, name: str) -> bool:
@@ -132,44 +138,111 @@ class SessionState(ConfigParams):
 
     # -- running ------------------------------------------------------------------------------------------------
     def start(self) -> bool:
-        """Start a run in a background thread; refuse (with ``error``) if one is running or input is missing."""
+        """Start a single run in a background thread; refuse (with ``error``) if one is running or input is bad."""
+        config = self._checked_config()
+        return config is not None and self._launch(config, None, "single")
+
+    def start_compare(self) -> bool:
+        """Optimise every row of :attr:`variants` together as one batch (same images, size and shared settings)."""
+        config = self._checked_config()
+        if config is None:
+            return False
+        rows = self.variants
+        if not 2 <= len(rows) <= self.limits.max_variants:
+            self.error = f"A comparison needs 2 to {self.limits.max_variants} variants; this one has {len(rows)}."
+            return False
+        try:
+            variants = [nstcore.variant_from_dict(config, row, i) for i, row in enumerate(rows)]
+        except nstcore.ConfigError as exc:
+            self.error = str(exc)
+            return False
+        return self._launch(config, variants, "compare")
+
+    def _checked_config(self) -> nstcore.StyleConfig | None:
         if self.running:
             self.error = "A run is already going; press Stop first or wait for it to finish."
-            return False
+            return None
         if self.content is None or self.style is None:
             self.error = "Choose a content and a style image first."
-            return False
+            return None
         try:
             config = self.config()
         except nstcore.ConfigError as exc:
             self.error = str(exc)
-            return False
+            return None
         if config.size > self.limits.max_size or config.steps > self.limits.max_steps:
             self.error = (f"This server allows at most {self.limits.max_size} px and {self.limits.max_steps} steps; "
                           "lower the size or the number of steps.")
-            return False
-        # Every conv layer joins the run at weight 0 unless chosen, so switching one on mid-run works; a zero-weight
-        # layer costs nothing per step (the engine only runs VGG as deep as the deepest weighted layer).
-        everything = {name: 0.0 for name in nstcore.layer_names(config.model)}
-        config = config.replace(content_layers={**everything, **config.content_layers},
-                                style_layers={**everything, **config.style_layers})
-        controls = nstcore.Controls(config.loss_weights(), lr=config.effective_lr)
+            return None
+        return config
+
+    def _launch(self, config: nstcore.StyleConfig, variants: list[nstcore.Variant] | None, mode: str) -> bool:
+        if variants is None:
+            # Every conv layer joins the run at weight 0 unless chosen, so switching one on mid-run works; a
+            # zero-weight layer costs nothing per step (the engine runs VGG only as deep as the deepest weight).
+            everything = {name: 0.0 for name in nstcore.layer_names(config.model)}
+            config = config.replace(content_layers={**everything, **config.content_layers},
+                                    style_layers={**everything, **config.style_layers})
+            variants = [nstcore.Variant("", config.loss_weights())]
+        controls = nstcore.Controls([v.weights for v in variants], lr=config.effective_lr)
         content, style, backend = self.content, self.style, self.backend
 
         def start_run():
             network = backend.network(config.model)
-            return nstcore.run(config, content, style, device=network.device, network=network, controls=controls)
+            return nstcore.run(config, content, style, device=network.device, network=network, controls=controls,
+                               variants=variants)
 
         self._controls, self._run_config = controls, config
         self._worker = RunWorker(start_run)
+        self.labels = tuple(v.label for v in variants)
+        self.mode = mode
         self.error = ""
         self.result = None
         self.step, self.total_steps = 0, config.steps
-        self.status = f"Starting: {config.steps} {config.optimizer} steps at {config.size} px on " \
+        what = f"{len(variants)} variants as one batch, " if mode == "compare" else ""
+        self.status = f"Starting: {what}{config.steps} {config.optimizer} steps at {config.size} px on " \
                       f"{self.backend.device_label}."
         self.running = True
         self._worker.start()
         return True
+
+    # -- comparisons ----------------------------------------------------------------------------------------------
+    def load_preset(self, name: str | None = None) -> bool:
+        """Fill :attr:`variants` (and the shared settings a preset needs, e.g. init=noise) from a preset."""
+        name = name or self.preset
+        try:
+            shared, variants = nstcore.expand_preset(name, self.config())
+        except nstcore.ConfigError as exc:
+            self.error = str(exc)
+            return False
+        self.param.update(preset=name, init=shared.init,
+                          variants=[variant_row(v, shared) for v in variants])
+        return True
+
+    def add_variant(self) -> None:
+        if len(self.variants) >= self.limits.max_variants:
+            self.error = f"At most {self.limits.max_variants} variants per comparison."
+            return
+        base = dict(self.variants[-1]) if self.variants else variant_row(
+            nstcore.Variant("", self.config().loss_weights()), self.config())
+        base["label"] = f"variant {len(self.variants) + 1}"
+        self.variants = [*self.variants, base]
+
+    def remove_variant(self) -> None:
+        if self.variants:
+            self.variants = self.variants[:-1]
+
+    def grid_png(self) -> bytes | None:
+        if not self.result or self.mode != "compare":
+            return None
+        return encode_png(nstcore.grid_image(list(self.result), list(self.labels)))
+
+    def variants_json(self) -> str:
+        config = self.config()
+        variants = [nstcore.variant_from_dict(config, row, i) for i, row in enumerate(self.variants)]
+        return json.dumps({"config": config.to_dict(),
+                           "variants": [{"label": v.label, "config": v.config(config).to_dict()} for v in variants]},
+                          indent=2)
 
     def stop(self) -> None:
         if self._worker is not None and self.running:
@@ -230,8 +303,8 @@ class SessionState(ConfigParams):
     # -- live changes -------------------------------------------------------------------------------------------
     def _forward_live_change(self, *events: param.parameterized.Event) -> None:
         controls = self._controls
-        if controls is None or not self.running:
-            return
+        if controls is None or not self.running or self.mode != "single":
+            return  # a comparison's variants keep their own weights (set in its table before the run)
         changes: dict[str, Any] = {}
         for event in events:
             if event.name == "lr":
@@ -250,3 +323,12 @@ class SessionState(ConfigParams):
                 controls.update(**changes)
             except nstcore.ConfigError as exc:
                 self.error = str(exc)
+
+
+def variant_row(variant: nstcore.Variant, shared: nstcore.StyleConfig) -> dict[str, Any]:
+    """A comparison-table row (layers as 'conv1_1:1,conv2_1:1' strings) for a variant."""
+    w = variant.weights
+    return {"label": variant.label, "alpha": w.alpha, "beta": w.beta, "tv": w.tv,
+            "content_layers": nstcore.format_layers({k: v for k, v in w.content_layers.items() if v > 0}),
+            "style_layers": nstcore.format_layers({k: v for k, v in w.style_layers.items() if v > 0}),
+            "pooling": variant.pooling or shared.pooling}

@@ -19,12 +19,15 @@ from .errors import ConfigError, ImageError, NSTError, WeightsError
 from .features import Network, VGGFeatures, load_network
 from .images import load_image, resize_long_side, save_image, to_rgb
 from .layers import MODELS, layer_names, sort_layers, tap_index
+from .grid import grid_image
+from .presets import PRESETS, expand_preset
 from .progress import Losses, Progress
+from .variants import VARIANT_FIELDS, Variant, variant_from_dict
 
 __all__ = [
     "DEFAULT_LR", "MODELS", "PAPER_CONTENT_LAYER", "PAPER_STYLE_LAYERS", "ConfigError", "Controls", "ControlsState",
     "ImageError", "LossWeights", "Losses", "NSTError", "Network", "Objective", "Progress", "StyleConfig",
     "VGGFeatures", "WeightsError", "config_fields", "describe_device", "final_images", "format_layers",
     "layer_names", "literal_choices", "load_image", "load_network", "parse_layers", "prepare_images",
-    "resize_long_side", "resolve_device", "run", "save_image", "sort_layers", "tap_index", "to_rgb",
+    "PRESETS", "VARIANT_FIELDS", "Variant", "expand_preset", "grid_image", "variant_from_dict", "resize_long_side", "resolve_device", "run", "save_image", "sort_layers", "tap_index", "to_rgb",
 ]

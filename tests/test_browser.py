@@ -35,7 +35,7 @@ def page(browser, url):
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     page = context.new_page()
     page.goto(url)
-    page.get_by_role("button", name="▶ Run").wait_for(timeout=30_000)
+    page.get_by_role("button", name="▶ Run", exact=True).wait_for(timeout=30_000)
     yield page
     context.close()
 
@@ -76,7 +76,7 @@ def test_upload_run_watch_stop_and_bad_upload(browser, url, tmp_path) -> None:
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     page = context.new_page()
     page.goto(url)
-    page.get_by_role("button", name="▶ Run").wait_for(timeout=30_000)
+    page.get_by_role("button", name="▶ Run", exact=True).wait_for(timeout=30_000)
     dashboard = _session(before)
     state = dashboard.state
 
@@ -96,14 +96,14 @@ def test_upload_run_watch_stop_and_bad_upload(browser, url, tmp_path) -> None:
     steps.press("Enter")
     _wait(lambda: state.size == 64 and state.steps == 3000)
 
-    page.get_by_role("button", name="▶ Run").click()
+    page.get_by_role("button", name="▶ Run", exact=True).click()
     frames = _preview_sources(page, count=4, timeout=60)
     assert len(frames) >= 4, "the preview changed fewer than three times"
     assert all(src.startswith("data:image/jpeg;base64,") for src in frames)
     _wait(lambda: dashboard.points_streamed >= 5)
     page.locator(".nst-status").get_by_text(re.compile(r"Step \d+ of 3000 · [\d.]+ it/s")).wait_for(timeout=10_000)
 
-    page.get_by_role("button", name="■ Stop").click()
+    page.get_by_role("button", name="■ Stop", exact=True).click()
     page.get_by_text("Stopped at step").wait_for(timeout=15_000)
     assert not state.running and state.step < 3000
 
@@ -118,7 +118,7 @@ def test_upload_run_watch_stop_and_bad_upload(browser, url, tmp_path) -> None:
 
 def test_midrun_screenshot_with_sample_images(page) -> None:
     """Runs the default page (the project's own sample images) and saves a mid-run screenshot for the README."""
-    page.get_by_role("button", name="▶ Run").click()
+    page.get_by_role("button", name="▶ Run", exact=True).click()
     frames = _preview_sources(page, count=3, timeout=90)
     assert len(frames) >= 3
     page.locator(".nst-status").get_by_text(re.compile(r"Step [2-9]\d of 300")).wait_for(timeout=60_000)
@@ -127,7 +127,7 @@ def test_midrun_screenshot_with_sample_images(page) -> None:
     shot = ARTIFACTS / "dashboard-midrun.png"
     page.screenshot(path=str(shot), full_page=False)
     assert Image.open(io.BytesIO(shot.read_bytes())).size == (1400, 1000)
-    page.get_by_role("button", name="■ Stop").click()
+    page.get_by_role("button", name="■ Stop", exact=True).click()
     page.get_by_text("Stopped at step").wait_for(timeout=30_000)
 
 
@@ -138,3 +138,40 @@ def _wait(predicate, timeout: float = 15.0) -> None:
             return
         time.sleep(0.05)
     raise AssertionError("condition not reached in time")
+
+
+def test_three_variant_comparison_fills_the_grid(browser, url) -> None:
+    before = {id(d) for d in LIVE_SESSIONS}
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.goto(url)
+    page.get_by_role("button", name="▶ Run", exact=True).wait_for(timeout=30_000)
+    dashboard = _session(before)
+    state = dashboard.state
+    handle = page.locator(".size-slider .noUi-handle")
+    handle.focus()
+    handle.press("Home")
+    handle.press("ArrowRight")  # 48 px
+    steps = page.locator(".steps-input input")
+    steps.fill("40")
+    steps.press("Enter")
+    _wait(lambda: state.size == 48 and state.steps == 40)
+    page.locator(".bk-tab", has_text="Compare").click()
+    page.locator(".add-variant button").click()  # the pooling preset has 2 rows; a third one
+    _wait(lambda: len(state.variants) == 3)
+    page.locator(".variants-table").get_by_text("variant 3").wait_for(timeout=10_000)
+    page.locator(".run-compare button").click()
+    _wait(lambda: dashboard.compare.cells_filled == 3, timeout=60)
+    cells = page.locator(".nst-cell img")
+    deadline = time.time() + 20
+    while time.time() < deadline and cells.count() < 3:
+        time.sleep(0.1)
+    assert cells.count() == 3
+    for i in range(3):
+        assert (cells.nth(i).get_attribute("src") or "").startswith("data:image/jpeg")
+    for label in ("avg pooling", "max pooling", "variant 3"):
+        page.locator(".nst-cell").get_by_text(label).wait_for(timeout=5_000)
+    page.get_by_text(re.compile(r"Done: 40 steps|Stopped")).wait_for(timeout=60_000)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "dashboard-compare.png"), full_page=True)
+    context.close()

@@ -170,3 +170,30 @@ def test_limits_are_enforced_on_start(backend) -> None:
     state = SessionState(backend, Limits(max_size=64, max_steps=10))
     state.param.update(size=128, steps=5)
     assert not state.start() and "at most 64 px" in state.error
+
+
+def test_a_comparison_runs_all_variants_as_one_batch(state) -> None:
+    assert state.load_preset("style_layers")
+    assert state.init == "noise" and len(state.variants) == 5
+    state.variants = state.variants[:3]
+    state.param.update(steps=6, preview_every=3)
+    assert state.start_compare()
+    assert state.mode == "compare" and state.labels == ("style conv1_1", "style conv1_1+conv2_1",
+                                                        "style conv1_1..conv3_1")
+    rows, frames = drain(state)
+    assert all(len(losses) == 3 for _, losses in rows)
+    assert all(losses[0].content == 0.0 for _, losses in rows)  # alpha = 0 in the style presets
+    assert len(frames[-1]) == 3
+    grid = Image.open(io.BytesIO(state.grid_png()))
+    assert grid.width > 3 * 128
+    exported = json.loads(state.variants_json())
+    assert [v["label"] for v in exported["variants"]] == list(state.labels)
+
+
+def test_comparison_rows_are_checked(state) -> None:
+    state.variants = state.variants[:1]
+    assert not state.start_compare() and "2 to 8 variants" in state.error
+    state.load_preset("pooling")
+    state.variants = [*state.variants, {**state.variants[0], "label": "bad", "style_layers": "conv7_1:1"}]
+    assert not state.start_compare() and "conv7_1" in state.error
+    assert not state.running
