@@ -208,6 +208,12 @@ def run(config: StyleConfig, content: ImageSource, style: ImageSource, *, device
                      tuple(v.label for v in items), max_batch)
 
 
+# Measured (benchmarks/results_batch.md, 2 cores): on the CPU a batch of variants is ~8 % faster per variant than
+# separate passes at 128x128, but 8-23 % slower at 256x256, where one image already keeps every core busy and a batch
+# only adds memory traffic. Above this many pixels the CPU path steps variants one per pass (still one run).
+CPU_BATCH_PIXELS = 160 * 160
+
+
 def is_out_of_memory(exc: BaseException) -> bool:
     """CUDA's OutOfMemoryError, or the RuntimeError MPS and older CUDA builds raise."""
     return isinstance(exc, torch.cuda.OutOfMemoryError) or (
@@ -267,7 +273,8 @@ def _optimise(config: StyleConfig, prepared: PreparedImages, network: Network, c
     start_image = _initial_image(config, content, prepared.style, batch, device)
     state = controls.read()
     seen_version = state.version
-    chunk = min(max_batch or batch, batch)
+    auto = max_batch is None and device.type == "cpu" and content.shape[-1] * content.shape[-2] > CPU_BATCH_PIXELS
+    chunk = min(max_batch or (1 if auto else batch), batch)
     start = time.perf_counter()
     while True:  # build the lanes; at the first step, halve the batch on out-of-memory until it fits
         lanes = []
@@ -288,7 +295,12 @@ def _optimise(config: StyleConfig, prepared: PreparedImages, network: Network, c
             chunk = (chunk + 1) // 2
     notes: tuple[str, ...] = ()
     if chunk < batch:
-        why = "to stay within max_batch" if max_batch and chunk == max_batch else "to fit in the device's memory"
+        if auto and chunk == 1:
+            why = "(on the CPU, images this large run faster one per pass; see benchmarks/results_batch.md)"
+        elif max_batch and chunk == max_batch:
+            why = "to stay within max_batch"
+        else:
+            why = "to fit in the device's memory"
         notes = (f"{batch} variants run as {len(lanes)} batches of up to {chunk} {why}.",)
     del start_image, content, style
     names_c, names_s = lanes[0].objective.content_names, lanes[0].objective.style_names
