@@ -36,3 +36,20 @@ def describe_device(device: torch.device) -> str:
     if device.type == "cpu":
         return f"cpu ({torch.get_num_threads()} threads)"
     return device.type
+
+
+def has_fast_bf16(device: torch.device) -> bool:
+    """True where bf16 matrix units exist: CUDA compute capability >= 8.0, or a CPU with AMX-BF16 tiles."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_capability(device) >= (8, 0)
+    if device.type == "cpu":
+        check = getattr(torch.cpu, "_is_amx_tile_supported", None)
+        return bool(check and check())
+    return False
+
+
+def use_bf16(precision: str, device: torch.device) -> bool:
+    """Resolve StyleConfig.precision for ``device`` (MPS always runs fp32)."""
+    if precision == "bf16":
+        return device.type in ("cuda", "cpu")
+    return precision == "auto" and has_fast_bf16(device)

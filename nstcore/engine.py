@@ -24,6 +24,7 @@ from torch import Tensor
 from .config import LossWeights, StyleConfig
 from .controls import Controls
 from .errors import ConfigError
+from .device import use_bf16
 from .features import Network, VGGFeatures, load_network, min_image_side
 from .images import ImageSource, check_survives_pooling, load_image, resize_long_side, target_size
 from .layers import sort_layers
@@ -35,7 +36,8 @@ from .variants import Variant, as_variant, check_count
 def image_to_tensor(img: Image.Image, device: torch.device | str = "cpu") -> Tensor:
     """RGB PIL image -> (1, 3, H, W) float32 in [0, 1]."""
     array = np.asarray(img, dtype=np.uint8)
-    return torch.from_numpy(array.copy()).permute(2, 0, 1).unsqueeze(0).to(device=device, dtype=torch.float32) / 255.0
+    tensor = torch.from_numpy(array.copy()).permute(2, 0, 1).unsqueeze(0).contiguous()
+    return tensor.to(device=device, dtype=torch.float32) / 255.0
 
 
 def tensor_to_arrays(batch: Tensor) -> tuple[np.ndarray, ...]:
@@ -225,14 +227,17 @@ class _Lane:
 
     def __init__(self, indices: list[int], config: StyleConfig, network: Network, content: Tensor, style: Tensor,
                  start: Tensor, content_names: list[str], style_names: list[str], poolings: list[str],
-                 lr: float) -> None:
+                 lr: float, bf16: bool) -> None:
         self.indices = indices
+        self.device_type = network.device.type
+        self.bf16 = bf16
         lane_pools = [poolings[i] for i in indices]
         extractor = VGGFeatures(network, [*content_names, *style_names],
                                 lane_pools if len(set(lane_pools)) > 1 else lane_pools[0])
         if extractor.mixed:  # targets differ with the pooling: one per variant
             content, style = (t.expand(len(indices), -1, -1, -1) for t in (content, style))
-        self.objective = Objective(extractor, content, style, content_names, style_names, config.loss_norm)
+        with self.autocast():  # targets in the same arithmetic as the image's features (content loss 0 at init)
+            self.objective = Objective(extractor, content, style, content_names, style_names, config.loss_norm)
         self.image = start[indices].clone().requires_grad_(True)
         if config.optimizer == "adam":
             self.optimizer: torch.optim.Optimizer = torch.optim.Adam([self.image], lr=lr)
@@ -240,6 +245,10 @@ class _Lane:
             # max_iter=1: every .step() is exactly one objective evaluation, so a "step" means the same for both
             # optimisers; the curvature history lives in the optimiser state across calls.
             self.optimizer = torch.optim.LBFGS([self.image], lr=lr, max_iter=1, history_size=config.lbfgs_history)
+
+    def autocast(self) -> torch.autocast:
+        """bf16 convolutions where enabled; Gram matrices and losses upcast to fp32 in nstcore.losses."""
+        return torch.autocast(self.device_type, dtype=torch.bfloat16, enabled=self.bf16)
 
     def set_controls(self, variants: Sequence[LossWeights], lr: float) -> None:
         self.objective.set_weights([variants[i] for i in self.indices], self.image.device)
@@ -252,7 +261,8 @@ class _Lane:
 
         def closure() -> Tensor:
             self.optimizer.zero_grad(set_to_none=True)
-            total, terms = self.objective(self.image)
+            with self.autocast():
+                total, terms = self.objective(self.image)
             total.backward()
             holder["terms"] = terms
             return total
@@ -267,6 +277,13 @@ def _optimise(config: StyleConfig, prepared: PreparedImages, network: Network, c
               content_names: list[str], style_names: list[str], poolings: list[str], labels: tuple[str, ...],
               max_batch: int | None) -> Iterator[Progress]:
     device = network.device
+    bf16 = use_bf16(config.precision, device)
+    if device.type == "cuda":
+        # Process-wide, and what every CUDA user of this engine wants: TF32 for any fp32 matmul/conv left,
+        # and cuDNN picking the fastest algorithm for the fixed shapes of a run.
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+        torch.backends.cudnn.benchmark = True
     content = image_to_tensor(prepared.content, device)
     style = image_to_tensor(prepared.style, device)
     batch = len(labels)
@@ -281,7 +298,7 @@ def _optimise(config: StyleConfig, prepared: PreparedImages, network: Network, c
         try:
             for first in range(0, batch, chunk):
                 lane = _Lane(list(range(first, min(first + chunk, batch))), config, network, content, style,
-                             start_image, content_names, style_names, poolings, state.lr)
+                             start_image, content_names, style_names, poolings, state.lr, bf16)
                 lane.set_controls(state.variants, state.lr)
                 lanes.append(lane)
             terms = [lane.step() for lane in lanes]

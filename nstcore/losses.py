@@ -31,7 +31,8 @@ def gram(features: Tensor) -> Tensor:
     """
     b, n, h, w = features.shape
     f = _at_least_fp32(features.reshape(b, n, h * w))
-    return f @ f.transpose(1, 2) / (h * w)
+    with torch.autocast(features.device.type, enabled=False):  # autocast would run the matmul in bf16 again
+        return f @ f.transpose(1, 2) / (h * w)
 
 
 def content_loss(features: Tensor, target: Tensor, norm: str = "mean") -> Tensor:

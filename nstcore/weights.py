@@ -16,6 +16,7 @@ from typing import Any
 import torch
 from torch import nn
 from torchvision import models
+from torchvision.models import vgg
 
 from .errors import WeightsError
 from .layers import MODELS
@@ -29,6 +30,9 @@ _TORCHVISION = {
 }
 
 
+_CFG = {"vgg16": "D", "vgg19": "E"}  # torchvision's names for the two configurations
+
+
 def hub_checkpoint_path(model: str) -> Path:
     """Where torch hub keeps (or would keep) the pretrained file for ``model``."""
     weights = _TORCHVISION[model][1]
@@ -36,10 +40,19 @@ def hub_checkpoint_path(model: str) -> Path:
 
 
 def build_features(model: str) -> nn.Sequential:
-    """torchvision's ``vgg*().features`` with freshly initialised weights (no download)."""
+    """torchvision's ``vgg*().features`` layout with freshly initialised weights (no download).
+
+    Built with torchvision's own ``make_layers`` and VGG's conv init (Kaiming, fan-out), but without the 120 M
+    parameter classifier that ``vgg19()`` would allocate and throw away.
+    """
     if model not in _TORCHVISION:
         raise WeightsError(f"Unknown model {model!r}; choose one of {', '.join(MODELS)}.")
-    return _TORCHVISION[model][0](weights=None).features
+    features = vgg.make_layers(vgg.cfgs[_CFG[model]], batch_norm=False)
+    for module in features:
+        if isinstance(module, nn.Conv2d):
+            nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
+            nn.init.zeros_(module.bias)
+    return features
 
 
 def load_features(model: str, weights: str = "imagenet", *, progress: bool = True) -> nn.Sequential:

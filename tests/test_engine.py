@@ -125,3 +125,24 @@ def test_style_init_and_vgg16(content_image, style_image) -> None:
                          style_layers={"conv1_1": 1.0, "conv5_3": 1.0})
     last = list(run(config, content_image, style_image))[-1]
     assert last.image.shape == (24, 32, 3) and set(last.loss.style) == {"conv1_1", "conv5_3"}
+
+
+def test_bf16_path_runs_converges_and_keeps_losses_fp32(tiny_config, content_image, style_image, network) -> None:
+    """The GPU's mixed-precision path, exercised on the CPU (bf16 autocast works there too)."""
+    config = tiny_config.replace(precision="bf16", init="noise")
+    snapshots = list(run(config, content_image, style_image, network=network))
+    assert snapshots[-1].loss.total < 0.5 * snapshots[0].loss.total
+    fp32 = list(run(config.replace(precision="fp32", steps=1), content_image, style_image, network=network))[0]
+    assert snapshots[0].loss.total == pytest.approx(fp32.loss.total, rel=0.1)  # same objective, bf16 rounding
+    assert isinstance(snapshots[0].loss.total, float)
+
+
+def test_precision_resolution() -> None:
+    import torch
+
+    from nstcore.device import has_fast_bf16, use_bf16
+
+    cpu = torch.device("cpu")
+    assert use_bf16("fp32", cpu) is False and use_bf16("bf16", cpu) is True
+    assert use_bf16("auto", cpu) == has_fast_bf16(cpu)
+    assert use_bf16("bf16", torch.device("mps")) is False
