@@ -8,9 +8,13 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import nstcore
+
+from .scheduler import Scheduler, default_concurrency
 
 log = logging.getLogger("demo_app")
 
@@ -21,7 +25,10 @@ class Backend:
 
     weights: str = "imagenet"
     device_name: str = "auto"
+    max_concurrent: int | None = None  # None: default_concurrency(device)
+    max_queue: int = 40
     banner: str | None = None
+    _scheduler: Scheduler | None = field(default=None, repr=False)
     _device: object = field(default=None, repr=False)
     _effective: dict[str, str] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -53,6 +60,27 @@ class Backend:
                 network = nstcore.load_network(model, weights, self.device)
             self._effective[model] = weights
             return network
+
+    @property
+    def scheduler(self) -> Scheduler:
+        """The one scheduler of this process (created on first use)."""
+        with self._lock:
+            if self._scheduler is None:
+                concurrency = self.max_concurrent or default_concurrency(self.device.type)
+                self._scheduler = Scheduler(concurrency, self.max_queue,
+                                            after_job=lambda job: nstcore.release_memory(self.device))
+            return self._scheduler
+
+    def runner(self, config: nstcore.StyleConfig, content: Any, style: Any, controls: nstcore.Controls,
+               variants: Sequence[nstcore.Variant]) -> Callable[[], Iterator[nstcore.Progress]]:
+        """A callable that starts the run where this backend runs jobs (here: this process's device)."""
+
+        def start_run() -> Iterator[nstcore.Progress]:
+            network = self.network(config.model)
+            return nstcore.run(config, content, style, device=network.device, network=network, controls=controls,
+                               variants=variants)
+
+        return start_run
 
     def effective_weights(self, model: str) -> str:
         return self._effective.get(model, self.weights)

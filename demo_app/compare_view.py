@@ -18,7 +18,7 @@ import nstcore
 from .charts import loss_figure, rows_to_columns
 from .imaging import encode_jpeg
 from .state import SessionState
-from .worker import Handover
+from .scheduler import Handover
 
 COLUMNS = ["label", "alpha", "beta", "tv", "content_layers", "style_layers", "pooling"]
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import uuid
 from typing import Any
 
 import param
@@ -22,7 +23,7 @@ from .config_params import CONFIG_PARAM_NAMES, LIVE_FIELDS, ConfigParams
 from .imaging import encode_png
 from .limits import Limits
 from .samples import DEFAULT_CONTENT, DEFAULT_STYLE, sample_path
-from .worker import Handover, RunWorker
+from .scheduler import Handover, Job, SchedulerError
 
 log = logging.getLogger("demo_app")
 
@@ -48,7 +49,9 @@ class SessionState(ConfigParams):
         self.content: Image.Image | None = None
         self.style: Image.Image | None = None
         self.result: tuple[Any, ...] | None = None  # last frames (numpy arrays) of the last run
-        self._worker: RunWorker | None = None
+        self.session_id = uuid.uuid4().hex
+        self.notes: tuple[str, ...] = ()
+        self._job: Job | None = None
         self._controls: nstcore.Controls | None = None
         self._run_config: nstcore.StyleConfig | None = None
         self.param.watch(self._forward_live_change, list(LIVE_FIELDS))
@@ -185,26 +188,36 @@ class SessionState(ConfigParams):
                                     style_layers={**everything, **config.style_layers})
             variants = [nstcore.Variant("", config.loss_weights())]
         controls = nstcore.Controls([v.weights for v in variants], lr=config.effective_lr)
-        content, style, backend = self.content, self.style, self.backend
-
-        def start_run():
-            network = backend.network(config.model)
-            return nstcore.run(config, content, style, device=network.device, network=network, controls=controls,
-                               variants=variants)
-
-        self._controls, self._run_config = controls, config
-        self._worker = RunWorker(start_run)
+        start_run = self.backend.runner(config, self.content, self.style, controls, variants)
+        width, height = self.content.size
+        pixels = round(width * height * (config.size / max(width, height)) ** 2) * len(variants)
+        job = Job(self.session_id, start_run, steps=config.steps, pixels=pixels, label=mode)
+        try:
+            self.backend.scheduler.submit(job)
+        except SchedulerError as exc:
+            self.error = str(exc)
+            return False
+        self._job, self._controls, self._run_config = job, controls, config
         self.labels = tuple(v.label for v in variants)
         self.mode = mode
         self.error = ""
         self.result = None
+        self.notes = ()
         self.step, self.total_steps = 0, config.steps
-        what = f"{len(variants)} variants as one batch, " if mode == "compare" else ""
-        self.status = f"Starting: {what}{config.steps} {config.optimizer} steps at {config.size} px on " \
-                      f"{self.backend.device_label}."
+        self._describe_queue()
         self.running = True
-        self._worker.start()
         return True
+
+    def _describe_queue(self) -> None:
+        job = self._job
+        if job is None or job.state != "queued":
+            return
+        position = self.backend.scheduler.position(job)
+        if position == 0:
+            return
+        eta = self.backend.scheduler.eta(job)
+        when = f" · starts in ~{eta:.0f}s" if eta is not None else ""
+        self.status = f"Queued: position {position} of {self.backend.scheduler.stats()['queued']}{when}."
 
     # -- comparisons ----------------------------------------------------------------------------------------------
     def load_preset(self, name: str | None = None) -> bool:
@@ -245,14 +258,16 @@ class SessionState(ConfigParams):
                           indent=2)
 
     def stop(self) -> None:
-        if self._worker is not None and self.running:
-            self._worker.stop()
-            self.status = "Stopping after this step."
+        """Cancel the job: a queued one leaves the queue now, a running one ends after its current step."""
+        if self._job is not None and self.running:
+            queued = self._job.state == "queued"
+            self.backend.scheduler.cancel(self._job)
+            self.status = "Removing from the queue." if queued else "Stopping after this step."
 
     @property
     def has_job(self) -> bool:
         """A job was started and its end has not been collected by :meth:`poll` yet."""
-        return self._worker is not None
+        return self._job is not None
 
     def request_frame(self) -> None:
         """Ask the engine for the current image at its next step (the page's own frame clock)."""
@@ -261,12 +276,16 @@ class SessionState(ConfigParams):
 
     def poll(self) -> Handover:
         """Collect what the job produced since the last call; update status. Call on the session's event loop."""
-        if self._worker is None:
+        if self._job is None:
             return Handover()
-        handover = self._worker.take()
+        handover = self._job.take()
+        if handover.notes:
+            self.notes = handover.notes
         latest = handover.latest
         if handover.frames is not None:
             self.result = handover.frames
+        if latest is None and not handover.finished:
+            self._describe_queue()
         if latest is not None:
             self.step = latest.step
             eta = f"{latest.eta:.0f}s" if latest.eta != float("inf") else "?"
@@ -274,7 +293,7 @@ class SessionState(ConfigParams):
                            f"elapsed {latest.elapsed:.1f}s · ETA {eta}")
         if handover.finished:
             self.running = False
-            self._worker = None
+            self._job = None
             self._controls = None
             if handover.error:
                 self.error = handover.error
@@ -287,13 +306,13 @@ class SessionState(ConfigParams):
         return handover
 
     def wait(self, timeout: float = 60.0) -> bool:
-        """Block until the worker thread ends (tests and shutdown)."""
-        return self._worker.join(timeout) if self._worker is not None else True
+        """Block until the job has ended (tests and shutdown)."""
+        return self._job.wait(timeout) if self._job is not None else True
 
     def close(self) -> None:
-        """Session ended: stop the job and forget the images."""
-        if self._worker is not None:
-            self._worker.stop()
+        """Session ended: cancel its job (queued or running) and forget its images."""
+        if self._job is not None:
+            self.backend.scheduler.cancel(self._job)
         self.content = self.style = None
         self.result = None
 

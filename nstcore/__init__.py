@@ -13,7 +13,7 @@ The dashboard (``demo_app``) uses only what is exported here, so it never import
 from .config import (DEFAULT_LR, PAPER_CONTENT_LAYER, PAPER_STYLE_LAYERS, LossWeights, StyleConfig, config_fields,
                      format_layers, literal_choices, parse_layers)
 from .controls import Controls, ControlsState
-from .device import describe_device, resolve_device
+from .device import describe_device, memory_report, release_memory, resolve_device
 from .engine import Objective, final_images, prepare_images, run
 from .errors import ConfigError, ImageError, NSTError, WeightsError
 from .features import Network, VGGFeatures, load_network
@@ -29,5 +29,5 @@ __all__ = [
     "ImageError", "LossWeights", "Losses", "NSTError", "Network", "Objective", "Progress", "StyleConfig",
     "VGGFeatures", "WeightsError", "config_fields", "describe_device", "final_images", "format_layers",
     "layer_names", "literal_choices", "load_image", "load_network", "parse_layers", "prepare_images",
-    "PRESETS", "VARIANT_FIELDS", "Variant", "expand_preset", "grid_image", "variant_from_dict", "resize_long_side", "resolve_device", "run", "save_image", "sort_layers", "tap_index", "to_rgb",
+    "memory_report", "release_memory", "PRESETS", "VARIANT_FIELDS", "Variant", "expand_preset", "grid_image", "variant_from_dict", "resize_long_side", "resolve_device", "run", "save_image", "sort_layers", "tap_index", "to_rgb",
 ]

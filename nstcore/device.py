@@ -53,3 +53,26 @@ def use_bf16(precision: str, device: torch.device) -> bool:
     if precision == "bf16":
         return device.type in ("cuda", "cpu")
     return precision == "auto" and has_fast_bf16(device)
+
+
+def release_memory(device: torch.device) -> None:
+    """Give the caching allocator's free blocks back to the driver (after a job, on a shared GPU server)."""
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+    elif device.type == "mps":
+        torch.mps.empty_cache()
+
+
+def memory_report(device: torch.device) -> str:
+    """One line for a status page: allocated/reserved on a GPU, resident size of the process on a CPU."""
+    if device.type == "cuda":
+        free, total = torch.cuda.mem_get_info(device)
+        return (f"GPU memory: {torch.cuda.memory_allocated(device) / 2**20:.0f} MiB allocated, "
+                f"{torch.cuda.memory_reserved(device) / 2**20:.0f} MiB reserved, "
+                f"{(total - free) / 2**30:.1f} of {total / 2**30:.1f} GiB in use on the device")
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            rss = next(line for line in status if line.startswith("VmRSS:")).split()[1]
+        return f"Process memory: {int(rss) / 1024:.0f} MiB resident"
+    except (OSError, StopIteration):
+        return "Process memory: unknown"

@@ -151,7 +151,7 @@ def test_an_exception_in_a_run_ends_only_that_run(state, monkeypatch) -> None:
     monkeypatch.setattr(state.backend, "network", broken)
     assert state.start()
     drain(state)
-    assert not state.running and "out of GPU memory" in state.error and "Traceback" not in state.error
+    assert not state.running and "ran out of memory" in state.error and "Traceback" not in state.error
     monkeypatch.undo()
     state.steps = 2
     assert state.start()

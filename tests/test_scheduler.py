@@ -1,0 +1,161 @@
+"""The shared scheduler: FIFO fairness, limits, queue positions, cancelling, failures that do not stop it."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+import nstcore
+from demo_app.scheduler import Job, Scheduler, SchedulerError
+
+LOSSES = (nstcore.Losses(total=1.0, content=0.5, style={"conv1_1": 0.5}, tv=0.0),)
+
+
+def fake_run(steps: int = 5, step_seconds: float = 0.01, log: list | None = None, name: str = "",
+             fail_at: int | None = None, error: Exception | None = None, gate: threading.Event | None = None):
+    def start():
+        def gen():
+            if log is not None:
+                log.append(name)
+            started = time.perf_counter()
+            for step in range(1, steps + 1):
+                if gate is not None:
+                    gate.wait(5)
+                time.sleep(step_seconds)
+                if fail_at == step:
+                    raise error or RuntimeError("boom")
+                yield nstcore.Progress(step, steps, LOSSES, time.perf_counter() - started)
+        return gen()
+    return start
+
+
+@pytest.fixture()
+def scheduler():
+    s = Scheduler(max_concurrent=1, max_queue=3)
+    yield s
+    s.shutdown()
+
+
+def job(session: str, **kwargs) -> Job:
+    return Job(session, fake_run(name=session, **kwargs), steps=kwargs.get("steps", 5), pixels=100)
+
+
+def test_jobs_run_first_come_first_served_across_sessions(scheduler) -> None:
+    log: list[str] = []
+    jobs = [Job(s, fake_run(log=log, name=s), steps=5, pixels=100) for s in ("a", "b", "c")]
+    for j in jobs:
+        scheduler.submit(j)
+    for j in jobs:
+        assert j.wait(10)
+    assert log == ["a", "b", "c"]
+    assert all(j.state == "done" for j in jobs) and scheduler.stats()["done"] == 3
+
+
+def test_one_active_job_per_session_and_queue_limit(scheduler) -> None:
+    gate = threading.Event()
+    first = job("a", gate=gate)
+    scheduler.submit(first)
+    while first.state != "running":
+        time.sleep(0.01)
+    with pytest.raises(SchedulerError, match="already has a run"):
+        scheduler.submit(job("a"))
+    for name in ("b", "c", "d"):
+        scheduler.submit(job(name))
+    with pytest.raises(SchedulerError, match="queue is full"):
+        scheduler.submit(job("e"))
+    gate.set()
+
+
+def test_queue_positions_and_eta(scheduler) -> None:
+    gate = threading.Event()
+    running = Job("a", fake_run(steps=50, step_seconds=0.01, gate=gate), steps=50, pixels=100)
+    waiting = [job("b"), job("c")]
+    scheduler.submit(running)
+    for j in waiting:
+        scheduler.submit(j)
+    deadline = time.time() + 5
+    while running.state != "running" and time.time() < deadline:
+        time.sleep(0.01)
+    assert scheduler.position(running) == 0
+    assert [scheduler.position(j) for j in waiting] == [1, 2]
+    gate.set()
+    deadline = time.time() + 5
+    while running.latest is None and time.time() < deadline:
+        time.sleep(0.01)
+    eta_b, eta_c = scheduler.eta(waiting[0]), scheduler.eta(waiting[1])
+    assert eta_b is not None and 0 < eta_b < 5
+    assert eta_c is None or eta_c >= eta_b  # unknown until a job of this server has finished, then larger
+    for j in [running, *waiting]:
+        assert j.wait(10)
+    assert scheduler.position(waiting[1]) == 0
+
+
+def test_cancel_queued_at_once_and_running_within_a_step(scheduler) -> None:
+    running = Job("a", fake_run(steps=1000, step_seconds=0.02), steps=1000, pixels=100)
+    queued = job("b")
+    scheduler.submit(running)
+    scheduler.submit(queued)
+    while running.latest is None:
+        time.sleep(0.01)
+    scheduler.cancel(queued)
+    assert queued.state == "cancelled" and queued.take().finished and scheduler.position(queued) == 0
+    t = time.perf_counter()
+    scheduler.cancel(running)
+    assert running.wait(2)
+    assert time.perf_counter() - t < 0.5 and running.state == "cancelled" and running.latest.step < 1000
+    # the session may submit again right away
+    again = job("a")
+    scheduler.submit(again)
+    assert again.wait(5) and again.state == "done"
+
+
+def test_a_failing_or_out_of_memory_job_does_not_stop_the_scheduler(scheduler) -> None:
+    oom = Job("a", fake_run(fail_at=2, error=RuntimeError("CUDA out of memory. Tried to allocate 8 GiB")),
+              steps=5, pixels=100)
+    bad = Job("b", fake_run(fail_at=1, error=ValueError("unexpected")), steps=5, pixels=100)
+    good = job("c")
+    for j in (oom, bad, good):
+        scheduler.submit(j)
+    for j in (oom, bad, good):
+        assert j.wait(5)
+    assert oom.state == "failed" and "ran out of memory" in oom.take().error
+    assert bad.state == "failed" and "ValueError" in bad.take().error
+    assert good.state == "done"
+    assert scheduler.stats()["failed"] == 2
+
+
+def test_after_job_hook_runs_for_every_finished_job() -> None:
+    seen = []
+    s = Scheduler(1, 5, after_job=lambda j: seen.append((j.session_id, j.state)))
+    try:
+        ok, broken = job("a"), Job("b", fake_run(fail_at=1), steps=5, pixels=1)
+        s.submit(ok)
+        s.submit(broken)
+        assert ok.wait(5) and broken.wait(5)
+        deadline = time.time() + 2
+        while len(seen) < 2 and time.time() < deadline:
+            time.sleep(0.01)
+        assert seen == [("a", "done"), ("b", "failed")]
+    finally:
+        s.shutdown()
+
+
+def test_session_end_cancels_its_job(tmp_path) -> None:
+    from demo_app.backend import Backend
+    from demo_app.limits import Limits
+    from demo_app.state import SessionState
+
+    backend = Backend(weights="random", device_name="cpu", max_concurrent=1)
+    blocker = Job("other", fake_run(steps=30, step_seconds=0.05), steps=30, pixels=1)
+    backend.scheduler.submit(blocker)
+    state = SessionState(backend, Limits())
+    state.param.update(size=32, steps=5)
+    assert state.start()
+    state.poll()
+    assert state.status.startswith("Queued: position 1")
+    state.close()  # the tab was closed while queued
+    assert backend.scheduler.stats()["queued"] == 0
+    backend.scheduler.cancel(blocker)
+    backend.scheduler.shutdown()
