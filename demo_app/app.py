@@ -1,7 +1,8 @@
 """The Panel application: one :class:`SessionState` + :class:`Dashboard` per browser session.
 
 ``python -m demo_app`` serves :func:`create_app` as a factory; ``panel serve demo_app/app.py`` works too (then the
-backend is configured by the environment: NST_WEIGHTS, NST_DEVICE and the NST_MAX_* limits).
+backend is configured by the environment: NST_WEIGHTS, NST_DEVICE, NST_MAX_CONCURRENT, NST_MAX_QUEUE,
+NST_DASK_SCHEDULER and the NST_MAX_* limits).
 """
 
 from __future__ import annotations
@@ -39,8 +40,12 @@ def configure(backend: Backend, limits: Limits) -> None:
 def _defaults() -> tuple[Backend, Limits]:
     global _backend, _limits
     if _backend is None:
+        concurrent = os.environ.get("NST_MAX_CONCURRENT")
         _backend = Backend(weights=os.environ.get("NST_WEIGHTS", "imagenet"),
-                           device_name=os.environ.get("NST_DEVICE", "auto"))
+                           device_name=os.environ.get("NST_DEVICE", "auto"),
+                           max_concurrent=int(concurrent) if concurrent else None,
+                           max_queue=int(os.environ.get("NST_MAX_QUEUE", "40")),
+                           dask_address=os.environ.get("NST_DASK_SCHEDULER") or None)
     if _limits is None:
         _limits = Limits.from_env()
     return _backend, _limits
@@ -68,6 +73,14 @@ def create_app() -> pn.viewable.Viewable:
     page = pn.Column(header, dashboard, sizing_mode="stretch_width")
     page.dashboard = dashboard  # type: ignore[attr-defined]  # handle for in-process tests
     return page
+
+
+def create_status() -> pn.viewable.Viewable:
+    """The host's status page (sessions, queue, jobs, memory)."""
+    from demo_app.status import status_app
+
+    backend, _ = _defaults()
+    return status_app(backend, lambda: len(LIVE_SESSIONS))
 
 
 if __name__.startswith("bokeh"):

@@ -27,6 +27,7 @@ class Backend:
     device_name: str = "auto"
     max_concurrent: int | None = None  # None: default_concurrency(device)
     max_queue: int = 40
+    dask_address: str | None = None  # run jobs on a Dask cluster (demo_app.dask_runner) instead of here
     banner: str | None = None
     _scheduler: Scheduler | None = field(default=None, repr=False)
     _device: object = field(default=None, repr=False)
@@ -73,7 +74,12 @@ class Backend:
 
     def runner(self, config: nstcore.StyleConfig, content: Any, style: Any, controls: nstcore.Controls,
                variants: Sequence[nstcore.Variant]) -> Callable[[], Iterator[nstcore.Progress]]:
-        """A callable that starts the run where this backend runs jobs (here: this process's device)."""
+        """A callable that starts the run where this backend runs jobs: this process's device, or a Dask worker."""
+        if self.dask_address:
+            from .dask_runner import remote_runner
+
+            return remote_runner(self.dask_address, self.weights, self.device_name, config, content, style,
+                                 controls, variants)
 
         def start_run() -> Iterator[nstcore.Progress]:
             network = self.network(config.model)

@@ -25,6 +25,9 @@ class Losses:
     def __post_init__(self) -> None:
         object.__setattr__(self, "style", MappingProxyType(dict(self.style)))
 
+    def __reduce__(self):  # a read-only mapping does not pickle; snapshots travel to other processes (Dask)
+        return (Losses, (self.total, self.content, dict(self.style), self.tv))
+
     def as_dict(self) -> dict[str, float]:
         """Flat ``{"total": .., "content": .., "style:conv1_1": .., "tv": ..}``, e.g. for JSON logs and charts."""
         out = {"total": self.total, "content": self.content}

@@ -25,12 +25,14 @@ def free_port() -> int:
 def served_dashboard(backend, limits) -> Iterator[str]:
     import panel as pn
 
-    from demo_app.app import configure, create_app
+    from demo_app.__main__ import SESSION_CLEANUP
+    from demo_app.app import configure, create_app, create_status
 
     configure(backend, limits)
     port = free_port()
-    server = pn.serve({"/": create_app}, port=port, address="127.0.0.1", show=False, threaded=True, start=True,
-                      websocket_origin=[f"127.0.0.1:{port}", f"localhost:{port}"], verbose=False)
+    server = pn.serve({"/": create_app, "/status": create_status}, port=port, address="127.0.0.1", show=False,
+                      threaded=True, start=True, websocket_origin=[f"127.0.0.1:{port}", f"localhost:{port}"],
+                      verbose=False, liveness=True, **SESSION_CLEANUP)
     url = f"http://127.0.0.1:{port}/"
     deadline = time.time() + 30
     while time.time() < deadline:

@@ -43,7 +43,8 @@ def drain(state: SessionState, until=lambda s, h: False, timeout: float = 60.0):
             return rows, frames
         state.request_frame()
         time.sleep(0.02)
-    raise AssertionError("run did not finish in time")
+    raise AssertionError(f"run did not finish in time: {state.status!r} {state.error!r} "
+                         f"{state._job.state if state._job else None}")
 
 
 def png_bytes(colour=(200, 30, 30), size=(40, 30)) -> bytes:
