@@ -85,7 +85,7 @@ class Dashboard(pn.viewable.Viewer):
     # -- controls -------------------------------------------------------------------------------------------------
     def _build_controls(self) -> None:
         state = self.state
-        self.alpha = LogSlider(state, "alpha", "α content weight", -4, 4)
+        self.alpha = LogSlider(state, "alpha", "α content weight", -4, 4, css_classes=["nst-alpha"])
         self.beta = LogSlider(state, "beta", "β style weight", 0, 10)
         self.tv = LogSlider(state, "tv", "TV weight", -6, 3, allow_zero=True)
         self.lr = LogSlider(state, "lr", "learning rate", -3, 1,

@@ -23,12 +23,14 @@ class LogSlider(pn.viewable.Viewer):
     """
 
     def __init__(self, state: param.Parameterized, name: str, label: str, start: float, end: float, *,
-                 allow_zero: bool = False, default: Callable[[], float] | None = None, width: int = 280) -> None:
+                 allow_zero: bool = False, default: Callable[[], float] | None = None, width: int = 280,
+                 css_classes: list[str] | None = None) -> None:
         super().__init__()
         self._state, self._name, self._default = state, name, default
         self._syncing = False
         self.slider = pn.widgets.FloatSlider(label=label, start=start, end=end, step=0.05, format=_EXP_FORMAT,
-                                             value=self._exponent(getattr(state, name), start), width=width)
+                                             value=self._exponent(getattr(state, name), start), width=width,
+                                             css_classes=css_classes or [])
         self.toggle = pn.widgets.Checkbox(label="on", value=getattr(state, name) not in (0, 0.0), width=45,
                                           visible=allow_zero, align="end")
         self.slider.disabled = allow_zero and not self.toggle.value

@@ -1,0 +1,127 @@
+"""Load test: N browser sessions (Playwright contexts in Debian's chromium) against one server on the CPU.
+
+    python benchmarks/bench_load.py [--sessions 8] [--steps 12]
+
+Every session uploads its own solid-colour content image (the corners of the RGB cube, so they cannot be confused),
+sets 48 px, and presses Run at about the same time; the scheduler queues them. While the jobs run, α slider moves are
+timed from the key press to the page showing the new α/β ratio (a full round trip through the server). Checks that
+every job finishes, that each page's result has its own colour, and that queue positions were shown. Writes
+benchmarks/results_load.md; tests/test_load.py runs the same scenario as a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import datetime as dt
+import io
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+
+COLOURS = [(0, 0, 0), (255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 0), (255, 0, 255), (0, 255, 255),
+           (255, 255, 255)]
+
+
+def _status(page) -> str:
+    return page.locator(".nst-status pre").inner_text()
+
+
+def run_load(sessions: int = 8, steps: int = 12, slider_moves: int = 20, workdir: Path | None = None) -> dict:
+    from browser import chromium, served_dashboard
+
+    from demo_app.backend import Backend
+    from demo_app.limits import Limits
+
+    workdir = workdir or Path("/tmp")
+    backend = Backend(weights="random", device_name="cpu", max_concurrent=1, max_queue=sessions)
+    with served_dashboard(backend, Limits()) as url, chromium() as browser:
+        pages = []
+        for i in range(sessions):
+            context = browser.new_context(viewport={"width": 1300, "height": 900})
+            page = context.new_page()
+            page.goto(url)
+            page.get_by_role("button", name="▶ Run", exact=True).wait_for(timeout=60_000)
+            path = workdir / f"colour_{i}.png"
+            Image.new("RGB", (64, 48), COLOURS[i % len(COLOURS)]).save(path)
+            page.locator(".upload-content input[type=file]").set_input_files(str(path))
+            handle = page.locator(".size-slider .noUi-handle")
+            handle.focus()
+            handle.press("Home")
+            handle.press("ArrowRight")  # 48 px
+            box = page.locator(".steps-input input")
+            box.fill(str(steps))
+            box.press("Enter")
+            pages.append(page)
+        time.sleep(1.0)  # let the last settings reach the server
+        for page in pages:
+            page.get_by_role("button", name="▶ Run", exact=True).click()
+        queued_seen = set()
+        latencies = []
+        started = time.perf_counter()
+        done = [False] * sessions
+        move = 0
+        while not all(done) and time.perf_counter() - started < 300:
+            for i, page in enumerate(pages):
+                text = _status(page)
+                if text.startswith("Queued: position"):
+                    queued_seen.add(i)
+                if text.startswith("Done:"):
+                    done[i] = True
+            if move < slider_moves and not all(done):
+                page = pages[move % sessions]
+                ratio = page.locator(".nst-ratio p")
+                before = ratio.inner_text()
+                handle = page.locator(".nst-alpha .noUi-handle")
+                handle.focus()
+                t0 = time.perf_counter()
+                handle.press("ArrowRight" if move % 2 == 0 else "ArrowLeft")
+                while ratio.inner_text() == before and time.perf_counter() - t0 < 10:
+                    pass
+                latencies.append(time.perf_counter() - t0)
+                move += 1
+        total = time.perf_counter() - started
+        own = []
+        for i, page in enumerate(pages):
+            src = page.locator(".nst-preview img").first.get_attribute("src") or ""
+            data = base64.b64decode(src.split(",", 1)[1])
+            mean = np.asarray(Image.open(io.BytesIO(data)).convert("RGB"), dtype=float).reshape(-1, 3).mean(0)
+            nearest = int(np.argmin([np.linalg.norm(mean - np.array(c)) for c in COLOURS[:sessions]]))
+            own.append(nearest == i % len(COLOURS))
+        for page in pages:
+            page.context.close()
+    backend.scheduler.shutdown()
+    return {"sessions": sessions, "all_done": all(done), "own_images": own, "queued_seen": len(queued_seen),
+            "total_s": total, "latencies": latencies,
+            "p50_ms": 1000 * statistics.median(latencies) if latencies else float("nan"),
+            "p95_ms": 1000 * float(np.percentile(latencies, 95)) if latencies else float("nan")}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sessions", type=int, default=8)
+    parser.add_argument("--steps", type=int, default=12)
+    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results_load.md"))
+    args = parser.parse_args()
+    r = run_load(args.sessions, args.steps)
+    table = ("| sessions | all finished | each saw only its own image | pages that showed a queue position | "
+             "wall time (s) | slider echo p50 (ms) | slider echo p95 (ms) |\n|---:|---|---|---:|---:|---:|---:|\n"
+             f"| {r['sessions']} | {r['all_done']} | {all(r['own_images'])} | {r['queued_seen']} | "
+             f"{r['total_s']:.1f} | {r['p50_ms']:.0f} | {r['p95_ms']:.0f} |\n")
+    header = (f"# Load test\n\n{dt.date.today()}, {platform.node()}, CPU (2 cores), one server process, "
+              f"max_concurrent=1, {args.steps}-step jobs at 48 px, random weights, {len(r['latencies'])} slider "
+              "moves timed from key press to the new alpha/beta ratio in the page while the jobs ran.\n\n")
+    Path(args.out).write_text(header + table, encoding="utf-8")
+    print(table)
+
+
+if __name__ == "__main__":
+    main()

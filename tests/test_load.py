@@ -1,0 +1,22 @@
+"""Eight browser sessions at once against one CPU server (the scenario of benchmarks/bench_load.py)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+
+from bench_load import run_load  # noqa: E402
+
+pytestmark = pytest.mark.browser
+
+
+def test_eight_sessions_all_finish_with_their_own_images(tmp_path) -> None:
+    result = run_load(sessions=8, steps=8, slider_moves=8, workdir=tmp_path)
+    assert result["all_done"], result
+    assert all(result["own_images"]), result["own_images"]
+    assert result["queued_seen"] >= 1  # with one job at a time, the others saw their queue position
+    assert len(result["latencies"]) == 8 and max(result["latencies"]) < 10  # every slider move was echoed
