@@ -175,3 +175,30 @@ def test_three_variant_comparison_fills_the_grid(browser, url) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "dashboard-compare.png"), full_page=True)
     context.close()
+
+
+def test_closing_the_tab_cancels_its_job_and_status_page_counts(browser, url) -> None:
+    import urllib.request
+
+    from demo_app.app import _defaults
+
+    scheduler = _defaults()[0].scheduler
+    before = {id(d) for d in LIVE_SESSIONS}
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(url)
+    page.get_by_role("button", name="▶ Run", exact=True).wait_for(timeout=30_000)
+    dashboard = _session(before)
+    page.get_by_role("button", name="▶ Run", exact=True).click()
+    _wait(lambda: dashboard.state.step >= 1, timeout=60)
+    assert scheduler.stats()["running"] == 1
+    status = browser.new_page()
+    status.goto(url + "status")
+    status.locator(".nst-server-status").get_by_text("jobs running").wait_for(timeout=10_000)
+    status.locator(".nst-server-status").get_by_text("1 of at most").wait_for(timeout=10_000)
+    t = time.time()
+    context.close()  # the tab goes away mid-run
+    _wait(lambda: scheduler.stats()["running"] == 0, timeout=10)
+    assert time.time() - t < 3.0
+    assert urllib.request.urlopen(url + "liveness", timeout=5).status == 200
+    status.close()
