@@ -59,14 +59,15 @@ def build_baseline(features: nn.Sequential, content: torch.Tensor, style: torch.
     features = copy.deepcopy(features).requires_grad_(True)
     taps = {tap_index(model, n): ("c", n) for n in content_layers}
     taps.update({tap_index(model, n): ("s", n) for n in style_layers})
-    net = nn.Sequential(_Normalize())
+    net = nn.Sequential()
+    net.add_module("normalize", _Normalize())
     content_losses, style_losses = [], []
     for i, layer in enumerate(features):
         if isinstance(layer, nn.ReLU):
             layer = nn.ReLU(inplace=False)
         elif isinstance(layer, nn.MaxPool2d):
             layer = nn.AvgPool2d(2, 2)
-        net.add_module(str(i), layer)
+        net.add_module(f"features_{i}", layer)
         if i in taps:
             kind, name = taps[i]
             with torch.no_grad():
