@@ -74,6 +74,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=[128, 256])
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"])
     parser.add_argument("--iters", type=int, default=10)
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results_engine.md"))
@@ -88,16 +89,20 @@ def main() -> None:
         rng = np.random.default_rng(0)
         content = Image.fromarray(rng.integers(0, 255, (size, size, 3), dtype=np.uint8))
         style = Image.fromarray(rng.integers(0, 255, (size, size, 3), dtype=np.uint8))
-        config = StyleConfig(size=size, weights="random")
+        config = StyleConfig(size=size, weights="random", precision=args.precision)
         ours = time_nstcore(config, content, style, device, network, args.warmup, args.iters)
         base = time_baseline(config, device, network, (size, size), args.warmup, args.iters)
         rows.append((size, base, ours, base / ours))
         print(f"{size}px: baseline {base:.1f} ms/it, nstcore {ours:.1f} ms/it, speed-up {base / ours:.2f}x",
               flush=True)
+    from nstcore.device import use_bf16
+
+    arithmetic = "bf16 autocast, fp32 Grams and losses" if use_bf16(args.precision, device) else "fp32"
     header = (f"# nstcore step vs naive baseline\n\n{dt.date.today()} on {platform.node() or 'this machine'} "
               f"({platform.processor() or platform.machine()}), device {describe_device(device)}, torch "
               f"{torch.__version__}. VGG19 up to conv5_1, content conv4_2, style conv1_1..conv5_1, Adam, "
-              f"median of {args.iters} steps after {args.warmup} warm-up steps.\n\n")
+              f"precision {args.precision} ({arithmetic}; the baseline is fp32), median of {args.iters} steps "
+              f"after {args.warmup} warm-up steps. Full table: results_speed.md.\n\n")
     table = "| size | baseline ms/it | nstcore ms/it | speed-up |\n|---:|---:|---:|---:|\n" + "".join(
         f"| {s}x{s} | {b:.1f} | {o:.1f} | {r:.2f}x |\n" for s, b, o, r in rows)
     Path(args.out).write_text(header + table, encoding="utf-8")

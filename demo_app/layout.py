@@ -80,7 +80,6 @@ class Dashboard(pn.viewable.Viewer):
             self.content_thumb.object = thumbnail(self.state.content)
         if self.state.style is not None:
             self.style_thumb.object = thumbnail(self.state.style)
-        self.pair_label = f"{self.state.content_name} × {self.state.style_name}"
 
     # -- controls -------------------------------------------------------------------------------------------------
     def _build_controls(self) -> None:
@@ -156,6 +155,7 @@ class Dashboard(pn.viewable.Viewer):
         self.banner = pn.pane.Alert(self.state.backend.banner or "", alert_type="warning",
                                     visible=bool(self.state.backend.banner), css_classes=["nst-banner"])
         self.error_box = pn.pane.Alert("", alert_type="danger", visible=False, css_classes=["nst-error"])
+        self.note_box = pn.pane.Alert("", alert_type="info", visible=False, css_classes=["nst-note"])
         self.status = pn.pane.Str(self.state.status, css_classes=["nst-status"])
         self.progress = pn.indicators.Progress(value=0, max=100, width=420, bar_color="primary")
         self.preview = pn.pane.JPG(None, width=420, height=420, fixed_aspect=True, css_classes=["nst-preview"],
@@ -201,11 +201,16 @@ class Dashboard(pn.viewable.Viewer):
             self.frames_shown += 1
             self.result_download.disabled = False
         self.status.object = state.status
+        if handover.notes:  # e.g. "8 variants run as 2 batches of up to 4 to fit in the device's memory"
+            self.note_box.object = " ".join(handover.notes)
+            self.note_box.visible = True
         if state.total_steps:
             self.progress.value = int(100 * state.step / state.total_steps)
         state.request_frame()
 
     def _run_started(self, event: param.parameterized.Event) -> None:
+        if event.new:
+            self.note_box.visible = False
         if event.new and self.state.mode == "compare":
             self.compare.started()
             self.progress.value = 0
@@ -236,7 +241,7 @@ class Dashboard(pn.viewable.Viewer):
         self.tabs = pn.Tabs(("Single run", single), ("Compare", self.compare), dynamic=False,
                             sizing_mode="stretch_width")
         main = pn.Column(
-            self.banner, self.error_box,
+            self.banner, self.error_box, self.note_box,
             pn.Row(self.status), self.progress,
             self.tabs,
             sizing_mode="stretch_width",

@@ -114,16 +114,22 @@ def _parser() -> argparse.ArgumentParser:
         prog="python -m nstcore",
         description="Neural style transfer (Gatys, Ecker & Bethge 2015): repaint CONTENT in the style of STYLE.",
     )
-    parser.add_argument("content", help="Content image (photo).")
-    parser.add_argument("style", help="Style image (painting).")
-    parser.add_argument("-o", "--output", required=True, help="Where to write the result (.png, .jpg ...).")
-    parser.add_argument("--config", metavar="FILE.json", help="Load settings from a JSON file (flags override it).")
+    add_common_arguments(parser, "Where to write the result (.png, .jpg ...).")
     parser.add_argument("--save-config", metavar="FILE.json", help="Write the effective settings as JSON.")
-    parser.add_argument("--log-json", metavar="FILE.jsonl", help="Write one JSON object per step with every loss term.")
-    parser.add_argument("--no-progress", action="store_true", help="No progress bar.")
-    parser.add_argument("--debug", action="store_true", help="Show full tracebacks on errors.")
     add_config_arguments(parser)
     return parser
+
+
+def add_common_arguments(parser: argparse.ArgumentParser, output_help: str) -> None:
+    """Inputs, output, --config, --log-json, --no-progress, --debug: shared by the run and compare commands."""
+    parser.add_argument("content", help="Content image (photo).")
+    parser.add_argument("style", help="Style image (painting).")
+    parser.add_argument("-o", "--output", required=True, help=output_help)
+    parser.add_argument("--config", metavar="FILE.json", help="Load settings from a JSON file (flags override it).")
+    parser.add_argument("--log-json", metavar="FILE.jsonl",
+                        help="Write one JSON object per step (and variant) with every loss term.")
+    parser.add_argument("--no-progress", action="store_true", help="No progress bar.")
+    parser.add_argument("--debug", action="store_true", help="Show full tracebacks on errors.")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .cli import add_config_arguments, build_config, check_output, drive, read_text
+from .cli import add_common_arguments, add_config_arguments, build_config, check_output, drive, read_text
 from .config import StyleConfig
 from .errors import ConfigError
 from .presets import PRESETS, expand_preset
@@ -24,9 +24,7 @@ def compare_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m nstcore compare",
         description="Optimise several variants of one run together and write them as one labelled grid.")
-    parser.add_argument("content", help="Content image (photo).")
-    parser.add_argument("style", help="Style image (painting).")
-    parser.add_argument("-o", "--output", required=True, help="Where to write the grid (.png).")
+    add_common_arguments(parser, "Where to write the grid (.png).")
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--preset", choices=PRESETS, help="A ready-made comparison (see nstcore.presets).")
     source.add_argument("--variants", metavar="FILE.json", help="Variants from a JSON file (as --save-json writes).")
@@ -34,10 +32,6 @@ def compare_parser() -> argparse.ArgumentParser:
                         help="Write every variant's config (default: the output path with .json).")
     parser.add_argument("--columns", type=int, default=None, help="Grid columns (default: up to 4).")
     parser.add_argument("--max-batch", type=int, default=None, help="At most this many variants per forward pass.")
-    parser.add_argument("--config", metavar="FILE.json", help="Shared settings from a JSON file.")
-    parser.add_argument("--log-json", metavar="FILE.jsonl", help="One JSON object per step and variant.")
-    parser.add_argument("--no-progress", action="store_true", help="No progress bar.")
-    parser.add_argument("--debug", action="store_true", help="Show full tracebacks on errors.")
     add_config_arguments(parser)
     return parser
 
@@ -68,7 +62,7 @@ def run_compare(args: argparse.Namespace) -> int:
 
     if args.preset:
         shared, variants = expand_preset(args.preset, build_config(args))
-        if shared.init != build_config(args).init and hasattr(args, "init"):  # an explicit --init wins
+        if hasattr(args, "init"):  # an explicit --init wins over the preset's choice
             shared = shared.replace(init=args.init)
     else:
         shared, variants = load_variants(args.variants, args)

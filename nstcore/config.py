@@ -174,8 +174,9 @@ class StyleConfig:
     # Decompression-bomb guard, well below Pillow's ~89 MP default: a 40 MP photo is a large camera image.
     max_image_pixels: int = field(default=40_000_000, metadata=_opt("Refuse input images with more pixels.",
                                                                    minimum=1, flag="max-pixels"))
-    # bf16 convolutions (Grams and losses stay fp32) run ~1.9x faster where the hardware has bf16 matrix units
-    # (CUDA sm80+, CPUs with AMX); "auto" uses them there and fp32 elsewhere. See benchmarks/results_speed.md.
+    # bf16 convolutions (Grams and losses stay fp32) run ~1.8x faster where the hardware has bf16 matrix units
+    # (CUDA sm80+, CPUs with AMX); "auto" uses them there for Adam, and fp32 for L-BFGS, whose convergence the
+    # rounding hurts (nstcore.device.use_bf16; benchmarks/results_speed.md).
     precision: Precision = field(default="auto", metadata=_opt("Arithmetic of the network: auto, fp32 or bf16."))
     # Resolved at the edge (CLI/app): cuda, then mps, then cpu. The engine itself is always told.
     device: str = field(default="auto", metadata=_opt("Device: auto, cpu, cuda, cuda:N or mps."))

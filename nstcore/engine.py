@@ -26,7 +26,7 @@ from .controls import Controls
 from .errors import ConfigError
 from .device import use_bf16
 from .features import Network, VGGFeatures, load_network, min_image_side
-from .images import ImageSource, check_survives_pooling, load_image, resize_long_side, target_size
+from .images import ImageSource, check_survives_pooling, load_image, resize_long_side
 from .layers import sort_layers
 from .losses import content_loss, gram, style_loss, tv_loss
 from .progress import Losses, Progress
@@ -210,9 +210,10 @@ def run(config: StyleConfig, content: ImageSource, style: ImageSource, *, device
                      tuple(v.label for v in items), max_batch)
 
 
-# Measured (benchmarks/results_batch.md, 2 cores): on the CPU a batch of variants is ~8 % faster per variant than
-# separate passes at 128x128, but 8-23 % slower at 256x256, where one image already keeps every core busy and a batch
-# only adds memory traffic. Above this many pixels the CPU path steps variants one per pass (still one run).
+# Measured (benchmarks/results_batch.md, 2 cores): on the CPU a batch of variants is 14-33 % faster per variant than
+# separate passes at 128x128 (bf16; 4-8 % in fp32), but 12-45 % slower at 256x256, where one image already keeps
+# every core busy and a batch only adds memory traffic. Above this many pixels the CPU path steps variants one per
+# pass (still one run, one snapshot per step).
 CPU_BATCH_PIXELS = 160 * 160
 
 
@@ -277,7 +278,7 @@ def _optimise(config: StyleConfig, prepared: PreparedImages, network: Network, c
               content_names: list[str], style_names: list[str], poolings: list[str], labels: tuple[str, ...],
               max_batch: int | None) -> Iterator[Progress]:
     device = network.device
-    bf16 = use_bf16(config.precision, device)
+    bf16 = use_bf16(config.precision, device, config.optimizer)
     if device.type == "cuda":
         # Process-wide, and what every CUDA user of this engine wants: TF32 for any fp32 matmul/conv left,
         # and cuDNN picking the fastest algorithm for the fixed shapes of a run.
@@ -358,8 +359,3 @@ def final_images(progress: Iterator[Progress]) -> tuple[Progress, tuple[np.ndarr
     if last is None or last.images is None:
         raise ConfigError("The run produced no steps.")
     return last, last.images
-
-
-def output_size(config: StyleConfig, content_size: tuple[int, int]) -> tuple[int, int]:
-    """(width, height) of the result for a content image of ``content_size``."""
-    return target_size(*content_size, config.size)

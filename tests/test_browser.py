@@ -30,25 +30,40 @@ def browser():
         yield b
 
 
-@pytest.fixture()
-def page(browser, url):
+def _open(browser, url: str):
+    """A new browser context on the dashboard; returns (context, page, the session's server-side Dashboard)."""
+    before = {id(d) for d in LIVE_SESSIONS}
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     page = context.new_page()
     page.goto(url)
     page.get_by_role("button", name="▶ Run", exact=True).wait_for(timeout=30_000)
-    yield page
-    context.close()
-
-
-def _session(before: set) -> object:
-    """The server-side Dashboard of the page just opened."""
     deadline = time.time() + 10
     while time.time() < deadline:
         new = [d for d in list(LIVE_SESSIONS) if id(d) not in before]
         if new:
-            return new[-1]
+            return context, page, new[-1]
         time.sleep(0.1)
     raise AssertionError("no server session appeared")
+
+
+def _set_size_and_steps(page, state, size: int, steps: int) -> None:
+    """Size through the slider's keyboard (Home = 32 px, each ArrowRight +16), steps through its input box."""
+    handle = page.locator(".size-slider .noUi-handle")
+    handle.focus()
+    handle.press("Home")
+    for _ in range((size - 32) // 16):
+        handle.press("ArrowRight")
+    box = page.locator(".steps-input input")
+    box.fill(str(steps))
+    box.press("Enter")
+    _wait(lambda: state.size == size and state.steps == steps)
+
+
+@pytest.fixture()
+def page(browser, url):
+    context, page, _ = _open(browser, url)
+    yield page
+    context.close()
 
 
 def _png(tmp_path, name: str, image: Image.Image) -> str:
@@ -72,12 +87,7 @@ def _preview_sources(page, count: int, timeout: float) -> list[str]:
 
 
 def test_upload_run_watch_stop_and_bad_upload(browser, url, tmp_path) -> None:
-    before = {id(d) for d in LIVE_SESSIONS}
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    page = context.new_page()
-    page.goto(url)
-    page.get_by_role("button", name="▶ Run", exact=True).wait_for(timeout=30_000)
-    dashboard = _session(before)
+    context, page, dashboard = _open(browser, url)
     state = dashboard.state
 
     page.locator(".upload-content input[type=file]").set_input_files(
@@ -86,15 +96,7 @@ def test_upload_run_watch_stop_and_bad_upload(browser, url, tmp_path) -> None:
         _png(tmp_path, "my_painting.png", make_image(64, 64, seed=5)))
     _wait(lambda: state.content_name == "my_photo.png" and state.style_name == "my_painting.png")
 
-    handle = page.locator(".size-slider .noUi-handle")
-    handle.focus()
-    handle.press("Home")  # 32 px
-    handle.press("ArrowRight")
-    handle.press("ArrowRight")  # 64 px (step 16)
-    steps = page.locator(".steps-input input")
-    steps.fill("3000")
-    steps.press("Enter")
-    _wait(lambda: state.size == 64 and state.steps == 3000)
+    _set_size_and_steps(page, state, 64, 3000)
 
     page.get_by_role("button", name="▶ Run", exact=True).click()
     frames = _preview_sources(page, count=4, timeout=60)
@@ -141,21 +143,9 @@ def _wait(predicate, timeout: float = 15.0) -> None:
 
 
 def test_three_variant_comparison_fills_the_grid(browser, url) -> None:
-    before = {id(d) for d in LIVE_SESSIONS}
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    page = context.new_page()
-    page.goto(url)
-    page.get_by_role("button", name="▶ Run", exact=True).wait_for(timeout=30_000)
-    dashboard = _session(before)
+    context, page, dashboard = _open(browser, url)
     state = dashboard.state
-    handle = page.locator(".size-slider .noUi-handle")
-    handle.focus()
-    handle.press("Home")
-    handle.press("ArrowRight")  # 48 px
-    steps = page.locator(".steps-input input")
-    steps.fill("40")
-    steps.press("Enter")
-    _wait(lambda: state.size == 48 and state.steps == 40)
+    _set_size_and_steps(page, state, 48, 40)
     page.locator(".bk-tab", has_text="Compare").click()
     page.locator(".add-variant button").click()  # the pooling preset has 2 rows; a third one
     _wait(lambda: len(state.variants) == 3)
@@ -183,12 +173,7 @@ def test_closing_the_tab_cancels_its_job_and_status_page_counts(browser, url) ->
     from demo_app.app import _defaults
 
     scheduler = _defaults()[0].scheduler
-    before = {id(d) for d in LIVE_SESSIONS}
-    context = browser.new_context()
-    page = context.new_page()
-    page.goto(url)
-    page.get_by_role("button", name="▶ Run", exact=True).wait_for(timeout=30_000)
-    dashboard = _session(before)
+    context, page, dashboard = _open(browser, url)
     page.get_by_role("button", name="▶ Run", exact=True).click()
     _wait(lambda: dashboard.state.step >= 1, timeout=60)
     assert scheduler.stats()["running"] == 1

@@ -145,4 +145,5 @@ def test_precision_resolution() -> None:
     cpu = torch.device("cpu")
     assert use_bf16("fp32", cpu) is False and use_bf16("bf16", cpu) is True
     assert use_bf16("auto", cpu) == has_fast_bf16(cpu)
+    assert use_bf16("auto", cpu, "lbfgs") is False and use_bf16("bf16", cpu, "lbfgs") is True
     assert use_bf16("bf16", torch.device("mps")) is False
