@@ -50,6 +50,7 @@ class SessionState(ConfigParams):
         self.style: Image.Image | None = None
         self.result: tuple[Any, ...] | None = None  # last frames (numpy arrays) of the last run
         self.session_id = uuid.uuid4().hex
+        self._restoring = False
         self.notes: tuple[str, ...] = ()
         self._job: Job | None = None
         self._controls: nstcore.Controls | None = None
@@ -116,9 +117,11 @@ class SessionState(ConfigParams):
         values = {name: getattr(config, name) for name in CONFIG_PARAM_NAMES}
         values["content_layers"] = dict(config.content_layers)
         values["style_layers"] = dict(config.style_layers)
+        before = self.settings()
         try:
-            self.param.update(**values)
+            self._restore(values)
         except ValueError as exc:  # a value outside a slider's bounds
+            self._restore(before)
             self.error = f"{filename}: {exc}"
             return False
         self.error = ""
@@ -126,10 +129,19 @@ class SessionState(ConfigParams):
 
     def reset(self) -> None:
         defaults = nstcore.StyleConfig()
-        self.param.update(**{name: getattr(defaults, name) for name in CONFIG_PARAM_NAMES})
+        self._restore({name: getattr(defaults, name) for name in CONFIG_PARAM_NAMES})
+
+    def _restore(self, values: dict[str, Any]) -> None:
+        """Set many settings at once, as given (no 'optimizer changed, so reset lr' reaction)."""
+        self._restoring = True
+        try:
+            self.param.update(**values)
+        finally:
+            self._restoring = False
 
     def _optimizer_changed(self, event: param.parameterized.Event) -> None:
-        self.lr = None  # each optimiser has its own natural step size (StyleConfig.effective_lr)
+        if not self._restoring:  # a user switching optimiser: each has its own natural step size
+            self.lr = None
 
     def _model_changed(self, event: param.parameterized.Event) -> None:
         """Keep only layers the new network has (VGG16 has no conv3_4, conv4_4, conv5_4)."""

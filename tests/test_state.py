@@ -117,12 +117,14 @@ def test_config_json_round_trip_restores_every_control(state) -> None:
     state.param.update(alpha=2.5, beta=3e5, tv=0.01, optimizer="lbfgs", lr=0.7, seed=9, init="noise",
                        style_layers={"conv1_1": 0.5, "conv3_1": 1.5}, content_layers={"conv5_2": 1.0},
                        model="vgg16", pooling="max", size=64)
+    state.lr = 0.7  # switching the optimiser above reset lr to that optimiser's default
     exported = state.config_json()
     assert json.loads(exported)["weights"] == "random"
     state.reset()
     assert state.beta == 1e6 and state.model == "vgg19"
     assert state.apply_config_json(exported)
     assert state.config() == nstcore.StyleConfig.from_json(exported)
+    assert state.lr == 0.7 and state.optimizer == "lbfgs" and state.style_layers == {"conv1_1": 0.5, "conv3_1": 1.5}
     before = state.settings()
     assert not state.apply_config_json('{"size": "big"}', "bad.json")
     assert "bad.json" in state.error
