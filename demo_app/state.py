@@ -304,17 +304,18 @@ class SessionState(ConfigParams):
             self.status = (f"Step {latest.step} of {latest.total_steps} · {latest.rate:.2f} it/s · "
                            f"elapsed {latest.elapsed:.1f}s · ETA {eta}")
         if handover.finished:
+            job = self._job
             self.running = False
             self._job = None
             self._controls = None
             if handover.error:
                 self.error = handover.error
                 self.status = "Run failed."
-            elif latest is None or not latest.done:
-                self.status = f"Stopped at step {self.step} of {self.total_steps}."
+            elif job is not None and job.state == "done" and job.latest is not None:
+                done = job.latest
+                self.status = f"Done: {done.total_steps} steps in {done.elapsed:.1f}s ({done.rate:.2f} it/s)."
             else:
-                self.status = f"Done: {latest.total_steps} steps in {latest.elapsed:.1f}s " \
-                              f"({latest.rate:.2f} it/s)."
+                self.status = f"Stopped at step {self.step} of {self.total_steps}."
         return handover
 
     def wait(self, timeout: float = 60.0) -> bool:

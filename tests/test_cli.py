@@ -36,8 +36,10 @@ def test_end_to_end_writes_image_and_jsonl_log(tmp_path) -> None:
 
 
 def test_same_seed_same_file(tmp_path) -> None:
+    # fp32: byte-identical output across processes is what the CLI promises. (bf16 on AMX gave identical files in
+    # our repeated runs too, but one clean-clone CI run differed in a few pixels, so it is not promised.)
     args = [str(CONTENT), str(STYLE), "--weights", "random", "--size", "48", "--steps", "4", "--init", "noise",
-            "--seed", "3", "--no-progress"]
+            "--seed", "3", "--no-progress", "--precision", "fp32"]
     assert nst(*args, "-o", str(tmp_path / "a.png")).returncode == 0
     assert nst(*args, "-o", str(tmp_path / "b.png")).returncode == 0
     assert (tmp_path / "a.png").read_bytes() == (tmp_path / "b.png").read_bytes()
