@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import io
 
+import numpy as np
+
 import panel as pn
 import param
 
@@ -78,6 +80,8 @@ class Dashboard(pn.viewable.Viewer):
     def _refresh_thumbs(self) -> None:
         if self.state.content is not None:
             self.content_thumb.object = thumbnail(self.state.content)
+            if not self.state.running and hasattr(self, "preview"):  # until a run starts, show what it starts from
+                self.preview.object = encode_jpeg(np.asarray(self.state.content))
         if self.state.style is not None:
             self.style_thumb.object = thumbnail(self.state.style)
 
@@ -165,6 +169,7 @@ class Dashboard(pn.viewable.Viewer):
                                                        disabled=True, width=200)
         fig, self._source = loss_figure(loss_terms(list(self.state.style_layers)))
         self.chart = pn.pane.Bokeh(fig, sizing_mode="stretch_width", min_height=330)
+        self._refresh_thumbs()
 
     def _result_file(self) -> io.BytesIO | None:
         data = self.state.result_png()

@@ -72,16 +72,20 @@ def _png(tmp_path, name: str, image: Image.Image) -> str:
     return str(path)
 
 
-def _preview_sources(page, count: int, timeout: float) -> list[str]:
-    """Distinct preview images seen in the page, polling its <img> until ``count`` were seen."""
+def _preview_src(page) -> str:
+    img = page.locator(".nst-preview img")
+    return (img.first.get_attribute("src") or "") if img.count() else ""
+
+
+def _preview_sources(page, count: int, timeout: float, before: str = "") -> list[str]:
+    """Distinct preview images seen in the page after ``before`` (the content shown before a run), polling its
+    <img> until ``count`` were seen."""
     seen: list[str] = []
     deadline = time.time() + timeout
-    img = page.locator(".nst-preview img")
     while time.time() < deadline and len(seen) < count:
-        if img.count():
-            src = img.first.get_attribute("src") or ""
-            if src and (not seen or src != seen[-1]):
-                seen.append(src)
+        src = _preview_src(page)
+        if src and src != before and (not seen or src != seen[-1]):
+            seen.append(src)
         time.sleep(0.1)
     return seen
 
@@ -98,8 +102,10 @@ def test_upload_run_watch_stop_and_bad_upload(browser, url, tmp_path) -> None:
 
     _set_size_and_steps(page, state, 64, 3000)
 
+    before = _preview_src(page)
+    assert before.startswith("data:image/jpeg")  # the uploaded content stands in until the run starts
     page.get_by_role("button", name="▶ Run", exact=True).click()
-    frames = _preview_sources(page, count=4, timeout=60)
+    frames = _preview_sources(page, count=4, timeout=60, before=before)
     assert len(frames) >= 4, "the preview changed fewer than three times"
     assert all(src.startswith("data:image/jpeg;base64,") for src in frames)
     _wait(lambda: dashboard.points_streamed >= 5)
@@ -120,8 +126,9 @@ def test_upload_run_watch_stop_and_bad_upload(browser, url, tmp_path) -> None:
 
 def test_midrun_screenshot_with_sample_images(page) -> None:
     """Runs the default page (the project's own sample images) and saves a mid-run screenshot for the README."""
+    before = _preview_src(page)
     page.get_by_role("button", name="▶ Run", exact=True).click()
-    frames = _preview_sources(page, count=3, timeout=90)
+    frames = _preview_sources(page, count=3, timeout=90, before=before)
     assert len(frames) >= 3
     page.locator(".nst-status").get_by_text(re.compile(r"Step [2-9]\d of 300")).wait_for(timeout=60_000)
     page.wait_for_timeout(300)
