@@ -22,6 +22,7 @@ from .samples import DEFAULT_CONTENT, DEFAULT_STYLE, sample_names
 from .state import SessionState
 from .widgets import LayerRows, LogSlider
 
+PREVIEW_SIDE = 840  # 2x the preview pane, sharp on high-density screens
 FRAME_PERIOD_MS = 200  # 5 frames/s at most: smooth enough to watch, cheap for a server with many sessions
 
 CSS = """
@@ -81,7 +82,9 @@ class Dashboard(pn.viewable.Viewer):
         if self.state.content is not None:
             self.content_thumb.object = thumbnail(self.state.content)
             if not self.state.running and hasattr(self, "preview"):  # until a run starts, show what it starts from
-                self.preview.object = encode_jpeg(np.asarray(self.state.content))
+                shown = self.state.content.copy()
+                shown.thumbnail((PREVIEW_SIDE, PREVIEW_SIDE))  # an upload may be 12 MP; the pane is 420 px wide
+                self.preview.object = encode_jpeg(np.asarray(shown))
         if self.state.style is not None:
             self.style_thumb.object = thumbnail(self.state.style)
 

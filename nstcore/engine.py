@@ -85,7 +85,9 @@ def _name(source: object, what: str) -> str | None:
 class Objective:
     """The batched objective with its targets (content responses, style Grams) computed once, without grad.
 
-    ``set_weights`` turns one :class:`LossWeights` per variant into a (B, T) weight matrix; ``__call__`` returns the
+    Targets are computed when a layer first gets a weight, not up front: the dashboard offers every conv layer at
+    weight 0 so it can be switched on mid-run, and holding all sixteen content responses at 1024 px would cost
+    gigabytes for nothing. ``set_weights`` turns one :class:`LossWeights` per variant into a (B, T) weight matrix; ``__call__`` returns the
     scalar to minimise (the sum over variants, whose gradients do not interact) and the (B, T) weighted terms in the
     column order ``content_names + style_names + ["tv"]``.
     """
@@ -96,12 +98,9 @@ class Objective:
         self.norm = norm
         self.content_names = sort_layers(extractor.model, list(content_names))
         self.style_names = sort_layers(extractor.model, list(style_names))
-        with torch.no_grad():
-            responses = extractor(content, self.content_names)
-            self.content_targets = {name: responses[name].detach() for name in self.content_names}
-            responses = extractor(style, self.style_names)
-            self.style_targets = {name: gram(responses[name]).detach() for name in self.style_names}
-            del responses
+        self._content, self._style = content, style
+        self.content_targets: dict[str, Tensor] = {}
+        self.style_targets: dict[str, Tensor] = {}
         self.weights: Tensor | None = None
         self._active_content: list[int] = []
         self._active_style: list[int] = []
@@ -124,6 +123,20 @@ class Objective:
         self._active_content = [i for i in range(nc) if used[i]]
         self._active_style = [i for i in range(ns) if used[nc + i]]
         self._use_tv = bool(used[-1])
+        self._compute_targets()
+
+    def _compute_targets(self) -> None:
+        """Targets of the layers that are active now and were never needed before (one pass per image)."""
+        content = [self.content_names[i] for i in self._active_content
+                   if self.content_names[i] not in self.content_targets]
+        style = [self.style_names[i] for i in self._active_style if self.style_names[i] not in self.style_targets]
+        with torch.no_grad():
+            if content:
+                responses = self.extractor(self._content, content)
+                self.content_targets.update({name: responses[name].detach() for name in content})
+            if style:
+                responses = self.extractor(self._style, style)
+                self.style_targets.update({name: gram(responses[name]).detach() for name in style})
 
     def __call__(self, image: Tensor) -> tuple[Tensor, Tensor]:
         assert self.weights is not None, "call set_weights first"
@@ -237,8 +250,7 @@ class _Lane:
                                 lane_pools if len(set(lane_pools)) > 1 else lane_pools[0])
         if extractor.mixed:  # targets differ with the pooling: one per variant
             content, style = (t.expand(len(indices), -1, -1, -1) for t in (content, style))
-        with self.autocast():  # targets in the same arithmetic as the image's features (content loss 0 at init)
-            self.objective = Objective(extractor, content, style, content_names, style_names, config.loss_norm)
+        self.objective = Objective(extractor, content, style, content_names, style_names, config.loss_norm)
         self.image = start[indices].clone().requires_grad_(True)
         if config.optimizer == "adam":
             self.optimizer: torch.optim.Optimizer = torch.optim.Adam([self.image], lr=lr)
@@ -252,7 +264,8 @@ class _Lane:
         return torch.autocast(self.device_type, dtype=torch.bfloat16, enabled=self.bf16)
 
     def set_controls(self, variants: Sequence[LossWeights], lr: float) -> None:
-        self.objective.set_weights([variants[i] for i in self.indices], self.image.device)
+        with self.autocast():  # new targets in the same arithmetic as the image's features (content loss 0 at init)
+            self.objective.set_weights([variants[i] for i in self.indices], self.image.device)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
 
