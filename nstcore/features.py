@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from .device import prefers_channels_last
 from .errors import ConfigError
 from .layers import pools_before, tap_index
 from .weights import load_features
@@ -47,6 +48,8 @@ def load_network(model: str = "vgg19", weights: str = "imagenet", device: str | 
     with _cache_lock:
         if key not in _cache:
             features = load_features(model, weights, progress=progress).to(device)
+            if prefers_channels_last(device):  # once here, so no convolution converts its weights per call
+                features = features.to(memory_format=torch.channels_last)
             _cache[key] = Network(model, weights, device, features)
         return _cache[key]
 
@@ -79,8 +82,11 @@ class VGGFeatures(nn.Module):
     are swapped here, so one loaded network serves runs with either pooling.
     """
 
-    def __init__(self, network: Network, layers: Iterable[str], pooling: str | Sequence[str] = "avg") -> None:
+    def __init__(self, network: Network, layers: Iterable[str], pooling: str | Sequence[str] = "avg", *,
+                 channels_last: bool | None = None) -> None:
         super().__init__()
+        # None: the device's preference (see nstcore.device.prefers_channels_last); the benchmarks compare both.
+        self.channels_last = prefers_channels_last(network.device) if channels_last is None else channels_last
         poolings = [pooling] if isinstance(pooling, str) else list(pooling)
         for value in poolings:
             if value not in ("avg", "max"):
@@ -120,6 +126,8 @@ class VGGFeatures(nn.Module):
             return {}
         stop = max(wanted)
         x = (image - self.mean) / self.std
+        if self.channels_last:  # the optimised image stays NCHW (what L-BFGS's flat views need); a 3-channel copy
+            x = x.contiguous(memory_format=torch.channels_last)
         out: dict[str, Tensor] = {}
         for index, module in enumerate(self.body):
             x = module(x)

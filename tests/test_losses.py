@@ -107,3 +107,13 @@ def test_weighted_terms_add_up_to_total(network, content_image, style_image) -> 
     assert terms.sum().item() == pytest.approx(total.item(), rel=1e-6)
     responses = extractor(torch.rand_like(content), ["conv3_1"])
     assert set(responses) == {"conv3_1"}
+
+
+@pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last])
+def test_gram_gradient_in_both_layouts(layout) -> None:
+    """The one-matmul backward of ``gram`` against finite differences, for NCHW and channels-last features."""
+    torch.manual_seed(4)
+    features = torch.randn(2, 3, 4, 5, dtype=torch.float64).contiguous(memory_format=layout).requires_grad_(True)
+    assert torch.autograd.gradcheck(gram, (features,))
+    flat = features.detach().reshape(2, 3, 20)
+    torch.testing.assert_close(gram(features), flat @ flat.transpose(1, 2) / 20)
