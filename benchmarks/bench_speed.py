@@ -75,7 +75,8 @@ def one(spec: dict) -> dict:
     if spec["kind"] == "baseline":
         return _baseline(spec, device, network)
     config = StyleConfig(size=spec["size"], weights="random", optimizer=spec["optimizer"],
-                         precision=spec["precision"], steps=spec["steps"], preview_every=0)
+                         precision=spec["precision"], steps=spec["steps"], preview_every=0,
+                         scales=spec.get("scales", 1))
     target = spec.get("target")
     check = _fp32_objective(config, device, network) if target is not None else None
     times, reached, last = [], None, time.perf_counter()
@@ -90,7 +91,7 @@ def one(spec: dict) -> dict:
         now = time.perf_counter()
         times.append(now - last)
         last = now
-        if target is not None:
+        if target is not None and p.size == config.size:  # coarse-to-fine: only the full size counts
             if p.images is not None and check(p.images[0]) <= target:
                 reached = (now - t0, p.step)
                 break

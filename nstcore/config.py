@@ -162,6 +162,12 @@ class StyleConfig:
                                                          minimum=1e-4, maximum=10.0, log=True))
     # A short history is enough for an image-sized problem and keeps memory flat.
     lbfgs_history: int = field(default=20, metadata=_opt("L-BFGS history size.", minimum=1, maximum=200))
+    # Coarse-to-fine (off by default, so a run means exactly the paper's): optimise at size/2**(scales-1) first, then
+    # upsample and go on at each doubling up to `size`. A coarse step costs a quarter of the next one's and moves the
+    # large structures the deep layers ask for sooner, so the full size starts from a stylised image; the steps are
+    # split evenly between the scales. Measured effect on time to quality: benchmarks/results_speed.md.
+    scales: int = field(default=1, metadata=_opt("Coarse-to-fine: number of sizes, each half the next, ending at size "
+                                                 "(1 = one size); steps are split evenly.", minimum=1, maximum=4))
     # Seeds the noise init; CPU runs with the same seed and inputs are bit-identical.
     seed: int = field(default=0, metadata=_opt("Random seed (noise init).", minimum=0, maximum=2**31 - 1))
     # An image every 10 steps is enough for a CLI; the dashboard also asks for frames on its own clock.
@@ -174,9 +180,9 @@ class StyleConfig:
     # Decompression-bomb guard, well below Pillow's ~89 MP default: a 40 MP photo is a large camera image.
     max_image_pixels: int = field(default=40_000_000, metadata=_opt("Refuse input images with more pixels.",
                                                                    minimum=1, flag="max-pixels"))
-    # bf16 convolutions (Grams and losses stay fp32) run ~1.8x faster where the hardware has bf16 matrix units
-    # (CUDA sm80+, CPUs with AMX); "auto" uses them there for Adam, and fp32 for L-BFGS, whose convergence the
-    # rounding hurts (nstcore.device.use_bf16; benchmarks/results_speed.md).
+    # bf16 convolutions (Grams and losses stay fp32) run ~2.5x faster where the hardware has bf16 matrix units
+    # (CUDA sm80+, CPUs with AMX) and converge as well; "auto" uses them there, fp32 elsewhere
+    # (nstcore.device.use_bf16; benchmarks/results_speed.md).
     precision: Precision = field(default="auto", metadata=_opt("Arithmetic of the network: auto, fp32 or bf16."))
     # Resolved at the edge (CLI/app): cuda, then mps, then cpu. The engine itself is always told.
     device: str = field(default="auto", metadata=_opt("Device: auto, cpu, cuda, cuda:N or mps."))
@@ -207,6 +213,13 @@ class StyleConfig:
     @property
     def effective_lr(self) -> float:
         return DEFAULT_LR[self.optimizer] if self.lr is None else float(self.lr)
+
+    def scale_plan(self) -> list[tuple[int, int]]:
+        """``(long side, steps)`` per coarse-to-fine scale, coarsest first; scales left without steps are dropped."""
+        sizes = [max(16, round(self.size / 2**k)) for k in range(self.scales - 1, -1, -1)]
+        share, extra = divmod(self.steps, self.scales)
+        plan = [(size, share + (extra if i == self.scales - 1 else 0)) for i, size in enumerate(sizes)]
+        return [(size, steps) for size, steps in plan if steps > 0]
 
     def loss_weights(self) -> LossWeights:
         return LossWeights(self.alpha, self.beta, self.tv, self.content_layers, self.style_layers)

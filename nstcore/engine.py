@@ -23,7 +23,7 @@ from torch import Tensor
 
 from .config import LossWeights, StyleConfig
 from .controls import Controls
-from .errors import ConfigError
+from .errors import ConfigError, ImageError
 from .device import use_bf16
 from .features import Network, VGGFeatures, load_network, min_image_side
 from .images import ImageSource, check_survives_pooling, load_image, resize_long_side
@@ -66,15 +66,32 @@ def prepare_images(config: StyleConfig, content: ImageSource, style: ImageSource
     Images that would vanish in VGG's pooling before the deepest layer (a 4000x8 strip) are refused with an
     :class:`~nstcore.errors.ImageError`; a tiny image (1x1) is simply upscaled to the requested size.
     """
-    content_img = resize_long_side(load_image(content, max_pixels=config.max_image_pixels, name=_name(content, "content")),
-                                   config.size)
-    style_img = load_image(style, max_pixels=config.max_image_pixels, name=_name(style, "style"))
-    style_img = resize_long_side(style_img, max(1, round(config.size * config.style_scale)))
+    return prepare_scales(config, content, style, layers)[-1]
+
+
+def prepare_scales(config: StyleConfig, content: ImageSource, style: ImageSource,
+                   layers: Sequence[str] | None = None) -> list[PreparedImages]:
+    """:func:`prepare_images` for every size of ``config.scale_plan()`` (coarsest first), each resized from the
+    originals rather than from the previous scale."""
+    content_src = load_image(content, max_pixels=config.max_image_pixels, name=_name(content, "content"))
+    style_src = load_image(style, max_pixels=config.max_image_pixels, name=_name(style, "style"))
     names = list(layers) if layers is not None else list(config.loss_weights().layers())
     need = min_image_side(config.model, names)
-    check_survives_pooling(content_img.size, need, "content")
-    check_survives_pooling(style_img.size, need, "style")
-    return PreparedImages(content_img, style_img)
+    out = []
+    for size, _ in config.scale_plan():
+        content_img = resize_long_side(content_src, size)
+        style_img = resize_long_side(style_src, max(1, round(size * config.style_scale)))
+        try:
+            check_survives_pooling(content_img.size, need, "content")
+            check_survives_pooling(style_img.size, need, "style")
+        except ImageError as exc:
+            if size == config.size:
+                raise
+            raise ImageError(f"With {config.scales} scales the coarsest is {size} px, too small for the chosen "
+                             f"layers (they need {need} px on the short side); use fewer scales or a larger "
+                             "size.") from exc
+        out.append(PreparedImages(content_img, style_img))
+    return out
 
 
 def _name(source: object, what: str) -> str | None:
@@ -213,7 +230,7 @@ def run(config: StyleConfig, content: ImageSource, style: ImageSource, *, device
     state = controls.read()
     content_names = sorted({n for v in state.variants for n in v.content_layers})
     style_names = sorted({n for v in state.variants for n in v.style_layers})
-    prepared = prepare_images(config, content, style, [*content_names, *style_names])
+    prepared = prepare_scales(config, content, style, [*content_names, *style_names])
     if network is None:
         network = load_network(config.model, config.weights, device, progress=progress)
     if network.model != config.model:
@@ -252,12 +269,22 @@ class _Lane:
             content, style = (t.expand(len(indices), -1, -1, -1) for t in (content, style))
         self.objective = Objective(extractor, content, style, content_names, style_names, config.loss_norm)
         self.image = start[indices].clone().requires_grad_(True)
-        if config.optimizer == "adam":
+        self.lbfgs = config.optimizer == "lbfgs"
+        if not self.lbfgs:
             self.optimizer: torch.optim.Optimizer = torch.optim.Adam([self.image], lr=lr)
         else:
             # max_iter=1: every .step() is exactly one objective evaluation, so a "step" means the same for both
-            # optimisers; the curvature history lives in the optimiser state across calls.
-            self.optimizer = torch.optim.LBFGS([self.image], lr=lr, max_iter=1, history_size=config.lbfgs_history)
+            # optimisers; the curvature history lives in the optimiser state across calls. Tolerances 0: the step
+            # budget (or the person watching) decides when to stop; torch's absolute defaults (gradient 1e-7,
+            # change 1e-9) froze a 256 px image after ~90 steps while every later step still paid for an evaluation.
+            self.optimizer = torch.optim.LBFGS([self.image], lr=lr, max_iter=1, history_size=config.lbfgs_history,
+                                               tolerance_grad=0.0, tolerance_change=0.0)
+        # L-BFGS sees the loss times the number of pixel values: the "mean" losses give per-pixel gradients of
+        # ~1e-7, where torch's fixed threshold for keeping a curvature pair (y.s > 1e-10) drops most pairs and the
+        # method degrades to plain gradient steps. (Adam is scale-free; it sees the loss as it is.)
+        self.loss_scale = float(self.image[0].numel()) if self.lbfgs else 1.0
+        self._accepted: tuple[float, Tensor, Tensor] | None = None  # L-BFGS: last point that was no blow-up
+        self._undone = 0  # L-BFGS steps undone in a row
 
     def autocast(self) -> torch.autocast:
         """bf16 convolutions where enabled; Gram matrices and losses upcast to fp32 in nstcore.losses."""
@@ -268,6 +295,9 @@ class _Lane:
             self.objective.set_weights([variants[i] for i in self.indices], self.image.device)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
+        if self.lbfgs:  # a new objective: old curvature pairs and the old loss level no longer describe it
+            self.optimizer.state.clear()
+            self._accepted = None
 
     def step(self) -> Tensor:
         """One objective evaluation and update; returns the (b, T) weighted terms at the evaluated image."""
@@ -277,37 +307,52 @@ class _Lane:
             self.optimizer.zero_grad(set_to_none=True)
             with self.autocast():
                 total, terms = self.objective(self.image)
-            total.backward()
+            (total * self.loss_scale if self.lbfgs else total).backward()
             holder["terms"] = terms
             return total
 
+        evaluated = self.image.detach().clone() if self.lbfgs else None
         self.optimizer.step(closure)
         with torch.no_grad():
             self.image.clamp_(0.0, 1.0)
+            if evaluated is not None:
+                return self._guard(holder["terms"], evaluated)
         return holder["terms"]
 
+    def _guard(self, terms: Tensor, evaluated: Tensor) -> Tensor:
+        """Undo an L-BFGS step that blew up; returns the terms that belong to the image the lane now holds.
 
-def _optimise(config: StyleConfig, prepared: PreparedImages, network: Network, controls: Controls,
-              content_names: list[str], style_names: list[str], poolings: list[str], labels: tuple[str, ...],
-              max_batch: int | None) -> Iterator[Progress]:
-    device = network.device
-    bf16 = use_bf16(config.precision, device, config.optimizer)
-    if device.type == "cuda":
-        # Process-wide, and what every CUDA user of this engine wants: TF32 for any fp32 matmul/conv left,
-        # and cuDNN picking the fastest algorithm for the fixed shapes of a run.
-        torch.backends.cuda.matmul.allow_tf32 = True
-        torch.backends.cudnn.allow_tf32 = True
-        torch.backends.cudnn.benchmark = True
-    content = image_to_tensor(prepared.content, device)
-    style = image_to_tensor(prepared.style, device)
-    batch = len(labels)
-    start_image = _initial_image(config, content, prepared.style, batch, device)
-    state = controls.read()
-    seen_version = state.version
-    auto = max_batch is None and device.type == "cpu" and content.shape[-1] * content.shape[-2] > CPU_BATCH_PIXELS
-    chunk = min(max_batch or (1 if auto else batch), batch)
-    start = time.perf_counter()
-    while True:  # build the lanes; at the first step, halve the batch on out-of-memory until it fits
+        Without a line search (one evaluation per step) and with clamping to [0, 1], L-BFGS now and then steps far
+        past the minimum along its direction: at 256 px the loss jumped up to 1000x every ~50 steps and took dozens
+        of steps to come back. When an evaluation comes out above twice the last good one, the image goes back to
+        that point. The curvature pair that the bad step produced stays in the history (it is what makes the next
+        direction shorter), and ``d`` is zeroed so the jump back is not learnt as a step; after three undone steps
+        in a row the history starts afresh. The step then reports the point it went back to, so the losses shown
+        belong to the image shown. Measured: benchmarks/results_ablation.md.
+        """
+        loss = float(terms.sum())
+        if self._accepted is None or loss <= 2.0 * self._accepted[0]:
+            self._accepted = (loss, evaluated, terms)
+            self._undone = 0
+            return terms
+        _, image, good_terms = self._accepted
+        self.image.copy_(image)
+        self._undone += 1
+        state = self.optimizer.state[self.image]
+        if self._undone >= 3 or "d" not in state:
+            self.optimizer.state.clear()
+            self._undone = 0
+        else:
+            state["d"].zero_()  # the next curvature pair has s = 0 and is skipped
+        return good_terms
+
+
+def _build_lanes(config: StyleConfig, network: Network, content: Tensor, style: Tensor, start_image: Tensor,
+                 content_names: list[str], style_names: list[str], poolings: list[str], state, chunk: int,
+                 bf16: bool) -> tuple[list[_Lane], list[Tensor], int]:
+    """Lanes of up to ``chunk`` variants and their first step; halves ``chunk`` on out-of-memory until it fits."""
+    batch = start_image.shape[0]
+    while True:
         lanes = []
         try:
             for first in range(0, batch, chunk):
@@ -315,53 +360,104 @@ def _optimise(config: StyleConfig, prepared: PreparedImages, network: Network, c
                              start_image, content_names, style_names, poolings, state.lr, bf16)
                 lane.set_controls(state.variants, state.lr)
                 lanes.append(lane)
-            terms = [lane.step() for lane in lanes]
-            break
+            return lanes, [lane.step() for lane in lanes], chunk
         except Exception as exc:
             if not is_out_of_memory(exc) or chunk == 1:
                 raise
             del lanes
-            if device.type == "cuda":
+            if network.device.type == "cuda":
                 torch.cuda.empty_cache()
             chunk = (chunk + 1) // 2
-    notes: tuple[str, ...] = ()
-    if chunk < batch:
-        if auto and chunk == 1:
-            why = "(on the CPU, images this large run faster one per pass; see benchmarks/results_batch.md)"
-        elif max_batch and chunk == max_batch:
-            why = "to stay within max_batch"
-        else:
-            why = "to fit in the device's memory"
-        notes = (f"{batch} variants run as {len(lanes)} batches of up to {chunk} {why}.",)
-    del start_image, content, style
-    names_c, names_s = lanes[0].objective.content_names, lanes[0].objective.style_names
-    steps = config.steps
 
-    for step in range(1, steps + 1):
-        if step > 1:
-            state = controls.read()
-            if state.version != seen_version:
-                if len(state.variants) != batch:
-                    raise ConfigError("The number of variants cannot change during a run.")
-                for lane in lanes:
-                    lane.set_controls(state.variants, state.lr)
-                seen_version = state.version
-            terms = [lane.step() for lane in lanes]
-        rows = (terms[0] if len(terms) == 1 else torch.cat(terms)).tolist()  # the one device->host sync
-        want_image = (step == steps or (config.preview_every > 0 and step % config.preview_every == 0)
-                      or controls.take_image_request())
-        images = None
-        if want_image:
-            images = tensor_to_arrays(lanes[0].image if len(lanes) == 1 else torch.cat([l.image for l in lanes]))
-        yield Progress(
-            step=step,
-            total_steps=steps,
-            losses=tuple(_losses_from_row(row, names_c, names_s) for row in rows),
-            elapsed=time.perf_counter() - start,
-            images=images,
-            labels=labels,
-            notes=notes,
-        )
+
+def _upsample(images: Tensor, shape: tuple[int, int]) -> Tensor:
+    """The previous scale's result at the next scale's size (bicubic, kept in [0, 1])."""
+    return torch.nn.functional.interpolate(images, size=shape, mode="bicubic", align_corners=False).clamp_(0, 1)
+
+
+def _optimise(config: StyleConfig, scales: list[PreparedImages], network: Network, controls: Controls,
+              content_names: list[str], style_names: list[str], poolings: list[str], labels: tuple[str, ...],
+              max_batch: int | None) -> Iterator[Progress]:
+    device = network.device
+    bf16 = use_bf16(config.precision, device)
+    if device.type == "cuda":
+        # Process-wide, and what every CUDA user of this engine wants: TF32 for any fp32 matmul/conv left,
+        # and cuDNN picking the fastest algorithm for the fixed shapes of a run.
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+        torch.backends.cudnn.benchmark = True
+    batch = len(labels)
+    plan = config.scale_plan()
+    steps = config.steps
+    notes: tuple[str, ...] = ()
+    if len(plan) > 1:
+        notes = ("Coarse to fine: " + " → ".join(f"{size} px" for size, _ in plan)
+                 + f", {' + '.join(str(n) for _, n in plan)} steps.",)
+    state = controls.read()
+    seen_version = state.version
+    chunk = min(max_batch or batch, batch)
+    start = time.perf_counter()
+    step = 0
+    lanes: list[_Lane] = []
+    for index, (prepared, (size, scale_steps)) in enumerate(zip(scales, plan)):
+        content = image_to_tensor(prepared.content, device)
+        style = image_to_tensor(prepared.style, device)
+        if index == 0:
+            start_image = _initial_image(config, content, prepared.style, batch, device)
+        else:
+            with torch.no_grad():
+                previous = lanes[0].image if len(lanes) == 1 else torch.cat([lane.image for lane in lanes])
+                start_image = _upsample(previous.detach(), tuple(content.shape[-2:]))
+        del lanes
+        auto = max_batch is None and device.type == "cpu" and content.shape[-1] * content.shape[-2] > CPU_BATCH_PIXELS
+        lanes, terms, chunk = _build_lanes(config, network, content, style, start_image, content_names,
+                                           style_names, poolings, state, 1 if auto else chunk, bf16)
+        if auto:
+            chunk = min(max_batch or batch, batch)  # a coarser scale's split does not bind the next one
+        del start_image, content, style
+        lane_size = max(len(lane.indices) for lane in lanes)
+        split = ()
+        if lane_size < batch:
+            if auto and lane_size == 1:
+                why = "(on the CPU, images this large run faster one per pass; see benchmarks/results_batch.md)"
+            elif max_batch and lane_size == max_batch:
+                why = "to stay within max_batch"
+            else:
+                why = "to fit in the device's memory"
+            split = (f"{batch} variants run as {len(lanes)} batches of up to {lane_size} {why}.",)
+        names_c, names_s = lanes[0].objective.content_names, lanes[0].objective.style_names
+        for scale_step in range(1, scale_steps + 1):
+            step += 1
+            if scale_step > 1:
+                state = controls.read()
+                if state.version != seen_version:
+                    if len(state.variants) != batch:
+                        raise ConfigError("The number of variants cannot change during a run.")
+                    for lane in lanes:
+                        lane.set_controls(state.variants, state.lr)
+                    seen_version = state.version
+                terms = [lane.step() for lane in lanes]
+            rows = (terms[0] if len(terms) == 1 else torch.cat(terms)).tolist()  # the one device->host sync
+            want_image = (step == steps or scale_step == scale_steps
+                          or (config.preview_every > 0 and step % config.preview_every == 0)
+                          or controls.take_image_request())
+            images = None
+            if want_image:
+                images = tensor_to_arrays(lanes[0].image if len(lanes) == 1
+                                          else torch.cat([lane.image for lane in lanes]))
+            yield Progress(
+                step=step,
+                total_steps=steps,
+                losses=tuple(_losses_from_row(row, names_c, names_s) for row in rows),
+                elapsed=time.perf_counter() - start,
+                images=images,
+                labels=labels,
+                notes=notes + split,
+                size=size,
+            )
+        # A new scale reads the controls afresh (they may have moved during the last step of this one).
+        state = controls.read()
+        seen_version = state.version
 
 
 def final_images(progress: Iterator[Progress]) -> tuple[Progress, tuple[np.ndarray, ...]]:

@@ -51,6 +51,7 @@ class Progress:
     images: tuple[np.ndarray, ...] | None = None
     labels: tuple[str, ...] = ()  # one per variant (a comparison's cell labels)
     notes: tuple[str, ...] = ()  # things the engine decided that a person should know (e.g. batch splitting)
+    size: int = 0  # long side (px) of the images optimised at this step: grows at each coarse-to-fine scale
 
     @property
     def loss(self) -> Losses:

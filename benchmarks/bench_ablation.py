@@ -1,0 +1,177 @@
+"""Before/after figures for each speed change the engine kept (or tried and left out).
+
+    python benchmarks/bench_ablation.py [--size 256] [--device cpu] [--skip-compile] [--skip-history]
+
+1. One Adam step (objective forward, backward to the image, update) with the changes switched on one at a time:
+   memory layout NCHW -> channels-last, the Gram matrix's backward autograd's two matmuls -> nstcore's one,
+   fp32 -> bf16 autocast, and torch.compile of the objective (its compile time and the step count it needs to pay
+   that back). Median of steady steps, all cells in this one process, same network and images.
+2. L-BFGS history sizes: ms per step and the loss after 50/100/150 steps (fp32, the engine's run()).
+
+Random VGG19 weights (none can be downloaded here), the project's sample images, default layers and weights.
+Writes benchmarks/results_ablation.md with the date, machine and device.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import nstcore.losses  # noqa: E402
+from nstcore import (Objective, StyleConfig, VGGFeatures, describe_device, load_network, prepare_images,  # noqa: E402
+                     resolve_device, run)
+from nstcore.engine import image_to_tensor  # noqa: E402
+from nstcore.features import Network  # noqa: E402
+from nstcore.weights import load_features  # noqa: E402
+
+CONTENT = ROOT / "assets" / "content" / "lake_house.png"
+STYLE = ROOT / "assets" / "style" / "swirls.png"
+
+
+class _AutogradGram:
+    """What nstcore.losses did before: ``X^T @ X`` left to autograd (two matmuls in backward)."""
+
+    @staticmethod
+    def apply(x: torch.Tensor, scale: float) -> torch.Tensor:
+        return torch.matmul(x.transpose(1, 2), x) * scale
+
+
+@contextlib.contextmanager
+def gram_impl(name: str) -> Iterator[None]:
+    saved = nstcore.losses._Gram
+    if name == "autograd":
+        nstcore.losses._Gram = _AutogradGram  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        nstcore.losses._Gram = saved
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def step_cell(config: StyleConfig, network: Network, device: torch.device, *, channels_last: bool, gram: str,
+              bf16: bool, compile_: bool, steps: int) -> tuple[float, float]:
+    """(median ms per Adam step, seconds of the first step) for one combination."""
+    prepared = prepare_images(config, CONTENT, STYLE)
+    names_c, names_s = list(config.content_layers), list(config.style_layers)
+    extractor = VGGFeatures(network, names_c + names_s, config.pooling, channels_last=channels_last)
+    content = image_to_tensor(prepared.content, device)
+    objective = Objective(extractor, content, image_to_tensor(prepared.style, device), names_c, names_s)
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16)
+    with autocast:
+        objective.set_weights([config.loss_weights()], device)
+    image = content.clone().requires_grad_(True)
+    optimizer = torch.optim.Adam([image], lr=config.effective_lr)
+
+    def loss() -> torch.Tensor:
+        with autocast:
+            return objective(image)[0]
+
+    step_loss: Callable[[], torch.Tensor] = torch.compile(loss) if compile_ else loss
+    times = []
+    with gram_impl(gram):
+        for _ in range(steps):
+            start = time.perf_counter()
+            optimizer.zero_grad(set_to_none=True)
+            total = step_loss()
+            total.backward()
+            optimizer.step()
+            total.item()
+            _sync(device)
+            times.append(time.perf_counter() - start)
+    return statistics.median(times[3:]) * 1000, times[0]
+
+
+def history_cell(config: StyleConfig, network: Network, device: torch.device, history: int,
+                 checkpoints: tuple[int, ...]) -> tuple[float, dict[int, float]]:
+    cfg = config.replace(optimizer="lbfgs", lbfgs_history=history, precision="fp32", steps=max(checkpoints),
+                         preview_every=0)
+    times, losses, last = [], {}, time.perf_counter()
+    for p in run(cfg, CONTENT, STYLE, device=device, network=network):
+        now = time.perf_counter()
+        times.append(now - last)
+        last = now
+        if p.step in checkpoints:
+            losses[p.step] = p.loss.total
+    return statistics.median(times[3:]) * 1000, losses
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--size", type=int, default=256)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--steps", type=int, default=10, help="Steps per step-time cell (first 3 not counted).")
+    parser.add_argument("--skip-compile", action="store_true", help="Leave out torch.compile (~30 s on 2 cores).")
+    parser.add_argument("--skip-history", action="store_true", help="Leave out the L-BFGS history table.")
+    parser.add_argument("--histories", type=int, nargs="+", default=[5, 10, 20, 50, 100])
+    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results_ablation.md"))
+    args = parser.parse_args()
+    device = resolve_device(args.device)
+    config = StyleConfig(size=args.size, weights="random")
+    nchw = Network("vgg19", "random", device, load_features("vgg19", "random").to(device))
+    nhwc = load_network("vgg19", "random", device)  # the engine's network: channels-last where preferred
+
+    cells = [  # (label, channels_last, gram, bf16, compile)
+        ("NCHW, autograd Gram, fp32", False, "autograd", False, False),
+        ("channels-last, autograd Gram, fp32", True, "autograd", False, False),
+        ("channels-last, one-matmul Gram, fp32 (engine, fp32)", True, "ours", False, False),
+        ("NCHW, autograd Gram, bf16", False, "autograd", True, False),
+        ("channels-last, autograd Gram, bf16", True, "autograd", True, False),
+        ("channels-last, one-matmul Gram, bf16 (engine, auto)", True, "ours", True, False),
+    ]
+    if not args.skip_compile:
+        cells.append(("... + torch.compile of the objective, bf16", True, "ours", True, True))
+    rows = []
+    reference = None
+    for label, channels_last, gram, bf16, compile_ in cells:
+        network = nhwc if channels_last else nchw
+        ms, first = step_cell(config, network, device, channels_last=channels_last, gram=gram, bf16=bf16,
+                              compile_=compile_, steps=args.steps)
+        reference = reference or ms
+        rows.append((label, ms, first))
+        print(f"{label}: {ms:.0f} ms/step, first step {first:.1f} s", flush=True)
+    engine_ms = rows[5][1]
+    table = (f"## One Adam step at {args.size} px\n\n| change | ms / step | vs first row | first step (s) |\n"
+             "|---|---:|---:|---:|\n" + "".join(
+                 f"| {label} | {ms:.0f} | {reference / ms:.2f}x | {first:.1f} |\n" for label, ms, first in rows))
+    if not args.skip_compile:
+        label, ms, first = rows[-1]
+        saved = engine_ms - ms
+        pays = f"after ~{(first - engine_ms / 1000) / (saved / 1000):.0f} steps" if saved > 0 else "never"
+        table += (f"\ntorch.compile: {first:.1f} s for the first (compiling) step, {saved:.0f} ms saved per step "
+                  f"after it: it pays back {pays}.\n")
+    if not args.skip_history:
+        checkpoints = (50, 100, 150)
+        table += (f"\n## L-BFGS history ({args.size} px, fp32, run() with one objective evaluation per step)\n\n"
+                  "| history | ms / step | " + " | ".join(f"loss @ {c}" for c in checkpoints) + " |\n"
+                  "|---:|---:|" + "---:|" * len(checkpoints) + "\n")
+        for history in args.histories:
+            ms, losses = history_cell(config, nhwc, device, history, checkpoints)
+            line = f"| {history} | {ms:.0f} | " + " | ".join(f"{losses[c]:.4g}" for c in checkpoints) + " |\n"
+            print(line.strip(), flush=True)
+            table += line
+    header = (f"# Speed changes, before and after\n\n{dt.date.today()}, {platform.node()} ({platform.machine()}), "
+              f"device {describe_device(device)}, torch {torch.__version__}. VGG19 to conv5_1 (random weights), "
+              "content conv4_2, style conv1_1..conv5_1, alpha 1, beta 1e6, lake_house x swirls. Reproduce: "
+              "`python benchmarks/bench_ablation.py`.\n\n")
+    Path(args.out).write_text(header + table, encoding="utf-8")
+    print("\n" + table)
+
+
+if __name__ == "__main__":
+    main()
