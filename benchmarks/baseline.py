@@ -56,7 +56,8 @@ class _Normalize(nn.Module):
 def build_baseline(features: nn.Sequential, content: torch.Tensor, style: torch.Tensor, content_layers: list[str],
                    style_layers: list[str], model: str = "vgg19"):
     """Return (model, content_losses, style_losses) the tutorial way (whole network kept)."""
-    features = copy.deepcopy(features).requires_grad_(True)
+    # NCHW like the tutorial (the engine's shared network is stored channels-last on CPU/CUDA).
+    features = copy.deepcopy(features).to(memory_format=torch.contiguous_format).requires_grad_(True)
     taps = {tap_index(model, n): ("c", n) for n in content_layers}
     taps.update({tap_index(model, n): ("s", n) for n in style_layers})
     net = nn.Sequential()

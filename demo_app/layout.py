@@ -117,6 +117,7 @@ class Dashboard(pn.viewable.Viewer):
                                             width=280, css_classes=["size-slider"]),
             pn.widgets.IntInput.from_param(p.steps, label="Steps", start=1, end=limits.max_steps, width=135,
                                            css_classes=["steps-input"]),
+            pn.widgets.IntInput.from_param(p.scales, label="Coarse-to-fine scales", start=1, end=4, width=135),
             pn.widgets.IntInput.from_param(p.seed, label="Seed", width=135),
             pn.widgets.IntInput.from_param(p.preview_every, label="Preview every N steps", width=135),
             pn.widgets.FloatSlider.from_param(p.style_scale, label="Style scale", width=135),

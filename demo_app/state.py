@@ -301,7 +301,8 @@ class SessionState(ConfigParams):
         if latest is not None:
             self.step = latest.step
             eta = f"{latest.eta:.0f}s" if latest.eta != float("inf") else "?"
-            self.status = (f"Step {latest.step} of {latest.total_steps} · {latest.rate:.2f} it/s · "
+            scale = f" · {latest.size} px" if latest.size and latest.size != self.size else ""  # coarse-to-fine
+            self.status = (f"Step {latest.step} of {latest.total_steps}{scale} · {latest.rate:.2f} it/s · "
                            f"elapsed {latest.elapsed:.1f}s · ETA {eta}")
         if handover.finished:
             job = self._job

@@ -69,6 +69,16 @@ def prefers_channels_last(device: torch.device) -> bool:
     return device.type in ("cpu", "cuda")
 
 
+def tune_backends(device: torch.device) -> None:
+    """On CUDA: TF32 for any fp32 matmul/convolution left, and cuDNN picking the fastest algorithm for the fixed
+    shapes of a run (each coarse-to-fine scale re-tunes once). Process-wide, and what every CUDA user of this engine
+    wants; nothing to do elsewhere."""
+    if device.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+        torch.backends.cudnn.benchmark = True
+
+
 def release_memory(device: torch.device) -> None:
     """Give the caching allocator's free blocks back to the driver (after a job, on a shared GPU server)."""
     if device.type == "cuda":

@@ -24,7 +24,7 @@ from torch import Tensor
 from .config import LossWeights, StyleConfig
 from .controls import Controls
 from .errors import ConfigError, ImageError
-from .device import use_bf16
+from .device import tune_backends, use_bf16
 from .features import Network, VGGFeatures, load_network, min_image_side
 from .images import ImageSource, check_survives_pooling, load_image, resize_long_side
 from .layers import sort_layers
@@ -240,9 +240,9 @@ def run(config: StyleConfig, content: ImageSource, style: ImageSource, *, device
                      tuple(v.label for v in items), max_batch)
 
 
-# Measured (benchmarks/results_batch.md, 2 cores): on the CPU a batch of variants is 14-33 % faster per variant than
-# separate passes at 128x128 (bf16; 4-8 % in fp32), but 12-45 % slower at 256x256, where one image already keeps
-# every core busy and a batch only adds memory traffic. Above this many pixels the CPU path steps variants one per
+# Measured (benchmarks/results_batch.md, 2 cores, bf16 channels-last): on the CPU a batch of variants is 1.27-1.46x
+# faster than separate passes at 128x128, but 0.59-0.90x at 256x256, where one image already keeps every core busy
+# and a batch only adds memory traffic. Above this many pixels the CPU path steps variants one per
 # pass (still one run, one snapshot per step).
 CPU_BATCH_PIXELS = 160 * 160
 
@@ -380,12 +380,7 @@ def _optimise(config: StyleConfig, scales: list[PreparedImages], network: Networ
               max_batch: int | None) -> Iterator[Progress]:
     device = network.device
     bf16 = use_bf16(config.precision, device)
-    if device.type == "cuda":
-        # Process-wide, and what every CUDA user of this engine wants: TF32 for any fp32 matmul/conv left,
-        # and cuDNN picking the fastest algorithm for the fixed shapes of a run.
-        torch.backends.cuda.matmul.allow_tf32 = True
-        torch.backends.cudnn.allow_tf32 = True
-        torch.backends.cudnn.benchmark = True
+    tune_backends(device)
     batch = len(labels)
     plan = config.scale_plan()
     steps = config.steps

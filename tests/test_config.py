@@ -52,3 +52,12 @@ def test_layer_strings() -> None:
     assert parse_layers(format_layers({"conv4_2": 0.25})) == {"conv4_2": 0.25}
     with pytest.raises(ConfigError, match="not a number"):
         parse_layers("conv1_1:lots")
+
+
+def test_scale_plan_splits_steps_and_drops_empty_scales() -> None:
+    assert StyleConfig(size=256, steps=300, scales=3).scale_plan() == [(64, 100), (128, 100), (256, 100)]
+    assert StyleConfig(size=256, steps=301, scales=2).scale_plan() == [(128, 150), (256, 151)]
+    assert StyleConfig(size=256, steps=1, scales=2).scale_plan() == [(256, 1)]
+    assert StyleConfig(size=512).scale_plan() == [(512, 300)]
+    with pytest.raises(ConfigError, match="scales"):
+        StyleConfig(scales=5)

@@ -154,3 +154,39 @@ def test_lbfgs_blow_ups_are_undone(tiny_config, content_image, style_image, netw
     losses = [p.loss.total for p in run(config, content_image, style_image, network=network)]
     assert all(b <= 2.0 * a for a, b in zip(losses, losses[1:])), losses
     assert losses[-1] < 0.05 * losses[0]
+
+
+def test_coarse_to_fine_runs_each_scale_then_the_full_size(tiny_config, content_image, style_image, network) -> None:
+    config = tiny_config.replace(size=96, steps=9, scales=2, preview_every=0)
+    snapshots = list(run(config, content_image, style_image, network=network))
+    assert [p.step for p in snapshots] == list(range(1, 10)) and snapshots[-1].total_steps == 9
+    assert [p.size for p in snapshots] == [48] * 4 + [96] * 5  # 9 steps split 4 + 5
+    assert snapshots[3].image.shape == (36, 48, 3) and snapshots[-1].image.shape == (72, 96, 3)
+    assert "48 px → 96 px" in snapshots[0].notes[0]
+    assert snapshots[-1].loss.total < snapshots[4].loss.total  # the full size improves on the upsampled start
+
+
+def test_a_coarse_scale_too_small_for_the_layers_is_refused(tiny_config, content_image, style_image,
+                                                            network) -> None:
+    config = tiny_config.replace(size=64, scales=3)  # 16x12 px at the coarsest; conv5_1 needs 16
+    with pytest.raises(nstcore.ImageError, match="fewer scales"):
+        run(config, content_image, style_image, network=network)
+
+
+def test_cuda_backend_tuning_is_exercised_without_a_gpu() -> None:
+    """The CUDA-only switches, set through the same function the engine calls (no GPU call is made)."""
+    import torch
+
+    from nstcore.device import tune_backends
+
+    saved = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32, torch.backends.cudnn.benchmark)
+    try:
+        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.benchmark = False
+        tune_backends(torch.device("cpu"))
+        assert not torch.backends.cuda.matmul.allow_tf32 and not torch.backends.cudnn.benchmark
+        tune_backends(torch.device("cuda"))
+        assert torch.backends.cuda.matmul.allow_tf32 and torch.backends.cudnn.allow_tf32
+        assert torch.backends.cudnn.benchmark
+    finally:
+        (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32,
+         torch.backends.cudnn.benchmark) = saved
