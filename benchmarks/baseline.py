@@ -46,8 +46,9 @@ class _StyleLoss(nn.Module):
 class _Normalize(nn.Module):
     def __init__(self) -> None:
         super().__init__()
-        self.mean = torch.tensor([0.485, 0.456, 0.406]).view(-1, 1, 1)
-        self.std = torch.tensor([0.229, 0.224, 0.225]).view(-1, 1, 1)
+        # Buffers, so .to(device) moves them (plain tensor attributes stayed on the CPU and broke a CUDA run).
+        self.register_buffer("mean", torch.tensor([0.485, 0.456, 0.406]).view(-1, 1, 1))
+        self.register_buffer("std", torch.tensor([0.229, 0.224, 0.225]).view(-1, 1, 1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return (x - self.mean) / self.std
@@ -61,7 +62,7 @@ def build_baseline(features: nn.Sequential, content: torch.Tensor, style: torch.
     taps = {tap_index(model, n): ("c", n) for n in content_layers}
     taps.update({tap_index(model, n): ("s", n) for n in style_layers})
     net = nn.Sequential()
-    net.add_module("normalize", _Normalize())
+    net.add_module("normalize", _Normalize().to(content.device))  # targets are computed while building
     content_losses, style_losses = [], []
     for i, layer in enumerate(features):
         if isinstance(layer, nn.ReLU):
