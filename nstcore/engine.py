@@ -133,9 +133,8 @@ class Objective:
             rows.append([v.alpha * v.content_layers.get(n, 0.0) for n in self.content_names]
                         + [v.beta * v.style_layers.get(n, 0.0) for n in self.style_names]
                         + [v.tv])
-        weights = torch.tensor(rows, dtype=torch.float32, device=device)
-        self.weights = weights
-        used = (weights != 0).any(dim=0).tolist()
+        self.weights = torch.tensor(rows, dtype=torch.float32, device=device)
+        used = [any(row[j] != 0 for row in rows) for j in range(len(rows[0]))]  # from the host copy: no device sync
         nc, ns = len(self.content_names), len(self.style_names)
         self._active_content = [i for i in range(nc) if used[i]]
         self._active_style = [i for i in range(ns) if used[nc + i]]

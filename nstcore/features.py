@@ -65,9 +65,10 @@ class MixedPool2d(nn.Module):
     Both pools are cheap next to the convolutions around them; a per-sample mask picks one result.
     """
 
-    def __init__(self, use_max: Sequence[bool]) -> None:
+    def __init__(self, use_max: Sequence[bool], device: torch.device) -> None:
         super().__init__()
-        self.register_buffer("use_max", torch.tensor(list(use_max)).view(-1, 1, 1, 1))
+        # On the network's device: a CPU mask next to CUDA activations is a device mismatch in torch.where.
+        self.register_buffer("use_max", torch.tensor(list(use_max), device=device).view(-1, 1, 1, 1))
 
     def forward(self, x: Tensor) -> Tensor:  # type: ignore[override]
         mask = self.use_max if x.shape[0] == self.use_max.shape[0] else self.use_max[: x.shape[0]]
@@ -102,7 +103,7 @@ class VGGFeatures(nn.Module):
         body: list[nn.Module] = []
         for module in network.features[: deepest + 1]:
             if isinstance(module, nn.MaxPool2d) and self.mixed:
-                module = MixedPool2d([p == "max" for p in poolings])
+                module = MixedPool2d([p == "max" for p in poolings], network.device)
             elif isinstance(module, nn.MaxPool2d) and pooling == "avg":
                 module = nn.AvgPool2d(kernel_size=2, stride=2)
             elif isinstance(module, nn.ReLU):

@@ -14,6 +14,8 @@ backward pass. Grams are kept in float32 even when features are lower precision.
 
 from __future__ import annotations
 
+import contextlib
+
 import torch
 from torch import Tensor
 
@@ -59,8 +61,15 @@ def gram(features: Tensor) -> Tensor:
     """
     h, w = features.shape[-2:]
     x = _at_least_fp32(positions_by_channels(features))
-    with torch.autocast(features.device.type, enabled=False):  # autocast would run the matmul in bf16 again
+    with _no_autocast(features.device.type):  # autocast would run the matmul in bf16 again
         return _Gram.apply(x, 1.0 / (h * w))
+
+
+def _no_autocast(device_type: str) -> contextlib.AbstractContextManager:
+    """autocast switched off; nothing for device types without autocast (the tests' shape-only "meta" device)."""
+    if torch.amp.is_autocast_available(device_type):
+        return torch.autocast(device_type, enabled=False)
+    return contextlib.nullcontext()
 
 
 def content_loss(features: Tensor, target: Tensor, norm: str = "mean") -> Tensor:

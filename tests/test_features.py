@@ -37,3 +37,21 @@ def test_channels_last_gives_the_same_responses_and_gradient(pooling: str) -> No
     sum(r.square().mean() for r in got.values()).backward()
     torch.testing.assert_close(image.grad, want_grad, rtol=1e-4, atol=1e-7)
     image.grad.view(-1)  # .grad keeps the image's NCHW layout, so L-BFGS can flatten it without a copy
+
+
+def test_every_tensor_of_the_objective_lives_on_the_networks_device() -> None:
+    """The CUDA path's device placement, checked on PyTorch's "meta" device (shapes only, no GPU needed): a tensor
+    made on the CPU anywhere in features, losses or the objective fails here as it would on a GPU."""
+    from nstcore import LossWeights, Objective
+
+    meta = torch.device("meta")
+    net = Network("vgg19", "random", meta, load_features("vgg19", "random").to(meta))
+    extractor = VGGFeatures(net, ["conv1_1", "conv3_1", "conv4_2"], ["avg", "max"])  # mixed pooling too
+    image = torch.rand(2, 3, 32, 32, device=meta)
+    objective = Objective(extractor, image, image, ["conv4_2"], ["conv1_1", "conv3_1"])
+    weights = LossWeights(1.0, 1e6, 1e-3, {"conv4_2": 1.0}, {"conv1_1": 1.0, "conv3_1": 0.5})
+    objective.set_weights([weights, weights], meta)
+    image.requires_grad_(True)
+    total, terms = objective(image)
+    total.backward()
+    assert terms.shape == (2, 4) and image.grad is not None and image.grad.device == meta
