@@ -326,8 +326,8 @@ class _Lane:
         of steps to come back. When an evaluation comes out above twice the last good one, the image goes back to
         that point. The curvature pair that the bad step produced stays in the history (it is what makes the next
         direction shorter), and ``d`` is zeroed so the jump back is not learnt as a step; after three undone steps
-        in a row the history starts afresh. The step then reports the point it went back to, so the losses shown
-        belong to the image shown. Measured: benchmarks/results_ablation.md.
+        in a row the history starts afresh. Such a step reports the losses of the point it went back to (which is also
+        the image it yields), not those of the blow-up. Measured: benchmarks/results_ablation.md.
         """
         loss = float(terms.sum())
         if self._accepted is None or loss <= 2.0 * self._accepted[0]:
