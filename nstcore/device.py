@@ -52,7 +52,7 @@ def use_bf16(precision: str, device: torch.device) -> bool:
     """Resolve StyleConfig.precision for ``device``: ``auto`` = bf16 where bf16 matrix units exist (MPS: fp32).
 
     Measured on an AMX CPU at 256 px (benchmarks/results_speed.md): bf16 makes a step ~2.5x faster for both
-    optimisers and reaches the same loss in about as many steps (L-BFGS: 129 vs 116 to the baseline's loss).
+    optimisers and reaches the same loss in about as many steps (L-BFGS: 127 vs 116 to the baseline's loss).
     """
     if precision == "bf16":
         return device.type in ("cuda", "cpu")
@@ -63,7 +63,7 @@ def prefers_channels_last(device: torch.device) -> bool:
     """Run convolutions channels-last (NHWC) on CPUs and CUDA GPUs.
 
     oneDNN's bf16/AMX kernels and cuDNN's tensor-core kernels are NHWC-native; given NCHW they transpose around every
-    convolution. Measured on the 2-core AMX CPU at 256 px: a VGG19 step 1.6x faster in bf16, 1.15x in fp32
+    convolution. Measured on the 2-core AMX CPU at 256 px: a VGG19 step 1.5x faster in bf16, 1.2x in fp32
     (benchmarks/results_ablation.md). MPS gains nothing and has had channels-last bugs, so it stays NCHW.
     """
     return device.type in ("cpu", "cuda")

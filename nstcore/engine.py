@@ -410,7 +410,7 @@ def _optimise(config: StyleConfig, scales: list[PreparedImages], network: Networ
             chunk = min(max_batch or batch, batch)  # a coarser scale's split does not bind the next one
         del start_image, content, style
         lane_size = max(len(lane.indices) for lane in lanes)
-        split = ()
+        split: tuple[str, ...] = ()
         if lane_size < batch:
             if auto and lane_size == 1:
                 why = "(on the CPU, images this large run faster one per pass; see benchmarks/results_batch.md)"

@@ -29,7 +29,7 @@ class _Gram(torch.autograd.Function):
     """``X^T X * scale`` for X (B, M, N); its backward is one matmul, ``X (g + g^T) * scale``.
 
     Autograd's own backward of ``X^T @ X`` treats the two operands as unrelated and runs two (M x N x N) matmuls;
-    with the same tensor on both sides they collapse into one. Measured: 12 % off a whole VGG19 step at 256 px
+    with the same tensor on both sides they collapse into one. Measured: 11-14 % off a whole VGG19 step at 256 px
     (benchmarks/results_ablation.md).
     """
 
