@@ -18,9 +18,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import datetime as dt
 import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -35,14 +33,10 @@ sys.path.insert(0, str(ROOT))
 
 import nstcore.engine  # noqa: E402
 import nstcore.losses  # noqa: E402
-from nstcore import (Objective, StyleConfig, VGGFeatures, describe_device, load_network, prepare_images,  # noqa: E402
-                     resolve_device, run)
-from nstcore.engine import image_to_tensor  # noqa: E402
+from common import CONTENT, STYLE, sample_objective, write_results  # noqa: E402
+from nstcore import StyleConfig, describe_device, load_network, resolve_device, run  # noqa: E402
 from nstcore.features import Network  # noqa: E402
 from nstcore.weights import load_features  # noqa: E402
-
-CONTENT = ROOT / "assets" / "content" / "lake_house.png"
-STYLE = ROOT / "assets" / "style" / "swirls.png"
 
 
 class _AutogradGram:
@@ -72,11 +66,7 @@ def _sync(device: torch.device) -> None:
 def step_cell(config: StyleConfig, network: Network, device: torch.device, *, channels_last: bool, gram: str,
               bf16: bool, compile_: bool, steps: int) -> tuple[float, float]:
     """(median ms per Adam step, seconds of the first step) for one combination."""
-    prepared = prepare_images(config, CONTENT, STYLE)
-    names_c, names_s = list(config.content_layers), list(config.style_layers)
-    extractor = VGGFeatures(network, names_c + names_s, config.pooling, channels_last=channels_last)
-    content = image_to_tensor(prepared.content, device)
-    objective = Objective(extractor, content, image_to_tensor(prepared.style, device), names_c, names_s)
+    objective, content = sample_objective(config, device, network, channels_last=channels_last)
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16)
     with autocast:
         objective.set_weights([config.loss_weights()], device)
@@ -218,12 +208,10 @@ def main() -> None:
             line = f"| {history} | {ms:.0f} | " + " | ".join(f"{losses[c]:.4g}" for c in checkpoints) + " |\n"
             print(line.strip(), flush=True)
             table += line
-    header = (f"# Speed changes, before and after\n\n{dt.date.today()}, {platform.node()} ({platform.machine()}), "
-              f"device {describe_device(device)}, torch {torch.__version__}. VGG19 to conv5_1 (random weights), "
-              "content conv4_2, style conv1_1..conv5_1, alpha 1, beta 1e6, lake_house x swirls. Reproduce: "
-              "`python benchmarks/bench_ablation.py`.\n\n")
-    Path(args.out).write_text(header + table, encoding="utf-8")
-    print("\n" + table)
+    write_results(args.out, "Speed changes, before and after",
+                  f"device {describe_device(device)}, torch {torch.__version__}. VGG19 to conv5_1 (random weights), "
+                  "content conv4_2, style conv1_1..conv5_1, alpha 1, beta 1e6, lake_house x swirls. Reproduce: "
+                  "`python benchmarks/bench_ablation.py`.", table)
 
 
 if __name__ == "__main__":

@@ -9,8 +9,6 @@ and of the N single runs; the ratio sequential/batched is the speed-up. Writes b
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import platform
 import statistics
 import sys
 import time
@@ -22,6 +20,7 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from common import write_results  # noqa: E402
 from nstcore import StyleConfig, describe_device, expand_preset, load_network, resolve_device, run  # noqa: E402
 
 
@@ -70,13 +69,11 @@ def main() -> None:
              "| speed-up |\n|---:|---:|---:|---:|---:|---:|---:|\n" + "".join(
                  f"| {s} px | {n} | {q:.0f} | {b:.0f} | {q / b:.2f}x | {e:.0f} | {q / e:.2f}x |\n"
                  for s, n, q, b, e in rows))
-    header = (f"# Batched variants vs one after another\n\n{dt.date.today()}, {platform.node()}, device "
-              f"{describe_device(device)}. VGG19 to conv5_1, Adam, median of {args.iters} steps after "
-              f"{args.warmup} warm-up. 'One after another' = N x the ms/step of a single run; 'one forced batch' = all N "
-              "in one forward/backward (max_batch=N); 'engine's default' = what run() picks (on the CPU: one "
-              "batch up to 160x160 px, one variant per pass above).\n\n")
-    Path(args.out).write_text(header + table, encoding="utf-8")
-    print("\n" + table)
+    write_results(args.out, "Batched variants vs one after another",
+                  f"device {describe_device(device)}. VGG19 to conv5_1, Adam, median of {args.iters} steps after "
+                  f"{args.warmup} warm-up. 'One after another' = N x the ms/step of a single run; 'one forced batch' "
+                  "= all N in one forward/backward (max_batch=N); 'engine's default' = what run() picks (on the CPU: "
+                  "one batch up to 160x160 px, one variant per pass above).", table)
 
 
 if __name__ == "__main__":

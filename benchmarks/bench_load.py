@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import argparse
 import base64
-import datetime as dt
 import io
-import platform
 import statistics
 import sys
 import time
@@ -26,6 +24,8 @@ from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+
+from common import write_results  # noqa: E402
 
 COLOURS = [(0, 0, 0), (255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 0), (255, 0, 255), (0, 255, 255),
            (255, 255, 255)]
@@ -119,11 +119,10 @@ def main() -> None:
              "wall time (s) | slider echo p50 (ms) | slider echo p95 (ms) |\n|---:|---|---|---:|---:|---:|---:|\n"
              f"| {r['sessions']} | {r['all_done']} | {all(r['own_images'])} | {r['queued_seen']} | "
              f"{r['total_s']:.1f} | {r['p50_ms']:.0f} | {r['p95_ms']:.0f} |\n")
-    header = (f"# Load test\n\n{dt.date.today()}, {platform.node()}, CPU (2 cores), one server process, "
-              f"max_concurrent=1, {args.steps}-step jobs at 48 px, random weights, {r['moves_while_running']} slider "
-              "moves timed from key press to the new alpha/beta ratio in the page while the jobs ran.\n\n")
-    Path(args.out).write_text(header + table, encoding="utf-8")
-    print(table)
+    write_results(args.out, "Load test",
+                  f"CPU (2 cores), one server process, max_concurrent=1, {args.steps}-step jobs at 48 px, random "
+                  f"weights, {r['moves_while_running']} slider moves timed from key press to the new alpha/beta "
+                  "ratio in the page while the jobs ran.", table)
 
 
 if __name__ == "__main__":

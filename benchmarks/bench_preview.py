@@ -10,8 +10,6 @@ yields no images at all. Writes benchmarks/results_preview.md.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import platform
 import statistics
 import sys
 import time
@@ -20,6 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from common import write_results  # noqa: E402
 from demo_app.backend import Backend  # noqa: E402
 from demo_app.imaging import encode_jpeg  # noqa: E402
 from demo_app.layout import FRAME_PERIOD_MS  # noqa: E402
@@ -77,12 +76,10 @@ def main() -> None:
         table += (f"| {size} px | {quiet['steps_per_s']:.2f} | {live['steps_per_s']:.2f} | {cost:+.1f} % | "
                   f"{live['fps']:.2f} | {live['bytes'] / 1024:.1f} KiB |\n")
         print(table.splitlines()[-1], flush=True)
-    header = (f"# Preview streaming\n\n{dt.date.today()}, {platform.node()}, device {backend.device_label}, "
-              f"{args.seconds:.0f} s each, lake_house x swirls (sample images), page clock {FRAME_PERIOD_MS} ms. "
-              "The page gets at most one frame per engine step and per clock tick, so frames/s = "
-              f"min(steps/s, {1000 / FRAME_PERIOD_MS:.0f}).\n\n")
-    Path(args.out).write_text(header + table, encoding="utf-8")
-    print(table)
+    write_results(args.out, "Preview streaming",
+                  f"device {backend.device_label}, {args.seconds:.0f} s each, lake_house x swirls (sample images), "
+                  f"page clock {FRAME_PERIOD_MS} ms. The page gets at most one frame per engine step and per clock "
+                  f"tick, so frames/s = min(steps/s, {1000 / FRAME_PERIOD_MS:.0f}).", table)
 
 
 if __name__ == "__main__":

@@ -15,10 +15,8 @@ the project's sample images. Writes benchmarks/results_speed.md with the date, m
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import os
-import platform
 import resource
 import statistics
 import subprocess
@@ -30,8 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-CONTENT = ROOT / "assets" / "content" / "lake_house.png"
-STYLE = ROOT / "assets" / "style" / "swirls.png"
+from common import CONTENT, STYLE, sample_objective, write_results  # noqa: E402
 
 
 def _peak_mb(device) -> float:
@@ -46,14 +43,7 @@ def _fp32_objective(config, device, network):
     """Our objective in fp32 ("mean" normalisation = the baseline's formulas), for checking a reached loss."""
     import torch
 
-    from nstcore import VGGFeatures, prepare_images
-    from nstcore.engine import Objective, image_to_tensor
-
-    prepared = prepare_images(config, CONTENT, STYLE)
-    names_c, names_s = list(config.content_layers), list(config.style_layers)
-    extractor = VGGFeatures(network, names_c + names_s, config.pooling)
-    objective = Objective(extractor, image_to_tensor(prepared.content, device), image_to_tensor(prepared.style, device),
-                          names_c, names_s, config.loss_norm)
+    objective, _ = sample_objective(config, device, network)
     objective.set_weights([config.loss_weights()], device)
 
     def loss(image_array) -> float:
@@ -217,12 +207,10 @@ def main() -> None:
               f"{size} px):\n\n| run | wall time (s) | steps | time / baseline's |\n|---|---:|---:|---:|\n" + "".join(
                   f"| {name} | {wall:.1f} | {steps} | {r} |\n" for name, wall, steps, r in quality))
     mem = "max RSS of the process" if device.type == "cpu" else "CUDA allocator peak"
-    header = (f"# Engine speed\n\n{dt.date.today()}, {platform.node()} ({platform.machine()}), device "
-              f"{describe_device(device)}. VGG19 to conv5_1 (random weights), content conv4_2, style "
-              f"conv1_1..conv5_1, alpha 1, beta 1e6, lake_house x swirls. ms/iteration = median of steady steps; "
-              f"peak memory = {mem}.\n\n")
-    Path(args.out).write_text(header + table, encoding="utf-8")
-    print("\n" + table)
+    write_results(args.out, "Engine speed",
+                  f"device {describe_device(device)}. VGG19 to conv5_1 (random weights), content conv4_2, style "
+                  "conv1_1..conv5_1, alpha 1, beta 1e6, lake_house x swirls. ms/iteration = median of steady steps; "
+                  f"peak memory = {mem}.", table)
 
 
 if __name__ == "__main__":
