@@ -81,7 +81,7 @@ def run_load(sessions: int = 8, steps: int = 12, slider_moves: int = 20, workdir
                 page = pages[move % sessions]
                 ratio = page.locator(".nst-ratio p")
                 before = ratio.inner_text()
-                handle = page.locator(".nst-alpha .noUi-handle")
+                handle = page.locator(".nst-alpha input[type=range]")
                 handle.focus()
                 t0 = time.perf_counter()
                 handle.press("ArrowRight" if move % 2 == 0 else "ArrowLeft")

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import secrets
 import sys
+from dataclasses import fields
+from pathlib import Path
 
 import nstcore
 
@@ -20,17 +23,17 @@ from .limits import Limits
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m demo_app", description="Serve the style-transfer dashboard.")
     parser.add_argument("--port", type=int, default=5006)
-    parser.add_argument("--address", default=None, help="Interface to bind (default: all).")
+    parser.add_argument("--address", default="localhost",
+                        help="Interface to bind (default: localhost only; 0.0.0.0 to serve the network).")
     parser.add_argument("--weights", default="imagenet", help="imagenet, random, or a path to a .pth state dict.")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps.")
     parser.add_argument("--show", dest="show", action="store_true", default=True, help="Open a browser tab.")
     parser.add_argument("--no-show", dest="show", action="store_false", help="Do not open a browser tab.")
-    parser.add_argument("--max-upload-mb", type=float, default=None, help="Upload size limit (env NST_MAX_UPLOAD_MB).")
-    parser.add_argument("--max-pixels", type=int, default=None, help="Upload pixel limit (env NST_MAX_PIXELS).")
-    parser.add_argument("--max-size", type=int, default=None, help="Largest output size (env NST_MAX_SIZE).")
-    parser.add_argument("--max-steps", type=int, default=None, help="Most steps per run (env NST_MAX_STEPS).")
-    parser.add_argument("--max-variants", type=int, default=None, help="Most variants per comparison "
-                        "(env NST_MAX_VARIANTS).")
+    limits = parser.add_argument_group("limits (each also read from its NST_* environment variable)")
+    for f in fields(Limits):
+        flag = "--" + f.name.replace("_", "-")
+        limits.add_argument(flag, type=float if f.type in (float, "float") else int, default=None,
+                            help=f"(env NST_{f.name.upper()}, default {f.default:g})")
     host = parser.add_argument_group("hosting (a workshop server)")
     host.add_argument("--max-concurrent", type=int, default=None,
                       help="Jobs running at once on the device (default: 1 on a GPU, cores/8 on a CPU).")
@@ -38,9 +41,13 @@ def build_parser() -> argparse.ArgumentParser:
     host.add_argument("--num-threads", type=int, default=None,
                       help="Threads for Panel's event handlers (Panel's --num-threads).")
     host.add_argument("--allow-websocket-origin", action="append", default=None,
-                      help="Host[:port] allowed to open the websocket (repeatable), e.g. the proxy's public name.")
+                      help="Host[:port] allowed to open the websocket (repeatable), e.g. the proxy's public name; "
+                           "also NST_ALLOW_WEBSOCKET_ORIGIN (comma-separated).")
+    host.add_argument("--behind-proxy", action="store_true",
+                      help="Trust the proxy's X-Forwarded-For/X-Real-IP for client addresses (per-client limits).")
     host.add_argument("--basic-auth", default=None,
-                      help="A password, or a JSON file of user: password pairs (Panel's --basic-auth).")
+                      help="A password, or a JSON file of user: password pairs (Panel's --basic-auth). Prefer "
+                           "NST_BASIC_AUTH or NST_BASIC_AUTH_FILE: a password given here shows in `ps`.")
     host.add_argument("--cookie-secret", default=None, help="Secret for signed cookies (auth); random if unset.")
     host.add_argument("--oauth-provider", default=None, help="e.g. github, google, azure, generic (Panel's OAuth).")
     host.add_argument("--oauth-key", default=None)
@@ -54,18 +61,52 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def basic_auth(args: argparse.Namespace) -> str | None:
+    """The basic-auth password or user file: --basic-auth, else NST_BASIC_AUTH, else the contents of the file named
+    by NST_BASIC_AUTH_FILE (e.g. a Docker secret). Raises ConfigError when that file cannot be read."""
+    if args.basic_auth:
+        return args.basic_auth
+    if os.environ.get("NST_BASIC_AUTH"):
+        return os.environ["NST_BASIC_AUTH"]
+    path = os.environ.get("NST_BASIC_AUTH_FILE")
+    if path:
+        try:
+            secret = Path(path).read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError):
+            raise nstcore.ConfigError("NST_BASIC_AUTH_FILE names a file that cannot be read; check the path and "
+                                      "its permissions.") from None
+        if not secret:
+            raise nstcore.ConfigError("NST_BASIC_AUTH_FILE names an empty file; put the password in it.")
+        return secret
+    return None
+
+
+def origins(args: argparse.Namespace) -> list[str]:
+    """Websocket origins: the flags, plus NST_ALLOW_WEBSOCKET_ORIGIN; localhost when neither names one."""
+    named = list(args.allow_websocket_origin or [])
+    named += [o.strip() for o in os.environ.get("NST_ALLOW_WEBSOCKET_ORIGIN", "").split(",") if o.strip()]
+    return named or [f"localhost:{args.port}", f"127.0.0.1:{args.port}"]
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.INFO,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
     try:
+        if args.max_queue < 1:
+            raise nstcore.ConfigError(f"--max-queue must be at least 1, got {args.max_queue}.")
+        if args.max_concurrent is not None and args.max_concurrent < 1:
+            raise nstcore.ConfigError(f"--max-concurrent must be at least 1, got {args.max_concurrent}.")
+        limits = Limits.from_env(**{f.name: getattr(args, f.name) for f in fields(Limits)})
+        password = basic_auth(args)
         backend = Backend(weights=args.weights, device_name=args.device, max_concurrent=args.max_concurrent,
                           max_queue=args.max_queue, dask_address=args.dask_scheduler)
-        limits = Limits.from_env(max_upload_mb=args.max_upload_mb, max_pixels=args.max_pixels,
-                                 max_size=args.max_size, max_steps=args.max_steps, max_variants=args.max_variants)
-        print(f"demo_app: loading VGG19 ({args.weights}) on {backend.device_label} ...", file=sys.stderr)
+        print(f"demo_app: loading VGG19 ({backend.weights_label()} weights) on {backend.device_label} ...",
+              file=sys.stderr)
         backend.warm_up("vgg19")
     except nstcore.NSTError as exc:
+        if args.debug:
+            raise
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if backend.banner:
@@ -79,25 +120,26 @@ def main(argv: list[str] | None = None) -> int:
     if args.num_threads:
         pn.config.nthreads = args.num_threads
     auth: dict = {}
-    if args.basic_auth or args.oauth_provider:
+    if password or args.oauth_provider:
         auth["cookie_secret"] = args.cookie_secret or secrets.token_urlsafe(32)
-    if args.basic_auth:
-        auth["basic_auth"] = args.basic_auth
+    if password:
+        auth["basic_auth"] = password
     if args.oauth_provider:
         auth.update(oauth_provider=args.oauth_provider, oauth_key=args.oauth_key, oauth_secret=args.oauth_secret,
                     oauth_redirect_uri=args.oauth_redirect_uri, oauth_encryption_key=args.oauth_encryption_key)
-    host = args.address or "localhost"
     scheduler = backend.scheduler
-    print(f"demo_app: serving on http://{host}:{args.port}/ (status: /status, health: /liveness); "
+    print(f"demo_app: serving on http://{args.address}:{args.port}/ (status: /status, health: /liveness); "
           f"{scheduler.max_concurrent} job(s) at once, queue of {scheduler.max_queue}", file=sys.stderr)
     pn.serve({"/": create_app, "/status": create_status}, port=args.port, address=args.address, show=args.show,
-             title=TITLE, websocket_origin=args.allow_websocket_origin or [f"localhost:{args.port}",
-                                                                           f"127.0.0.1:{args.port}"],
-             websocket_max_message_size=int((limits.max_upload_mb + 5) * 2**20), verbose=False,
-             admin=args.admin, liveness=True, **SESSION_CLEANUP, **auth)
+             title=TITLE, websocket_origin=origins(args), websocket_max_message_size=WEBSOCKET_MAX_BYTES,
+             verbose=False, admin=args.admin, liveness=True,
+             http_server_kwargs={"xheaders": True} if args.behind_proxy else None, **SESSION_CLEANUP, **auth)
     return 0
 
 
+# Uploads travel in 1 MiB chunks (widgets.Uploader), so no browser message comes near this; it is Bokeh's default,
+# kept explicit because the old single-message uploads needed it raised to the upload limit.
+WEBSOCKET_MAX_BYTES = 20 * 2**20
 # A closed tab's session is destroyed (and its job cancelled) within about 1.5 s instead of Bokeh's ~30 s default.
 SESSION_CLEANUP = {"check_unused_sessions_milliseconds": 500, "unused_session_lifetime_milliseconds": 1000}
 

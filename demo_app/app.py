@@ -7,6 +7,7 @@ NST_DASK_SCHEDULER and the NST_MAX_* limits).
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import weakref
@@ -18,11 +19,12 @@ if __package__ in (None, ""):  # `panel serve demo_app/app.py` runs this file as
 import panel as pn  # noqa: E402
 
 from demo_app.backend import Backend  # noqa: E402
-from demo_app.layout import CSS, FRAME_PERIOD_MS, Dashboard  # noqa: E402
+from demo_app.layout import CSS, FRAME_PERIOD_MS, Dashboard, alert_html  # noqa: E402
 from demo_app.limits import Limits  # noqa: E402
 from demo_app.state import SessionState  # noqa: E402
 
 TITLE = "Neural Style Transfer Workbench"
+log = logging.getLogger("demo_app")
 
 # The dashboards of the sessions alive in this process (for the status view and in-process tests).
 LIVE_SESSIONS: weakref.WeakSet[Dashboard] = weakref.WeakSet()
@@ -51,11 +53,24 @@ def _defaults() -> tuple[Backend, Limits]:
     return _backend, _limits
 
 
+def client_address() -> str:
+    """The visitor's address as the server sees it (the proxy's own unless ``--behind-proxy``); "" outside a server."""
+    context = pn.state.curdoc.session_context if pn.state.curdoc is not None else None
+    request = getattr(context, "request", None) if context is not None else None
+    return str(getattr(request, "remote_ip", "") or "") if request is not None else ""
+
+
 def create_app() -> pn.viewable.Viewable:
     """Build one session's page (called by the server once per browser session)."""
-    pn.extension("tabulator", notifications=True, raw_css=[CSS])
+    pn.extension("tabulator", "filedropper", notifications=True, raw_css=[CSS])
     backend, limits = _defaults()
-    state = SessionState(backend, limits)
+    client = client_address()
+    if client and sum(d.state.client == client for d in list(LIVE_SESSIONS)) >= limits.max_sessions_per_client:
+        log.warning("refused a page for %s: %d pages open", client, limits.max_sessions_per_client)
+        return pn.Column(pn.pane.HTML(alert_html(
+            f"This computer already has {limits.max_sessions_per_client} pages of the workbench open (the most one "
+            "computer may have); close some tabs and reload.")), css_classes=["nst-refused"])
+    state = SessionState(backend, limits, client=client)
     dashboard = Dashboard(state)
     LIVE_SESSIONS.add(dashboard)
     callback = pn.state.add_periodic_callback(dashboard.tick, period=FRAME_PERIOD_MS)
@@ -68,7 +83,7 @@ def create_app() -> pn.viewable.Viewable:
     pn.state.on_session_destroyed(_destroyed)
     header = pn.pane.Markdown(
         f"## {TITLE}\nGatys, Ecker & Bethge, *A Neural Algorithm of Artistic Style* — "
-        f"{backend.device_label}, {backend.effective_weights('vgg19')} weights",
+        f"{backend.device_label}, {backend.weights_label('vgg19')} weights",
         margin=(0, 10))
     page = pn.Column(header, dashboard, sizing_mode="stretch_width")
     page.dashboard = dashboard  # type: ignore[attr-defined]  # handle for in-process tests

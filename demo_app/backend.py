@@ -45,22 +45,33 @@ class Backend:
         return nstcore.describe_device(self.device)
 
     def network(self, model: str) -> nstcore.Network:
-        """The shared network for ``model``; falls back to random weights (once, with a banner) if needed."""
+        """The shared network for ``model``. Only a failed *download* of the pretrained weights falls back to random
+        weights (once, with a banner); a local weights file that is missing or does not fit raises
+        ``WeightsError`` (its message names the file: for the server log and the terminal, not for the page)."""
         with self._lock:
             weights = self._effective.get(model, self.weights)
             try:
                 network = nstcore.load_network(model, weights, self.device, progress=True)
             except nstcore.WeightsError as exc:
-                if weights == "random":
+                if weights != "imagenet":
                     raise
                 log.warning("falling back to random weights: %s", exc)
                 self.banner = (
-                    f"Running with RANDOM network weights, so results will not look like paintings. {exc}"
+                    "Running with RANDOM network weights, so results will not look like paintings: the server could "
+                    "not download the pretrained VGG weights. The host can fix this by starting it once with "
+                    "internet access, or with --weights pointing to a local copy."
                 )
                 weights = "random"
                 network = nstcore.load_network(model, weights, self.device)
             self._effective[model] = weights
             return network
+
+    def weights_label(self, model: str = "vgg19") -> str:
+        """What visitors are told about the weights: never a server path."""
+        weights = self.effective_weights(model)
+        if weights in ("imagenet", "random"):
+            return {"imagenet": "pretrained ImageNet", "random": "random"}[weights]
+        return "local weights file"
 
     @property
     def scheduler(self) -> Scheduler:

@@ -16,7 +16,6 @@ import param
 import nstcore
 
 from .charts import loss_figure, rows_to_columns
-from .imaging import encode_jpeg
 from .state import SessionState
 from .scheduler import Handover
 
@@ -55,8 +54,10 @@ class CompareView(pn.viewable.Viewer):
         self._keys: list[str] = []
         self._source = None
         self.chart = pn.pane.Bokeh(None, sizing_mode="stretch_width", min_height=300)  # filled by started()
+        self._grid_png: bytes | None = None
         self.grid_download = pn.widgets.FileDownload(callback=self._grid_file, filename="nst-compare.png",
-                                                     label="Download grid (PNG)", color="success", width=200)
+                                                     label="Download grid (PNG)", color="success", width=200,
+                                                     disabled=True)
         self.json_download = pn.widgets.FileDownload(callback=self._json_file, filename="nst-variants.json",
                                                      label="Download variants (JSON)", color="light", width=200)
         self.help = pn.pane.Markdown(
@@ -81,9 +82,16 @@ class CompareView(pn.viewable.Viewer):
         if self._syncing:
             return
         rows = event.new.to_dict(orient="records")
-        for row in rows:
+        for i, row in enumerate(rows):
+            row["label"] = nstcore.clean_label(row.get("label"), f"variant {i + 1}")
             for key in ("alpha", "beta", "tv"):
-                row[key] = float(row[key])
+                try:
+                    row[key] = float(row[key])
+                except (TypeError, ValueError):
+                    self.state.error = (f"{key} of {row['label']} must be a number, got "
+                                        f"{nstcore.shown(row[key], 40)}; the table was not changed.")
+                    self._from_state(None)
+                    return
         self._syncing = True
         try:
             self.state.variants = rows
@@ -105,25 +113,32 @@ class CompareView(pn.viewable.Viewer):
         fig, self._source = loss_figure(self._keys, title="Total loss per variant (log scale)", labels=labels)
         self.chart.object = fig
         self.cells_filled = 0
+        self.set_grid_png(None)
 
-    def apply(self, handover: Handover) -> None:
-        """Put what the worker handed over into the grid and the chart (session event loop only)."""
-        if handover.rows:
+    def apply_rows(self, handover: Handover) -> None:
+        """Put the worker's new loss rows into the chart (session event loop only)."""
+        if handover.rows and self._source is not None:
             data: dict[str, list[float]] = {"step": [s for s, _ in handover.rows]}
             for i, key in enumerate(self._keys):
                 column = rows_to_columns([(s, losses[i]) for s, losses in handover.rows], ["total"])
                 data[key] = column["total"]
             self._source.stream(data)
-        if handover.frames is not None:
-            filled = 0
-            for cell, frame in zip(self._cells, handover.frames):
-                cell.object = encode_jpeg(frame)
-                filled += 1
-            self.cells_filled = max(self.cells_filled, filled)
+
+    def apply_frames(self, jpegs: list[bytes]) -> None:
+        """Show the cells' newest frames, already encoded on a worker thread (session event loop only)."""
+        filled = 0
+        for cell, data in zip(self._cells, jpegs):
+            cell.object = data
+            filled += 1
+        self.cells_filled = max(self.cells_filled, filled)
+
+    def set_grid_png(self, data: bytes | None) -> None:
+        """The finished comparison's grid, rendered on a worker thread: offered for download from now on."""
+        self._grid_png = data
+        self.grid_download.disabled = data is None
 
     def _grid_file(self) -> io.BytesIO | None:
-        data = self.state.grid_png()
-        return io.BytesIO(data) if data else None
+        return io.BytesIO(self._grid_png) if self._grid_png else None
 
     def _json_file(self) -> io.BytesIO:
         try:

@@ -1,11 +1,51 @@
-"""Small image helpers for the page: preview JPEGs, thumbnails and the downloadable PNG (Pillow, no torch)."""
+"""Image work for the page: checking and shrinking uploads, preview JPEGs, thumbnails, PNGs (Pillow, no torch).
+
+Everything here is slow for large images and safe to call from any thread; the page calls it on worker threads
+(:mod:`demo_app.background`) so the event loop that every visitor shares never decodes or encodes a picture.
+"""
 
 from __future__ import annotations
 
 import io
+from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image
+
+import nstcore
+
+from .limits import Limits
+
+THUMB_SIDE = 160
+PREVIEW_SIDE = 840  # 2x the 420 px preview pane: sharp on high-density screens
+
+
+@dataclass(frozen=True)
+class PreparedImage:
+    """An input image as a session keeps it: RGB, no larger than the server ever needs (long side at most twice
+    the largest run size), with its thumbnail and preview already encoded. The uploaded bytes are not kept."""
+
+    name: str
+    image: Image.Image
+    thumb_png: bytes
+    preview_jpeg: bytes
+
+
+def prepare_image(data: bytes, name: str, limits: Limits) -> PreparedImage:
+    """Check an upload against the server's limits, decode it at a reduced size, and encode what the page shows.
+    Raises ``nstcore.ImageError`` with one sentence naming the file (``name``, already capped plain text)."""
+    limit = limits.max_upload_mb
+    if len(data) > limit * 1024 * 1024:
+        raise nstcore.ImageError(f"{name} is {len(data) / 2**20:.1f} MB, over the upload limit of {limit:g} MB; "
+                                 "use a smaller file.")
+    image = nstcore.load_image(data, max_pixels=limits.max_pixels, name=name, max_side=limits.upload_side)
+    return PreparedImage(name, image, thumbnail(image), preview_jpeg(image))
+
+
+def preview_jpeg(image: Image.Image) -> bytes:
+    shown = image.copy()
+    shown.thumbnail((PREVIEW_SIDE, PREVIEW_SIDE))
+    return encode_jpeg(np.asarray(shown))
 
 
 def encode_jpeg(array: np.ndarray, quality: int = 85) -> bytes:
@@ -23,7 +63,7 @@ def encode_png(image: Image.Image | np.ndarray) -> bytes:
     return buf.getvalue()
 
 
-def thumbnail(image: Image.Image, size: int = 160) -> bytes:
+def thumbnail(image: Image.Image, size: int = THUMB_SIDE) -> bytes:
     thumb = image.copy()
     thumb.thumbnail((size, size))
     return encode_png(thumb)

@@ -8,28 +8,38 @@ from __future__ import annotations
 
 import io
 
-import numpy as np
-
 import panel as pn
 import param
 
 import nstcore
 
+from .background import in_background
 from .charts import loss_figure, loss_terms, rows_to_columns
 from .compare_view import CompareView
-from .imaging import encode_jpeg, thumbnail
+from .imaging import encode_jpeg
 from .samples import DEFAULT_CONTENT, DEFAULT_STYLE, sample_names
 from .state import SessionState
-from .widgets import LayerRows, LogSlider
+from .text import as_html, file_label
+from .widgets import LayerRows, LogSlider, Uploader
 
-PREVIEW_SIDE = 840  # 2x the preview pane, sharp on high-density screens
 FRAME_PERIOD_MS = 200  # 5 frames/s at most: smooth enough to watch, cheap for a server with many sessions
+UPLOADED = "(your upload)"  # the sample menus' entry while an upload is in use, so picking a sample again works
+IMAGE_TYPES = list(nstcore.IMAGE_SUFFIXES)
 
 CSS = """
 .nst-preview img { image-rendering: auto; border-radius: 4px; box-shadow: 0 1px 4px rgba(0,0,0,.25); }
 .nst-status { font-family: ui-monospace, monospace; font-size: 13px; }
 .nst-ratio { font-size: 12px; color: #555; }
+.nst-alert { padding: 8px 12px; border-radius: 4px; border: 1px solid; font-size: 14px; white-space: pre-wrap;
+             overflow-wrap: anywhere; }
+.nst-alert-danger { color: #842029; background: #f8d7da; border-color: #f5c2c7; }
+.nst-alert-info { color: #055160; background: #cff4fc; border-color: #b6effb; }
 """
+
+
+def alert_html(text: str, kind: str = "danger") -> str:
+    """An alert box around ``text``, which is escaped: sentences repeat file names and config values."""
+    return f'<div class="nst-alert nst-alert-{kind}" role="alert">{as_html(text)}</div>' if text else ""
 
 
 class Dashboard(pn.viewable.Viewer):
@@ -56,37 +66,70 @@ class Dashboard(pn.viewable.Viewer):
     # -- inputs ---------------------------------------------------------------------------------------------------
     def _build_inputs(self) -> None:
         state = self.state
-        self.content_sample = pn.widgets.Select(label="Sample content", options=sample_names("content"),
+        self._pending: dict[str, int] = {"content": 0, "style": 0}  # newest upload per role wins
+        self._picking = False
+        self.content_sample = pn.widgets.Select(label="Sample content", options=[UPLOADED, *sample_names("content")],
                                                 value=DEFAULT_CONTENT, width=135)
-        self.style_sample = pn.widgets.Select(label="Sample style", options=sample_names("style"),
+        self.style_sample = pn.widgets.Select(label="Sample style", options=[UPLOADED, *sample_names("style")],
                                               value=DEFAULT_STYLE, width=135)
-        self.content_sample.param.watch(lambda e: state.use_sample("content", e.new), "value")
-        self.style_sample.param.watch(lambda e: state.use_sample("style", e.new), "value")
-        accept = ".jpg,.jpeg,.png,.webp,.bmp,.tif,.tiff,.gif,image/*"
-        self.content_upload = pn.widgets.FileInput(accept=accept, label="Upload content", width=135,
-                                                   css_classes=["upload-content"])
-        self.style_upload = pn.widgets.FileInput(accept=accept, label="Upload style", width=135,
-                                                 css_classes=["upload-style"])
-        self.content_upload.param.watch(lambda e: self._uploaded("content", self.content_upload), "value")
-        self.style_upload.param.watch(lambda e: self._uploaded("style", self.style_upload), "value")
+        self.content_sample.param.watch(lambda e: self._sample_picked("content", e.new), "value")
+        self.style_sample.param.watch(lambda e: self._sample_picked("style", e.new), "value")
+        limit = state.limits.max_upload_bytes
+        self.content_upload, self.style_upload = (
+            Uploader(max_bytes=limit, accepted_filetypes=IMAGE_TYPES, width=135, height=100, layout="compact",
+                     css_classes=[f"upload-{role}"],
+                     on_file=lambda name, data, role=role: self._uploaded(role, name, data),
+                     on_refused=lambda name, size, role=role: self._refused(role, name, size))
+            for role in ("content", "style"))
         self.content_thumb = pn.pane.PNG(None, width=135, height=110, fixed_aspect=True)
         self.style_thumb = pn.pane.PNG(None, width=135, height=110, fixed_aspect=True)
-        state.param.watch(lambda e: self._refresh_thumbs(), ["content_name", "style_name"])
-        self._refresh_thumbs()
+        state.param.watch(lambda e: self._refresh_thumbs(), ["images_version"])
 
-    def _uploaded(self, role: str, widget: pn.widgets.FileInput) -> None:
-        if widget.value:
-            self.state.set_image(role, widget.value, widget.filename or f"{role} upload")
+    def _sample_picked(self, role: str, name: str) -> None:
+        if not self._picking and name != UPLOADED:
+            self.state.use_sample(role, name)
+
+    def _uploaded(self, role: str, filename: str, data: bytes) -> None:
+        """A complete upload arrived (on the loop): decode it on a worker, then use it if it is still the newest."""
+        self._pending[role] += 1
+        ticket = self._pending[role]
+        state = self.state
+
+        def use(prepared) -> None:
+            if self._pending[role] == ticket:
+                state.apply_image(role, prepared)
+                self._show_uploaded(role)
+
+        def refuse(exc: BaseException) -> None:
+            if isinstance(exc, nstcore.ImageError):
+                state.error = str(exc)
+            else:
+                state.error = f"{file_label(filename, 'The upload')} could not be read; try another file."
+                state.log_failure("upload", exc)
+
+        in_background(lambda: state.prepare_upload(data, filename), use, refuse)
+
+    def _refused(self, role: str, filename: str, size: int) -> None:
+        limit = self.state.limits.max_upload_mb
+        self.state.error = (f"{file_label(filename, f'The {role} upload')} is over the upload limit of {limit:g} MB; "
+                            "use a smaller file.")
+
+    def _show_uploaded(self, role: str) -> None:
+        select = self.content_sample if role == "content" else self.style_sample
+        self._picking = True
+        try:
+            select.value = UPLOADED
+        finally:
+            self._picking = False
 
     def _refresh_thumbs(self) -> None:
-        if self.state.content is not None:
-            self.content_thumb.object = thumbnail(self.state.content)
-            if not self.state.running and hasattr(self, "preview"):  # until a run starts, show what it starts from
-                shown = self.state.content.copy()
-                shown.thumbnail((PREVIEW_SIDE, PREVIEW_SIDE))  # an upload may be 12 MP; the pane is 420 px wide
-                self.preview.object = encode_jpeg(np.asarray(shown))
-        if self.state.style is not None:
-            self.style_thumb.object = thumbnail(self.state.style)
+        state = self.state
+        if state.content_image is not None:
+            self.content_thumb.object = state.content_image.thumb_png
+            if not state.running and hasattr(self, "preview"):  # until a run starts, show what it starts from
+                self.preview.object = state.content_image.preview_jpeg
+        if state.style_image is not None:
+            self.style_thumb.object = state.style_image.thumb_png
 
     # -- controls -------------------------------------------------------------------------------------------------
     def _build_controls(self) -> None:
@@ -132,9 +175,12 @@ class Dashboard(pn.viewable.Viewer):
         self.config_download = pn.widgets.FileDownload(callback=self._config_file, filename="nst-config.json",
                                                        label="Download config (JSON)", color="light",
                                                        width=280)
-        self.config_upload = pn.widgets.FileInput(accept=".json,application/json", label="Load config",
-                                                  css_classes=["upload-config"], width=280)
-        self.config_upload.param.watch(self._config_uploaded, "value")
+        self.config_upload = Uploader(max_bytes=nstcore.MAX_JSON_BYTES, accepted_filetypes=[".json"], width=280,
+                                      height=80, layout="compact", css_classes=["upload-config"],
+                                      on_file=self._config_uploaded,
+                                      on_refused=lambda name, size: setattr(
+                                          self.state, "error", f"{file_label(name, 'The config')} is not a config "
+                                          "file (those are a few KB); export one with “Download config”."))
 
     def _update_ratio(self) -> None:
         s = self.state
@@ -154,37 +200,46 @@ class Dashboard(pn.viewable.Viewer):
             self.state.error = str(exc)
             return io.BytesIO(b"{}")
 
-    def _config_uploaded(self, event: param.parameterized.Event) -> None:
-        if event.new:
-            self.state.apply_config_json(event.new, self.config_upload.filename or "config")
+    def _config_uploaded(self, filename: str, data: bytes) -> None:
+        state = self.state
+
+        def refuse(exc: BaseException) -> None:
+            state.error = str(exc) if isinstance(exc, nstcore.NSTError) else \
+                f"{file_label(filename, 'The config')} could not be read; export one with “Download config”."
+
+        in_background(lambda: state.read_config(data, filename), lambda config: state.apply_config(config, filename),
+                      refuse)
 
     # -- outputs --------------------------------------------------------------------------------------------------
     def _build_outputs(self) -> None:
         self.banner = pn.pane.Alert(self.state.backend.banner or "", alert_type="warning",
                                     visible=bool(self.state.backend.banner), css_classes=["nst-banner"])
-        self.error_box = pn.pane.Alert("", alert_type="danger", visible=False, css_classes=["nst-error"])
-        self.note_box = pn.pane.Alert("", alert_type="info", visible=False, css_classes=["nst-note"])
+        # HTML panes fed only through alert_html (escaped): sentences repeat what visitors typed or uploaded.
+        self.error_box = pn.pane.HTML("", visible=False, css_classes=["nst-error"], sizing_mode="stretch_width")
+        self.note_box = pn.pane.HTML("", visible=False, css_classes=["nst-note"], sizing_mode="stretch_width")
         self.status = pn.pane.Str(self.state.status, css_classes=["nst-status"])
         self.progress = pn.indicators.Progress(value=0, max=100, width=420, bar_color="primary")
         self.preview = pn.pane.JPG(None, width=420, height=420, fixed_aspect=True, css_classes=["nst-preview"],
                                    embed=True)
+        self._result_png: bytes | None = None
         self.result_download = pn.widgets.FileDownload(callback=self._result_file, filename="nst-result.png",
                                                        label="Download result (PNG)", color="success",
                                                        disabled=True, width=200)
         fig, self._source = loss_figure(loss_terms(list(self.state.style_layers)))
         self.chart = pn.pane.Bokeh(fig, sizing_mode="stretch_width", min_height=330)
+        self._encoding = False
+        self._waiting_frames: tuple | None = None
         self._refresh_thumbs()
 
     def _result_file(self) -> io.BytesIO | None:
-        data = self.state.result_png()
-        return io.BytesIO(data) if data else None
+        return io.BytesIO(self._result_png) if self._result_png else None
 
     def _show_error(self, event: param.parameterized.Event) -> None:
         message = event.new
-        self.error_box.object = message
+        self.error_box.object = alert_html(message)
         self.error_box.visible = bool(message)
         if message and pn.state.notifications is not None:
-            pn.state.notifications.error(message, duration=8000)
+            pn.state.notifications.error(as_html(message), duration=8000)
 
     def _sync_buttons(self, *events) -> None:
         running = self.state.running
@@ -193,37 +248,75 @@ class Dashboard(pn.viewable.Viewer):
 
     # -- the session's clock ----------------------------------------------------------------------------------------
     def tick(self) -> None:
-        """Runs on the session's event loop every FRAME_PERIOD_MS: apply what the worker handed over."""
+        """Runs on the session's event loop every FRAME_PERIOD_MS: apply what the worker handed over. Frames are
+        encoded on a worker thread and shown when ready (only the newest waits; older ones are skipped)."""
         state = self.state
         if not state.has_job:
             return
         handover = state.poll()
         if state.mode == "compare":
-            self.compare.apply(handover)
+            self.compare.apply_rows(handover)
         elif handover.rows:
             self._source.stream(rows_to_columns([(s, losses[0]) for s, losses in handover.rows], self._terms))
             self.points_streamed += len(handover.rows)
-        if handover.frames is not None and state.mode == "single":
-            data = encode_jpeg(handover.frames[0])
-            self.frame_bytes = len(data)
-            self.preview.object = data
-            self.frames_shown += 1
-            self.result_download.disabled = False
+        if handover.frames is not None:
+            self._waiting_frames = handover.frames
+            self._encode_frames()
         self.status.object = state.status
         if handover.notes:  # e.g. "8 variants run as 2 batches of up to 4 to fit in the device's memory"
-            self.note_box.object = " ".join(handover.notes)
+            self.note_box.object = alert_html(" ".join(handover.notes), "info")
             self.note_box.visible = True
         if state.total_steps:
             self.progress.value = int(100 * state.step / state.total_steps)
+        if handover.finished:
+            self._prepare_downloads()
         state.request_frame()
+
+    def _encode_frames(self) -> None:
+        if self._encoding or self._waiting_frames is None:
+            return
+        frames, self._waiting_frames, self._encoding = self._waiting_frames, None, True
+        mode = self.state.mode
+
+        def show(jpegs: list[bytes]) -> None:
+            self._encoding = False
+            if mode == "compare":
+                self.compare.apply_frames(jpegs)
+            else:
+                self.frame_bytes = len(jpegs[0])
+                self.preview.object = jpegs[0]
+                self.frames_shown += 1
+            self._encode_frames()
+
+        def failed(exc: BaseException) -> None:
+            self._encoding = False
+            self.state.log_failure("preview", exc)
+
+        in_background(lambda: [encode_jpeg(frame) for frame in frames], show, failed)
+
+    def _prepare_downloads(self) -> None:
+        """The run ended: encode its result PNG (or the comparison's grid) on a worker, then offer the download."""
+        state = self.state
+        if state.mode == "compare":
+            in_background(state.grid_png, self.compare.set_grid_png, lambda exc: state.log_failure("grid", exc))
+            return
+
+        def ready(data: bytes | None) -> None:
+            self._result_png = data
+            self.result_download.disabled = data is None
+
+        in_background(state.result_png, ready, lambda exc: state.log_failure("result", exc))
 
     def _run_started(self, event: param.parameterized.Event) -> None:
         if event.new:
             self.note_box.visible = False
+            self._waiting_frames = None
         if event.new and self.state.mode == "compare":
             self.compare.started()
             self.progress.value = 0
         elif event.new:  # a fresh chart whose lines are this run's terms
+            self._result_png = None
+            self.result_download.disabled = True
             run_layers = [k for k, v in self.state.style_layers.items() if v > 0]
             self._terms = loss_terms(nstcore.sort_layers(self.state.model, run_layers))
             fig, self._source = loss_figure(self._terms)
@@ -247,7 +340,8 @@ class Dashboard(pn.viewable.Viewer):
                             settings, config, width=340)
         single = pn.Row(self.preview, pn.Column(self.chart, self.result_download, sizing_mode="stretch_width"),
                         sizing_mode="stretch_width")
-        self.tabs = pn.Tabs(("Single run", single), ("Compare", self.compare), dynamic=False,
+        # dynamic: the Compare tab's table and chart are made when first opened, not on every page load.
+        self.tabs = pn.Tabs(("Single run", single), ("Compare", self.compare), dynamic=True,
                             sizing_mode="stretch_width")
         main = pn.Column(
             self.banner, self.error_box, self.note_box,

@@ -1,9 +1,16 @@
-"""Server-side limits on what a session may upload and run (a workshop server is shared by many people)."""
+"""Server-side limits on what a session may upload and run (a workshop server is shared by many people).
+
+The one place these numbers live: ``python -m demo_app`` flags, ``NST_*`` environment variables, the page's widget
+ranges and the checks on the server all read them from :class:`Limits`.
+"""
 
 from __future__ import annotations
 
+import math
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+
+import nstcore
 
 
 @dataclass(frozen=True)
@@ -14,21 +21,49 @@ class Limits:
     max_upload_mb: float = 20.0
     # Decompression-bomb guard for uploads (same meaning as StyleConfig.max_image_pixels).
     max_pixels: int = 40_000_000
-    # Output long side; VGG19 memory grows with the square of it.
+    # Output long side; VGG19 memory grows with the square of it. Uploads are kept at twice this at most.
     max_size: int = 1024
     max_steps: int = 5000
     # A comparison grid beyond 8 cells is hard to read and multiplies memory per job.
     max_variants: int = 8
+    # Pages one client address may have open at once: a person has a few tabs; a script opening hundreds would
+    # cost the server memory and event-loop time. A room behind one NAT address shares this: raise it there.
+    max_sessions_per_client: int = 32
+    # Jobs one client address may have queued or running: one visitor cannot fill the shared queue (40).
+    max_jobs_per_client: int = 8
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+                    or value <= 0:
+                raise nstcore.ConfigError(f"{f.name.replace('_', '-')} must be a number above 0, "
+                                          f"got {nstcore.shown(value)}.")
+
+    @property
+    def upload_side(self) -> int:
+        """Uploads are shrunk on arrival to this long side: more than any run may use (its size, or 2x for
+        style_scale), far less memory than a 40 MP original (which cost ~150 MB per image)."""
+        return 2 * self.max_size
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return int(self.max_upload_mb * 1024 * 1024)
 
     @classmethod
     def from_env(cls, **overrides: float | int | None) -> Limits:
-        """Defaults <- NST_MAX_UPLOAD_MB / _PIXELS / _SIZE / _STEPS / _VARIANTS <- explicit overrides."""
+        """Defaults <- NST_<FIELD> environment variables <- explicit overrides (flags). Raises ConfigError with one
+        sentence for a value that is not a positive number."""
         values: dict[str, float | int] = {}
-        for name, kind in (("max_upload_mb", float), ("max_pixels", int), ("max_size", int), ("max_steps", int),
-                           ("max_variants", int)):
-            env = os.environ.get(f"NST_{name.upper()}")
+        for f in fields(cls):
+            kind = float if f.type in (float, "float") else int
+            env = os.environ.get(f"NST_{f.name.upper()}")
             if env:
-                values[name] = kind(env)
-            if overrides.get(name) is not None:
-                values[name] = kind(overrides[name])  # type: ignore[arg-type]
+                try:
+                    values[f.name] = kind(env)
+                except ValueError:
+                    raise nstcore.ConfigError(f"NST_{f.name.upper()} must be a {'number' if kind is float else 'whole number'}"
+                                              f", got {nstcore.shown(env)}.") from None
+            if overrides.get(f.name) is not None:
+                values[f.name] = kind(overrides[f.name])  # type: ignore[arg-type]
         return cls(**values)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
+
+from .imaging import PreparedImage, preview_jpeg, thumbnail
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
 
@@ -18,6 +21,16 @@ def sample_path(role: str, name: str) -> Path:
     if path.parent != (ASSETS / role).resolve():  # a name from the page is never a path elsewhere
         raise ValueError(f"not a sample: {name}")
     return path
+
+
+@functools.lru_cache(maxsize=32)
+def sample_image(role: str, name: str, max_side: int) -> PreparedImage:
+    """A sample decoded, thumbnailed and encoded once per process, not once per page load (every session starts
+    with two of them; images are never modified in place, so sessions can share them)."""
+    import nstcore
+
+    image = nstcore.load_image(sample_path(role, name), name=name, max_side=max_side)
+    return PreparedImage(name, image, thumbnail(image), preview_jpeg(image))
 
 
 DEFAULT_CONTENT = "lake_house.png"

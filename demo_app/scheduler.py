@@ -44,22 +44,27 @@ class Handover:
 
 
 def describe_failure(exc: BaseException) -> str:
-    """One sentence for a failed run (no traceback)."""
+    """One sentence for a failed run, for the page: no traceback, no raw exception text, no server path (the
+    details go to the server log)."""
+    if isinstance(exc, nstcore.WeightsError):  # its message names the weights file on the server
+        return ("The server could not load the network weights for this model; choose the other model or ask the "
+                "host.")
     if isinstance(exc, nstcore.NSTError):
         return str(exc)
     text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     if isinstance(exc, MemoryError) or "out of memory" in text.lower():
         return "The run ran out of memory on the server; try a smaller size or fewer variants."
-    return f"The run failed ({type(exc).__name__}: {text}); the settings are kept, try again."
+    return "The run failed on the server; the settings are kept, so try again (the host can see why in the log)."
 
 
 class Job:
     """One submitted run. ``start_run`` is called in a scheduler thread and returns nstcore's snapshot iterator."""
 
     def __init__(self, session_id: str, start_run: Callable[[], Iterator[nstcore.Progress]], *, steps: int,
-                 pixels: int, label: str = "run") -> None:
+                 pixels: int, label: str = "run", client: str = "") -> None:
         self.id = next(_ids)
         self.session_id = session_id
+        self.client = client  # the visitor's address, for the per-client cap
         self.label = label
         self.steps = steps
         self.pixels = pixels  # output pixels x variants: what a step costs, for queue ETAs
@@ -115,8 +120,10 @@ class Job:
                 if self._stop.is_set():
                     break
         except Exception as exc:  # noqa: BLE001 - one job's failure must not stop the scheduler
-            if not isinstance(exc, nstcore.NSTError):
-                log.exception("job %s of session %s failed", self.id, self.session_id)
+            if isinstance(exc, nstcore.NSTError):
+                log.info("job %s of session %s refused: %s", self.id, self.session_id[:8], exc)
+            else:
+                log.exception("job %s of session %s failed", self.id, self.session_id[:8])
             self._finish("failed", describe_failure(exc))
             return
         finally:
@@ -156,13 +163,19 @@ class Scheduler:
             thread.start()
 
     # -- sessions' side ---------------------------------------------------------------------------------------------
-    def submit(self, job: Job) -> None:
+    def submit(self, job: Job, max_per_client: int | None = None) -> None:
+        """Queue ``job``; refuse it (SchedulerError, a sentence) when the server is closing, the page already has a
+        job, the queue is full, or the job's client already has ``max_per_client`` jobs queued or running."""
         with self._cv:
             if self._closed:
                 raise SchedulerError("The server is shutting down; try again in a moment.")
             current = self._active.get(job.session_id)
             if current is not None:
                 raise SchedulerError("This page already has a run queued or running; press Stop first.")
+            if max_per_client and job.client and \
+                    sum(other.client == job.client for other in self._active.values()) >= max_per_client:
+                raise SchedulerError(f"Your computer already has {max_per_client} runs queued or running on this "
+                                     "server (the most one computer may have); wait for one to finish.")
             if len(self._queue) >= self.max_queue:
                 raise SchedulerError(f"The queue is full ({self.max_queue} jobs waiting); try again in a minute.")
             job.state, job.submitted_at = "queued", time.time()

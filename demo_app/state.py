@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
+from pathlib import Path
 from typing import Any
 
 import param
@@ -20,10 +21,11 @@ import nstcore
 
 from .backend import Backend
 from .config_params import CONFIG_PARAM_NAMES, LIVE_FIELDS, ConfigParams
-from .imaging import encode_png
+from .imaging import PreparedImage, encode_png, prepare_image
 from .limits import Limits
-from .samples import DEFAULT_CONTENT, DEFAULT_STYLE, sample_path
+from .samples import DEFAULT_CONTENT, DEFAULT_STYLE, sample_image
 from .scheduler import Handover, Job, SchedulerError
+from .text import MAX_NAME, capped, file_label
 
 log = logging.getLogger("demo_app")
 
@@ -31,8 +33,9 @@ log = logging.getLogger("demo_app")
 class SessionState(ConfigParams):
     """Settings (from StyleConfig) plus images, status and the current job of one session."""
 
-    content_name = param.String(default="", doc="What the content image is called on the page.")
-    style_name = param.String(default="", doc="What the style image is called on the page.")
+    content_name = param.String(default="", doc="What the content image is called on the page (capped text).")
+    style_name = param.String(default="", doc="What the style image is called on the page (capped text).")
+    images_version = param.Integer(default=0, doc="Counts image changes (a same-named upload is a change too).")
     running = param.Boolean(default=False, doc="A job of this session is running.")
     status = param.String(default="Ready.", doc="One line about the current run.")
     error = param.String(default="", doc="The last problem, as a sentence for people.")
@@ -42,12 +45,15 @@ class SessionState(ConfigParams):
     preset = param.Selector(default="style_layers", objects=list(nstcore.PRESETS), doc="Comparison preset.")
     variants = param.List(default=[], doc="Comparison rows: label, alpha, beta, tv, content/style layers, pooling.")
 
-    def __init__(self, backend: Backend, limits: Limits | None = None, **params: Any) -> None:
+    def __init__(self, backend: Backend, limits: Limits | None = None, client: str = "", **params: Any) -> None:
         super().__init__(**params)
         self.backend = backend
         self.limits = limits or Limits()
+        self.client = client  # the visitor's address (per-client job cap); "" when unknown
         self.content: Image.Image | None = None
         self.style: Image.Image | None = None
+        self.content_image: PreparedImage | None = None  # with its thumbnail and preview, ready to show
+        self.style_image: PreparedImage | None = None
         self.result: tuple[Any, ...] | None = None  # last frames (numpy arrays) of the last run
         self.session_id = uuid.uuid4().hex
         self._restoring = False
@@ -66,30 +72,37 @@ class SessionState(ConfigParams):
     # -- images ---------------------------------------------------------------------------------------------------
     def use_sample(self, role: str, name: str) -> bool:
         try:
-            data = sample_path(role, name).read_bytes()
-        except (OSError, ValueError):
-            self.error = f"Sample {name} is not available."
+            prepared = sample_image(role, name, self.limits.upload_side)
+        except (OSError, ValueError, nstcore.ImageError):
+            self.error = f"Sample {capped(name, MAX_NAME)} is not available."
             return False
-        return self.set_image(role, data, name)
+        self.apply_image(role, prepared)
+        return True
+
+    def prepare_upload(self, data: bytes, filename: str) -> PreparedImage:
+        """Check and decode an upload (thread-safe, touches no state): raises ``nstcore.ImageError`` with one
+        sentence naming the file. Slow for large files: the page calls it on a worker thread."""
+        return prepare_image(data, file_label(filename, "the upload"), self.limits)
+
+    def apply_image(self, role: str, prepared: PreparedImage) -> None:
+        """Make a prepared image the content or style image (on the session's loop). A new upload always replaces
+        the old one, even under the same file name: ``images_version`` changes every time."""
+        if role == "content":
+            self.content, self.content_image = prepared.image, prepared
+        else:
+            self.style, self.style_image = prepared.image, prepared
+        self.param.update(**{f"{role}_name": prepared.name, "error": "",
+                             "images_version": self.images_version + 1})
 
     def set_image(self, role: str, data: bytes, filename: str) -> bool:
-        """Use uploaded bytes as the content or style image. On any problem: keep the previous image, set ``error``
-        to one sentence naming the file and the reason, return False."""
-        limit = self.limits.max_upload_mb
-        if len(data) > limit * 1024 * 1024:
-            self.error = f"{filename} is {len(data) / 2**20:.1f} MB, over the upload limit of {limit:g} MB; " \
-                         "use a smaller file."
-            return False
+        """Use uploaded bytes as the content or style image, all at once (tests, scripts). On any problem: keep the
+        previous image, set ``error`` to one sentence naming the file and the reason, return False."""
         try:
-            image = nstcore.load_image(data, max_pixels=self.limits.max_pixels, name=filename)
+            prepared = self.prepare_upload(data, filename)
         except nstcore.ImageError as exc:
             self.error = str(exc)
             return False
-        if role == "content":
-            self.content, self.content_name = image, filename
-        else:
-            self.style, self.style_name = image, filename
-        self.error = ""
+        self.apply_image(role, prepared)
         return True
 
     # -- config -----------------------------------------------------------------------------------------------
@@ -105,27 +118,44 @@ class SessionState(ConfigParams):
         return nstcore.StyleConfig.from_dict(values)
 
     def config_json(self) -> str:
-        return self.config().to_json()
+        """The settings as the CLI reads them; a local weights file is named without its server folders."""
+        config = self.config()
+        if config.weights not in ("imagenet", "random"):
+            config = config.replace(weights=Path(config.weights).name)
+        return config.to_json()
 
-    def apply_config_json(self, text: str | bytes, filename: str = "config") -> bool:
-        """Restore every control from an exported JSON; on error nothing changes."""
+    @staticmethod
+    def read_config(text: str | bytes, filename: str = "config") -> nstcore.StyleConfig:
+        """Parse an exported config (thread-safe; the page calls it on a worker). Raises ``ConfigError`` with one
+        sentence that names the file (capped plain text) and the field."""
         try:
-            config = nstcore.StyleConfig.from_json(text)
+            return nstcore.StyleConfig.from_json(text)
         except nstcore.ConfigError as exc:
-            self.error = f"{filename}: {exc}"
-            return False
+            raise nstcore.ConfigError(f"{file_label(filename, 'The config')}: {exc}") from None
+
+    def apply_config(self, config: nstcore.StyleConfig, filename: str = "config") -> bool:
+        """Restore every control from a parsed config; on error nothing changes."""
         values = {name: getattr(config, name) for name in CONFIG_PARAM_NAMES}
         values["content_layers"] = dict(config.content_layers)
         values["style_layers"] = dict(config.style_layers)
         before = self.settings()
         try:
             self._restore(values)
-        except ValueError as exc:  # a value outside a slider's bounds
+        except ValueError as exc:  # a value outside a widget's bounds
             self._restore(before)
-            self.error = f"{filename}: {exc}"
+            self.error = f"{file_label(filename, 'The config')}: {capped(exc, 200)}"
             return False
         self.error = ""
         return True
+
+    def apply_config_json(self, text: str | bytes, filename: str = "config") -> bool:
+        """Parse and restore at once (tests, scripts); on error nothing changes and ``error`` says why."""
+        try:
+            config = self.read_config(text, filename)
+        except nstcore.ConfigError as exc:
+            self.error = str(exc)
+            return False
+        return self.apply_config(config, filename)
 
     def reset(self) -> None:
         defaults = nstcore.StyleConfig()
@@ -189,6 +219,11 @@ class SessionState(ConfigParams):
             self.error = (f"This server allows at most {self.limits.max_size} px and {self.limits.max_steps} steps; "
                           "lower the size or the number of steps.")
             return None
+        if config.size * config.style_scale > self.limits.max_size:
+            self.error = (f"Style scale {config.style_scale:g} at {config.size} px makes the style image "
+                          f"{config.size * config.style_scale:.0f} px, over this server's {self.limits.max_size} px; "
+                          "lower the style scale or the size.")
+            return None
         return config
 
     def _launch(self, config: nstcore.StyleConfig, variants: list[nstcore.Variant] | None, mode: str) -> bool:
@@ -203,9 +238,9 @@ class SessionState(ConfigParams):
         start_run = self.backend.runner(config, self.content, self.style, controls, variants)
         width, height = self.content.size
         pixels = round(width * height * (config.size / max(width, height)) ** 2) * len(variants)
-        job = Job(self.session_id, start_run, steps=config.steps, pixels=pixels, label=mode)
+        job = Job(self.session_id, start_run, steps=config.steps, pixels=pixels, label=mode, client=self.client)
         try:
-            self.backend.scheduler.submit(job)
+            self.backend.scheduler.submit(job, max_per_client=self.limits.max_jobs_per_client)
         except SchedulerError as exc:
             self.error = str(exc)
             return False
@@ -329,6 +364,10 @@ class SessionState(ConfigParams):
             self.backend.scheduler.cancel(self._job)
         self.content = self.style = None
         self.result = None
+
+    def log_failure(self, what: str, exc: BaseException) -> None:
+        """Details of an unexpected failure go to the server log, never to the page."""
+        log.error("session %s: %s failed", self.session_id[:8], what, exc_info=exc)
 
     def result_png(self) -> bytes | None:
         return encode_png(self.result[0]) if self.result else None

@@ -14,7 +14,7 @@ def status_text(backend: Backend, sessions: int) -> str:
     return (
         f"### Workshop server status\n\n"
         f"| | |\n|---|---|\n"
-        f"| device | {backend.device_label}, {backend.effective_weights('vgg19')} weights |\n"
+        f"| device | {backend.device_label}, {backend.weights_label('vgg19')} weights |\n"
         f"| active sessions | {sessions} |\n"
         f"| jobs running | {stats['running']} of at most {stats['max_concurrent']} at once |\n"
         f"| jobs queued | {stats['queued']} (limit {stats['max_queue']}) |\n"

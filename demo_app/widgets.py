@@ -10,9 +10,66 @@ from collections.abc import Callable
 
 import panel as pn
 import param
-from bokeh.models import CustomJSTickFormatter
 
-_EXP_FORMAT = CustomJSTickFormatter(code="return Math.pow(10, tick).toExponential(1)")
+
+class LogRange(pn.custom.JSComponent):
+    """A native range input over log10(value) whose label and accessible value show the real value (1.0e+6).
+
+    A component of its own, made per session like every Bokeh model: the earlier shared tick formatter belonged to
+    the first page's document, and every later page showed "undefined". ``aria-valuetext`` carries the real value,
+    so a screen reader says "1.0e+6", not the exponent "6.00" that Bokeh's slider reports.
+    """
+
+    value = param.Number(default=0.0, doc="log10 of the value.")
+    start = param.Number(default=-4.0)
+    end = param.Number(default=4.0)
+    step = param.Number(default=0.05)
+    label = param.String(default="")
+    # Not "off": the model's JavaScript proxy has an off() method, which a parameter of that name would shadow.
+    greyed = param.Boolean(default=False, doc="Greyed out (the term is switched off).")
+
+    _esm = """
+    const fmt = (exp) => Math.pow(10, exp).toExponential(1);
+    export function render({ model, el }) {
+      const wrap = document.createElement("label");
+      wrap.className = "nst-log";
+      const head = document.createElement("div");
+      head.className = "nst-log-head";
+      const title = document.createElement("span");
+      const shown = document.createElement("span");
+      shown.className = "nst-log-value";
+      head.append(title, shown);
+      const input = document.createElement("input");
+      input.type = "range";
+      const show = (exp) => {
+        const text = fmt(exp);
+        shown.textContent = text;
+        input.setAttribute("aria-valuetext", text);
+      };
+      const sync = () => {
+        title.textContent = model.label + ": ";
+        input.min = model.start; input.max = model.end; input.step = model.step;
+        input.value = model.value;
+        input.disabled = model.greyed;
+        wrap.classList.toggle("nst-log-off", model.greyed);
+        show(model.value);
+      };
+      input.addEventListener("input", () => show(parseFloat(input.value)));
+      input.addEventListener("change", () => { model.value = parseFloat(input.value); });
+      model.on(["value", "start", "end", "step", "label", "greyed"], sync);
+      sync();
+      wrap.append(head, input);
+      el.append(wrap);
+    }
+    """
+
+    _stylesheets = ["""
+    .nst-log { display: flex; flex-direction: column; font-size: 13px; width: 100%; }
+    .nst-log-head { display: flex; gap: 4px; }
+    .nst-log-value { font-weight: 600; font-variant-numeric: tabular-nums; }
+    .nst-log input { width: 100%; accent-color: #0072b5; margin: 4px 0; }
+    .nst-log-off { opacity: .5; }
+    """]
 
 
 class LogSlider(pn.viewable.Viewer):
@@ -28,12 +85,11 @@ class LogSlider(pn.viewable.Viewer):
         super().__init__()
         self._state, self._name, self._default = state, name, default
         self._syncing = False
-        self.slider = pn.widgets.FloatSlider(label=label, start=start, end=end, step=0.05, format=_EXP_FORMAT,
-                                             value=self._exponent(getattr(state, name), start), width=width,
-                                             css_classes=css_classes or [])
+        self.slider = LogRange(label=label, start=start, end=end, value=self._exponent(getattr(state, name), start),
+                               width=width, css_classes=css_classes or [])
         self.toggle = pn.widgets.Checkbox(label="on", value=getattr(state, name) not in (0, 0.0), width=45,
                                           visible=allow_zero, align="end")
-        self.slider.disabled = allow_zero and not self.toggle.value
+        self.slider.greyed = allow_zero and not self.toggle.value
         self.slider.param.watch(self._to_state, "value")
         self.toggle.param.watch(self._to_state, "value")
         state.param.watch(self._from_state, name)
@@ -51,7 +107,7 @@ class LogSlider(pn.viewable.Viewer):
     def _to_state(self, event: param.parameterized.Event) -> None:
         if self._syncing:
             return
-        self.slider.disabled = self.toggle.visible and not self.toggle.value
+        self.slider.greyed = self.toggle.visible and not self.toggle.value
         value = 0.0 if (self.toggle.visible and not self.toggle.value) else float(10 ** self.slider.value)
         self._syncing = True
         try:
@@ -67,7 +123,7 @@ class LogSlider(pn.viewable.Viewer):
         try:
             if self.toggle.visible:
                 self.toggle.value = bool(value)
-                self.slider.disabled = not value
+                self.slider.greyed = not value
             if value or value is None:
                 exp = self._exponent(value, self.slider.value)
                 self.slider.value = min(max(exp, self.slider.start), self.slider.end)
@@ -98,11 +154,17 @@ class LayerRows(pn.viewable.Viewer):
         state.param.watch(self._from_state, name)
         state.param.watch(lambda e: self._build(), "model")
 
+    def _shown(self, weights: dict[str, float]) -> list[str]:
+        return [layer for layer in self._names()
+                if self.show_all.value or layer in self._featured or weights.get(layer, 0.0) > 0]
+
     def _build(self) -> None:
+        """Rows for the layers on show only: 16 rows of widgets per page for VGG19 cost a page load ~0.1 s of the
+        event loop that every visitor shares; the others are made when "show all" asks for them."""
         weights = getattr(self._state, self._name)
         self._widgets = {}
         rows = []
-        for layer in self._names():
+        for layer in self._shown(weights):
             on = weights.get(layer, 0.0) > 0
             switch = pn.widgets.Switch(value=on, width=40, margin=(22, 5, 0, 10))
             slider = pn.widgets.FloatSlider(label=layer, start=0.0, end=2.0, step=0.05,
@@ -113,12 +175,10 @@ class LayerRows(pn.viewable.Viewer):
             self._widgets[layer] = (switch, slider, row)
             rows.append(row)
         self._rows.objects = rows
-        self._apply_visibility()
 
     def _apply_visibility(self) -> None:
-        weights = getattr(self._state, self._name)
-        for layer, (_, _, row) in self._widgets.items():
-            row.visible = self.show_all.value or layer in self._featured or weights.get(layer, 0.0) > 0
+        if list(self._widgets) != self._shown(getattr(self._state, self._name)):
+            self._build()
 
     def _to_state(self, event: param.parameterized.Event) -> None:
         if self._syncing:
@@ -151,3 +211,51 @@ class LayerRows(pn.viewable.Viewer):
 
     def __panel__(self) -> pn.viewable.Viewable:
         return pn.Column(self._rows, self.show_all, margin=0)
+
+
+class Uploader(pn.widgets.FileDropper):
+    """Panel's chunked FileDropper with the size limit enforced on the server as well as in the browser.
+
+    A file travels in chunks of ``CHUNK_BYTES`` (never one websocket message the size of the file: the old
+    FileInput's single message over the websocket cap dropped the connection and the session with its job). The
+    browser refuses a file over the limit before sending it (FilePond says so in the widget); a client that skips
+    that check is stopped here at the first chunk that would pass the limit, and ``on_refused(name, size)`` says
+    so. ``on_file(name, data)`` gets each complete file once, then the widget forgets it.
+    """
+
+    CHUNK_BYTES = 1024 * 1024
+
+    def __init__(self, *, max_bytes: int, on_file: Callable[[str, bytes], None],
+                 on_refused: Callable[[str, int], None], **params) -> None:
+        # FilePond reads "KB" as 1000 bytes; round up so a file just under the server's limit is never refused.
+        params.setdefault("max_file_size", f"{max_bytes // 1000 + 1}KB")
+        super().__init__(chunk_size=self.CHUNK_BYTES, multiple=False, **params)
+        self._max_bytes, self._on_file, self._on_refused = max_bytes, on_file, on_refused
+        self._received: dict[str, int] = {}
+        self._refused: set[str] = set()
+
+    def _process_event(self, event) -> None:
+        if event.event_name != "upload_event":
+            super()._process_event(event)
+            return
+        data = event.data
+        name, chunk, total = str(data.get("name", "")), int(data.get("chunk", 0)), int(data.get("total_chunks", 0))
+        if chunk == 1:
+            self._received[name] = 0
+            self._refused.discard(name)
+        if name in self._refused:
+            return
+        size = self._received.get(name, 0) + len(data.get("data") or b"")
+        self._received[name] = size
+        if size > self._max_bytes or (total - 1) * self.chunk_size > self._max_bytes:
+            self._file_buffer.pop(name, None)
+            self._received.pop(name, None)
+            self._refused.add(name)
+            self._on_refused(name, max(size, (total - 1) * self.chunk_size))
+            return
+        super()._process_event(event)
+        if chunk == total and name in self.value:
+            content = self.value.pop(name)
+            self.mime_type.pop(name, None)
+            self._received.pop(name, None)
+            self._on_file(name, content.encode() if isinstance(content, str) else content)

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .cli import add_common_arguments, add_config_arguments, build_config, check_output, drive, read_text
-from .config import StyleConfig
+from .config import StyleConfig, load_json
 from .errors import ConfigError
 from .presets import PRESETS, expand_preset
 from .variants import MAX_VARIANTS, Variant, check_count, variant_from_dict
@@ -37,10 +37,7 @@ def compare_parser() -> argparse.ArgumentParser:
 
 
 def load_variants(path: str, args: argparse.Namespace) -> tuple[StyleConfig, list[Variant]]:
-    try:
-        data: Any = json.loads(read_text(path, "variants file"))
-    except ValueError as exc:
-        raise ConfigError(f"{path} is not valid JSON ({exc}).") from None
+    data: Any = load_json(read_text(path, "variants file"), "The variants file")
     entries = data.get("variants") if isinstance(data, dict) else data
     if not isinstance(entries, list):
         raise ConfigError(f"{path} must hold a list of variants or an object with a 'variants' list.")

@@ -26,8 +26,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
-from .errors import ConfigError
-from .layers import MODELS, tap_index
+from .errors import ConfigError, shown
+from .layers import tap_index
 
 Model = Literal["vgg19", "vgg16"]
 Pooling = Literal["avg", "max"]
@@ -72,7 +72,7 @@ class LossWeights:
         for name in ("alpha", "beta", "tv"):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
-                raise ConfigError(f"{name} must be a finite number >= 0, got {value!r}.")
+                raise ConfigError(f"{name} must be a finite number >= 0, got {shown(value)}.")
             object.__setattr__(self, name, float(value))
         for name in ("content_layers", "style_layers"):
             object.__setattr__(self, name, _check_weights(name, getattr(self, name)))
@@ -94,11 +94,11 @@ def _check_weights(what: str, value: Any) -> dict[str, float]:
     if isinstance(value, str):
         value = parse_layers(value)
     if not isinstance(value, Mapping):
-        raise ConfigError(f"{what} must map layer names to weights, got {value!r}.")
+        raise ConfigError(f"{what} must map layer names to weights, got {shown(value)}.")
     out: dict[str, float] = {}
     for name, weight in value.items():
         if not isinstance(weight, (int, float)) or not math.isfinite(weight) or weight < 0:
-            raise ConfigError(f"Weight of {name} in {what} must be a finite number >= 0, got {weight!r}.")
+            raise ConfigError(f"Weight of {name} in {what} must be a finite number >= 0, got {shown(weight)}.")
         out[str(name)] = float(weight)
     return out
 
@@ -113,7 +113,7 @@ def parse_layers(text: str) -> dict[str, float]:
         try:
             out[name.lower()] = float(weight) if weight else 1.0
         except ValueError:
-            raise ConfigError(f"Layer weight {weight!r} in {part!r} is not a number; write e.g. conv1_1:0.5.") from None
+            raise ConfigError(f"Layer weight {shown(weight)} in {shown(part)} is not a number; write e.g. conv1_1:0.5.") from None
     return out
 
 
@@ -191,16 +191,15 @@ class StyleConfig:
         hints = typing.get_type_hints(type(self))
         for f in fields(self):
             value = getattr(self, f.name)
+            _check_type(f.name, hints[f.name], value)
             choices = literal_choices(hints[f.name])
             if choices and value not in choices:
-                raise ConfigError(f"{f.name} must be one of {', '.join(choices)}, got {value!r}.")
+                raise ConfigError(f"{f.name} must be one of {', '.join(choices)}, got {shown(value)}.")
             lo, hi = f.metadata.get("min"), f.metadata.get("max")
             if isinstance(value, (int, float)) and not isinstance(value, bool) and value is not None:
                 if not math.isfinite(value) or (lo is not None and value < lo) or (hi is not None and value > hi):
                     bounds = f"between {lo:g} and {hi:g}" if hi is not None else f"at least {lo:g}"
-                    raise ConfigError(f"{f.name} must be {bounds}, got {value!r}.")
-        if self.model not in MODELS:  # pragma: no cover - guarded by Literal check above
-            raise ConfigError(f"Unknown model {self.model!r}.")
+                    raise ConfigError(f"{f.name} must be {bounds}, got {shown(value)}.")
         lw = self.loss_weights()  # validates weights
         for name in lw.layers():
             tap_index(self.model, name)  # raises ConfigError naming valid layers
@@ -242,7 +241,8 @@ class StyleConfig:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
-            raise ConfigError(f"Unknown config field(s): {', '.join(unknown)}; known fields are {', '.join(sorted(known))}.")
+            names = ", ".join(shown(str(name), 40) for name in unknown[:5]) + (" …" if len(unknown) > 5 else "")
+            raise ConfigError(f"Unknown config field(s): {names}; known fields are {', '.join(sorted(known))}.")
         try:
             return cls(**dict(data))
         except TypeError as exc:  # e.g. a list where a number belongs
@@ -250,11 +250,48 @@ class StyleConfig:
 
     @classmethod
     def from_json(cls, text: str | bytes) -> StyleConfig:
-        try:
-            data = json.loads(text)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"The config is not valid JSON ({exc}).") from None
-        return cls.from_dict(data)
+        return cls.from_dict(load_json(text))
+
+
+# An exported config is about 1 KB and a comparison's variants file a few KB; anything far larger is not one.
+MAX_JSON_BYTES = 256 * 1024
+
+
+def load_json(text: str | bytes, what: str = "The config") -> Any:
+    """Parse a config or variants file, refusing oversized and absurdly nested input with one sentence."""
+    if len(text) > MAX_JSON_BYTES:
+        raise ConfigError(f"{what} is {len(text) / 1024:.0f} KB; a config file is a few KB, so this is not one "
+                          f"(the limit is {MAX_JSON_BYTES // 1024} KB).")
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise ConfigError(f"{what} is nested too deeply to be a config file; export one from the page or the "
+                          "CLI (--save-config).") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{what} is not valid JSON ({shown(str(exc), 80)}).") from None
+
+
+def _check_type(name: str, hint: Any, value: Any) -> None:
+    """Refuse a value of the wrong JSON type with a sentence naming the field (``"steps": 2.5``, ``"seed": "abc"``),
+    before anything compares or computes with it."""
+    if literal_choices(hint):
+        ok = isinstance(value, str)
+        want = "one of " + ", ".join(literal_choices(hint))
+    elif hint is int:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+        want = "a whole number"
+    elif hint is float or [a for a in typing.get_args(hint) if a is not type(None)] == [float]:
+        ok = (isinstance(value, (int, float)) and not isinstance(value, bool)) or (
+            value is None and type(None) in typing.get_args(hint))
+        want = "a number" + (" or null" if type(None) in typing.get_args(hint) else "")
+    elif hint is str:
+        ok, want = isinstance(value, str), "a string"
+    elif typing.get_origin(hint) in (Mapping, dict):
+        ok, want = isinstance(value, (Mapping, str)), 'layer weights such as {"conv1_1": 1.0} or "conv1_1:1"'
+    else:  # pragma: no cover - every field's hint is one of the above
+        return
+    if not ok:
+        raise ConfigError(f"{name} must be {want}, got {shown(value)}.")
 
 
 def literal_choices(hint: Any) -> tuple[Any, ...]:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .config import LossWeights
-from .errors import ConfigError
+from .errors import ConfigError, shown
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,7 @@ class Controls:
     @staticmethod
     def _check_lr(lr: float) -> float:
         if not isinstance(lr, (int, float)) or not lr > 0 or lr != lr:
-            raise ConfigError(f"The learning rate must be a number above 0, got {lr!r}.")
+            raise ConfigError(f"The learning rate must be a number above 0, got {shown(lr)}.")
         return float(lr)
 
     def __len__(self) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from .errors import ConfigError
+from .errors import ConfigError, shown
 
 
 def resolve_device(name: str = "auto") -> torch.device:
@@ -19,7 +19,7 @@ def resolve_device(name: str = "auto") -> torch.device:
     try:
         device = torch.device(name)
     except RuntimeError:
-        raise ConfigError(f"Unknown device {name!r}; use auto, cpu, cuda, cuda:N or mps.") from None
+        raise ConfigError(f"Unknown device {shown(name)}; use auto, cpu, cuda, cuda:N or mps.") from None
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ConfigError("CUDA was requested but no CUDA GPU is available here; use --device cpu or auto.")
     if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():

@@ -21,3 +21,14 @@ class ConfigError(NSTError, ValueError):
 
 class WeightsError(NSTError):
     """Pretrained network weights could not be found, downloaded or loaded."""
+
+
+# A value quoted back in a sentence is cut to this many characters: a 10,000-character "model" from a config file
+# must not become a 10,000-character error message (on a page, in a terminal or in a log).
+SHOWN_LIMIT = 60
+
+
+def shown(value: object, limit: int = SHOWN_LIMIT) -> str:
+    """``repr(value)`` for an error sentence, cut to ``limit`` characters with an ellipsis."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -17,7 +17,7 @@ import torch
 from torch import Tensor, nn
 
 from .device import prefers_channels_last
-from .errors import ConfigError
+from .errors import ConfigError, shown
 from .layers import pools_before, tap_index
 from .weights import load_features
 
@@ -91,7 +91,7 @@ class VGGFeatures(nn.Module):
         poolings = [pooling] if isinstance(pooling, str) else list(pooling)
         for value in poolings:
             if value not in ("avg", "max"):
-                raise ConfigError(f"pooling must be avg or max, got {value!r}.")
+                raise ConfigError(f"pooling must be avg or max, got {shown(value)}.")
         self.mixed = len(set(poolings)) > 1
         pooling = poolings[0]
         layers = list(layers)

@@ -8,6 +8,8 @@ from collections.abc import Sequence
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from .variants import clean_label
+
 LABEL_LINE = 14
 MIN_CELL = 128
 LABEL_LINES = 2
@@ -39,14 +41,25 @@ def grid_image(images: Sequence[np.ndarray], labels: Sequence[str], columns: int
     return canvas
 
 
+def _fit(draw: ImageDraw.ImageDraw, text: str, font, width: int) -> int:
+    """The longest prefix of ``text`` (at least one character) that fits ``width``, by bisection: O(log n) text
+    measurements instead of one per character removed (a 3,000-character label took 28 s the old way)."""
+    lo, hi = 1, len(text)
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if draw.textlength(text[:mid], font=font) <= width:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
 def _wrap(draw: ImageDraw.ImageDraw, text: str, font, width: int) -> list[str]:
     """Break ``text`` into at most LABEL_LINES lines that fit ``width`` (at spaces, '+' or '..' where possible)."""
     lines: list[str] = []
-    rest = text
+    rest = clean_label(text, "")
     while rest and len(lines) < LABEL_LINES:
-        cut = len(rest)
-        while cut > 1 and draw.textlength(rest[:cut], font=font) > width:
-            cut -= 1
+        cut = _fit(draw, rest, font, width)
         if cut < len(rest):
             soft = max(rest.rfind(" ", 0, cut), rest.rfind("+", 0, cut), rest.rfind(".", 0, cut))
             cut = soft + 1 if soft > 0 else cut
@@ -54,7 +67,5 @@ def _wrap(draw: ImageDraw.ImageDraw, text: str, font, width: int) -> list[str]:
         rest = rest[cut:].lstrip()
     if rest and lines:
         last = lines[-1]
-        while last and draw.textlength(last + "…", font=font) > width:
-            last = last[:-1]
-        lines[-1] = last + "…"
+        lines[-1] = last[: _fit(draw, last + "…", font, width) - 1] + "…" if last else "…"
     return lines

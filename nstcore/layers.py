@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from .errors import ConfigError
+from .errors import ConfigError, shown
 
 # Convolutions per block: the architecture tables of Simonyan & Zisserman (2014), configurations D and E.
 _BLOCKS: dict[str, tuple[int, ...]] = {
@@ -27,7 +27,7 @@ def layer_indices(model: str) -> dict[str, int]:
     Each conv is followed by a ReLU and each block by a 2x2 pool, so the layout is derived, not hand-typed.
     """
     if model not in _BLOCKS:
-        raise ConfigError(f"Unknown model {model!r}; choose one of {', '.join(MODELS)}.")
+        raise ConfigError(f"Unknown model {shown(model)}; choose one of {', '.join(MODELS)}.")
     names: dict[str, int] = {}
     index = 0
     for block, convs in enumerate(_BLOCKS[model], start=1):
@@ -48,7 +48,7 @@ def tap_index(model: str, name: str) -> int:
     indices = layer_indices(model)
     if name not in indices:
         raise ConfigError(
-            f"Unknown layer {name!r} for {model}; valid names are conv1_1 ... "
+            f"Unknown layer {shown(name)} for {model}; valid names are conv1_1 ... "
             f"{layer_names(model)[-1]} (e.g. conv4_2)."
         )
     return indices[name] + 1

@@ -15,7 +15,7 @@ A preset returns the shared config it needs (e.g. ``init="noise"``) and the vari
 from __future__ import annotations
 
 from .config import PAPER_STYLE_LAYERS, LossWeights, StyleConfig
-from .errors import ConfigError
+from .errors import ConfigError, shown
 from .variants import Variant
 
 PRESETS = ("style_layers", "content_layers", "ratio", "pooling")
@@ -45,4 +45,4 @@ def expand_preset(name: str, base: StyleConfig) -> tuple[StyleConfig, list[Varia
     if name == "pooling":
         weights = base.loss_weights()
         return base, [Variant("avg pooling", weights, "avg"), Variant("max pooling", weights, "max")]
-    raise ConfigError(f"Unknown preset {name!r}; choose one of {', '.join(PRESETS)}.")
+    raise ConfigError(f"Unknown preset {shown(name)}; choose one of {', '.join(PRESETS)}.")

@@ -12,11 +12,23 @@ from dataclasses import dataclass
 from typing import Any
 
 from .config import LossWeights, StyleConfig
-from .errors import ConfigError
+from .errors import ConfigError, shown
 
 # What may differ between the variants of one batch; every other StyleConfig field is shared.
 VARIANT_FIELDS = ("alpha", "beta", "tv", "content_layers", "style_layers", "pooling")
 MIN_VARIANTS, MAX_VARIANTS = 1, 64
+# A label is drawn in two lines under a grid cell of 128-256 px; 80 characters is already more than fits, and a
+# longer one (a pasted paragraph) only costs time to lay out.
+MAX_LABEL = 80
+
+
+def clean_label(text: object, fallback: str) -> str:
+    """A variant label as one line of at most MAX_LABEL characters (``fallback`` when empty)."""
+    line = " ".join(str(text or "").split())
+    line = "".join(ch for ch in line if ch.isprintable())
+    if len(line) > MAX_LABEL:
+        line = line[: MAX_LABEL - 1] + "…"
+    return line or fallback
 
 
 @dataclass(frozen=True)
@@ -49,7 +61,7 @@ def variant_from_dict(base: StyleConfig, data: Mapping[str, Any], index: int) ->
     """
     if not isinstance(data, Mapping):
         raise ConfigError(f"Variant {index + 1} must be a JSON object, got {type(data).__name__}.")
-    label = str(data.get("label") or f"variant {index + 1}")
+    label = clean_label(data.get("label"), f"variant {index + 1}")
     if isinstance(data.get("config"), Mapping):
         # A full config (as exported): its shared fields are the comparison's, so only the variant's own count.
         overrides = {k: v for k, v in data["config"].items() if k in VARIANT_FIELDS}
@@ -60,7 +72,7 @@ def variant_from_dict(base: StyleConfig, data: Mapping[str, Any], index: int) ->
     differing = sorted(name for name in shared if getattr(config, name) != getattr(base, name))
     if differing:
         raise ConfigError(
-            f"Variant {label!r} changes {', '.join(differing)}; variants of one comparison share everything but "
+            f"Variant {shown(label)} changes {', '.join(differing)}; variants of one comparison share everything but "
             f"{', '.join(VARIANT_FIELDS)}."
         )
     return Variant.from_config(config, label)

@@ -18,7 +18,7 @@ from torch import nn
 from torchvision import models
 from torchvision.models import vgg
 
-from .errors import WeightsError
+from .errors import WeightsError, shown
 from .layers import MODELS
 
 # A fixed seed for random weights: changing --seed changes the noise init, not the network.
@@ -46,7 +46,7 @@ def build_features(model: str) -> nn.Sequential:
     parameter classifier that ``vgg19()`` would allocate and throw away.
     """
     if model not in _TORCHVISION:
-        raise WeightsError(f"Unknown model {model!r}; choose one of {', '.join(MODELS)}.")
+        raise WeightsError(f"Unknown model {shown(model)}; choose one of {', '.join(MODELS)}.")
     features = vgg.make_layers(vgg.cfgs[_CFG[model]], batch_norm=False)
     for module in features:
         if isinstance(module, nn.Conv2d):

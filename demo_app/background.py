@@ -1,0 +1,70 @@
+"""Slow work off the event loop: a small thread pool, with results applied back on the session's own loop.
+
+Every visitor's page is served by one event loop. Decoding a 16-bit 6000x6000 PNG on it blocked ``/liveness`` for
+4.8 s, and a grid with long labels for 28 s; so decoding, resizing, encoding, parsing and rendering run here
+instead, and only the (fast) update of the page happens on the loop, through ``Document.add_next_tick_callback``,
+the one Bokeh document method that may be called from another thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import TypeVar
+
+import panel as pn
+from panel.io.state import set_curdoc
+
+log = logging.getLogger("demo_app")
+T = TypeVar("T")
+
+# Two threads on a 2-core server: decoding releases the GIL, so they run beside the loop and the job; more would
+# only queue behind the cores. Work from many sessions waits its turn here, never on the loop.
+_POOL = ThreadPoolExecutor(max_workers=max(2, min(4, (os.cpu_count() or 2) // 2)), thread_name_prefix="nst-io")
+
+
+def in_background(work: Callable[[], T], then: Callable[[T], None],
+                  failed: Callable[[BaseException], None] | None = None) -> Future | None:
+    """Run ``work()`` on a worker thread, then ``then(result)`` (or ``failed(exc)``) on the calling session's loop.
+
+    Outside a served session (tests, scripts) both run at once, in order, on the calling thread.
+    """
+    doc = pn.state.curdoc
+    if doc is None or doc.session_context is None:
+        try:
+            result = work()
+        except Exception as exc:  # noqa: BLE001 - handed to the caller's handler
+            if failed is None:
+                raise
+            failed(exc)
+            return None
+        then(result)
+        return None
+
+    def apply(callback: Callable[[], None]) -> None:
+        def on_loop() -> None:
+            with set_curdoc(doc):
+                try:
+                    callback()
+                except Exception:  # noqa: BLE001 - a page update must never take the loop down
+                    log.exception("applying background work to the page failed")
+        try:
+            doc.add_next_tick_callback(on_loop)
+        except Exception:  # noqa: BLE001 - the session closed in the meantime: nothing to show it to
+            log.debug("session gone before background work finished")
+
+    def done(future: Future) -> None:
+        exc = future.exception()
+        if exc is None:
+            result = future.result()
+            apply(lambda: then(result))
+        elif failed is not None:
+            apply(lambda: failed(exc))
+        else:
+            log.error("background work failed", exc_info=exc)
+
+    future = _POOL.submit(work)
+    future.add_done_callback(done)
+    return future
