@@ -69,9 +69,9 @@ class Dashboard(pn.viewable.Viewer):
         self._pending: dict[str, int] = {"content": 0, "style": 0}  # newest upload per role wins
         self._picking = False
         self.content_sample = pn.widgets.Select(label="Sample content", options=[UPLOADED, *sample_names("content")],
-                                                value=DEFAULT_CONTENT, width=135)
+                                                value=DEFAULT_CONTENT, width=135, css_classes=["sample-content"])
         self.style_sample = pn.widgets.Select(label="Sample style", options=[UPLOADED, *sample_names("style")],
-                                              value=DEFAULT_STYLE, width=135)
+                                              value=DEFAULT_STYLE, width=135, css_classes=["sample-style"])
         self.content_sample.param.watch(lambda e: self._sample_picked("content", e.new), "value")
         self.style_sample.param.watch(lambda e: self._sample_picked("style", e.new), "value")
         limit = state.limits.max_upload_bytes

@@ -1,0 +1,175 @@
+"""A room, not a person, in a real browser: pages opened one after another and at once all render like the first;
+hostile names and configs stay text; uploads over the limit, empty or same-named do what people expect."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import time
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from browser import ARTIFACTS, chromium, served_dashboard
+from demo_app.app import LIVE_SESSIONS
+from demo_app.backend import Backend
+from demo_app.limits import Limits
+
+pytestmark = pytest.mark.browser
+SCRIPT_NAME = "<img src=x onerror=window.__pwned=1>"
+LIMIT_MB = 1.0
+
+
+@pytest.fixture(scope="module")
+def url():
+    with served_dashboard(Backend(weights="random", device_name="cpu"), Limits(max_upload_mb=LIMIT_MB)) as address:
+        yield address
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with chromium() as b:
+        yield b
+
+
+def _open(browser, url: str, *, wait: bool = True):
+    before = {id(d) for d in LIVE_SESSIONS}
+    context = browser.new_context(viewport={"width": 1280, "height": 720})
+    page = context.new_page()
+    page.on("dialog", lambda dialog: dialog.dismiss())
+    page.goto(url)
+    if not wait:
+        return context, page, None
+    page.get_by_role("button", name="▶ Run", exact=True).wait_for(timeout=30_000)
+    return context, page, _new_dashboard(before)
+
+
+def _new_dashboard(before: set[int]):
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        new = [d for d in list(LIVE_SESSIONS) if id(d) not in before]
+        if new:
+            return new[-1]
+        time.sleep(0.1)
+    raise AssertionError("no server session appeared")
+
+
+def _wait(predicate, timeout: float = 20.0) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError("condition not reached in time")
+
+
+def _labels(page) -> list[tuple[str, str]]:
+    """(shown value, accessible value) of every log slider, once they are drawn."""
+    values = page.locator(".nst-log-value")
+    values.first.wait_for(timeout=20_000)
+    ranges = page.locator(".nst-log input[type=range]")
+    return [(values.nth(i).inner_text(), ranges.nth(i).get_attribute("aria-valuetext") or "")
+            for i in range(values.count())]
+
+
+def _bokeh_slider_titles(page) -> list[str]:
+    titles = page.locator(".bk-slider-title")
+    titles.first.wait_for(timeout=20_000)
+    return [titles.nth(i).inner_text() for i in range(titles.count())]
+
+
+def test_pages_opened_after_and_beside_each_other_all_render_like_the_first(browser, url) -> None:
+    context, page, _ = _open(browser, url)
+    first, first_titles = _labels(page), _bokeh_slider_titles(page)
+    assert len(first) == 4  # alpha, beta, TV, learning rate
+    for shown, accessible in first:
+        assert re.fullmatch(r"\d\.\de[+-]\d+", shown), shown
+        assert accessible == shown  # a screen reader hears the real value, not the exponent
+    assert all("undefined" not in t for t in first_titles)
+    context.close()
+    for _ in range(2):  # one after another: open, close, open
+        context, page, _ = _open(browser, url)
+        assert _labels(page) == first and _bokeh_slider_titles(page) == first_titles
+        context.close()
+    pair = [_open(browser, url, wait=False) for _ in range(2)]  # two at once
+    for context, page, _ in pair:
+        page.get_by_role("button", name="▶ Run", exact=True).wait_for(timeout=30_000)
+        assert _labels(page) == first and _bokeh_slider_titles(page) == first_titles
+    pair[1][1].locator(".nst-alpha input[type=range]").focus()
+    pair[1][1].keyboard.press("ArrowRight")  # the slider still talks to the server
+    pair[1][1].locator(".nst-ratio").get_by_text("α = 1.1").wait_for(timeout=10_000)
+    for context, _, _ in pair:
+        context.close()
+
+
+def test_script_named_files_and_script_valued_configs_stay_text(browser, url, tmp_path) -> None:
+    context, page, dashboard = _open(browser, url)
+    bad = tmp_path / f"{SCRIPT_NAME}.png"
+    bad.write_text("not a picture")
+    page.locator(".upload-content input[type=file]").set_input_files(str(bad))
+    page.locator(".nst-error").get_by_text(SCRIPT_NAME + ".png is not an image").wait_for(timeout=15_000)
+    config = tmp_path / "shared.json"
+    config.write_text(json.dumps({"model": "<img src=x onerror=window.__pwned=2>"}))
+    page.locator(".upload-config input[type=file]").set_input_files(str(config))
+    page.locator(".nst-error").get_by_text("model must be one of vgg19, vgg16, got '<img src=x").wait_for(
+        timeout=15_000)
+    page.wait_for_timeout(500)
+    assert page.evaluate("window.__pwned") is None  # no script ran
+    assert page.locator("img[src='x']").count() == 0  # and no element was made from the text
+    assert dashboard.state.model == "vgg19" and dashboard.state.content_name == "lake_house.png"
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "room-hostile-text.png"))
+    context.close()
+
+
+def _noise_png(path, side: int, colour=None) -> None:
+    rng = np.random.default_rng(side)
+    if colour is None:
+        Image.fromarray(rng.integers(0, 256, (side, side, 3), dtype=np.uint8)).save(path)
+    else:
+        Image.new("RGB", (side, side), colour).save(path)
+
+
+def test_uploads_over_the_limit_empty_or_same_named_keep_the_session_and_its_job(browser, url, tmp_path) -> None:
+    context, page, dashboard = _open(browser, url)
+    state = dashboard.state
+    state.param.update(size=32, steps=5000)
+    page.get_by_role("button", name="▶ Run", exact=True).click()
+    _wait(lambda: state.step >= 2, timeout=60)
+
+    over = tmp_path / "over.png"
+    _noise_png(over, 700)  # ~1.4 MB of noise, over the 1 MB limit
+    assert over.stat().st_size > LIMIT_MB * 2**20
+    page.locator(".upload-content input[type=file]").set_input_files(str(over))
+    page.locator(".upload-content").get_by_text("File is too large", exact=True).wait_for(timeout=10_000)
+    step = state.step
+    _wait(lambda: state.step > step + 2, timeout=30)  # the job goes on, the session is alive
+    assert dashboard in LIVE_SESSIONS and state.running
+
+    under = tmp_path / "under.png"
+    _noise_png(under, 560)
+    assert 0.8 * 2**20 < under.stat().st_size < LIMIT_MB * 2**20
+    page.locator(".upload-style input[type=file]").set_input_files(str(under))
+    _wait(lambda: state.style_name == "under.png")
+
+    empty = tmp_path / "empty.png"
+    empty.write_bytes(b"")
+    page.locator(".upload-style input[type=file]").set_input_files(str(empty))
+    page.locator(".nst-error").get_by_text("empty.png is empty").wait_for(timeout=15_000)
+    assert state.style_name == "under.png"
+
+    page.get_by_role("button", name="■ Stop", exact=True).click()
+    _wait(lambda: not state.running, timeout=30)
+    for colour in ((255, 0, 0), (0, 0, 255)):  # phones call every photo image.jpg
+        same = tmp_path / colour.__repr__() / "image.png"
+        same.parent.mkdir()
+        _noise_png(same, 64, colour)
+        page.locator(".upload-content input[type=file]").set_input_files(str(same))
+        _wait(lambda: np.asarray(state.content).reshape(-1, 3).mean(0).round().tolist() == list(colour))
+        thumb = dashboard.content_thumb.object
+        assert np.asarray(Image.open(io.BytesIO(thumb))).reshape(-1, 3).mean(0).round().tolist() == list(colour)
+    page.locator(".sample-content select").select_option("lake_house.png")  # a sample again after an upload
+    _wait(lambda: state.content_name == "lake_house.png")
+    context.close()

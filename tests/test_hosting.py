@@ -1,0 +1,181 @@
+"""Hosting for a room, without a browser: hostile text, hostile files and hostile configs are refused with a
+sentence, cost little, and never reach the page as markup; start-up refuses bad settings (issue: hosted for a room)."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import nstcore
+from demo_app.__main__ import basic_auth, build_parser, origins
+from demo_app.backend import Backend
+from demo_app.limits import Limits
+from demo_app.state import SessionState
+from demo_app.text import as_html, capped
+from demo_app.widgets import Uploader
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPT = '<img src=x onerror="alert(1)">'
+
+
+@pytest.fixture(scope="module")
+def backend() -> Backend:
+    return Backend(weights="random", device_name="cpu")
+
+
+def png(size=(40, 30), colour=(200, 30, 30), mode="RGB") -> bytes:
+    buf = io.BytesIO()
+    Image.new(mode, size, colour if mode == "RGB" else 0).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def test_user_text_is_escaped_and_capped() -> None:
+    shown = as_html(SCRIPT + " " + "x" * 1000)
+    assert "<img" not in shown and "&lt;img" in shown and len(shown) < 400
+    assert capped("a\u202eb\x00c\nd", 10) == "abc d"  # bidi override and control characters go
+
+
+def test_uploader_enforces_the_limit_on_the_server() -> None:
+    """A client that skips the browser's size check is stopped at the first chunk over the limit."""
+    got, refused = [], []
+    up = Uploader(max_bytes=100, on_file=lambda n, d: got.append((n, d)), on_refused=lambda n, s: refused.append(n))
+    up.chunk_size = 60
+
+    def send(name, chunks):
+        for i, data in enumerate(chunks, 1):
+            up._process_event(SimpleNamespace(event_name="upload_event", data={
+                "name": name, "chunk": i, "total_chunks": len(chunks), "data": data, "type": "image/png"}))
+
+    send("big.png", [b"a" * 60, b"b" * 60, b"c" * 60])
+    assert refused == ["big.png"] and got == [] and not up._file_buffer
+    send("ok.png", [b"a" * 60, b"b" * 30])
+    send("empty.png", [b""])
+    assert got == [("ok.png", b"a" * 60 + b"b" * 30), ("empty.png", b"")]
+    assert up.value == {}  # the bytes are not kept in the widget
+
+
+def test_uploads_are_shrunk_on_arrival_and_the_same_name_replaces(backend) -> None:
+    state = SessionState(backend, Limits(max_size=64))
+    big = png((1000, 500))
+    assert state.set_image("content", big, "image.jpg")
+    assert max(state.content.size) == 128 and state.content_image.thumb_png[:4] == b"\x89PNG"
+    version = state.images_version
+    assert state.set_image("content", png((60, 40), (0, 0, 255)), "image.jpg")  # same name, new picture
+    assert state.images_version == version + 1
+    assert tuple(np.asarray(state.content).reshape(-1, 3).mean(0).round()) == (0, 0, 255)
+
+
+def test_hostile_files_get_one_sentence_each_and_the_old_image_stays(backend) -> None:
+    state = SessionState(backend, Limits(max_upload_mb=0.01))
+    before = state.content
+    for data, name, words in [(b"", "empty.png", "is empty"), (b"<svg/>", SCRIPT, "not an image"),
+                              (png((300, 300)) + b"\0" * 20_000, "huge.png", "over the upload limit"),
+                              (b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\n", "x.eps", "not an image")]:
+        assert not state.set_image("content", data, name)
+        assert words in state.error and len(state.error) < 300
+        assert state.content is before
+
+
+def test_a_16_bit_6000px_png_is_decoded_small_and_fast() -> None:
+    buf = io.BytesIO()
+    Image.fromarray(np.zeros((6000, 6000), np.uint16)).save(buf, format="PNG")
+    t = time.perf_counter()
+    image = nstcore.load_image(buf.getvalue(), max_side=2048)
+    assert image.mode == "RGB" and max(image.size) == 2048
+    assert time.perf_counter() - t < 10
+
+
+def test_hostile_configs_get_a_sentence(backend) -> None:
+    state = SessionState(backend, Limits())
+    before = state.settings()
+    cases = [
+        ("[" * 150_000 + "]" * 150_000, "a config file is a few KB"),  # too big to be a config
+        ("[" * 20_000 + "]" * 20_000, "nested too deeply"),
+        (json.dumps({"model": SCRIPT}), "model must be one of"),
+        (json.dumps({"steps": 2.5}), "steps must be a whole number"),
+        (json.dumps({"seed": "abc"}), "seed must be a whole number"),
+        (json.dumps({"preview_every": "x"}), "preview_every must be a whole number"),
+        (json.dumps({"alpha": True}), "alpha must be a number"),
+        (json.dumps({SCRIPT * 50: 1}), "Unknown config field"),
+    ]
+    for text, words in cases:
+        assert not state.apply_config_json(text, SCRIPT + ".json"), words
+        assert words in state.error, state.error
+        assert len(state.error) < 600
+        assert state.settings() == before
+
+
+def test_long_labels_are_capped_and_drawn_fast() -> None:
+    t = time.perf_counter()
+    grid = nstcore.grid_image([np.zeros((64, 64, 3), np.uint8)] * 2, ["x" * 3000, "y " * 3000])
+    assert time.perf_counter() - t < 1.0 and grid.size[0] > 0
+    variant = nstcore.variant_from_dict(nstcore.StyleConfig(weights="random"), {"label": "z" * 1000}, 0)
+    assert len(variant.label) == nstcore.MAX_LABEL
+
+
+def test_style_scale_cannot_get_around_the_size_limit(backend) -> None:
+    state = SessionState(backend, Limits(max_size=256))
+    state.param.update(size=256, style_scale=4.0)
+    assert not state.start() and "style image 1024 px" in state.error
+
+
+def test_the_page_is_told_no_server_path(backend, tmp_path) -> None:
+    local = Backend(weights=str(tmp_path / "secret" / "vgg19.pth"), device_name="cpu")
+    assert local.weights_label() == "local weights file"
+    state = SessionState(local, Limits())
+    assert "secret" not in state.config_json()
+
+
+def test_limits_and_auth_from_flags_and_environment(monkeypatch, tmp_path) -> None:
+    monkeypatch.setenv("NST_MAX_SIZE", "abc")
+    with pytest.raises(nstcore.ConfigError, match="NST_MAX_SIZE must be a whole number"):
+        Limits.from_env()
+    monkeypatch.delenv("NST_MAX_SIZE")
+    with pytest.raises(nstcore.ConfigError, match="max-queue|max-size"):
+        Limits.from_env(max_size=-1)
+    args = build_parser().parse_args([])
+    assert args.address == "localhost"  # not every interface unless asked
+    assert origins(args) == ["localhost:5006", "127.0.0.1:5006"]
+    monkeypatch.setenv("NST_ALLOW_WEBSOCKET_ORIGIN", "workshop.example.org, other.example.org")
+    assert origins(args) == ["workshop.example.org", "other.example.org"]
+    secret = tmp_path / "pw"
+    secret.write_text("s3cret\n")
+    monkeypatch.setenv("NST_BASIC_AUTH_FILE", str(secret))
+    assert basic_auth(args) == "s3cret"
+    monkeypatch.setenv("NST_BASIC_AUTH", "from-env")
+    assert basic_auth(args) == "from-env"
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["--weights", "/no/such/file.pth"], "does not exist"),
+    (["--max-queue", "-1"], "--max-queue must be at least 1"),
+    (["--max-size", "0"], "max-size must be a number above 0"),
+])
+def test_the_server_refuses_to_start_on_bad_settings(argv, words, tmp_path) -> None:
+    proc = subprocess.run([sys.executable, "-m", "demo_app", "--no-show", "--device", "cpu", *argv],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120,
+                          env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "TORCH_HOME": str(tmp_path)})
+    assert proc.returncode == 2, proc.stderr
+    assert words in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_a_vgg16_file_for_vgg19_is_refused_at_start(tmp_path) -> None:
+    import torch
+
+    from nstcore.weights import build_features
+
+    path = tmp_path / "vgg16.pth"
+    torch.save(build_features("vgg16").state_dict(), path)
+    proc = subprocess.run([sys.executable, "-m", "demo_app", "--no-show", "--device", "cpu", "--weights", str(path)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120,
+                          env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "TORCH_HOME": str(tmp_path)})
+    assert proc.returncode == 2 and "do not fit vgg19" in proc.stderr, proc.stderr
