@@ -76,7 +76,7 @@ class Dashboard(pn.viewable.Viewer):
         self.style_sample.param.watch(lambda e: self._sample_picked("style", e.new), "value")
         limit = state.limits.max_upload_bytes
         self.content_upload, self.style_upload = (
-            Uploader(max_bytes=limit, accepted_filetypes=IMAGE_TYPES, width=135, height=100, layout="compact",
+            Uploader(max_bytes=limit, accepted_filetypes=IMAGE_TYPES, width=290, height=76, layout="compact",
                      css_classes=[f"upload-{role}"],
                      on_file=lambda name, data, role=role: self._uploaded(role, name, data),
                      on_refused=lambda name, size, role=role: self._refused(role, name, size))
@@ -325,9 +325,12 @@ class Dashboard(pn.viewable.Viewer):
 
     # -- page ---------------------------------------------------------------------------------------------------------
     def __panel__(self) -> pn.viewable.Viewable:
+        upload_label = {"styles": {"font-size": "13px"}, "margin": (6, 10, 0, 10)}
         images = pn.Card(
-            pn.Row(pn.Column(self.content_sample, self.content_upload, self.content_thumb),
-                   pn.Column(self.style_sample, self.style_upload, self.style_thumb)),
+            pn.Row(pn.Column(self.content_sample, self.content_thumb),
+                   pn.Column(self.style_sample, self.style_thumb)),
+            pn.pane.Str("Your own content image", **upload_label), self.content_upload,
+            pn.pane.Str("Your own style image", **upload_label), self.style_upload,
             title="Images", collapsible=False, width=320)
         weights = pn.Card(self.alpha, self.beta, self.ratio, self.tv, self.content_layer,
                           pn.pane.Markdown("**Style layers** (switch, weight)", margin=(5, 10, 0, 10)),

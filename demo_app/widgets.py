@@ -86,7 +86,7 @@ class LogSlider(pn.viewable.Viewer):
         self._state, self._name, self._default = state, name, default
         self._syncing = False
         self.slider = LogRange(label=label, start=start, end=end, value=self._exponent(getattr(state, name), start),
-                               width=width, css_classes=css_classes or [])
+                               width=width, margin=(5, 10), css_classes=css_classes or [])
         self.toggle = pn.widgets.Checkbox(label="on", value=getattr(state, name) not in (0, 0.0), width=45,
                                           visible=allow_zero, align="end")
         self.slider.greyed = allow_zero and not self.toggle.value

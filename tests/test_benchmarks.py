@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -29,3 +30,14 @@ def test_baseline_moves_with_its_module(network) -> None:
     net.to(torch.float64)
     assert net.normalize.mean.dtype == torch.float64
     assert net.features_0.weight.is_contiguous()  # the tutorial's NCHW, not the engine's channels-last
+
+
+@pytest.mark.browser
+def test_hostile_benchmark_cell_runs_against_a_separate_server() -> None:
+    """A short cell of bench_hostile: the server process survives hostile uploads and a reloading client, the job
+    keeps running, and every /liveness probe is answered (figures are the benchmark's business, not this test's)."""
+    from bench_hostile import measure
+
+    result = measure(seconds=4, reloaders=1)
+    assert result["job_kept_running"] and result["uploads"] >= 3 and result["page_loads"] >= 1
+    assert result["probes"] >= 5 and result["max"] < 10_000  # 10 s = a probe that got no answer
