@@ -114,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import panel as pn
 
-    from .app import TITLE, configure, create_app, create_status
+    from .app import TITLE, applications, configure
 
     configure(backend, limits)
     if args.num_threads:
@@ -130,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     scheduler = backend.scheduler
     print(f"demo_app: serving on http://{args.address}:{args.port}/ (status: /status, health: /liveness); "
           f"{scheduler.max_concurrent} job(s) at once, queue of {scheduler.max_queue}", file=sys.stderr)
-    pn.serve({"/": create_app, "/status": create_status}, port=args.port, address=args.address, show=args.show,
+    pn.serve(applications(), port=args.port, address=args.address, show=args.show,
              title=TITLE, websocket_origin=origins(args), websocket_max_message_size=WEBSOCKET_MAX_BYTES,
              verbose=False, admin=args.admin, liveness=True,
              http_server_kwargs={"xheaders": True} if args.behind_proxy else None, **SESSION_CLEANUP, **auth)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import threading
 import weakref
 from pathlib import Path
 
@@ -60,9 +61,22 @@ def client_address() -> str:
     return str(getattr(request, "remote_ip", "") or "") if request is not None else ""
 
 
+def _extension() -> None:
+    """Load Panel's extensions once per process (pages are built on several threads)."""
+    global _extension_loaded
+    with _extension_lock:
+        if not _extension_loaded:
+            pn.extension("tabulator", "filedropper", notifications=True, raw_css=[CSS])
+            _extension_loaded = True
+
+
+_extension_lock = threading.Lock()
+_extension_loaded = False
+
+
 def create_app() -> pn.viewable.Viewable:
-    """Build one session's page (called by the server once per browser session)."""
-    pn.extension("tabulator", "filedropper", notifications=True, raw_css=[CSS])
+    """Build one session's page (called once per browser session, on a page-builder thread when served)."""
+    _extension()
     backend, limits = _defaults()
     client = client_address()
     if client and sum(d.state.client == client for d in list(LIVE_SESSIONS)) >= limits.max_sessions_per_client:
@@ -88,6 +102,13 @@ def create_app() -> pn.viewable.Viewable:
     page = pn.Column(header, dashboard, sizing_mode="stretch_width")
     page.dashboard = dashboard  # type: ignore[attr-defined]  # handle for in-process tests
     return page
+
+
+def applications() -> dict[str, object]:
+    """What the server serves: the dashboard (each page built on a worker thread, see ``pages.py``) and /status."""
+    from demo_app.pages import off_loop_application
+
+    return {"/": off_loop_application(create_app, TITLE), "/status": create_status}
 
 
 def create_status() -> pn.viewable.Viewable:

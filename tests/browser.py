@@ -26,11 +26,11 @@ def served_dashboard(backend, limits) -> Iterator[str]:
     import panel as pn
 
     from demo_app.__main__ import SESSION_CLEANUP
-    from demo_app.app import configure, create_app, create_status
+    from demo_app.app import applications, configure
 
     configure(backend, limits)
     port = free_port()
-    server = pn.serve({"/": create_app, "/status": create_status}, port=port, address="127.0.0.1", show=False,
+    server = pn.serve(applications(), port=port, address="127.0.0.1", show=False,
                       threaded=True, start=True, websocket_origin=[f"127.0.0.1:{port}", f"localhost:{port}"],
                       verbose=False, liveness=True, **SESSION_CLEANUP)
     url = f"http://127.0.0.1:{port}/"
