@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import os
 import secrets
@@ -130,6 +131,10 @@ def main(argv: list[str] | None = None) -> int:
     scheduler = backend.scheduler
     print(f"demo_app: serving on http://{args.address}:{args.port}/ (status: /status, health: /liveness); "
           f"{scheduler.max_concurrent} job(s) at once, queue of {scheduler.max_queue}", file=sys.stderr)
+    # Everything loaded so far (torch, the network, Panel, Bokeh) lives as long as the process: moved out of the
+    # collector's reach, a full collection no longer walks it on whichever thread triggers it, the loop's included.
+    gc.collect()
+    gc.freeze()
     pn.serve(applications(), port=args.port, address=args.address, show=args.show,
              title=TITLE, websocket_origin=origins(args), websocket_max_message_size=WEBSOCKET_MAX_BYTES,
              verbose=False, admin=args.admin, liveness=True,

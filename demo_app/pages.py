@@ -12,18 +12,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 
 from bokeh.application.handlers.handler import Handler
 from bokeh.document import Document
+from bokeh.settings import settings
 from panel.io.application import Application, _eval_panel
 
 log = logging.getLogger("demo_app")
 
-# Two builders: on 2 cores more would only take turns on the GIL; a burst of page loads waits here, not on the loop.
-_BUILDERS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="nst-page")
+# One builder: page building is pure Python, so a second builder thread would only take turns with the first on the
+# GIL, and every thread that wants the GIL makes the loop wait longer for it. A burst of page loads queues here.
+_BUILDERS = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nst-page")
 
 
 class OffLoopPage(Handler):
@@ -36,15 +39,28 @@ class OffLoopPage(Handler):
     async def on_session_created(self, session_context) -> None:
         doc: Document = session_context._document
         try:
-            await asyncio.get_running_loop().run_in_executor(_BUILDERS, self._build, doc)
+            await asyncio.get_running_loop().run_in_executor(_BUILDERS, self._build_and_check, doc)
         except Exception:  # noqa: BLE001 - Bokeh would log and serve an empty page; say what happened
             log.exception("building a page failed")
             raise
+
+    def _build_and_check(self, doc: Document) -> None:
+        self._build(doc)
+        doc.validate()  # Bokeh's integrity checks, here instead of on the loop (see off_loop_application)
 
     def modify_document(self, doc: Document) -> None:
         """Bokeh calls this on the loop after ``on_session_created``: the page is already there."""
 
 
 def off_loop_application(create: Callable[[], object], title: str) -> Application:
-    """A Panel application (sessions, on-load callbacks, logging as usual) whose pages are built off the loop."""
+    """A Panel application (sessions, on-load callbacks, logging as usual) whose pages are built off the loop.
+
+    Bokeh validates every new document on the loop after building it (58 ms of a dashboard page); the builder
+    validates it on its thread instead, so that step is switched off for this server process.
+    """
+    settings.perform_document_validation.set_value(False)
+    # The loop thread needs the GIL for a moment per request; with a builder thread busy in Python, it waits for
+    # the builder's switch interval each time (5 ms by default, often several times per request). 1 ms keeps
+    # /liveness answers short while pages build; the builder loses a little to the extra switches.
+    sys.setswitchinterval(0.001)
     return Application(OffLoopPage(create, title))
