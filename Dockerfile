@@ -32,6 +32,9 @@ RUN python -c "from nstcore.weights import load_features; load_features('vgg19')
 USER nst
 
 EXPOSE 5006
+# SIGTERM (docker stop) ends running and queued jobs with a sentence on their pages and exits 0 within ~5 s,
+# inside docker stop's default 10 s.
+STOPSIGNAL SIGTERM
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
     CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:5006/liveness', timeout=4)"
 

@@ -14,8 +14,6 @@ from __future__ import annotations
 import argparse
 import io
 import os
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
@@ -32,12 +30,6 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 from common import write_results  # noqa: E402
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _hostile_files(folder: Path) -> list[Path]:
     wide = folder / "deep16.png"
     Image.fromarray(np.zeros((6000, 6000), np.uint16)).save(wide)  # 68 KB on disk, 36 MP of 16-bit pixels
@@ -48,29 +40,15 @@ def _hostile_files(folder: Path) -> list[Path]:
     return [wide, named, empty]
 
 
-def _start_server(port: int) -> subprocess.Popen:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen([sys.executable, "-m", "demo_app", "--weights", "random", "--device", "cpu", "--no-show",
-                             "--port", str(port), "--address", "127.0.0.1"],
-                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/liveness", timeout=2)
-            return proc
-        except OSError:
-            time.sleep(0.3)
-    proc.kill()
-    raise RuntimeError("the server did not start")
-
-
 def measure(seconds: float = 30, reloaders: int = 4) -> dict:
     """One round against a fresh server process; returns liveness latencies (ms) and what the clients did."""
-    from browser import chromium
+    from browser import chromium, server_process
 
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}/"
-    server = _start_server(port)
+    with server_process() as (url, _):
+        return _measure(url, seconds, reloaders, chromium)
+
+
+def _measure(url: str, seconds: float, reloaders: int, chromium) -> dict:
     stop = threading.Event()
     latencies: list[float] = []
     loads = [0] * reloaders
@@ -129,11 +107,6 @@ def measure(seconds: float = 30, reloaders: int = 4) -> dict:
             still_running = "Step " in runner.locator(".nst-status pre").inner_text()
     finally:
         stop.set()
-        server.terminate()
-        try:
-            server.wait(10)
-        except subprocess.TimeoutExpired:
-            server.kill()
     data = np.array(latencies)
     return {"probes": len(latencies), "p50": float(np.percentile(data, 50)), "p99": float(np.percentile(data, 99)),
             "max": float(data.max()), "page_loads": sum(loads), "uploads": uploads, "job_kept_running": still_running,

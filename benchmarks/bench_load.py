@@ -2,7 +2,8 @@
 
     python benchmarks/bench_load.py [--sessions 8] [--steps 12]
 
-Every session uploads its own solid-colour content image (the corners of the RGB cube, so they cannot be confused),
+Every session first uploads something hostile (a script-named non-image, an empty file, a truncated JPEG with a
+244-character name) and must see its sentence, then uploads its own solid-colour content image (the corners of the RGB cube, so they cannot be confused),
 sets 48 px, and presses Run at about the same time; the scheduler queues them. While the jobs run, α slider moves are
 timed from the key press to the page showing the new α/β ratio (a full round trip through the server). Checks that
 every job finishes, that each page's result has its own colour, and that queue positions were shown. Writes
@@ -43,6 +44,12 @@ def run_load(sessions: int = 8, steps: int = 12, slider_moves: int = 20, workdir
 
     workdir = workdir or Path("/tmp")
     backend = Backend(weights="random", device_name="cpu", max_concurrent=1, max_queue=sessions)
+    hostile_files = [workdir / "<img src=x onerror=alert(1)>.png", workdir / "empty.png",
+                     workdir / ("long" * 60 + ".jpg")]
+    hostile_files[0].write_text("not a picture")
+    hostile_files[1].write_bytes(b"")
+    hostile_files[2].write_bytes(b"\xff\xd8\xff" + b"\0" * 100)  # a truncated JPEG under a 244-character name
+    errors_shown = 0
     with served_dashboard(backend, Limits()) as url, chromium() as browser:
         pages = []
         for i in range(sessions):
@@ -50,6 +57,10 @@ def run_load(sessions: int = 8, steps: int = 12, slider_moves: int = 20, workdir
             page = context.new_page()
             page.goto(url)
             page.get_by_role("button", name="▶ Run", exact=True).wait_for(timeout=60_000)
+            hostile = hostile_files[i % len(hostile_files)]  # each visitor first does something hostile
+            page.locator(".upload-content input[type=file]").set_input_files(str(hostile))
+            page.locator(".nst-error").get_by_text(hostile.name[:20]).wait_for(timeout=60_000)
+            errors_shown += 1
             path = workdir / f"colour_{i}.png"
             Image.new("RGB", (64, 48), COLOURS[i % len(COLOURS)]).save(path)
             page.locator(".upload-content input[type=file]").set_input_files(str(path))
@@ -103,6 +114,7 @@ def run_load(sessions: int = 8, steps: int = 12, slider_moves: int = 20, workdir
     backend.scheduler.shutdown()
     busy = [t for t, running in zip(latencies, during) if running]  # the figure that matters: echo under load
     return {"sessions": sessions, "all_done": all(done), "own_images": own, "queued_seen": len(queued_seen),
+            "hostile_errors_shown": errors_shown,
             "total_s": total, "latencies": latencies, "moves_while_running": len(busy),
             "p50_ms": 1000 * statistics.median(busy) if busy else float("nan"),
             "p95_ms": 1000 * float(np.percentile(busy, 95)) if busy else float("nan")}

@@ -11,7 +11,10 @@ import gc
 import logging
 import os
 import secrets
+import signal
 import sys
+import threading
+import time
 from dataclasses import fields
 from pathlib import Path
 
@@ -19,6 +22,8 @@ import nstcore
 
 from .backend import Backend
 from .limits import Limits
+
+log = logging.getLogger("demo_app")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -115,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import panel as pn
 
-    from .app import TITLE, applications, configure
+    from .app import TITLE, applications, configure, serve_options
 
     configure(backend, limits)
     if args.num_threads:
@@ -135,19 +140,54 @@ def main(argv: list[str] | None = None) -> int:
     # collector's reach, a full collection no longer walks it on whichever thread triggers it, the loop's included.
     gc.collect()
     gc.freeze()
-    pn.serve(applications(), port=args.port, address=args.address, show=args.show,
-             title=TITLE, websocket_origin=origins(args), websocket_max_message_size=WEBSOCKET_MAX_BYTES,
-             verbose=False, admin=args.admin, liveness=True,
-             http_server_kwargs={"xheaders": True} if args.behind_proxy else None, **SESSION_CLEANUP, **auth)
+    server = pn.serve(applications(), port=args.port, address=args.address, show=args.show, start=False,
+                      title=TITLE, websocket_origin=origins(args), websocket_max_message_size=WEBSOCKET_MAX_BYTES,
+                      verbose=False, admin=args.admin,
+                      http_server_kwargs={"xheaders": True} if args.behind_proxy else None, **serve_options(),
+                      **auth)
+    stop_gracefully_on_signals(server, backend)
+    server.start()
+    server.io_loop.start()
+    log.info("demo_app: stopped")
     return 0
+
+
+# Pages poll their job every 200 ms: a second is enough for every open page to show why its run ended.
+SHUTDOWN_NOTICE_SECONDS = 1.0
+
+
+def stop_gracefully_on_signals(server, backend: Backend) -> None:
+    """On SIGTERM (docker stop, systemd) or SIGINT (Ctrl-C): take no new jobs, end running and queued ones with a
+    sentence their pages show, give the device's memory back, and stop the loop, so ``main`` returns 0 within a few
+    seconds. A second signal while stopping ends the process at once."""
+    stopping = threading.Event()
+
+    def on_signal(signum: int, frame) -> None:
+        if stopping.is_set():
+            os._exit(1)
+        stopping.set()
+        name = signal.Signals(signum).name
+        server.io_loop.asyncio_loop.call_soon_threadsafe(
+            lambda: threading.Thread(target=stop, args=(name,), name="nst-shutdown", daemon=True).start())
+
+    def stop(name: str) -> None:
+        scheduler = backend.scheduler
+        busy = scheduler.stats()
+        log.warning("demo_app: %s received: stopping; %d running and %d queued job(s) are cancelled", name,
+                    busy["running"], busy["queued"])
+        if not scheduler.shutdown(timeout=3.0):
+            log.warning("demo_app: a job thread did not stop within 3 s; it ends with the process")
+        time.sleep(SHUTDOWN_NOTICE_SECONDS)
+        nstcore.release_memory(backend.device)
+        server.io_loop.add_callback(server.io_loop.stop)
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
 
 
 # Uploads travel in 1 MiB chunks (widgets.Uploader), so no browser message comes near this; it is Bokeh's default,
 # kept explicit because the old single-message uploads needed it raised to the upload limit.
 WEBSOCKET_MAX_BYTES = 20 * 2**20
-# A closed tab's session is destroyed (and its job cancelled) within about 1.5 s instead of Bokeh's ~30 s default.
-SESSION_CLEANUP = {"check_unused_sessions_milliseconds": 500, "unused_session_lifetime_milliseconds": 1000}
-
 
 if __name__ == "__main__":
     sys.exit(main())

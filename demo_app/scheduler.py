@@ -58,7 +58,12 @@ def describe_failure(exc: BaseException) -> str:
 
 
 class Job:
-    """One submitted run. ``start_run`` is called in a scheduler thread and returns nstcore's snapshot iterator."""
+    """One submitted run. ``start_run`` is called in a scheduler thread and returns nstcore's snapshot iterator.
+
+    A job ends exactly once (:meth:`finish`): by its own thread (done, failed, stopped) or by the scheduler
+    (cancelled, or failed by the watchdog while its thread is stuck). Whatever its thread does after that is
+    ignored, so a page never sees steps from a job that has ended.
+    """
 
     def __init__(self, session_id: str, start_run: Callable[[], Iterator[nstcore.Progress]], *, steps: int,
                  pixels: int, label: str = "run", client: str = "") -> None:
@@ -70,6 +75,8 @@ class Job:
         self.pixels = pixels  # output pixels x variants: what a step costs, for queue ETAs
         self.state = "new"  # new -> queued -> running -> done | failed | cancelled
         self.submitted_at = self.started_at = self.finished_at = 0.0
+        self.last_progress_at = 0.0  # when it started or last yielded a snapshot (the watchdog's clock)
+        self.cancel_requested_at: float | None = None
         self._start_run = start_run
         self._lock = threading.Lock()
         self._pending = Handover()
@@ -80,6 +87,10 @@ class Job:
     @property
     def cancelled(self) -> bool:
         return self._stop.is_set()
+
+    @property
+    def ended(self) -> bool:
+        return self._done.is_set()
 
     def take(self) -> Handover:
         with self._lock:
@@ -95,41 +106,63 @@ class Job:
             return None
         return (latest.total_steps - latest.step) / latest.rate
 
-    def _finish(self, state: str, error: str | None = None) -> None:
+    def queued(self) -> None:
+        self.state, self.submitted_at = "queued", time.time()
+
+    def request_stop(self) -> None:
+        """Ask the job's thread to stop after its current step."""
+        if self.cancel_requested_at is None:
+            self.cancel_requested_at = time.time()
+        self._stop.set()
+
+    def finish(self, state: str, error: str | None = None) -> bool:
+        """End the job (once): the page's next poll sees it finished. False if it had already ended."""
         with self._lock:
+            if self._done.is_set():
+                return False
             self.state = state
             self.finished_at = time.time()
             self._pending.finished = True
             self._pending.error = error
-        self._done.set()
+            self._done.set()
+        self._stop.set()
+        return True
 
     def execute(self) -> None:
-        """Run to the end, to a cancel, or to an error (called by the scheduler)."""
+        """Run to the end, to a cancel, or to an error (called by a scheduler thread). Never raises: not even a
+        ``SystemExit`` from the run may take the scheduler thread down."""
         self.state, self.started_at = "running", time.time()
+        self.last_progress_at = self.started_at
         snapshots = None
         try:
             snapshots = self._start_run()
             for progress in snapshots:
                 with self._lock:
+                    if self._done.is_set():  # ended meanwhile (cancelled, or failed by the watchdog)
+                        break
                     self._pending.rows.append((progress.step, progress.losses))
                     self._pending.latest = progress
                     self._pending.notes = progress.notes
                     if progress.images is not None:
                         self._pending.frames = progress.images
                 self.latest = progress
+                self.last_progress_at = time.time()
                 if self._stop.is_set():
                     break
-        except Exception as exc:  # noqa: BLE001 - one job's failure must not stop the scheduler
+        except BaseException as exc:  # noqa: BLE001 - one job's failure must not stop the scheduler
             if isinstance(exc, nstcore.NSTError):
                 log.info("job %s of session %s refused: %s", self.id, self.session_id[:8], exc)
             else:
-                log.exception("job %s of session %s failed", self.id, self.session_id[:8])
-            self._finish("failed", describe_failure(exc))
+                log.error("job %s of session %s failed", self.id, self.session_id[:8], exc_info=exc)
+            self.finish("failed", describe_failure(exc))
             return
         finally:
             if snapshots is not None and hasattr(snapshots, "close"):
-                snapshots.close()
-        self._finish("cancelled" if self._stop.is_set() else "done")
+                try:
+                    snapshots.close()
+                except BaseException:  # noqa: BLE001 - closing a broken run must not kill the thread either
+                    log.exception("closing job %s failed", self.id)
+        self.finish("cancelled" if self._stop.is_set() else "done")
 
 
 def default_concurrency(device_type: str) -> int:
@@ -141,26 +174,38 @@ def default_concurrency(device_type: str) -> int:
 
 
 class Scheduler:
-    """FIFO across sessions, one active job per session, ``max_concurrent`` jobs running at once."""
+    """FIFO across sessions, one active job per session, ``max_concurrent`` jobs running at once.
+
+    Jobs always end: Stop (or a closed tab) ends a job for its page at once; a job that makes no progress for
+    ``stall_seconds`` is failed by a watchdog with a sentence; a worker thread that is stuck in such a job (or still
+    in a cancelled one after ``cancel_grace`` seconds) is left behind and replaced, as is one that died, so the
+    queue always moves on. :meth:`health` says when that is no longer true.
+    """
 
     def __init__(self, max_concurrent: int = 1, max_queue: int = 40,
-                 after_job: Callable[[Job], None] | None = None) -> None:
+                 after_job: Callable[[Job], None] | None = None, *, stall_seconds: float = 300.0,
+                 cancel_grace: float = 2.0, watch_every: float = 0.5) -> None:
         if max_concurrent < 1:
             raise ValueError("max_concurrent must be at least 1")
         self.max_concurrent = max_concurrent
         self.max_queue = max_queue
+        self.stall_seconds = stall_seconds
+        self.cancel_grace = cancel_grace
         self._after_job = after_job
         self._queue: collections.deque[Job] = collections.deque()
-        self._running: set[Job] = set()
+        self._running: dict[Job, int] = {}  # job -> the worker running it
         self._active: dict[str, Job] = {}  # session -> its queued or running job
         self._cv = threading.Condition()
         self._closed = False
         self.jobs_done = self.jobs_failed = self.jobs_cancelled = 0
+        self.workers_replaced = 0
         self._seconds_per_pixel_step: float | None = None  # learnt from finished jobs, for ETAs
-        self._threads = [threading.Thread(target=self._work, name=f"nst-scheduler-{i}", daemon=True)
-                         for i in range(max_concurrent)]
-        for thread in self._threads:
-            thread.start()
+        self._workers: dict[int, threading.Thread] = {}  # the current workers; a left-behind one is not here
+        self._worker_ids = itertools.count()
+        for _ in range(max_concurrent):
+            self._spawn()
+        self._watchdog = threading.Thread(target=self._watch, args=(watch_every,), name="nst-watchdog", daemon=True)
+        self._watchdog.start()
 
     # -- sessions' side ---------------------------------------------------------------------------------------------
     def submit(self, job: Job, max_per_client: int | None = None) -> None:
@@ -178,26 +223,24 @@ class Scheduler:
                                      "server (the most one computer may have); wait for one to finish.")
             if len(self._queue) >= self.max_queue:
                 raise SchedulerError(f"The queue is full ({self.max_queue} jobs waiting); try again in a minute.")
-            job.state, job.submitted_at = "queued", time.time()
+            job.queued()
             self._queue.append(job)
             self._active[job.session_id] = job
             self._cv.notify()
 
     def cancel(self, job: Job) -> None:
-        """Remove a queued job at once, or stop a running one after its current step."""
+        """End ``job`` for its page now: a queued one leaves the queue; a running one is told to stop after its
+        current step, and its session may submit again at once (its thread is replaced if it does not stop)."""
         with self._cv:
-            job._stop.set()
+            job.request_stop()
             if job in self._queue:
                 self._queue.remove(job)
                 self._release(job)
+                job.finish("cancelled")
                 self.jobs_cancelled += 1
-                job._finish("cancelled")
-
-    def cancel_session(self, session_id: str) -> None:
-        with self._cv:
-            job = self._active.get(session_id)
-        if job is not None:
-            self.cancel(job)
+            elif job in self._running:
+                self._release(job)  # counted when its thread (or the watchdog) takes it off the running set
+                job.finish("cancelled")
 
     def position(self, job: Job) -> int:
         """0 while running (or finished), 1 for the next to start, ..."""
@@ -228,56 +271,134 @@ class Scheduler:
 
     # -- status ---------------------------------------------------------------------------------------------------
     def stats(self) -> dict[str, float | int]:
+        now = time.time()
         with self._cv:
+            stalled = sum(now - job.last_progress_at > min(60.0, self.stall_seconds / 2) for job in self._running)
             return {"running": len(self._running), "queued": len(self._queue), "done": self.jobs_done,
-                    "failed": self.jobs_failed, "cancelled": self.jobs_cancelled,
+                    "failed": self.jobs_failed, "cancelled": self.jobs_cancelled, "stalled": stalled,
+                    "workers_replaced": self.workers_replaced,
                     "max_concurrent": self.max_concurrent, "max_queue": self.max_queue}
 
-    def shutdown(self, timeout: float = 10.0) -> None:
+    def health(self) -> tuple[bool, str]:
+        """(healthy, why not): the watchdog and every worker thread are alive and no job is stuck past the point
+        where the watchdog should have ended it."""
+        now = time.time()
+        with self._cv:
+            if self._closed:
+                return False, "the server is shutting down"
+            if not self._watchdog.is_alive():
+                return False, "the scheduler's watchdog thread has died"
+            alive = sum(thread.is_alive() for thread in self._workers.values())
+            if alive < self.max_concurrent:
+                return False, f"{self.max_concurrent - alive} scheduler thread(s) died and were not replaced"
+            if any(now - job.last_progress_at > self.stall_seconds + 10 for job in self._running):
+                return False, "a job is stuck and the watchdog has not ended it"
+        return True, ""
+
+    def shutdown(self, timeout: float = 10.0) -> bool:
+        """Stop taking jobs, end every queued and running one, and wait up to ``timeout`` s for the threads.
+        Returns True when every thread ended (stuck ones are daemon threads and die with the process)."""
         with self._cv:
             self._closed = True
             for job in list(self._queue):
-                job._stop.set()
-                job._finish("cancelled")
+                job.finish("cancelled", "The server is shutting down; your run was not started.")
+                self.jobs_cancelled += 1
             self._queue.clear()
-            for job in self._running:
-                job._stop.set()
+            for job in list(self._running):
+                job.request_stop()
+                job.finish("cancelled", "The server is shutting down; your run was stopped.")
             self._cv.notify_all()
-        for thread in self._threads:
-            thread.join(timeout)
+            threads = list(self._workers.values())
+        deadline = time.monotonic() + timeout
+        for thread in threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        self._watchdog.join(max(0.0, deadline - time.monotonic()))
+        return not any(thread.is_alive() for thread in threads)
 
     # -- worker threads -----------------------------------------------------------------------------------------
+    def _spawn(self) -> None:
+        worker = next(self._worker_ids)
+        thread = threading.Thread(target=self._work, args=(worker,), name=f"nst-scheduler-{worker}", daemon=True)
+        self._workers[worker] = thread
+        thread.start()
+
     def _release(self, job: Job) -> None:
         if self._active.get(job.session_id) is job:
             del self._active[job.session_id]
 
-    def _work(self) -> None:
+    def _account(self, job: Job) -> None:
+        """Count a job that leaves the running set, once, by how it ended (under the lock)."""
+        if job.state == "done":
+            self.jobs_done += 1
+            self._learn(job)
+        elif job.state == "failed":
+            self.jobs_failed += 1
+        else:
+            self.jobs_cancelled += 1
+
+    def _work(self, worker: int) -> None:
         while True:
             with self._cv:
-                while not self._queue and not self._closed:
+                while not self._queue and not self._closed and worker in self._workers:
                     self._cv.wait()
-                if self._closed:
+                if self._closed or worker not in self._workers:
                     return
                 job = self._queue.popleft()
-                self._running.add(job)
+                self._running[job] = worker
+            job.execute()
+            with self._cv:
+                if self._running.get(job) != worker:
+                    return  # left behind (stuck or too slow to stop): a replacement took this slot
+                del self._running[job]
+                self._release(job)
+                self._account(job)
+            self._after(job)
+
+    def _after(self, job: Job) -> None:
+        if self._after_job is not None:
             try:
-                job.execute()
-            finally:
-                with self._cv:
-                    self._running.discard(job)
-                    self._release(job)
-                    if job.state == "done":
-                        self.jobs_done += 1
-                        self._learn(job)
-                    elif job.state == "failed":
-                        self.jobs_failed += 1
+                self._after_job(job)  # e.g. give cached GPU memory back
+            except BaseException:  # noqa: BLE001 - not even a SystemExit from the hook may end the thread
+                log.exception("after-job hook failed")
+
+    def _watch(self, every: float) -> None:
+        """The watchdog: fail stalled jobs, leave stuck threads behind and replace them, replace dead threads."""
+        while True:
+            time.sleep(every)
+            with self._cv:
+                if self._closed:
+                    return
+                now = time.time()
+                for job, worker in list(self._running.items()):
+                    stalled = now - job.last_progress_at > self.stall_seconds
+                    slow_stop = job.cancel_requested_at is not None and now - job.cancel_requested_at > \
+                        self.cancel_grace
+                    dead = not self._workers[worker].is_alive()
+                    if not (stalled or slow_stop or dead):
+                        continue
+                    if stalled and job.finish("failed", f"The run made no progress for {self.stall_seconds:.0f} s, "
+                                                        "so the server stopped it; try a smaller size, or try "
+                                                        "again later."):
+                        log.error("job %s of session %s made no progress for %.0f s: failed, thread replaced",
+                                  job.id, job.session_id[:8], self.stall_seconds)
+                    elif dead and job.finish("failed", describe_failure(RuntimeError("worker thread died"))):
+                        log.error("the thread running job %s died", job.id)
                     else:
-                        self.jobs_cancelled += 1
-                if self._after_job is not None:
-                    try:
-                        self._after_job(job)  # e.g. give cached GPU memory back
-                    except Exception:  # noqa: BLE001
-                        log.exception("after-job hook failed")
+                        log.warning("job %s did not stop within %.0f s of Stop: its thread is left behind",
+                                    job.id, self.cancel_grace)
+                    del self._running[job]
+                    self._release(job)
+                    self._account(job)
+                    del self._workers[worker]
+                    self.workers_replaced += 1
+                    self._spawn()
+                for worker, thread in list(self._workers.items()):
+                    if not thread.is_alive():  # died between jobs (a bug in the loop itself)
+                        log.error("scheduler thread %s died: replaced", worker)
+                        del self._workers[worker]
+                        self.workers_replaced += 1
+                        self._spawn()
+                self._cv.notify_all()
 
     def _learn(self, job: Job) -> None:
         latest = job.latest

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
+import sys
 import time
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,14 +29,13 @@ def free_port() -> int:
 def served_dashboard(backend, limits) -> Iterator[str]:
     import panel as pn
 
-    from demo_app.__main__ import SESSION_CLEANUP
-    from demo_app.app import applications, configure
+    from demo_app.app import applications, configure, serve_options
 
     configure(backend, limits)
     port = free_port()
     server = pn.serve(applications(), port=port, address="127.0.0.1", show=False,
                       threaded=True, start=True, websocket_origin=[f"127.0.0.1:{port}", f"localhost:{port}"],
-                      verbose=False, liveness=True, **SESSION_CLEANUP)
+                      verbose=False, **serve_options())
     url = f"http://127.0.0.1:{port}/"
     deadline = time.time() + 30
     while time.time() < deadline:
@@ -59,3 +62,30 @@ def chromium() -> Iterator[object]:
             yield browser
         finally:
             browser.close()
+
+
+@contextmanager
+def server_process(*args: str, stderr=subprocess.DEVNULL) -> Iterator[tuple[str, subprocess.Popen]]:
+    """``python -m demo_app`` in its own process (random weights, CPU) on a free port: ``(url, process)``."""
+    root = Path(__file__).resolve().parents[1]
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "demo_app", "--weights", "random", "--device", "cpu",
+                             "--no-show", "--port", str(port), "--address", "127.0.0.1", *args],
+                            cwd=root, env={**os.environ, "PYTHONPATH": str(root)}, stdout=subprocess.DEVNULL,
+                            stderr=stderr, text=True)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        deadline = time.time() + 120
+        while True:
+            try:
+                urllib.request.urlopen(url + "liveness", timeout=2)
+                break
+            except OSError:
+                if time.time() > deadline or proc.poll() is not None:
+                    raise RuntimeError("the server did not start") from None
+                time.sleep(0.3)
+        yield url, proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)

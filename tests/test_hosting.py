@@ -179,3 +179,24 @@ def test_a_vgg16_file_for_vgg19_is_refused_at_start(tmp_path) -> None:
                           cwd=ROOT, capture_output=True, text=True, timeout=120,
                           env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "TORCH_HOME": str(tmp_path)})
     assert proc.returncode == 2 and "do not fit vgg19" in proc.stderr, proc.stderr
+
+
+def test_one_client_cannot_open_unlimited_pages(backend, monkeypatch) -> None:
+    import demo_app.app as app
+
+    app.configure(backend, Limits(max_sessions_per_client=2))
+    monkeypatch.setattr(app, "client_address", lambda: "10.0.0.9")
+    monkeypatch.setattr(app.pn.state, "add_periodic_callback", lambda *a, **k: SimpleNamespace(stop=lambda: None))
+    monkeypatch.setattr(app.pn.state, "on_session_destroyed", lambda callback: None)
+    pages = [app.create_app() for _ in range(3)]
+    try:
+        assert hasattr(pages[0], "dashboard") and hasattr(pages[1], "dashboard")
+        refused = pages[2]
+        assert not hasattr(refused, "dashboard") and "nst-refused" in refused.css_classes
+        assert "already has 2 pages" in refused.objects[0].object
+        monkeypatch.setattr(app, "client_address", lambda: "10.0.0.10")
+        assert hasattr(app.create_app(), "dashboard")  # another computer is still welcome
+    finally:
+        for page in pages:
+            if hasattr(page, "dashboard"):
+                app.LIVE_SESSIONS.discard(page.dashboard)

@@ -192,3 +192,124 @@ def test_one_client_cannot_fill_the_queue() -> None:
         scheduler.submit(jobs[2], max_per_client=2)  # a slot freed: the same client may submit again
     finally:
         scheduler.shutdown(timeout=5)
+
+
+def hanging_run(release: threading.Event, after: int = 1):
+    """A run that yields ``after`` steps, then hangs (ignoring Stop) until ``release`` is set."""
+    def start():
+        def gen():
+            started = time.perf_counter()
+            for step in range(1, after + 1):
+                yield nstcore.Progress(step, 100, LOSSES, time.perf_counter() - started)
+            release.wait(60)
+            yield nstcore.Progress(after + 1, 100, LOSSES, time.perf_counter() - started)
+        return gen()
+    return start
+
+
+def test_a_hung_job_is_failed_by_the_watchdog_and_the_queue_moves_on() -> None:
+    release = threading.Event()
+    scheduler = Scheduler(max_concurrent=1, max_queue=5, stall_seconds=0.6, watch_every=0.1)
+    try:
+        hung = Job("a", hanging_run(release), steps=100, pixels=1)
+        after = job("b")
+        scheduler.submit(hung)
+        scheduler.submit(after)
+        assert hung.wait(5) and hung.state == "failed"
+        assert "no progress" in hung.take().error
+        assert after.wait(5) and after.state == "done"  # the next job was not blocked for good
+        assert scheduler.stats()["workers_replaced"] == 1 and scheduler.health() == (True, "")
+        release.set()  # the left-behind thread wakes up: its late step reaches nobody
+        time.sleep(0.3)
+        assert hung.take().rows == [] and scheduler.stats()["running"] == 0
+    finally:
+        release.set()
+        scheduler.shutdown(timeout=5)
+
+
+def test_stop_frees_the_session_and_the_slot_even_if_the_job_is_stuck() -> None:
+    release = threading.Event()
+    scheduler = Scheduler(max_concurrent=1, max_queue=5, stall_seconds=600, cancel_grace=0.5, watch_every=0.1)
+    try:
+        hung = Job("a", hanging_run(release), steps=100, pixels=1)
+        scheduler.submit(hung)
+        deadline = time.time() + 5
+        while hung.latest is None and time.time() < deadline:
+            time.sleep(0.01)
+        waiting = job("b")
+        scheduler.submit(waiting)
+        t = time.perf_counter()
+        scheduler.cancel(hung)
+        assert hung.ended and hung.state == "cancelled"  # the page sees it stopped at once
+        scheduler.submit(job("a"))  # and may run again at once
+        assert waiting.wait(5) and waiting.state == "done"  # the slot came back after the grace period
+        assert time.perf_counter() - t < 3
+    finally:
+        release.set()
+        scheduler.shutdown(timeout=5)
+
+
+def test_system_exit_in_a_job_or_the_hook_does_not_kill_the_scheduler() -> None:
+    def exits(job):
+        raise SystemExit(3)
+
+    scheduler = Scheduler(max_concurrent=1, max_queue=5, after_job=exits)
+    try:
+        bad = Job("a", fake_run(fail_at=1, error=SystemExit(1)), steps=5, pixels=1)
+        good = job("b")
+        scheduler.submit(bad)
+        scheduler.submit(good)
+        assert bad.wait(5) and bad.state == "failed" and "try again" in bad.take().error
+        assert good.wait(5) and good.state == "done"
+        assert scheduler.health() == (True, "")
+    finally:
+        scheduler.shutdown(timeout=5)
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")  # the thread it kills on purpose
+def test_a_dead_worker_thread_is_replaced_and_unhealthy_until_then() -> None:
+    scheduler = Scheduler(max_concurrent=1, max_queue=5, watch_every=1000)  # the watchdog sleeps: nothing repairs
+    try:
+        killer = job("a")
+        killer.execute = lambda: (_ for _ in ()).throw(SystemExit(1))  # escapes past every handler
+        scheduler.submit(killer)
+        deadline = time.time() + 5
+        while scheduler.health()[0] and time.time() < deadline:
+            time.sleep(0.01)
+        ok, why = scheduler.health()
+        assert not ok and "died" in why
+    finally:
+        scheduler.shutdown(timeout=1)
+    repaired = Scheduler(max_concurrent=1, max_queue=5, watch_every=0.1)
+    try:
+        killer = job("a")
+        killer.execute = lambda: (_ for _ in ()).throw(SystemExit(1))
+        repaired.submit(killer)
+        assert killer.wait(5) and killer.state == "failed"  # the job of a dead thread ends with a sentence
+        later = job("b")
+        repaired.submit(later)
+        assert later.wait(5) and later.state == "done" and repaired.health() == (True, "")
+    finally:
+        repaired.shutdown(timeout=5)
+
+
+def test_shutdown_ends_queued_and_running_jobs_even_when_one_is_stuck() -> None:
+    release = threading.Event()
+    scheduler = Scheduler(max_concurrent=1, max_queue=5)
+    try:
+        hung = Job("a", hanging_run(release), steps=100, pixels=1)
+        queued = job("b")
+        scheduler.submit(hung)
+        scheduler.submit(queued)
+        deadline = time.time() + 5
+        while hung.latest is None and time.time() < deadline:
+            time.sleep(0.01)
+        t = time.perf_counter()
+        assert scheduler.shutdown(timeout=1) is False  # the stuck thread is left to die with the process
+        assert time.perf_counter() - t < 2
+        assert queued.state == "cancelled" and hung.state == "cancelled"
+        assert "shutting down" in hung.take().error
+        with pytest.raises(SchedulerError, match="shutting down"):
+            scheduler.submit(job("c"))
+    finally:
+        release.set()
