@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+import tempfile
+import time
 import typing
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -102,11 +105,58 @@ def drive(snapshots, steps: int, quiet: bool, log_path: str | None):
     return last
 
 
-def check_output(path: str) -> Path:
+# What save_image can write, by suffix (Pillow picks the format from it).
+OUTPUT_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.exists() and b.exists() and os.path.samefile(a, b) or a.resolve() == b.resolve()
+    except OSError:
+        return False
+
+
+def check_output(path: str | Path, *, flag: str = "-o", image: bool = True,
+                 keep: Mapping[str, str | Path | None] | None = None) -> Path:
+    """Check an output path before any work is done, so a run is never wasted and no input is ever overwritten:
+    a known image suffix (when ``image``), not a folder, in a folder that exists and is writable, and none of the
+    files in ``keep`` (what each is, e.g. ``{"content image": ...}``). Raises ConfigError with one sentence."""
     output = Path(path)
-    if not output.parent.exists():
-        raise ConfigError(f"The output folder {output.parent} does not exist; create it or choose another path.")
+    if output.is_dir():
+        raise ConfigError(f"{flag} {path} is a folder; give a file name, e.g. {output / 'result.png'}.")
+    if image and output.suffix.lower() not in OUTPUT_SUFFIXES:
+        said = f"has the suffix {output.suffix!r}" if output.suffix else "has no suffix"
+        raise ConfigError(f"{flag} {path} {said}; name an image file ending in {', '.join(OUTPUT_SUFFIXES)}.")
+    folder = output.parent
+    if not folder.is_dir():
+        raise ConfigError(f"The output folder {folder} does not exist; create it or choose another path.")
+    if not os.access(folder, os.W_OK) or (output.exists() and not os.access(output, os.W_OK)):
+        raise ConfigError(f"{flag} {path} cannot be written (no permission); choose another path.")
+    for what, other in (keep or {}).items():
+        if other is not None and _same_file(output, Path(other)):
+            raise ConfigError(f"{flag} {path} is also the {what}, which would be overwritten; choose another name.")
     return output
+
+
+def save_result(image: Any, output: Path) -> Path:
+    """Write the result; if that fails after all (disk full, folder removed meanwhile), save it next to the
+    intended file, or in the temp folder, under a new name rather than throw the run away. Returns where it went;
+    raises ConfigError naming that place when it is not ``output``."""
+    from .images import ImageError, save_image
+
+    try:
+        save_image(image, output)
+        return output
+    except ImageError as first:
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        for folder in (output.parent, Path(tempfile.gettempdir())):
+            fallback = folder / f"{output.stem}-{stamp}.png"
+            try:
+                save_image(image, fallback)
+            except ImageError:
+                continue
+            raise ConfigError(f"{first} The result was saved as {fallback} instead.") from None
+        raise
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -165,10 +215,13 @@ def guarded(func, args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     from .device import describe_device, resolve_device
     from .engine import run
-    from .images import save_image
 
     config = build_config(args)
-    output = check_output(args.output)
+    inputs = {"content image": args.content, "style image": args.style, "config file": args.config}
+    output = check_output(args.output, keep=inputs)
+    for flag, path in (("--save-config", args.save_config), ("--log-json", args.log_json)):
+        if path:
+            check_output(path, flag=flag, image=False, keep={**inputs, "output image": output})
     if args.save_config:
         Path(args.save_config).write_text(config.to_json() + "\n", encoding="utf-8")
     device = resolve_device(config.device)
@@ -178,7 +231,7 @@ def _run(args: argparse.Namespace) -> int:
               f"{describe_device(device)}; {config.steps} {config.optimizer} steps at {config.size} px",
               file=sys.stderr)
     last = drive(snapshots, config.steps, args.no_progress, args.log_json)
-    save_image(last.image, output)
+    save_result(last.image, output)
     if not args.no_progress:
         print(f"wrote {output} ({last.image.shape[1]}x{last.image.shape[0]}), final loss {last.loss.total:.4g}, "
               f"{last.rate:.2f} steps/s", file=sys.stderr)

@@ -13,7 +13,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .cli import add_common_arguments, add_config_arguments, build_config, check_output, drive, read_text
+from .cli import (add_common_arguments, add_config_arguments, build_config, check_output, drive, read_text,
+                  save_result)
 from .config import StyleConfig, load_json
 from .errors import ConfigError
 from .presets import PRESETS, expand_preset
@@ -55,7 +56,6 @@ def run_compare(args: argparse.Namespace) -> int:
     from .device import describe_device, resolve_device
     from .engine import run
     from .grid import grid_image
-    from .images import save_image
 
     if args.preset:
         shared, variants = expand_preset(args.preset, build_config(args))
@@ -64,8 +64,14 @@ def run_compare(args: argparse.Namespace) -> int:
     else:
         shared, variants = load_variants(args.variants, args)
     check_count(variants, MAX_VARIANTS)
-    output = check_output(args.output)
-    json_path = Path(args.save_json) if args.save_json else output.with_suffix(".json")
+    inputs = {"content image": args.content, "style image": args.style, "config file": args.config,
+              "variants file": args.variants}
+    output = check_output(args.output, keep=inputs)
+    json_path = check_output(args.save_json or output.with_suffix(".json"), flag="--save-json", image=False,
+                             keep={**inputs, "output image": output})
+    if args.log_json:
+        check_output(args.log_json, flag="--log-json", image=False, keep={**inputs, "output image": output,
+                                                                         "variants JSON": json_path})
     device = resolve_device(shared.device)
     snapshots = run(shared, args.content, args.style, device=device, variants=variants, max_batch=args.max_batch,
                     progress=not args.no_progress)
@@ -74,7 +80,7 @@ def run_compare(args: argparse.Namespace) -> int:
               f"{describe_device(device)}; {shared.steps} {shared.optimizer} steps at {shared.size} px",
               file=sys.stderr)
     last = drive(snapshots, shared.steps, args.no_progress, args.log_json)
-    save_image(grid_image(last.images, [v.label for v in variants], args.columns), output)
+    save_result(grid_image(last.images, [v.label for v in variants], args.columns), output)
     json_path.write_text(json.dumps(export(shared, variants), indent=2) + "\n", encoding="utf-8")
     if not args.no_progress:
         print(f"wrote {output} and {json_path} ({last.rate:.2f} steps/s for the whole batch)", file=sys.stderr)

@@ -86,3 +86,59 @@ def test_bad_inputs_exit_2_with_one_sentence(tmp_path) -> None:
 def test_debug_shows_the_traceback(tmp_path) -> None:
     result = nst(str(tmp_path / "missing.jpg"), str(STYLE), "-o", str(tmp_path / "o.png"), "--debug")
     assert result.returncode != 0 and "Traceback" in result.stderr
+
+
+def test_the_cli_never_destroys_an_input_and_checks_outputs_before_running(tmp_path) -> None:
+    content = tmp_path / "photo.png"
+    content.write_bytes(CONTENT.read_bytes())
+    config = tmp_path / "run.json"
+    config.write_text('{"size": 32, "steps": 2, "weights": "random"}')
+    before = content.read_bytes(), config.read_text()
+    cases = [
+        ([str(content), str(STYLE), "-o", str(content)], "is also the content image"),
+        (["compare", str(content), str(STYLE), "-o", str(tmp_path / "run.png"), "--config", str(config),
+          "--preset", "pooling"], "is also the config file"),
+        ([str(content), str(STYLE), "-o", str(tmp_path)], "is a folder"),
+        ([str(content), str(STYLE), "-o", str(tmp_path / "result")], "has no suffix"),
+        ([str(content), str(STYLE), "-o", str(tmp_path / "result.txt")], "has the suffix '.txt'"),
+        ([str(content), str(STYLE), "-o", str(tmp_path / "missing" / "a.png")], "does not exist"),
+        ([str(content), str(STYLE), "-o", str(tmp_path / "a.png"), "--config", str(config), "--log-json",
+          str(config)], "is also the config file"),
+        ([str(content), str(STYLE), "-o", str(tmp_path / "a.png"), "--save-config", str(content)],
+         "is also the content image"),
+    ]
+    for argv, words in cases:
+        result = nst(*argv, "--weights", "random", "--size", "32", "--steps", "2", "--no-progress")
+        assert result.returncode == 2, (argv, result.stderr)
+        assert words in result.stderr and "Traceback" not in result.stderr, result.stderr
+    assert (content.read_bytes(), config.read_text()) == before
+
+
+def test_every_config_field_is_type_checked_with_a_sentence(tmp_path) -> None:
+    for field, value in (("steps", 2.5), ("seed", "abc"), ("preview_every", "x"), ("size", None)):
+        bad = tmp_path / f"{field}.json"
+        bad.write_text(json.dumps({field: value}))
+        result = nst(str(CONTENT), str(STYLE), "-o", str(tmp_path / "a.png"), "--config", str(bad), "--no-progress")
+        assert result.returncode == 2 and f"{field} must be" in result.stderr, result.stderr
+        assert "unexpected failure" not in result.stderr
+
+
+def test_a_failed_final_write_saves_the_result_elsewhere(tmp_path, monkeypatch, capsys) -> None:
+    import nstcore.images
+    from nstcore import cli
+
+    real = nstcore.images.save_image
+    target = tmp_path / "out.png"
+
+    def flaky(image, path):
+        if Path(path) == target:
+            raise nstcore.images.ImageError(f"Could not write {path} (disk full).")
+        real(image, path)
+
+    monkeypatch.setattr(nstcore.images, "save_image", flaky)
+    code = cli.main([str(CONTENT), str(STYLE), "-o", str(target), "--weights", "random", "--size", "32",
+                     "--steps", "2", "--no-progress"])
+    err = capsys.readouterr().err
+    assert code == 2 and "saved as" in err
+    saved = [p for p in tmp_path.glob("out-*.png")]
+    assert len(saved) == 1 and str(saved[0]) in err and Image.open(saved[0]).size == (32, 24)
