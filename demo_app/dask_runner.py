@@ -2,8 +2,13 @@
 
 The server's scheduler still decides *when* a job runs (FIFO, limits); with ``--dask-scheduler tcp://host:port`` the
 job's optimisation itself runs on a Dask worker. Progress snapshots stream back through a ``distributed.Queue``
-named after the job; Stop and the live weight changes travel the other way through ``distributed.Variable``s, read
-by the worker at every step. The worker needs this repository importable (start ``dask worker`` from its root).
+named after the job; Stop, the live weight changes and a heartbeat travel the other way through
+``distributed.Variable``s, read by the worker at every step. The worker needs this repository importable (start
+``dask worker`` from its root).
+
+No surprises: a job runs at most once (Dask would re-run the task of a lost worker from step 1; the re-run sees the
+job's attempt marker and ends at once, and the page gets a sentence); a task whose server stops heartbeating (gone,
+crashed) stops by itself; and the job's queue and variables are removed from the scheduler whatever the ending.
 """
 
 from __future__ import annotations
@@ -47,21 +52,61 @@ def _controls_payload(controls: nstcore.Controls, image_requests: int) -> bytes:
     return pickle.dumps((state.version, state.variants, state.lr, image_requests))
 
 
+# A task stops when the server's heartbeat has not changed for this long (by the worker's own clock, so clock skew
+# between machines does not matter). The server beats every HEARTBEAT_EVERY seconds while it streams.
+HEARTBEAT_TIMEOUT = 15.0
+HEARTBEAT_EVERY = 1.0
+LOST = -1  # what a task returns when it finds it is a re-run (its first run's worker was lost)
+
+
+def _names(key: str) -> dict[str, str]:
+    return {what: f"nst-{what}-{key}" for what in ("progress", "stop", "controls", "beat", "attempt")}
+
+
+def forget(client, key: str) -> None:
+    """Remove a job's queue and variables from the Dask scheduler (any ending; safe to call more than once)."""
+    names = _names(key)
+
+    def drop(dask_scheduler=None) -> None:
+        queues = dask_scheduler.extensions.get("queues")
+        if queues is not None and names["progress"] in queues.queues:
+            queues.client_refcount[names["progress"]] = 1
+            queues.release(name=names["progress"])
+        variables = dask_scheduler.extensions.get("variables")
+        if variables is not None:
+            for what in ("stop", "controls", "beat", "attempt"):
+                variables.variables.pop(names[what], None)
+                variables.waiting_conditions.pop(names[what], None)
+
+    try:
+        client.run_on_scheduler(drop)
+    except Exception:  # noqa: BLE001 - the cluster may be gone: then so is everything on it
+        pass
+
+
 def remote_job(key: str, weights: str, device_name: str, config_json: str, content_png: bytes, style_png: bytes,
-               variants: list[nstcore.Variant]) -> int:
-    """Runs on a Dask worker: optimise and put every snapshot (pickled) on the job's queue. Returns steps done."""
+               variants: list[nstcore.Variant], heartbeat_timeout: float = HEARTBEAT_TIMEOUT) -> int:
+    """Runs on a Dask worker: optimise and put every snapshot (pickled) on the job's queue. Returns steps done, or
+    LOST when this is Dask re-running the task of a lost worker (the job already ran, partly, elsewhere)."""
     from distributed import Queue, Variable, get_client
 
     client = get_client()
-    queue = Queue(f"nst-progress-{key}", client=client)
-    stop = Variable(f"nst-stop-{key}", client=client)
-    steer = Variable(f"nst-controls-{key}", client=client)
+    names = _names(key)
+    attempt = Variable(names["attempt"], client=client)
+    if _read(attempt, "gone") != "new":
+        return LOST
+    attempt.set("started")
+    queue = Queue(names["progress"], client=client)
+    stop = Variable(names["stop"], client=client)
+    steer = Variable(names["controls"], client=client)
+    beat = Variable(names["beat"], client=client)
     config = nstcore.StyleConfig.from_json(config_json)
     device = nstcore.resolve_device(device_name)
     network = nstcore.load_network(config.model, weights, device)  # cached per worker process
     version, _, lr, requests = pickle.loads(steer.get())
     controls = nstcore.Controls([v.weights for v in variants], lr=lr)
     seen_version, seen_requests = version, requests
+    last_beat, beat_seen_at = _read(beat, None), time.monotonic()
     steps = 0
     snapshots = nstcore.run(config, content_png, style_png, device=device, network=network, controls=controls,
                             variants=variants)
@@ -70,6 +115,12 @@ def remote_job(key: str, weights: str, device_name: str, config_json: str, conte
             steps = progress.step
             queue.put(pickle.dumps(progress))
             if progress.done or _read(stop, True):
+                break
+            now_beat = _read(beat, None)
+            if now_beat != last_beat:
+                last_beat, beat_seen_at = now_beat, time.monotonic()
+            elif time.monotonic() - beat_seen_at > heartbeat_timeout:
+                forget(client, key)  # the server is gone: nobody else will clean up
                 break
             version, remote_variants, lr, requests = pickle.loads(_read(steer, pickle.dumps(
                 (seen_version, None, lr, seen_requests))))
@@ -88,12 +139,16 @@ def remote_job(key: str, weights: str, device_name: str, config_json: str, conte
     return steps
 
 
+class WorkerLost(nstcore.NSTError):
+    """The Dask worker running a job went away mid-run."""
+
+
 def _read(variable, missing):
-    """A Variable's value, or ``missing`` if the server side forgot it (a Variable.get without timeout would wait
-    for ever for a deleted one)."""
+    """A Variable's value, or ``missing`` if it was deleted or the scheduler is unreachable (a Variable.get without
+    timeout would wait for ever for a deleted one)."""
     try:
         return variable.get(timeout=5)
-    except TimeoutError:
+    except Exception:  # noqa: BLE001 - TimeoutError, or the cluster went away: both mean "not there"
         return missing
 
 
@@ -108,26 +163,40 @@ def remote_runner(address: str, weights: str, device_name: str, config: nstcore.
     return start_run
 
 
+LOST_SENTENCE = ("The cluster worker running this job was lost (stopped or crashed); the settings are kept, so "
+                 "try again.")
+
+
 def _stream(address, weights, device_name, config, content, style, controls, variants) -> Iterator[nstcore.Progress]:
     from distributed import Queue, Variable
 
     client = _client(address)
     key = uuid.uuid4().hex
-    queue = Queue(f"nst-progress-{key}", client=client)
-    stop = Variable(f"nst-stop-{key}", client=client)
-    steer = Variable(f"nst-controls-{key}", client=client)
+    names = _names(key)
+    Variable(names["attempt"], client=client).set("new")
+    queue = Queue(names["progress"], client=client)
+    stop = Variable(names["stop"], client=client)
+    steer = Variable(names["controls"], client=client)
+    beat = Variable(names["beat"], client=client)
     stop.set(False)
+    beats = 0
+    beat.set(beats)
     requests = 0
     steer.set(_controls_payload(controls, requests))
     seen_version = controls.read().version
     future = client.submit(remote_job, key, weights, device_name, config.to_json(), _png(content), _png(style),
-                           variants, key=f"nst-job-{key}", pure=False)
+                           variants, HEARTBEAT_TIMEOUT, key=f"nst-job-{key}", pure=False, retries=0)
     finished = False
+    last_step = 0
+    last_beat = time.monotonic()
     try:
         while not finished:
             items = queue.get(batch=True)  # whatever is waiting, without blocking (a timeout logs errors)
             for item in items:
                 progress = pickle.loads(item)
+                if progress.step <= last_step:  # Dask re-ran the task from step 1: never show that
+                    raise WorkerLost(LOST_SENTENCE)
+                last_step = progress.step
                 yield progress
                 finished = finished or progress.done
             if finished:
@@ -136,11 +205,20 @@ def _stream(address, weights, device_name, config, content, style, controls, var
                 if future.done():
                     if future.status == "error":
                         future.result()  # re-raises the worker's exception (ImageError, OOM ...) here
+                    if future.status == "finished" and future.result() == LOST:
+                        raise WorkerLost(LOST_SENTENCE)
                     for item in queue.get(batch=True):  # stopped: hand over what is still queued
-                        yield pickle.loads(item)
+                        progress = pickle.loads(item)
+                        if progress.step > last_step:
+                            last_step = progress.step
+                            yield progress
                     finished = True
                     break
                 time.sleep(POLL_SECONDS)
+            if time.monotonic() - last_beat > HEARTBEAT_EVERY:
+                beats += 1
+                beat.set(beats)
+                last_beat = time.monotonic()
             version = controls.read().version
             if controls.take_image_request():
                 requests += 1
@@ -150,13 +228,17 @@ def _stream(address, weights, device_name, config, content, style, controls, var
             seen_version = version
     finally:
         if not finished:
-            stop.set(True)  # the worker sees it after its current step
-        try:
-            future.result(timeout=30)  # the task ends within a step; only then are its variables dropped
-        except Exception:  # noqa: BLE001 - its error, if any, was raised above already
-            future.cancel()
-        for thing in (stop, steer):
             try:
-                thing.delete()
-            except Exception:  # noqa: BLE001 - cleanup on a cluster that may be gone
+                stop.set(True)  # a running task sees it after its current step
+            except Exception:  # noqa: BLE001 - the cluster may be gone
                 pass
+        try:
+            future.result(timeout=STOP_WAIT_SECONDS)  # a running task ends within a step
+        except Exception:  # noqa: BLE001 - its error, if any, was raised above already; or it never started
+            future.cancel()
+        forget(client, key)
+
+
+# How long a stopped job waits for its task to finish its step before cancelling it (with no worker left, the task
+# never starts; Stop must not wait for it).
+STOP_WAIT_SECONDS = 5.0

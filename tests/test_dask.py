@@ -25,6 +25,11 @@ def cluster():
         with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None,
                           silence_logs=40) as local:
             yield local
+            from demo_app.dask_runner import _clients
+
+            for client in list(_clients.values()):  # before the cluster goes, or they retry connecting at exit
+                client.close()
+            _clients.clear()
     finally:
         if old is None:
             os.environ.pop("PYTHONPATH", None)
@@ -87,3 +92,90 @@ def _strip_png() -> bytes:
     buffer = io.BytesIO()
     Image.new("RGB", (400, 2)).save(buffer, format="PNG")
     return buffer.getvalue()
+
+
+def leftovers(cluster) -> dict:
+    """What the cluster still holds of this app's jobs: queues, variables, and tasks not yet done."""
+    from demo_app.dask_runner import _client
+
+    def look(dask_scheduler=None):
+        queues = dask_scheduler.extensions["queues"].queues
+        variables = dask_scheduler.extensions["variables"].variables
+        return {"queues": [n for n in queues if n.startswith("nst-")],
+                "variables": [n for n in variables if n.startswith("nst-")],
+                "tasks": [str(k) for k, ts in dask_scheduler.tasks.items()
+                          if str(k).startswith("nst-job") and ts.state in ("processing", "waiting", "no-worker",
+                                                                            "queued")]}
+
+    return _client(cluster.scheduler_address).run_on_scheduler(look)
+
+
+def _wait_clean(cluster, timeout: float) -> dict:
+    import time
+
+    deadline = time.time() + timeout
+    while True:
+        left = leftovers(cluster)
+        if not any(left.values()) or time.time() > deadline:
+            return left
+        time.sleep(0.5)
+
+
+def test_a_stopped_job_leaves_nothing_on_the_cluster(state, cluster) -> None:
+    state.steps = 2000
+    assert state.start()
+    drain(state, until=lambda s, h: s.step >= 2, timeout=120)
+    state.stop()
+    drain(state, timeout=30)
+    assert state.wait(30)
+    assert _wait_clean(cluster, 15) == {"queues": [], "variables": [], "tasks": []}
+
+
+def test_a_lost_worker_fails_the_job_without_rerunning_it(state, cluster) -> None:
+    from demo_app.dask_runner import _client
+
+    state.steps = 5000
+    assert state.start()
+    rows, _ = drain(state, until=lambda s, h: s.step >= 3, timeout=120)
+    try:  # the worker process dies mid-job; its nanny starts a new one, to which Dask hands the task again
+        _client(cluster.scheduler_address).run(os._exit, 1)
+    except Exception:  # noqa: BLE001 - the call itself fails with the worker
+        pass
+    more, _ = drain(state, timeout=180)
+    steps = [step for step, _ in rows + more]
+    assert steps == sorted(set(steps)), "the chart went backwards"
+    assert "worker running this job was lost" in state.error and not state.running
+    assert _wait_clean(cluster, 30) == {"queues": [], "variables": [], "tasks": []}
+    _client(cluster.scheduler_address).wait_for_workers(1, timeout=120)
+
+
+def test_a_crashed_server_stops_its_remote_task(cluster, tmp_path) -> None:
+    import subprocess
+    import sys
+    import textwrap
+
+    root = Path(__file__).resolve().parents[1]
+    script = tmp_path / "crashing_server.py"
+    script.write_text(textwrap.dedent(f"""
+        import os, sys, time
+        sys.path[:0] = [{str(root)!r}, {str(root / "tests")!r}]
+        import demo_app.dask_runner as runner
+        runner.HEARTBEAT_TIMEOUT = 3.0
+        from demo_app.backend import Backend
+        from demo_app.limits import Limits
+        from demo_app.state import SessionState
+        backend = Backend(weights="random", device_name="cpu", dask_address={cluster.scheduler_address!r})
+        state = SessionState(backend, Limits())
+        state.param.update(size=40, steps=5000, preview_every=0)
+        assert state.start()
+        deadline = time.time() + 120
+        while state.step < 2 and time.time() < deadline:
+            state.poll()
+            time.sleep(0.05)
+        print("running", state.step, flush=True)
+        os._exit(1)  # a crash: no cleanup, no goodbye
+    """))
+    result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=180,
+                            env={**os.environ, "PYTHONPATH": str(root)})
+    assert "running" in result.stdout, result.stderr[-2000:]
+    assert _wait_clean(cluster, 40) == {"queues": [], "variables": [], "tasks": []}
