@@ -54,6 +54,15 @@ def _defaults() -> tuple[Backend, Limits]:
     return _backend, _limits
 
 
+def quiet_periodic(callback, period_ms: int):
+    """A session's periodic callback that does not log each run: Panel logs every run at INFO, and with ``--admin``
+    its log page kept every entry (five a second per open page, memory that only grew)."""
+    periodic = pn.state.add_periodic_callback(callback, period=period_ms, start=False)
+    periodic.log = False
+    periodic.start()
+    return periodic
+
+
 def client_address() -> str:
     """The visitor's address as the server sees it (the proxy's own unless ``--behind-proxy``); "" outside a server."""
     context = pn.state.curdoc.session_context if pn.state.curdoc is not None else None
@@ -87,7 +96,7 @@ def create_app() -> pn.viewable.Viewable:
     state = SessionState(backend, limits, client=client)
     dashboard = Dashboard(state)
     LIVE_SESSIONS.add(dashboard)
-    callback = pn.state.add_periodic_callback(dashboard.tick, period=FRAME_PERIOD_MS)
+    callback = quiet_periodic(dashboard.tick, FRAME_PERIOD_MS)
 
     def _destroyed(session_context) -> None:
         callback.stop()

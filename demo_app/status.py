@@ -55,5 +55,7 @@ def status_app(backend: Backend, sessions) -> pn.viewable.Viewable:
     def refresh() -> None:
         pane.object = status_text(backend, sessions())
 
-    pn.state.add_periodic_callback(refresh, period=2000)
+    from .app import quiet_periodic
+
+    quiet_periodic(refresh, 2000)
     return pn.Column(pane, width=700)

@@ -173,3 +173,23 @@ def test_uploads_over_the_limit_empty_or_same_named_keep_the_session_and_its_job
     page.locator(".sample-content select").select_option("lake_house.png")  # a sample again after an upload
     _wait(lambda: state.content_name == "lake_house.png")
     context.close()
+
+
+def test_idle_pages_add_nothing_to_the_admin_log(browser, url) -> None:
+    """Panel's --admin page keeps every 'Session ...' log record; the pages' 5-per-second clocks must not add any."""
+    from panel.io.admin import data, log_data_handler
+
+    import logging
+
+    panel_log = logging.getLogger("panel")
+    panel_log.addHandler(log_data_handler)  # what --admin does
+    try:
+        contexts = [_open(browser, url)[0] for _ in range(3)]
+        time.sleep(1.0)  # page loads log a few lines; then the pages sit idle
+        before = len(data.data)
+        time.sleep(4.0)  # 3 pages x 5 ticks/s x 4 s = 60 entries before the fix
+        assert len(data.data) - before <= 2, [r.getMessage() for r in data.data[before:]][:5]
+        for context in contexts:
+            context.close()
+    finally:
+        panel_log.removeHandler(log_data_handler)

@@ -200,3 +200,37 @@ def test_one_client_cannot_open_unlimited_pages(backend, monkeypatch) -> None:
         for page in pages:
             if hasattr(page, "dashboard"):
                 app.LIVE_SESSIONS.discard(page.dashboard)
+
+
+def test_liveness_answers_503_when_the_scheduler_cannot_progress() -> None:
+    import asyncio
+    import threading
+    import urllib.error
+    import urllib.request
+
+    from tornado.web import Application
+
+    from browser import free_port
+    from demo_app.status import LivenessHandler
+
+    health = {"now": (True, "")}
+    port = free_port()
+    ready = threading.Event()
+
+    def serve() -> None:
+        async def main() -> None:
+            Application([("/liveness", LivenessHandler, {"health": lambda: health["now"]})]).listen(
+                port, "127.0.0.1")
+            ready.set()
+            await asyncio.Event().wait()
+
+        asyncio.run(main())
+
+    threading.Thread(target=serve, daemon=True).start()
+    assert ready.wait(10)
+    url = f"http://127.0.0.1:{port}/liveness"
+    assert json.loads(urllib.request.urlopen(url, timeout=5).read()) == {"liveness": True}
+    health["now"] = (False, "1 scheduler thread(s) died and were not replaced")
+    with pytest.raises(urllib.error.HTTPError) as err:
+        urllib.request.urlopen(url, timeout=5)
+    assert err.value.code == 503 and b"died" in err.value.read()
