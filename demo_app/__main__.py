@@ -106,7 +106,8 @@ def main(argv: list[str] | None = None) -> int:
         limits = Limits.from_env(**{f.name: getattr(args, f.name) for f in fields(Limits)})
         password = basic_auth(args)
         backend = Backend(weights=args.weights, device_name=args.device, max_concurrent=args.max_concurrent,
-                          max_queue=args.max_queue, dask_address=args.dask_scheduler)
+                          max_queue=args.max_queue, dask_address=args.dask_scheduler,
+                          stall_seconds=limits.job_stall_seconds)
         print(f"demo_app: loading VGG19 ({backend.weights_label()} weights) on {backend.device_label} ...",
               file=sys.stderr)
         backend.warm_up("vgg19")

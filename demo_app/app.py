@@ -48,7 +48,8 @@ def _defaults() -> tuple[Backend, Limits]:
                            device_name=os.environ.get("NST_DEVICE", "auto"),
                            max_concurrent=int(concurrent) if concurrent else None,
                            max_queue=int(os.environ.get("NST_MAX_QUEUE", "40")),
-                           dask_address=os.environ.get("NST_DASK_SCHEDULER") or None)
+                           dask_address=os.environ.get("NST_DASK_SCHEDULER") or None,
+                           stall_seconds=_limits.job_stall_seconds if _limits else Limits.from_env().job_stall_seconds)
     if _limits is None:
         _limits = Limits.from_env()
     return _backend, _limits

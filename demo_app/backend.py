@@ -14,6 +14,7 @@ from typing import Any
 
 import nstcore
 
+from .limits import Limits
 from .scheduler import Scheduler, default_concurrency
 
 log = logging.getLogger("demo_app")
@@ -28,6 +29,7 @@ class Backend:
     max_concurrent: int | None = None  # None: default_concurrency(device)
     max_queue: int = 40
     dask_address: str | None = None  # run jobs on a Dask cluster (demo_app.dask_runner) instead of here
+    stall_seconds: float = Limits.job_stall_seconds  # the scheduler's watchdog (see Limits)
     banner: str | None = None
     _scheduler: Scheduler | None = field(default=None, repr=False)
     _device: object = field(default=None, repr=False)
@@ -80,7 +82,8 @@ class Backend:
             if self._scheduler is None:
                 concurrency = self.max_concurrent or default_concurrency(self.device.type)
                 self._scheduler = Scheduler(concurrency, self.max_queue,
-                                            after_job=lambda job: nstcore.release_memory(self.device))
+                                            after_job=lambda job: nstcore.release_memory(self.device),
+                                            stall_seconds=self.stall_seconds)
             return self._scheduler
 
     def runner(self, config: nstcore.StyleConfig, content: Any, style: Any, controls: nstcore.Controls,

@@ -114,7 +114,10 @@ def remote_job(key: str, weights: str, device_name: str, config_json: str, conte
         for progress in snapshots:
             steps = progress.step
             queue.put(pickle.dumps(progress))
-            if progress.done or _read(stop, True):
+            if progress.done:
+                break
+            if _read(stop, True):  # stopped (or the server forgot the job): it reads nothing more from the queue
+                forget(client, key)
                 break
             now_beat = _read(beat, None)
             if now_beat != last_beat:

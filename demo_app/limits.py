@@ -31,6 +31,10 @@ class Limits:
     max_sessions_per_client: int = 32
     # Jobs one client address may have queued or running: one visitor cannot fill the shared queue (40).
     max_jobs_per_client: int = 8
+    # A running job that yields no step for this long is failed by the watchdog and its thread replaced. Generous:
+    # the first step of a 1024 px L-BFGS run on a 2-core CPU takes tens of seconds, and a first use of VGG16 may
+    # download its weights inside that step.
+    job_stall_seconds: float = 300.0
 
     def __post_init__(self) -> None:
         for f in fields(self):

@@ -186,7 +186,7 @@ def test_one_client_cannot_open_unlimited_pages(backend, monkeypatch) -> None:
 
     app.configure(backend, Limits(max_sessions_per_client=2))
     monkeypatch.setattr(app, "client_address", lambda: "10.0.0.9")
-    monkeypatch.setattr(app.pn.state, "add_periodic_callback", lambda *a, **k: SimpleNamespace(stop=lambda: None))
+    monkeypatch.setattr(app, "quiet_periodic", lambda *a, **k: SimpleNamespace(stop=lambda: None))
     monkeypatch.setattr(app.pn.state, "on_session_destroyed", lambda callback: None)
     pages = [app.create_app() for _ in range(3)]
     try:
