@@ -325,12 +325,14 @@ class Dashboard(pn.viewable.Viewer):
 
     # -- page ---------------------------------------------------------------------------------------------------------
     def __panel__(self) -> pn.viewable.Viewable:
-        upload_label = {"styles": {"font-size": "13px"}, "margin": (6, 10, 0, 10)}
+        def caption(text: str) -> pn.pane.HTML:  # fixed text of ours, never a visitor's
+            return pn.pane.HTML(text, styles={"font-size": "13px"}, margin=(6, 10, 0, 10))
+
         images = pn.Card(
             pn.Row(pn.Column(self.content_sample, self.content_thumb),
                    pn.Column(self.style_sample, self.style_thumb)),
-            pn.pane.Str("Your own content image", **upload_label), self.content_upload,
-            pn.pane.Str("Your own style image", **upload_label), self.style_upload,
+            caption("Your own content image"), self.content_upload,
+            caption("Your own style image"), self.style_upload,
             title="Images", collapsible=False, width=320)
         weights = pn.Card(self.alpha, self.beta, self.ratio, self.tv, self.content_layer,
                           pn.pane.Markdown("**Style layers** (switch, weight)", margin=(5, 10, 0, 10)),
