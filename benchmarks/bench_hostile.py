@@ -12,7 +12,6 @@ measurement, because the machine's other load moves such tail figures.
 from __future__ import annotations
 
 import argparse
-import io
 import os
 import sys
 import tempfile
@@ -42,13 +41,15 @@ def _hostile_files(folder: Path) -> list[Path]:
 
 def measure(seconds: float = 30, reloaders: int = 4) -> dict:
     """One round against a fresh server process; returns liveness latencies (ms) and what the clients did."""
-    from browser import chromium, server_process
+    from browser import server_process
 
     with server_process() as (url, _):
-        return _measure(url, seconds, reloaders, chromium)
+        return _measure(url, seconds, reloaders)
 
 
-def _measure(url: str, seconds: float, reloaders: int, chromium) -> dict:
+def _measure(url: str, seconds: float, reloaders: int) -> dict:
+    from browser import chromium, start_small_run
+
     stop = threading.Event()
     latencies: list[float] = []
     loads = [0] * reloaders
@@ -78,14 +79,7 @@ def _measure(url: str, seconds: float, reloaders: int, chromium) -> dict:
             runner = browser.new_page(viewport={"width": 1280, "height": 900})
             runner.goto(url)
             runner.get_by_role("button", name="▶ Run", exact=True).wait_for(timeout=60_000)
-            handle = runner.locator(".size-slider .noUi-handle")
-            handle.focus()
-            handle.press("Home")  # 32 px
-            box = runner.locator(".steps-input input")
-            box.fill("5000")
-            box.press("Enter")
-            runner.wait_for_timeout(500)
-            runner.get_by_role("button", name="▶ Run", exact=True).click()
+            start_small_run(runner)
             runner.locator(".nst-status").get_by_text("Step ").first.wait_for(timeout=60_000)
             attacker = browser.new_page(viewport={"width": 1280, "height": 900})
             attacker.goto(url)

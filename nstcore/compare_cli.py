@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 from typing import Any
 
 from .cli import (add_common_arguments, add_config_arguments, build_config, check_output, drive, read_text,

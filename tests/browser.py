@@ -89,3 +89,25 @@ def server_process(*args: str, stderr=subprocess.DEVNULL) -> Iterator[tuple[str,
         if proc.poll() is None:
             proc.kill()
             proc.wait(10)
+
+
+def wait_until(predicate, timeout: float = 15.0) -> None:
+    """Poll ``predicate`` (server-side state, usually) until it holds; fail the test after ``timeout`` seconds."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError("condition not reached in time")
+
+
+def start_small_run(page, steps: int = 5000) -> None:
+    """Through the page, as a visitor: size 32 px (the slider's Home key), ``steps`` steps, press Run."""
+    handle = page.locator(".size-slider .noUi-handle")
+    handle.focus()
+    handle.press("Home")
+    box = page.locator(".steps-input input")
+    box.fill(str(steps))
+    box.press("Enter")
+    page.wait_for_timeout(500)
+    page.get_by_role("button", name="▶ Run", exact=True).click()

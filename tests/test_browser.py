@@ -10,6 +10,7 @@ import pytest
 from PIL import Image
 
 from browser import ARTIFACTS, chromium, served_dashboard
+from browser import wait_until as _wait
 from conftest import make_image
 from demo_app.app import LIVE_SESSIONS
 from demo_app.backend import Backend
@@ -138,15 +139,6 @@ def test_midrun_screenshot_with_sample_images(page) -> None:
     assert Image.open(io.BytesIO(shot.read_bytes())).size == (1400, 1000)
     page.get_by_role("button", name="■ Stop", exact=True).click()
     page.get_by_text("Stopped at step").wait_for(timeout=30_000)
-
-
-def _wait(predicate, timeout: float = 15.0) -> None:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError("condition not reached in time")
 
 
 def test_three_variant_comparison_fills_the_grid(browser, url) -> None:

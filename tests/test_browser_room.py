@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from browser import ARTIFACTS, chromium, served_dashboard
+from browser import ARTIFACTS, chromium, served_dashboard, wait_until
 from demo_app.app import LIVE_SESSIONS
 from demo_app.backend import Backend
 from demo_app.limits import Limits
@@ -54,15 +54,6 @@ def _new_dashboard(before: set[int]):
             return new[-1]
         time.sleep(0.1)
     raise AssertionError("no server session appeared")
-
-
-def _wait(predicate, timeout: float = 20.0) -> None:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError("condition not reached in time")
 
 
 def _labels(page) -> list[tuple[str, str]]:
@@ -137,7 +128,7 @@ def test_uploads_over_the_limit_empty_or_same_named_keep_the_session_and_its_job
     state = dashboard.state
     state.param.update(size=32, steps=5000)
     page.get_by_role("button", name="▶ Run", exact=True).click()
-    _wait(lambda: state.step >= 2, timeout=60)
+    wait_until(lambda: state.step >= 2, timeout=60)
 
     over = tmp_path / "over.png"
     _noise_png(over, 700)  # ~1.4 MB of noise, over the 1 MB limit
@@ -145,14 +136,14 @@ def test_uploads_over_the_limit_empty_or_same_named_keep_the_session_and_its_job
     page.locator(".upload-content input[type=file]").set_input_files(str(over))
     page.locator(".upload-content").get_by_text("File is too large", exact=True).wait_for(timeout=10_000)
     step = state.step
-    _wait(lambda: state.step > step + 2, timeout=30)  # the job goes on, the session is alive
+    wait_until(lambda: state.step > step + 2, timeout=30)  # the job goes on, the session is alive
     assert dashboard in LIVE_SESSIONS and state.running
 
     under = tmp_path / "under.png"
     _noise_png(under, 560)
     assert 0.8 * 2**20 < under.stat().st_size < LIMIT_MB * 2**20
     page.locator(".upload-style input[type=file]").set_input_files(str(under))
-    _wait(lambda: state.style_name == "under.png")
+    wait_until(lambda: state.style_name == "under.png")
 
     empty = tmp_path / "empty.png"
     empty.write_bytes(b"")
@@ -161,17 +152,17 @@ def test_uploads_over_the_limit_empty_or_same_named_keep_the_session_and_its_job
     assert state.style_name == "under.png"
 
     page.get_by_role("button", name="■ Stop", exact=True).click()
-    _wait(lambda: not state.running, timeout=30)
+    wait_until(lambda: not state.running, timeout=30)
     for colour in ((255, 0, 0), (0, 0, 255)):  # phones call every photo image.jpg
         same = tmp_path / colour.__repr__() / "image.png"
         same.parent.mkdir()
         _noise_png(same, 64, colour)
         page.locator(".upload-content input[type=file]").set_input_files(str(same))
-        _wait(lambda: np.asarray(state.content).reshape(-1, 3).mean(0).round().tolist() == list(colour))
+        wait_until(lambda: np.asarray(state.content).reshape(-1, 3).mean(0).round().tolist() == list(colour))
         thumb = dashboard.content_thumb.object
         assert np.asarray(Image.open(io.BytesIO(thumb))).reshape(-1, 3).mean(0).round().tolist() == list(colour)
     page.locator(".sample-content select").select_option("lake_house.png")  # a sample again after an upload
-    _wait(lambda: state.content_name == "lake_house.png")
+    wait_until(lambda: state.content_name == "lake_house.png")
     context.close()
 
 

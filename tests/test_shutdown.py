@@ -8,20 +8,9 @@ import time
 
 import pytest
 
-from browser import chromium, server_process
+from browser import chromium, server_process, start_small_run
 
 pytestmark = pytest.mark.browser
-
-
-def _start_long_run(page) -> None:
-    handle = page.locator(".size-slider .noUi-handle")
-    handle.focus()
-    handle.press("Home")  # 32 px
-    box = page.locator(".steps-input input")
-    box.fill("5000")
-    box.press("Enter")
-    page.wait_for_timeout(500)
-    page.get_by_role("button", name="▶ Run", exact=True).click()
 
 
 def test_sigterm_tells_pages_cancels_jobs_and_exits_cleanly() -> None:
@@ -32,9 +21,9 @@ def test_sigterm_tells_pages_cancels_jobs_and_exits_cleanly() -> None:
             page.goto(url)
             page.get_by_role("button", name="▶ Run", exact=True).wait_for(timeout=60_000)
             pages.append(page)
-        _start_long_run(pages[0])
+        start_small_run(pages[0])
         pages[0].locator(".nst-status").get_by_text("Step ").first.wait_for(timeout=60_000)
-        _start_long_run(pages[1])
+        start_small_run(pages[1])
         pages[1].locator(".nst-status").get_by_text("Queued: position 1").wait_for(timeout=30_000)
 
         t = time.perf_counter()
