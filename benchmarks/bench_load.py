@@ -66,7 +66,8 @@ def run_load(sessions: int = 8, steps: int = 12, slider_moves: int = 20, workdir
             page.locator(".upload-content input[type=file]").set_input_files(str(path))
             handle = page.locator(".size-slider .noUi-handle")
             handle.focus()
-            handle.press("Home")
+            handle.press("Home")  # 16 px
+            handle.press("ArrowRight")
             handle.press("ArrowRight")  # 48 px
             box = page.locator(".steps-input input")
             box.fill(str(steps))

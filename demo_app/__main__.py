@@ -43,7 +43,6 @@ def build_parser() -> argparse.ArgumentParser:
     host = parser.add_argument_group("hosting (a workshop server)")
     host.add_argument("--max-concurrent", type=int, default=None,
                       help="Jobs running at once on the device (default: 1 on a GPU, cores/8 on a CPU).")
-    host.add_argument("--max-queue", type=int, default=40, help="Jobs that may wait in the queue.")
     host.add_argument("--num-threads", type=int, default=None,
                       help="Threads for Panel's event handlers (Panel's --num-threads).")
     host.add_argument("--allow-websocket-origin", action="append", default=None,
@@ -99,14 +98,12 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.INFO,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
     try:
-        if args.max_queue < 1:
-            raise nstcore.ConfigError(f"--max-queue must be at least 1, got {args.max_queue}.")
         if args.max_concurrent is not None and args.max_concurrent < 1:
             raise nstcore.ConfigError(f"--max-concurrent must be at least 1, got {args.max_concurrent}.")
         limits = Limits.from_env(**{f.name: getattr(args, f.name) for f in fields(Limits)})
         password = basic_auth(args)
         backend = Backend(weights=args.weights, device_name=args.device, max_concurrent=args.max_concurrent,
-                          max_queue=args.max_queue, dask_address=args.dask_scheduler,
+                          max_queue=limits.max_queue, dask_address=args.dask_scheduler,
                           stall_seconds=limits.job_stall_seconds)
         print(f"demo_app: loading VGG19 ({backend.weights_label()} weights) on {backend.device_label} ...",
               file=sys.stderr)

@@ -41,17 +41,18 @@ def configure(backend: Backend, limits: Limits) -> None:
 
 
 def _defaults() -> tuple[Backend, Limits]:
+    """The configured backend and limits, or (``panel serve``) both from the environment."""
     global _backend, _limits
+    if _limits is None:
+        _limits = Limits.from_env()
     if _backend is None:
         concurrent = os.environ.get("NST_MAX_CONCURRENT")
         _backend = Backend(weights=os.environ.get("NST_WEIGHTS", "imagenet"),
                            device_name=os.environ.get("NST_DEVICE", "auto"),
                            max_concurrent=int(concurrent) if concurrent else None,
-                           max_queue=int(os.environ.get("NST_MAX_QUEUE", "40")),
+                           max_queue=_limits.max_queue,
                            dask_address=os.environ.get("NST_DASK_SCHEDULER") or None,
-                           stall_seconds=_limits.job_stall_seconds if _limits else Limits.from_env().job_stall_seconds)
-    if _limits is None:
-        _limits = Limits.from_env()
+                           stall_seconds=_limits.job_stall_seconds)
     return _backend, _limits
 
 

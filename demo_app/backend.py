@@ -27,7 +27,7 @@ class Backend:
     weights: str = "imagenet"
     device_name: str = "auto"
     max_concurrent: int | None = None  # None: default_concurrency(device)
-    max_queue: int = 40
+    max_queue: int = Limits.max_queue
     dask_address: str | None = None  # run jobs on a Dask cluster (demo_app.dask_runner) instead of here
     stall_seconds: float = Limits.job_stall_seconds  # the scheduler's watchdog (see Limits)
     banner: str | None = None

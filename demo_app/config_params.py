@@ -6,6 +6,7 @@ belong to the server rather than to a user (weights, device, pixel limit) are le
 
 from __future__ import annotations
 
+import math
 import typing
 from collections.abc import Mapping
 from typing import Any
@@ -47,3 +48,13 @@ def _build() -> type[param.Parameterized]:
 
 ConfigParams = _build()
 CONFIG_PARAM_NAMES = tuple(name for name in ConfigParams.param if name != "name")
+
+
+def field_range(name: str) -> tuple[float, float, float | None]:
+    """``(start, end, step)`` of a widget for StyleConfig field ``name``, from the field's metadata; a log field
+    gives exponents (its slider moves over log10 of the value, in steps of 0.05 decades)."""
+    meta = next(f.metadata for f, _ in nstcore.config_fields() if f.name == name)
+    low = meta.get("slider_min") or meta.get("min")
+    if meta.get("log"):
+        return math.log10(low), math.log10(meta["max"]), 0.05
+    return low, meta.get("max"), meta.get("step")

@@ -16,6 +16,7 @@ import nstcore
 from .background import in_background
 from .charts import loss_figure, loss_terms, rows_to_columns
 from .compare_view import CompareView
+from .config_params import field_range
 from .imaging import encode_jpeg
 from .samples import DEFAULT_CONTENT, DEFAULT_STYLE, sample_names
 from .state import SessionState
@@ -126,7 +127,7 @@ class Dashboard(pn.viewable.Viewer):
         state = self.state
         if state.content_image is not None:
             self.content_thumb.object = state.content_image.thumb_png
-            if not state.running and hasattr(self, "preview"):  # until a run starts, show what it starts from
+            if not state.running:  # until a run starts, show what it starts from
                 self.preview.object = state.content_image.preview_jpeg
         if state.style_image is not None:
             self.style_thumb.object = state.style_image.thumb_png
@@ -134,11 +135,10 @@ class Dashboard(pn.viewable.Viewer):
     # -- controls -------------------------------------------------------------------------------------------------
     def _build_controls(self) -> None:
         state = self.state
-        self.alpha = LogSlider(state, "alpha", "α content weight", -4, 4, css_classes=["nst-alpha"])
-        self.beta = LogSlider(state, "beta", "β style weight", 0, 10)
-        self.tv = LogSlider(state, "tv", "TV weight", -6, 3, allow_zero=True)
-        self.lr = LogSlider(state, "lr", "learning rate", -3, 1,
-                            default=lambda: nstcore.DEFAULT_LR[state.optimizer])
+        self.alpha = LogSlider(state, "alpha", "α content weight", css_classes=["nst-alpha"])
+        self.beta = LogSlider(state, "beta", "β style weight")
+        self.tv = LogSlider(state, "tv", "TV weight", allow_zero=True)
+        self.lr = LogSlider(state, "lr", "learning rate", default=lambda: nstcore.DEFAULT_LR[state.optimizer])
         self.ratio = pn.pane.Markdown("", css_classes=["nst-ratio"], margin=(0, 10))
         state.param.watch(lambda e: self._update_ratio(), ["alpha", "beta"])
         self._update_ratio()
@@ -151,20 +151,29 @@ class Dashboard(pn.viewable.Viewer):
         state.param.watch(self._sync_content_layer, ["content_layers", "model"])
         p = state.param
         limits = state.limits
-        self.settings = [
+        size_start, size_end, size_step = field_range("size")
+        steps_start, steps_end, _ = field_range("steps")
+        scales_start, scales_end, _ = field_range("scales")
+        # Two explicit groups: small fields two to a row, and the one wide slider under them.
+        self.settings_grid = [
             pn.widgets.Select.from_param(p.model, label="Model", width=135),
             pn.widgets.Select.from_param(p.pooling, label="Pooling", width=135),
             pn.widgets.Select.from_param(p.init, label="Init", width=135),
             pn.widgets.Select.from_param(p.optimizer, label="Optimizer", width=135),
-            pn.widgets.IntSlider.from_param(p.size, label="Size (px)", start=32, end=limits.max_size, step=16,
-                                            width=280, css_classes=["size-slider"]),
-            pn.widgets.IntInput.from_param(p.steps, label="Steps", start=1, end=limits.max_steps, width=135,
+            pn.widgets.IntInput.from_param(p.steps, label="Steps", start=int(steps_start),
+                                           end=min(int(steps_end), limits.max_steps), width=135,
                                            css_classes=["steps-input"]),
-            pn.widgets.IntInput.from_param(p.scales, label="Coarse-to-fine scales", start=1, end=4, width=135),
+            pn.widgets.IntInput.from_param(p.scales, label="Coarse-to-fine scales", start=int(scales_start),
+                                           end=int(scales_end), width=135),
             pn.widgets.IntInput.from_param(p.seed, label="Seed", width=135),
             pn.widgets.IntInput.from_param(p.preview_every, label="Preview every N steps", width=135),
             pn.widgets.FloatSlider.from_param(p.style_scale, label="Style scale", width=135),
             pn.widgets.Select.from_param(p.loss_norm, label="Loss normalisation", width=135),
+        ]
+        self.settings_wide = [
+            pn.widgets.IntSlider.from_param(p.size, label="Size (px)", start=int(size_start),
+                                            end=min(int(size_end), limits.max_size), step=int(size_step),
+                                            width=280, css_classes=["size-slider"]),
         ]
         self.run_button = pn.widgets.Button(label="▶ Run", color="primary", width=90)
         self.stop_button = pn.widgets.Button(label="■ Stop", color="danger", width=90)
@@ -337,8 +346,7 @@ class Dashboard(pn.viewable.Viewer):
         weights = pn.Card(self.alpha, self.beta, self.ratio, self.tv, self.content_layer,
                           pn.pane.Markdown("**Style layers** (switch, weight)", margin=(5, 10, 0, 10)),
                           self.style_rows, title="Weights (live during a run)", width=320)
-        settings = pn.Card(pn.GridBox(*[w for w in self.settings if w.width == 135], ncols=2),
-                           *[w for w in self.settings if w.width != 135], self.lr,
+        settings = pn.Card(pn.GridBox(*self.settings_grid, ncols=2), *self.settings_wide, self.lr,
                            title="Run settings", width=320, collapsed=False)
         config = pn.Card(self.config_download, self.config_upload, title="Config", width=320, collapsed=True)
         sidebar = pn.Column(pn.Row(self.run_button, self.stop_button, self.reset_button), images, weights,

@@ -19,8 +19,8 @@ class Limits:
 
     # A phone photo is 3-12 MB; 20 MB leaves room for PNGs without letting one upload fill memory.
     max_upload_mb: float = 20.0
-    # Decompression-bomb guard for uploads (same meaning as StyleConfig.max_image_pixels).
-    max_pixels: int = 40_000_000
+    # Decompression-bomb guard for uploads (same meaning and default as StyleConfig.max_image_pixels).
+    max_pixels: int = nstcore.DEFAULT_MAX_PIXELS
     # Output long side; VGG19 memory grows with the square of it. Uploads are kept at twice this at most.
     max_size: int = 1024
     max_steps: int = 5000
@@ -29,7 +29,9 @@ class Limits:
     # Pages one client address may have open at once: a person has a few tabs; a script opening hundreds would
     # cost the server memory and event-loop time. A room behind one NAT address shares this: raise it there.
     max_sessions_per_client: int = 32
-    # Jobs one client address may have queued or running: one visitor cannot fill the shared queue (40).
+    # Jobs that may wait for the device: a room of 30-40 people pressing Run at once. (The Docker image sets 60.)
+    max_queue: int = 40
+    # Jobs one client address may have queued or running: one visitor cannot fill the shared queue.
     max_jobs_per_client: int = 8
     # A running job that yields no step for this long is failed by the watchdog and its thread replaced. Generous:
     # the first step of a 1024 px L-BFGS run on a 2-core CPU takes tens of seconds, and a first use of VGG16 may

@@ -11,6 +11,8 @@ from collections.abc import Callable
 import panel as pn
 import param
 
+from .config_params import field_range
+
 
 class LogRange(pn.custom.JSComponent):
     """A native range input over log10(value) whose label and accessible value show the real value (1.0e+6).
@@ -79,14 +81,16 @@ class LogSlider(pn.viewable.Viewer):
     ``default`` supplies the value shown when the parameter is None (lr: the optimiser's own default).
     """
 
-    def __init__(self, state: param.Parameterized, name: str, label: str, start: float, end: float, *,
-                 allow_zero: bool = False, default: Callable[[], float] | None = None, width: int = 280,
+    def __init__(self, state: param.Parameterized, name: str, label: str, *, allow_zero: bool = False,
+                 default: Callable[[], float] | None = None, width: int = 280,
                  css_classes: list[str] | None = None) -> None:
         super().__init__()
         self._state, self._name, self._default = state, name, default
         self._syncing = False
-        self.slider = LogRange(label=label, start=start, end=end, value=self._exponent(getattr(state, name), start),
-                               width=width, margin=(5, 10), css_classes=css_classes or [])
+        start, end, step = field_range(name)  # from StyleConfig's metadata: never typed here
+        self.slider = LogRange(label=label, start=start, end=end, step=step, width=width, margin=(5, 10),
+                               css_classes=css_classes or [])
+        self.slider.value = self._exponent(getattr(state, name), start)
         self.toggle = pn.widgets.Checkbox(label="on", value=getattr(state, name) not in (0, 0.0), width=45,
                                           visible=allow_zero, align="end")
         self.slider.greyed = allow_zero and not self.toggle.value
@@ -102,7 +106,7 @@ class LogSlider(pn.viewable.Viewer):
             value = self._default()
         if not value or value <= 0:
             return fallback
-        return min(max(math.log10(value), self.slider.start if hasattr(self, "slider") else -99), 99)
+        return min(max(math.log10(value), self.slider.start), self.slider.end)
 
     def _to_state(self, event: param.parameterized.Event) -> None:
         if self._syncing:

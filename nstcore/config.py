@@ -27,6 +27,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
 from .errors import ConfigError, shown
+from .images import DEFAULT_MAX_PIXELS
 from .layers import tap_index
 
 Model = Literal["vgg19", "vgg16"]
@@ -45,9 +46,11 @@ DEFAULT_LR: dict[str, float] = {"adam": 0.02, "lbfgs": 1.0}
 
 
 def _opt(help: str, *, minimum: float | None = None, maximum: float | None = None, log: bool = False,
-         step: float | None = None, flag: str | None = None) -> dict[str, Any]:
-    """Field metadata read by the CLI and the dashboard: help text, bounds, log-scale hint."""
-    return {"help": help, "min": minimum, "max": maximum, "log": log, "step": step, "flag": flag}
+         step: float | None = None, flag: str | None = None, slider_min: float | None = None) -> dict[str, Any]:
+    """Field metadata read by the CLI and the dashboard: help text, bounds, log-scale hint, slider step, and for a
+    log field whose minimum is 0 (off) the smallest value its slider offers."""
+    return {"help": help, "min": minimum, "max": maximum, "log": log, "step": step, "flag": flag,
+            "slider_min": slider_min}
 
 
 def _default_style_layers() -> dict[str, float]:
@@ -79,15 +82,6 @@ class LossWeights:
 
     def layers(self) -> set[str]:
         return set(self.content_layers) | set(self.style_layers)
-
-    def describe(self, model: str = "vgg19") -> str:
-        """Short human label, e.g. ``a/b=1e-06 style conv1_1,conv2_1``."""
-        from .layers import sort_layers
-
-        ratio = "inf" if self.beta == 0 else f"{self.alpha / self.beta:.0e}"
-        style = ",".join(sort_layers(model, [k for k, v in self.style_layers.items() if v > 0])) or "none"
-        content = ",".join(sort_layers(model, [k for k, v in self.content_layers.items() if v > 0])) or "none"
-        return f"a/b={ratio} content {content} style {style}"
 
 
 def _check_weights(what: str, value: Any) -> dict[str, float]:
@@ -148,11 +142,16 @@ class StyleConfig:
         metadata=_opt("Style layers and weights, e.g. conv1_1:1,conv2_1:0.75."))
     # alpha/beta = 1e-6 under the "mean" normalisation: see the module docstring for why this equals the paper's
     # look. Only the ratio matters to Adam and (nearly) to L-BFGS.
-    alpha: float = field(default=1.0, metadata=_opt("Content weight alpha.", minimum=0.0, maximum=1e4, log=True))
-    beta: float = field(default=1e6, metadata=_opt("Style weight beta.", minimum=0.0, maximum=1e10, log=True))
+    # The sliders span 8 decades below alpha's top and 10 below beta's: the ratio is what matters, and 1e-8..1e-2
+    # covers every look from "almost only content" to "almost only style".
+    alpha: float = field(default=1.0, metadata=_opt("Content weight alpha.", minimum=0.0, maximum=1e4, log=True,
+                                                    slider_min=1e-4))
+    beta: float = field(default=1e6, metadata=_opt("Style weight beta.", minimum=0.0, maximum=1e10, log=True,
+                                                   slider_min=1.0))
     # Total-variation smoothing is not in the paper; off by default, useful against Adam's high-frequency noise.
+    # Useful values start around 1e-6 under the mean normalisation (3.6 % of a step's cost at 1e-3).
     tv: float = field(default=0.0, metadata=_opt("Total-variation weight (0 = off).", minimum=0.0, maximum=1e4,
-                                                 log=True))
+                                                 log=True, slider_min=1e-6))
     # Starting from the content image converges fastest and is what interactive users expect to see first.
     init: Init = field(default="content", metadata=_opt("Start image: content, noise (seeded) or style."))
     # Adam reacts smoothly to weights changed mid-run; L-BFGS (the paper's) converges in fewer steps.
@@ -178,7 +177,7 @@ class StyleConfig:
                                                           minimum=0.05, maximum=4.0, step=0.05))
     loss_norm: LossNorm = field(default="mean", metadata=_opt("Loss normalisation: mean (size-independent) or paper."))
     # Decompression-bomb guard, well below Pillow's ~89 MP default: a 40 MP photo is a large camera image.
-    max_image_pixels: int = field(default=40_000_000, metadata=_opt("Refuse input images with more pixels.",
+    max_image_pixels: int = field(default=DEFAULT_MAX_PIXELS, metadata=_opt("Refuse input images with more pixels.",
                                                                    minimum=1, flag="max-pixels"))
     # bf16 convolutions (Grams and losses stay fp32) run ~2.5x faster where the hardware has bf16 matrix units
     # (CUDA sm80+, CPUs with AMX) and converge as well; "auto" uses them there, fp32 elsewhere

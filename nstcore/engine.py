@@ -452,13 +452,3 @@ def _optimise(config: StyleConfig, scales: list[PreparedImages], network: Networ
         # A new scale reads the controls afresh (they may have moved during the last step of this one).
         state = controls.read()
         seen_version = state.version
-
-
-def final_images(progress: Iterator[Progress]) -> tuple[Progress, tuple[np.ndarray, ...]]:
-    """Drain a run; return its last snapshot and images (a convenience for scripts and tests)."""
-    last = None
-    for last in progress:
-        pass
-    if last is None or last.images is None:
-        raise ConfigError("The run produced no steps.")
-    return last, last.images

@@ -117,9 +117,6 @@ class VGGFeatures(nn.Module):
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN, device=device).view(1, 3, 1, 1))
         self.register_buffer("std", torch.tensor(IMAGENET_STD, device=device).view(1, 3, 1, 1))
 
-    def has(self, name: str) -> bool:
-        return name in self.taps
-
     def forward(self, image: Tensor, names: Sequence[str]) -> dict[str, Tensor]:  # type: ignore[override]
         """Responses of ``names`` for ``image`` (B, 3, H, W) in [0, 1]; runs only as deep as needed."""
         wanted = {self.taps[name]: name for name in names}

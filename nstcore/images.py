@@ -20,6 +20,8 @@ from .errors import ImageError, shown
 
 ImageSource = Union[str, os.PathLike, bytes, bytearray, BinaryIO, Image.Image, np.ndarray]
 
+# Decompression-bomb guard, well below Pillow's ~89 MP default: a 40 MP photo is a large camera image. The one
+# place this number lives (StyleConfig.max_image_pixels and the server's Limits default to it).
 DEFAULT_MAX_PIXELS = 40_000_000
 # The formats people hand in. Pillow would open ~40 (EPS even through Ghostscript, if installed), each one more
 # decoder exposed to whatever a stranger uploads; these are the ones the page and the CLI promise.
@@ -174,11 +176,6 @@ def check_survives_pooling(size: tuple[int, int], min_side: int, what: str) -> N
             f"The {what} image becomes {width}x{height} px at this size, too thin for the chosen layers "
             f"(they need at least {min_side} px on the short side); use a larger size or a less elongated image."
         )
-
-
-def to_array(img: Image.Image) -> np.ndarray:
-    """HxWx3 uint8 array of an RGB image."""
-    return np.asarray(to_rgb(img), dtype=np.uint8)
 
 
 def save_image(image: Image.Image | np.ndarray, path: str | os.PathLike) -> None:

@@ -48,11 +48,11 @@ def _open(browser, url: str):
 
 
 def _set_size_and_steps(page, state, size: int, steps: int) -> None:
-    """Size through the slider's keyboard (Home = 32 px, each ArrowRight +16), steps through its input box."""
+    """Size through the slider's keyboard (Home = 16 px, each ArrowRight +16), steps through its input box."""
     handle = page.locator(".size-slider .noUi-handle")
     handle.focus()
     handle.press("Home")
-    for _ in range((size - 32) // 16):
+    for _ in range((size - 16) // 16):
         handle.press("ArrowRight")
     box = page.locator(".steps-input input")
     box.fill(str(steps))

@@ -157,7 +157,7 @@ def test_limits_and_auth_from_flags_and_environment(monkeypatch, tmp_path) -> No
 
 @pytest.mark.parametrize("argv, words", [
     (["--weights", "/no/such/file.pth"], "does not exist"),
-    (["--max-queue", "-1"], "--max-queue must be at least 1"),
+    (["--max-queue", "-1"], "max-queue must be a number above 0, got -1"),
     (["--max-size", "0"], "max-size must be a number above 0"),
 ])
 def test_the_server_refuses_to_start_on_bad_settings(argv, words, tmp_path) -> None:
