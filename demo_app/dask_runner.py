@@ -13,6 +13,7 @@ crashed) stops by itself; and the job's queue and variables are removed from the
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import pickle
 import threading
@@ -129,8 +130,7 @@ def remote_job(key: str, weights: str, device_name: str, config_json: str, conte
                 (seen_version, None, lr, seen_requests))))
             if version != seen_version and remote_variants is not None:
                 for i, weights_i in enumerate(remote_variants):
-                    controls.update(i, **{f: getattr(weights_i, f) for f in
-                                          ("alpha", "beta", "tv", "content_layers", "style_layers")})
+                    controls.replace(i, **dataclasses.asdict(weights_i))
                 controls.set_lr(lr)
                 seen_version = version
             if requests != seen_requests:

@@ -383,16 +383,11 @@ class SessionState(ConfigParams):
                 assert self._run_config is not None
                 lr = event.new if event.new is not None else nstcore.DEFAULT_LR[self._run_config.optimizer]
                 controls.set_lr(lr)
-            elif event.name in ("content_layers", "style_layers"):
-                # Layers left out of the mapping are switched off: send them as 0 explicitly.
-                assert self._run_config is not None
-                everything = {name: 0.0 for name in getattr(self._run_config, event.name)}
-                changes[event.name] = {**everything, **event.new}
-            else:
+            else:  # layer mappings replace the running ones: a layer switched off in the page goes to 0
                 changes[event.name] = event.new
         if changes:
             try:
-                controls.update(**changes)
+                controls.replace(**changes)
             except nstcore.ConfigError as exc:
                 self.error = str(exc)
 

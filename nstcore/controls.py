@@ -55,7 +55,15 @@ class Controls:
 
     def update(self, variant: int | None = None, **changes: Any) -> None:
         """Change fields of one variant (or of all, with ``variant=None``), e.g. ``update(beta=1e5)`` or
-        ``update(0, style_layers={"conv1_1": 0.5, ...})``. Layer mappings are merged into the current ones."""
+        ``update(0, style_layers={"conv1_1": 0.5})``. Layer mappings are merged into the current ones."""
+        self._change(variant, changes, keep_layers=True)
+
+    def replace(self, variant: int | None = None, **changes: Any) -> None:
+        """Like :meth:`update`, but a layer mapping replaces the current one: a layer it leaves out is switched off
+        (weight 0) and stays available to the run, so it can be switched on again later."""
+        self._change(variant, changes, keep_layers=False)
+
+    def _change(self, variant: int | None, changes: dict[str, Any], keep_layers: bool) -> None:
         with self._lock:
             indices = range(len(self._variants)) if variant is None else (variant,)
             variants = list(self._variants)
@@ -64,7 +72,8 @@ class Controls:
                 merged = dict(changes)
                 for key in ("content_layers", "style_layers"):
                     if key in merged and isinstance(merged[key], Mapping):
-                        merged[key] = {**getattr(current, key), **merged[key]}
+                        base = getattr(current, key) if keep_layers else dict.fromkeys(getattr(current, key), 0.0)
+                        merged[key] = {**base, **merged[key]}
                 variants[i] = dataclasses.replace(current, **merged)
             self._variants = tuple(variants)
             self._version += 1
