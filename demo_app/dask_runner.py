@@ -14,7 +14,6 @@ crashed) stops by itself; and the job's queue and variables are removed from the
 from __future__ import annotations
 
 import dataclasses
-import io
 import pickle
 import threading
 import time
@@ -25,6 +24,8 @@ from typing import Any
 from PIL import Image
 
 import nstcore
+
+from .imaging import encode_png
 
 _clients: dict[str, Any] = {}
 _clients_lock = threading.Lock()
@@ -40,12 +41,6 @@ def _client(address: str):
             client = Client(address, timeout="10s")
             _clients[address] = client
         return client
-
-
-def _png(image: Image.Image) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    return buffer.getvalue()
 
 
 def _controls_payload(controls: nstcore.Controls, image_requests: int) -> bytes:
@@ -187,7 +182,7 @@ def _stream(address, weights, device_name, config, content, style, controls, var
     requests = 0
     steer.set(_controls_payload(controls, requests))
     seen_version = controls.read().version
-    future = client.submit(remote_job, key, weights, device_name, config.to_json(), _png(content), _png(style),
+    future = client.submit(remote_job, key, weights, device_name, config.to_json(), encode_png(content), encode_png(style),
                            variants, HEARTBEAT_TIMEOUT, key=f"nst-job-{key}", pure=False, retries=0)
     finished = False
     last_step = 0

@@ -300,9 +300,7 @@ class SessionState(ConfigParams):
     def variants_json(self) -> str:
         config = self.config()
         variants = [nstcore.variant_from_dict(config, row, i) for i, row in enumerate(self.variants)]
-        return json.dumps({"config": config.to_dict(),
-                           "variants": [{"label": v.label, "config": v.config(config).to_dict()} for v in variants]},
-                          indent=2)
+        return json.dumps(nstcore.comparison_to_dict(config, variants), indent=2)
 
     def stop(self) -> None:
         """Cancel the job: a queued one leaves the queue now, a running one ends after its current step."""

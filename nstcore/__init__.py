@@ -24,7 +24,7 @@ from .layers import MODELS, layer_names, sort_layers, tap_index
 from .grid import grid_image
 from .presets import PRESETS, expand_preset
 from .progress import Losses, Progress
-from .variants import MAX_LABEL, VARIANT_FIELDS, Variant, clean_label, variant_from_dict
+from .variants import MAX_LABEL, VARIANT_FIELDS, Variant, clean_label, comparison_to_dict, variant_from_dict
 
 __all__ = [
     "DEFAULT_LR", "MODELS", "PAPER_CONTENT_LAYER", "PAPER_STYLE_LAYERS", "ConfigError", "Controls", "ControlsState",
@@ -32,5 +32,5 @@ __all__ = [
     "VGGFeatures", "WeightsError", "config_fields", "describe_device", "format_layers",
     "layer_names", "literal_choices", "load_image", "load_network", "parse_layers", "prepare_images",
     "memory_report", "release_memory", "PRESETS", "VARIANT_FIELDS", "Variant", "expand_preset", "grid_image", "variant_from_dict", "resize_long_side", "resolve_device", "run", "save_image", "sort_layers", "tap_index", "to_rgb",
-    "MAX_LABEL", "clean_label", "load_json", "shown", "IMAGE_FORMATS", "IMAGE_SUFFIXES", "MAX_JSON_BYTES", "DEFAULT_MAX_PIXELS",
+    "MAX_LABEL", "clean_label", "load_json", "shown", "IMAGE_FORMATS", "IMAGE_SUFFIXES", "MAX_JSON_BYTES", "DEFAULT_MAX_PIXELS", "comparison_to_dict",
 ]

@@ -1,8 +1,21 @@
-"""``python -m nstcore``: see :mod:`nstcore.cli`."""
+"""``python -m nstcore``: one run (:mod:`nstcore.cli`) or ``compare`` (:mod:`nstcore.compare_cli`)."""
+
+from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 
-from .cli import main
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args and args[0] == "compare":
+        from .compare_cli import main as compare
+
+        return compare(args[1:])
+    from .cli import main as run
+
+    return run(args)
+
 
 if __name__ == "__main__":
     sys.exit(main())

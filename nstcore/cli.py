@@ -8,155 +8,12 @@ Bad input ends with one sentence on stderr and exit code 2; ``--debug`` shows th
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import sys
-import tempfile
-import time
-import typing
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
-from .config import StyleConfig, config_fields, format_layers, literal_choices, parse_layers
-from .errors import ConfigError, NSTError
-
-EXIT_BAD_INPUT = 2
-
-
-def _flag(field_name: str, metadata: Mapping[str, Any]) -> str:
-    return "--" + (metadata.get("flag") or field_name.replace("_", "-"))
-
-
-def _arg_type(hint: Any):
-    """argparse ``type`` for a config field's type hint."""
-    if literal_choices(hint):
-        return str
-    origin = typing.get_origin(hint)
-    args = [a for a in typing.get_args(hint) if a is not type(None)]
-    if hint is int or args == [int]:
-        return int
-    if hint is float or args == [float]:
-        return float
-    if origin is Mapping or hint is Mapping or (origin and issubclass(origin, Mapping)):
-        return parse_layers
-    return str
-
-
-def add_config_arguments(parser: argparse.ArgumentParser) -> None:
-    """One flag per StyleConfig field; defaults are SUPPRESSed so only flags the user typed override."""
-    group = parser.add_argument_group("run settings (defaults from nstcore.StyleConfig)")
-    defaults = StyleConfig()
-    for f, hint in config_fields():
-        default = getattr(defaults, f.name)
-        shown = format_layers(default) if isinstance(default, Mapping) else default
-        kwargs: dict[str, Any] = {"type": _arg_type(hint), "default": argparse.SUPPRESS, "dest": f.name,
-                                  "help": f"{f.metadata.get('help', '')} Default: {shown}."}
-        choices = literal_choices(hint)
-        if choices:
-            kwargs["choices"] = choices
-        group.add_argument(_flag(f.name, f.metadata), **kwargs)
-
-
-def read_text(path: str | Path, what: str) -> str:
-    try:
-        return Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"Cannot read {what} {path} ({exc.strerror}); check the path.") from None
-
-
-def build_config(args: argparse.Namespace, underlay: Mapping[str, Any] | None = None) -> StyleConfig:
-    """Defaults <- ``underlay`` <- ``--config FILE.json`` <- flags given on the command line."""
-    base: dict[str, Any] = dict(underlay or {})
-    if getattr(args, "config", None):
-        base.update(StyleConfig.from_json(read_text(args.config, "config file")).to_dict())
-    overrides = {f.name: getattr(args, f.name) for f, _ in config_fields() if hasattr(args, f.name)}
-    return StyleConfig.from_dict({**base, **overrides})
-
-
-def drive(snapshots, steps: int, quiet: bool, log_path: str | None):
-    """Consume a run with a tqdm bar (loss, steps/s) and an optional JSONL log; return the last snapshot."""
-    from tqdm import tqdm
-
-    log = open(log_path, "w", encoding="utf-8") if log_path else None  # noqa: SIM115 - closed below
-    bar = tqdm(total=steps, unit="step", disable=quiet, file=sys.stderr, dynamic_ncols=True)
-    last = None
-    notes_shown = False
-    try:
-        for last in snapshots:
-            if last.notes and not notes_shown:
-                bar.write("note: " + " ".join(last.notes), file=sys.stderr)
-                notes_shown = True
-            bar.update(1)
-            bar.set_postfix(loss=f"{sum(l.total for l in last.losses):.4g}", refresh=False)
-            if log is not None:
-                for i, losses in enumerate(last.losses):
-                    row = {"step": last.step, "elapsed": round(last.elapsed, 4)}
-                    if len(last.losses) > 1:
-                        row["variant"] = last.labels[i] if last.labels else i
-                    log.write(json.dumps({**row, **losses.as_dict()}) + "\n")
-    finally:
-        snapshots.close()
-        bar.close()
-        if log is not None:
-            log.close()
-    if last is None or last.images is None:
-        raise ConfigError("The run produced no result.")
-    return last
-
-
-# What save_image can write, by suffix (Pillow picks the format from it).
-OUTPUT_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
-
-
-def _same_file(a: Path, b: Path) -> bool:
-    try:
-        return a.exists() and b.exists() and os.path.samefile(a, b) or a.resolve() == b.resolve()
-    except OSError:
-        return False
-
-
-def check_output(path: str | Path, *, flag: str = "-o", image: bool = True,
-                 keep: Mapping[str, str | Path | None] | None = None) -> Path:
-    """Check an output path before any work is done, so a run is never wasted and no input is ever overwritten:
-    a known image suffix (when ``image``), not a folder, in a folder that exists and is writable, and none of the
-    files in ``keep`` (what each is, e.g. ``{"content image": ...}``). Raises ConfigError with one sentence."""
-    output = Path(path)
-    if output.is_dir():
-        raise ConfigError(f"{flag} {path} is a folder; give a file name, e.g. {output / 'result.png'}.")
-    if image and output.suffix.lower() not in OUTPUT_SUFFIXES:
-        said = f"has the suffix {output.suffix!r}" if output.suffix else "has no suffix"
-        raise ConfigError(f"{flag} {path} {said}; name an image file ending in {', '.join(OUTPUT_SUFFIXES)}.")
-    folder = output.parent
-    if not folder.is_dir():
-        raise ConfigError(f"The output folder {folder} does not exist; create it or choose another path.")
-    if not os.access(folder, os.W_OK) or (output.exists() and not os.access(output, os.W_OK)):
-        raise ConfigError(f"{flag} {path} cannot be written (no permission); choose another path.")
-    for what, other in (keep or {}).items():
-        if other is not None and _same_file(output, Path(other)):
-            raise ConfigError(f"{flag} {path} is also the {what}, which would be overwritten; choose another name.")
-    return output
-
-
-def save_result(image: Any, output: Path) -> Path:
-    """Write the result; if that fails after all (disk full, folder removed meanwhile), save it next to the
-    intended file, or in the temp folder, under a new name rather than throw the run away. Returns where it went;
-    raises ConfigError naming that place when it is not ``output``."""
-    from .images import ImageError, save_image
-
-    try:
-        save_image(image, output)
-        return output
-    except ImageError as first:
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        for folder in (output.parent, Path(tempfile.gettempdir())):
-            fallback = folder / f"{output.stem}-{stamp}.png"
-            try:
-                save_image(image, fallback)
-            except ImageError:
-                continue
-            raise ConfigError(f"{first} The result was saved as {fallback} instead.") from None
-        raise
+from .cli_common import add_common_arguments, add_config_arguments, build_config, check_output, drive, guarded, \
+    save_result
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -168,48 +25,6 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--save-config", metavar="FILE.json", help="Write the effective settings as JSON.")
     add_config_arguments(parser)
     return parser
-
-
-def add_common_arguments(parser: argparse.ArgumentParser, output_help: str) -> None:
-    """Inputs, output, --config, --log-json, --no-progress, --debug: shared by the run and compare commands."""
-    parser.add_argument("content", help="Content image (photo).")
-    parser.add_argument("style", help="Style image (painting).")
-    parser.add_argument("-o", "--output", required=True, help=output_help)
-    parser.add_argument("--config", metavar="FILE.json", help="Load settings from a JSON file (flags override it).")
-    parser.add_argument("--log-json", metavar="FILE.jsonl",
-                        help="Write one JSON object per step (and variant) with every loss term.")
-    parser.add_argument("--no-progress", action="store_true", help="No progress bar.")
-    parser.add_argument("--debug", action="store_true", help="Show full tracebacks on errors.")
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and argv[0] == "compare":
-        from .compare_cli import compare_parser, run_compare
-
-        args = compare_parser().parse_args(argv[1:])
-        return guarded(run_compare, args)
-    return guarded(_run, _parser().parse_args(argv))
-
-
-def guarded(func, args: argparse.Namespace) -> int:
-    """Run ``func(args)``; turn errors into one sentence on stderr and an exit code (tracebacks with --debug)."""
-    try:
-        return func(args)
-    except KeyboardInterrupt:
-        print("Interrupted.", file=sys.stderr)
-        return 130
-    except NSTError as exc:
-        if args.debug:
-            raise
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except Exception as exc:  # an engine bug: still one sentence unless --debug
-        if args.debug:
-            raise
-        print(f"error: unexpected failure ({type(exc).__name__}: {exc}); re-run with --debug for details.",
-              file=sys.stderr)
-        return 1
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -236,3 +51,8 @@ def _run(args: argparse.Namespace) -> int:
         print(f"wrote {output} ({last.image.shape[1]}x{last.image.shape[0]}), final loss {last.loss.total:.4g}, "
               f"{last.rate:.2f} steps/s", file=sys.stderr)
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m nstcore CONTENT STYLE -o OUT`` (``python -m nstcore compare ...`` goes to compare_cli)."""
+    return guarded(_run, _parser().parse_args(list(sys.argv[1:] if argv is None else argv)))

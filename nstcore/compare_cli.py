@@ -10,14 +10,15 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Sequence
 from typing import Any
 
-from .cli import (add_common_arguments, add_config_arguments, build_config, check_output, drive, read_text,
-                  save_result)
+from .cli_common import (add_common_arguments, add_config_arguments, build_config, check_output, drive, guarded,
+                         read_text, save_result)
 from .config import StyleConfig, load_json
 from .errors import ConfigError
 from .presets import PRESETS, expand_preset
-from .variants import MAX_VARIANTS, Variant, check_count, variant_from_dict
+from .variants import MAX_VARIANTS, Variant, check_count, comparison_to_dict, variant_from_dict
 
 
 def compare_parser() -> argparse.ArgumentParser:
@@ -44,11 +45,6 @@ def load_variants(path: str, args: argparse.Namespace) -> tuple[StyleConfig, lis
     shared = build_config(args, underlay=data.get("config") if isinstance(data, dict) else None)
     variants = [variant_from_dict(shared, entry, i) for i, entry in enumerate(entries)]
     return shared, variants
-
-
-def export(shared: StyleConfig, variants: list[Variant]) -> dict[str, Any]:
-    return {"config": shared.to_dict(),
-            "variants": [{"label": v.label, "config": v.config(shared).to_dict()} for v in variants]}
 
 
 def run_compare(args: argparse.Namespace) -> int:
@@ -80,7 +76,12 @@ def run_compare(args: argparse.Namespace) -> int:
               file=sys.stderr)
     last = drive(snapshots, shared.steps, args.no_progress, args.log_json)
     save_result(grid_image(last.images, [v.label for v in variants], args.columns), output)
-    json_path.write_text(json.dumps(export(shared, variants), indent=2) + "\n", encoding="utf-8")
+    json_path.write_text(json.dumps(comparison_to_dict(shared, variants), indent=2) + "\n", encoding="utf-8")
     if not args.no_progress:
         print(f"wrote {output} and {json_path} ({last.rate:.2f} steps/s for the whole batch)", file=sys.stderr)
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m nstcore compare CONTENT STYLE -o GRID.png (--preset NAME | --variants FILE.json)``."""
+    return guarded(run_compare, compare_parser().parse_args(list(argv or [])))

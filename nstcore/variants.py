@@ -81,3 +81,10 @@ def variant_from_dict(base: StyleConfig, data: Mapping[str, Any], index: int) ->
 def check_count(variants: Sequence[Any], most: int = MAX_VARIANTS) -> None:
     if not MIN_VARIANTS <= len(variants) <= most:
         raise ConfigError(f"A comparison needs between 1 and {most} variants, got {len(variants)}.")
+
+
+def comparison_to_dict(shared: StyleConfig, variants: Sequence[Variant]) -> dict[str, Any]:
+    """A comparison as JSON data: the shared config and every variant's full config (what ``compare --variants``
+    and :func:`variant_from_dict` read back, and what ``--config`` reads for any single cell)."""
+    return {"config": shared.to_dict(),
+            "variants": [{"label": v.label, "config": v.config(shared).to_dict()} for v in variants]}
