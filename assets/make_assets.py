@@ -49,7 +49,7 @@ def lake_house(rng: np.random.Generator) -> Image.Image:
         d.polygon([(x - 18, 250), (x, 250 - h), (x + 18, 250)], fill=(30, 80 + int(rng.integers(0, 40)), 40))
     # reflection of everything above the waterline, darkened and rippled
     arr = np.asarray(img).astype(np.float32)
-    above = arr[260 - (H - 260):260][::-1]
+    above = arr[260 - (H - 260) : 260][::-1]
     shift = (3 * np.sin(np.arange(above.shape[0]) / 2.0)).astype(int)
     ripple = np.stack([np.roll(row, s, axis=0) for row, s in zip(above, shift)])
     arr[260:] = 0.55 * ripple + 0.45 * np.array([40, 80, 120])
@@ -114,8 +114,20 @@ def swirls(rng: np.random.Generator) -> Image.Image:
 def mosaic(rng: np.random.Generator) -> Image.Image:
     """Stained-glass Voronoi cells with dark leading: flat colours and strong edges."""
     pts = rng.uniform((0, 0), (W, H), size=(140, 2))
-    colours = rng.choice(np.array([(200, 40, 40), (240, 180, 30), (40, 90, 190), (30, 140, 90), (150, 60, 160),
-                                   (230, 120, 40), (90, 180, 220)]), size=len(pts))
+    colours = rng.choice(
+        np.array(
+            [
+                (200, 40, 40),
+                (240, 180, 30),
+                (40, 90, 190),
+                (30, 140, 90),
+                (150, 60, 160),
+                (230, 120, 40),
+                (90, 180, 220),
+            ]
+        ),
+        size=len(pts),
+    )
     yy, xx = np.mgrid[0:H, 0:W]
     dist = (xx[..., None] - pts[:, 0]) ** 2 + (yy[..., None] - pts[:, 1]) ** 2
     order = np.argsort(dist, axis=-1)
@@ -132,21 +144,30 @@ def brush(rng: np.random.Generator) -> Image.Image:
     """Thick short dabs in warm and green hues at random angles (an impressionist texture)."""
     img = Image.new("RGB", (W, H), (210, 190, 150))
     d = ImageDraw.Draw(img)
-    palette = np.array([(200, 90, 50), (230, 160, 70), (120, 150, 60), (70, 110, 60), (240, 220, 170),
-                        (160, 60, 70), (90, 120, 170)])
+    palette = np.array(
+        [(200, 90, 50), (230, 160, 70), (120, 150, 60), (70, 110, 60), (240, 220, 170), (160, 60, 70), (90, 120, 170)]
+    )
     for _ in range(3500):
         x, y = rng.uniform(-10, W + 10), rng.uniform(-10, H + 10)
         angle = rng.normal(0.6, 0.35)
         length = rng.uniform(8, 22)
         colour = palette[int(rng.integers(len(palette)))] + rng.integers(-20, 20, 3)
-        d.line((x, y, x + length * math.cos(angle), y + length * math.sin(angle)),
-               fill=tuple(int(c) for c in np.clip(colour, 0, 255)), width=int(rng.integers(4, 9)))
+        d.line(
+            (x, y, x + length * math.cos(angle), y + length * math.sin(angle)),
+            fill=tuple(int(c) for c in np.clip(colour, 0, 255)),
+            width=int(rng.integers(4, 9)),
+        )
     return img
 
 
 def main() -> None:
-    scenes = {"content/lake_house.png": lake_house, "content/still_life.png": still_life,
-              "style/swirls.png": swirls, "style/mosaic.png": mosaic, "style/brush.png": brush}
+    scenes = {
+        "content/lake_house.png": lake_house,
+        "content/still_life.png": still_life,
+        "style/swirls.png": swirls,
+        "style/mosaic.png": mosaic,
+        "style/brush.png": brush,
+    }
     for i, (rel, render) in enumerate(scenes.items()):
         path = HERE / rel
         path.parent.mkdir(parents=True, exist_ok=True)

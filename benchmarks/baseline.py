@@ -54,8 +54,14 @@ class _Normalize(nn.Module):
         return (x - self.mean) / self.std
 
 
-def build_baseline(features: nn.Sequential, content: torch.Tensor, style: torch.Tensor, content_layers: list[str],
-                   style_layers: list[str], model: str = "vgg19"):
+def build_baseline(
+    features: nn.Sequential,
+    content: torch.Tensor,
+    style: torch.Tensor,
+    content_layers: list[str],
+    style_layers: list[str],
+    model: str = "vgg19",
+):
     """Return (model, content_losses, style_losses) the tutorial way (whole network kept)."""
     # NCHW like the tutorial (the engine's shared network is stored channels-last on CPU/CUDA).
     features = copy.deepcopy(features).to(memory_format=torch.contiguous_format).requires_grad_(True)

@@ -31,9 +31,10 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from common import CONTENT, STYLE, sample_objective, write_results  # noqa: E402
+
 import nstcore.engine  # noqa: E402
 import nstcore.losses  # noqa: E402
-from common import CONTENT, STYLE, sample_objective, write_results  # noqa: E402
 from nstcore import StyleConfig, describe_device, load_network, resolve_device, run  # noqa: E402
 from nstcore.features import Network  # noqa: E402
 from nstcore.weights import load_features  # noqa: E402
@@ -63,8 +64,17 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def step_cell(config: StyleConfig, network: Network, device: torch.device, *, channels_last: bool, gram: str,
-              bf16: bool, compile_: bool, steps: int) -> tuple[float, float]:
+def step_cell(
+    config: StyleConfig,
+    network: Network,
+    device: torch.device,
+    *,
+    channels_last: bool,
+    gram: str,
+    bf16: bool,
+    compile_: bool,
+    steps: int,
+) -> tuple[float, float]:
     """(median ms per Adam step, seconds of the first step) for one combination."""
     objective, content = sample_objective(config, device, network, channels_last=channels_last)
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16)
@@ -115,8 +125,9 @@ def lbfgs_fixes(level: int) -> Iterator[None]:
         lane.__init__, lane._guard = saved_init, saved_guard  # type: ignore[method-assign]
 
 
-def lbfgs_cell(config: StyleConfig, network: Network, device: torch.device, level: int,
-               checkpoints: tuple[int, ...]) -> tuple[dict[int, float], float]:
+def lbfgs_cell(
+    config: StyleConfig, network: Network, device: torch.device, level: int, checkpoints: tuple[int, ...]
+) -> tuple[dict[int, float], float]:
     """Loss at each checkpoint and the highest loss after step 20 (the size of the blow-ups)."""
     cfg = config.replace(optimizer="lbfgs", precision="fp32", steps=max(checkpoints), preview_every=0)
     losses, worst = {}, 0.0
@@ -129,10 +140,12 @@ def lbfgs_cell(config: StyleConfig, network: Network, device: torch.device, leve
     return losses, worst
 
 
-def history_cell(config: StyleConfig, network: Network, device: torch.device, history: int,
-                 checkpoints: tuple[int, ...]) -> tuple[float, dict[int, float]]:
-    cfg = config.replace(optimizer="lbfgs", lbfgs_history=history, precision="fp32", steps=max(checkpoints),
-                         preview_every=0)
+def history_cell(
+    config: StyleConfig, network: Network, device: torch.device, history: int, checkpoints: tuple[int, ...]
+) -> tuple[float, dict[int, float]]:
+    cfg = config.replace(
+        optimizer="lbfgs", lbfgs_history=history, precision="fp32", steps=max(checkpoints), preview_every=0
+    )
     times, losses, last = [], {}, time.perf_counter()
     for p in run(cfg, CONTENT, STYLE, device=device, network=network):
         now = time.perf_counter()
@@ -174,44 +187,70 @@ def main() -> None:
     reference = None
     for label, channels_last, gram, bf16, compile_ in cells:
         network = nhwc if channels_last else nchw
-        ms, first = step_cell(config, network, device, channels_last=channels_last, gram=gram, bf16=bf16,
-                              compile_=compile_, steps=args.steps)
+        ms, first = step_cell(
+            config,
+            network,
+            device,
+            channels_last=channels_last,
+            gram=gram,
+            bf16=bf16,
+            compile_=compile_,
+            steps=args.steps,
+        )
         reference = reference or ms
         rows.append((label, ms, first))
         print(f"{label}: {ms:.0f} ms/step, first step {first:.1f} s", flush=True)
     engine_ms = rows[5][1]
-    table = (f"## One Adam step at {args.size} px\n\n| change | ms / step | vs first row | first step (s) |\n"
-             "|---|---:|---:|---:|\n" + "".join(
-                 f"| {label} | {ms:.0f} | {reference / ms:.2f}x | {first:.1f} |\n" for label, ms, first in rows))
+    table = (
+        f"## One Adam step at {args.size} px\n\n| change | ms / step | vs first row | first step (s) |\n"
+        "|---|---:|---:|---:|\n"
+        + "".join(f"| {label} | {ms:.0f} | {reference / ms:.2f}x | {first:.1f} |\n" for label, ms, first in rows)
+    )
     if not args.skip_compile:
         label, ms, first = rows[-1]
         saved = engine_ms - ms
         pays = f"after ~{(first - engine_ms / 1000) / (saved / 1000):.0f} steps" if saved > 0 else "never"
-        table += (f"\ntorch.compile: {first:.1f} s for the first (compiling) step, {saved:.0f} ms saved per step "
-                  f"after it: it pays back {pays}.\n")
+        table += (
+            f"\ntorch.compile: {first:.1f} s for the first (compiling) step, {saved:.0f} ms saved per step "
+            f"after it: it pays back {pays}.\n"
+        )
     checkpoints = (50, 100, 150, 200)
     if not args.skip_lbfgs:
-        table += (f"\n## L-BFGS fixes ({args.size} px, fp32, run(), one objective evaluation per step)\n\n"
-                  "| L-BFGS | " + " | ".join(f"loss @ {c}" for c in checkpoints) + " | worst loss after step 20 |\n"
-                  "|---|" + "---:|" * (len(checkpoints) + 1) + "\n")
-        for level, label in enumerate(["torch's defaults (tolerances 1e-7 / 1e-9)", "+ tolerances 0",
-                                       "+ loss x pixel count", "+ blow-up guard (engine)"]):
+        table += (
+            f"\n## L-BFGS fixes ({args.size} px, fp32, run(), one objective evaluation per step)\n\n"
+            "| L-BFGS | " + " | ".join(f"loss @ {c}" for c in checkpoints) + " | worst loss after step 20 |\n"
+            "|---|" + "---:|" * (len(checkpoints) + 1) + "\n"
+        )
+        for level, label in enumerate(
+            [
+                "torch's defaults (tolerances 1e-7 / 1e-9)",
+                "+ tolerances 0",
+                "+ loss x pixel count",
+                "+ blow-up guard (engine)",
+            ]
+        ):
             losses, worst = lbfgs_cell(config, nhwc, device, level, checkpoints)
             line = f"| {label} | " + " | ".join(f"{losses[c]:.4g}" for c in checkpoints) + f" | {worst:.3g} |\n"
             print(line.strip(), flush=True)
             table += line
-        table += (f"\n## L-BFGS history ({args.size} px, fp32, run() with one objective evaluation per step)\n\n"
-                  "| history | ms / step | " + " | ".join(f"loss @ {c}" for c in checkpoints) + " |\n"
-                  "|---:|---:|" + "---:|" * len(checkpoints) + "\n")
+        table += (
+            f"\n## L-BFGS history ({args.size} px, fp32, run() with one objective evaluation per step)\n\n"
+            "| history | ms / step | " + " | ".join(f"loss @ {c}" for c in checkpoints) + " |\n"
+            "|---:|---:|" + "---:|" * len(checkpoints) + "\n"
+        )
         for history in args.histories:
             ms, losses = history_cell(config, nhwc, device, history, checkpoints)
             line = f"| {history} | {ms:.0f} | " + " | ".join(f"{losses[c]:.4g}" for c in checkpoints) + " |\n"
             print(line.strip(), flush=True)
             table += line
-    write_results(args.out, "Speed changes, before and after",
-                  f"device {describe_device(device)}, torch {torch.__version__}. VGG19 to conv5_1 (random weights), "
-                  "content conv4_2, style conv1_1..conv5_1, alpha 1, beta 1e6, lake_house x swirls. Reproduce: "
-                  "`python benchmarks/bench_ablation.py`.", table)
+    write_results(
+        args.out,
+        "Speed changes, before and after",
+        f"device {describe_device(device)}, torch {torch.__version__}. VGG19 to conv5_1 (random weights), "
+        "content conv4_2, style conv1_1..conv5_1, alpha 1, beta 1e6, lake_house x swirls. Reproduce: "
+        "`python benchmarks/bench_ablation.py`.",
+        table,
+    )
 
 
 if __name__ == "__main__":

@@ -102,9 +102,16 @@ def _measure(url: str, seconds: float, reloaders: int) -> dict:
     finally:
         stop.set()
     data = np.array(latencies)
-    return {"probes": len(latencies), "p50": float(np.percentile(data, 50)), "p99": float(np.percentile(data, 99)),
-            "max": float(data.max()), "page_loads": sum(loads), "uploads": uploads, "job_kept_running": still_running,
-            "seconds": seconds}
+    return {
+        "probes": len(latencies),
+        "p50": float(np.percentile(data, 50)),
+        "p99": float(np.percentile(data, 99)),
+        "max": float(data.max()),
+        "page_loads": sum(loads),
+        "uploads": uploads,
+        "job_kept_running": still_running,
+        "seconds": seconds,
+    }
 
 
 def main() -> None:
@@ -112,27 +119,39 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=20)
-    parser.add_argument("--reloaders", type=int, nargs="+", default=[0, 1, 4],
-                        help="How many clients reload the page back to back (one measurement per value).")
+    parser.add_argument(
+        "--reloaders",
+        type=int,
+        nargs="+",
+        default=[0, 1, 4],
+        help="How many clients reload the page back to back (one measurement per value).",
+    )
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results_hostile.md"))
     args = parser.parse_args()
-    table = ("| reloading clients | round | /liveness probes | p50 (ms) | p99 (ms) | max (ms) | page loads | "
-             "hostile uploads | job kept running |\n|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
+    table = (
+        "| reloading clients | round | /liveness probes | p50 (ms) | p99 (ms) | max (ms) | page loads | "
+        "hostile uploads | job kept running |\n|---:|---:|---:|---:|---:|---:|---:|---:|---|\n"
+    )
     for reloaders in args.reloaders:
         for i in range(args.rounds):
             r = measure(args.seconds, reloaders)
             print(f"{reloaders} reloaders, round {i + 1}: {r}", flush=True)
-            table += (f"| {reloaders} | {i + 1} | {r['probes']} | {r['p50']:.0f} | {r['p99']:.0f} | {r['max']:.0f} | "
-                      f"{r['page_loads']} | {r['uploads']} | {r['job_kept_running']} |\n")
+            table += (
+                f"| {reloaders} | {i + 1} | {r['probes']} | {r['p50']:.0f} | {r['p99']:.0f} | {r['max']:.0f} | "
+                f"{r['page_loads']} | {r['uploads']} | {r['job_kept_running']} |\n"
+            )
     table += "\nTarget: p99 <= 250 ms, max <= 1000 ms.\n"
-    write_results(args.out, "Hostile load: /liveness while visitors misbehave",
-                  f"CPU ({os.cpu_count()} cores, torch CPU capability {torch.backends.cpu.get_cpu_capability()}), "
-                  f"server in its own process with random weights; per round {args.seconds:g} s of: one 32 px job "
-                  f"running, one page uploading a 16-bit 6000x6000 PNG / a script-named non-image / an empty file "
-                  f"in turn, N clients loading the page back to back (plain GETs: each makes the server build a session), a "
-                  "/liveness probe every 50 ms.",
-                  table)
+    write_results(
+        args.out,
+        "Hostile load: /liveness while visitors misbehave",
+        f"CPU ({os.cpu_count()} cores, torch CPU capability {torch.backends.cpu.get_cpu_capability()}), "
+        f"server in its own process with random weights; per round {args.seconds:g} s of: one 32 px job "
+        f"running, one page uploading a 16-bit 6000x6000 PNG / a script-named non-image / an empty file "
+        f"in turn, N clients loading the page back to back (plain GETs: each makes the server build a session), a "
+        "/liveness probe every 50 ms.",
+        table,
+    )
 
 
 if __name__ == "__main__":

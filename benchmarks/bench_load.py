@@ -3,9 +3,10 @@
     python benchmarks/bench_load.py [--sessions 8] [--steps 12]
 
 Every session first uploads something hostile (a script-named non-image, an empty file, a truncated JPEG with a
-244-character name) and must see its sentence, then uploads its own solid-colour content image (the corners of the RGB cube, so they cannot be confused),
-sets 48 px, and presses Run at about the same time; the scheduler queues them. While the jobs run, α slider moves are
-timed from the key press to the page showing the new α/β ratio (a full round trip through the server). Checks that
+244-character name) and must see its sentence, then uploads its own solid-colour content image (the corners of the
+RGB cube, so they cannot be confused), sets 48 px, and presses Run at about the same time; the scheduler queues
+them. While the jobs run, α slider moves are timed from the key press to the page showing the new α/β ratio (a full
+round trip through the server). Checks that
 every job finishes, that each page's result has its own colour, and that queue positions were shown. Writes
 benchmarks/results_load.md; tests/test_load.py runs the same scenario as a test.
 """
@@ -28,8 +29,16 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from common import write_results  # noqa: E402
 
-COLOURS = [(0, 0, 0), (255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 0), (255, 0, 255), (0, 255, 255),
-           (255, 255, 255)]
+COLOURS = [
+    (0, 0, 0),
+    (255, 0, 0),
+    (0, 255, 0),
+    (0, 0, 255),
+    (255, 255, 0),
+    (255, 0, 255),
+    (0, 255, 255),
+    (255, 255, 255),
+]
 
 
 def _status(page) -> str:
@@ -44,8 +53,11 @@ def run_load(sessions: int = 8, steps: int = 12, slider_moves: int = 20, workdir
 
     workdir = workdir or Path("/tmp")
     backend = Backend(weights="random", device_name="cpu", max_concurrent=1, max_queue=sessions)
-    hostile_files = [workdir / "<img src=x onerror=alert(1)>.png", workdir / "empty.png",
-                     workdir / ("long" * 60 + ".jpg")]
+    hostile_files = [
+        workdir / "<img src=x onerror=alert(1)>.png",
+        workdir / "empty.png",
+        workdir / ("long" * 60 + ".jpg"),
+    ]
     hostile_files[0].write_text("not a picture")
     hostile_files[1].write_bytes(b"")
     hostile_files[2].write_bytes(b"\xff\xd8\xff" + b"\0" * 100)  # a truncated JPEG under a 244-character name
@@ -114,11 +126,18 @@ def run_load(sessions: int = 8, steps: int = 12, slider_moves: int = 20, workdir
             page.context.close()
     backend.scheduler.shutdown()
     busy = [t for t, running in zip(latencies, during) if running]  # the figure that matters: echo under load
-    return {"sessions": sessions, "all_done": all(done), "own_images": own, "queued_seen": len(queued_seen),
-            "hostile_errors_shown": errors_shown,
-            "total_s": total, "latencies": latencies, "moves_while_running": len(busy),
-            "p50_ms": 1000 * statistics.median(busy) if busy else float("nan"),
-            "p95_ms": 1000 * float(np.percentile(busy, 95)) if busy else float("nan")}
+    return {
+        "sessions": sessions,
+        "all_done": all(done),
+        "own_images": own,
+        "queued_seen": len(queued_seen),
+        "hostile_errors_shown": errors_shown,
+        "total_s": total,
+        "latencies": latencies,
+        "moves_while_running": len(busy),
+        "p50_ms": 1000 * statistics.median(busy) if busy else float("nan"),
+        "p95_ms": 1000 * float(np.percentile(busy, 95)) if busy else float("nan"),
+    }
 
 
 def main() -> None:
@@ -128,14 +147,20 @@ def main() -> None:
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results_load.md"))
     args = parser.parse_args()
     r = run_load(args.sessions, args.steps)
-    table = ("| sessions | all finished | each saw only its own image | pages that showed a queue position | "
-             "wall time (s) | slider echo p50 (ms) | slider echo p95 (ms) |\n|---:|---|---|---:|---:|---:|---:|\n"
-             f"| {r['sessions']} | {r['all_done']} | {all(r['own_images'])} | {r['queued_seen']} | "
-             f"{r['total_s']:.1f} | {r['p50_ms']:.0f} | {r['p95_ms']:.0f} |\n")
-    write_results(args.out, "Load test",
-                  f"CPU (2 cores), one server process, max_concurrent=1, {args.steps}-step jobs at 48 px, random "
-                  f"weights, {r['moves_while_running']} slider moves timed from key press to the new alpha/beta "
-                  "ratio in the page while the jobs ran.", table)
+    table = (
+        "| sessions | all finished | each saw only its own image | pages that showed a queue position | "
+        "wall time (s) | slider echo p50 (ms) | slider echo p95 (ms) |\n|---:|---|---|---:|---:|---:|---:|\n"
+        f"| {r['sessions']} | {r['all_done']} | {all(r['own_images'])} | {r['queued_seen']} | "
+        f"{r['total_s']:.1f} | {r['p50_ms']:.0f} | {r['p95_ms']:.0f} |\n"
+    )
+    write_results(
+        args.out,
+        "Load test",
+        f"CPU (2 cores), one server process, max_concurrent=1, {args.steps}-step jobs at 48 px, random "
+        f"weights, {r['moves_while_running']} slider moves timed from key press to the new alpha/beta "
+        "ratio in the page while the jobs ran.",
+        table,
+    )
 
 
 if __name__ == "__main__":

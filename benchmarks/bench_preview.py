@@ -19,6 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from common import write_results  # noqa: E402
+
 from demo_app.backend import Backend  # noqa: E402
 from demo_app.imaging import encode_jpeg  # noqa: E402
 from demo_app.layout import FRAME_PERIOD_MS  # noqa: E402
@@ -53,8 +54,7 @@ def measure(state: SessionState, seconds: float, stream: bool) -> dict[str, floa
         state.poll()
         time.sleep(0.05)
     elapsed = (t_end or time.perf_counter()) - first_step_at
-    return {"steps_per_s": steps / elapsed, "fps": frames / elapsed,
-            "bytes": statistics.mean(sizes) if sizes else 0.0}
+    return {"steps_per_s": steps / elapsed, "fps": frames / elapsed, "bytes": statistics.mean(sizes) if sizes else 0.0}
 
 
 def main() -> None:
@@ -66,20 +66,28 @@ def main() -> None:
     args = parser.parse_args()
     backend = Backend(weights="random", device_name=args.device)
     state = SessionState(backend, Limits(max_steps=100_000))
-    table = ("| size | engine steps/s, no preview | engine steps/s, streaming | streaming cost | frames/s to page "
-             "| bytes/frame (JPEG q85) |\n|---:|---:|---:|---:|---:|---:|\n")
+    table = (
+        "| size | engine steps/s, no preview | engine steps/s, streaming | streaming cost | frames/s to page "
+        "| bytes/frame (JPEG q85) |\n|---:|---:|---:|---:|---:|---:|\n"
+    )
     for size in args.sizes:
         state.size = size
         quiet = measure(state, args.seconds, stream=False)
         live = measure(state, args.seconds, stream=True)
         cost = 100 * (1 - live["steps_per_s"] / quiet["steps_per_s"])
-        table += (f"| {size} px | {quiet['steps_per_s']:.2f} | {live['steps_per_s']:.2f} | {cost:+.1f} % | "
-                  f"{live['fps']:.2f} | {live['bytes'] / 1024:.1f} KiB |\n")
+        table += (
+            f"| {size} px | {quiet['steps_per_s']:.2f} | {live['steps_per_s']:.2f} | {cost:+.1f} % | "
+            f"{live['fps']:.2f} | {live['bytes'] / 1024:.1f} KiB |\n"
+        )
         print(table.splitlines()[-1], flush=True)
-    write_results(args.out, "Preview streaming",
-                  f"device {backend.device_label}, {args.seconds:.0f} s each, lake_house x swirls (sample images), "
-                  f"page clock {FRAME_PERIOD_MS} ms. The page gets at most one frame per engine step and per clock "
-                  f"tick, so frames/s = min(steps/s, {1000 / FRAME_PERIOD_MS:.0f}).", table)
+    write_results(
+        args.out,
+        "Preview streaming",
+        f"device {backend.device_label}, {args.seconds:.0f} s each, lake_house x swirls (sample images), "
+        f"page clock {FRAME_PERIOD_MS} ms. The page gets at most one frame per engine step and per clock "
+        f"tick, so frames/s = min(steps/s, {1000 / FRAME_PERIOD_MS:.0f}).",
+        table,
+    )
 
 
 if __name__ == "__main__":

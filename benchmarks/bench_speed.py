@@ -64,9 +64,15 @@ def one(spec: dict) -> dict:
     network = load_network("vgg19", "random", device)
     if spec["kind"] == "baseline":
         return _baseline(spec, device, network)
-    config = StyleConfig(size=spec["size"], weights="random", optimizer=spec["optimizer"],
-                         precision=spec["precision"], steps=spec["steps"], preview_every=0,
-                         scales=spec.get("scales", 1))
+    config = StyleConfig(
+        size=spec["size"],
+        weights="random",
+        optimizer=spec["optimizer"],
+        precision=spec["precision"],
+        steps=spec["steps"],
+        preview_every=0,
+        scales=spec.get("scales", 1),
+    )
     target = spec.get("target")
     check = _fp32_objective(config, device, network) if target is not None else None
     times, reached, last = [], None, time.perf_counter()
@@ -90,8 +96,12 @@ def one(spec: dict) -> dict:
             if now - t0 > spec["give_up_s"]:
                 break
     steady = times[3:] or times
-    return {"ms": statistics.median(steady) * 1000, "peak_mb": _peak_mb(device), "reached": reached,
-            "steps": len(times)}
+    return {
+        "ms": statistics.median(steady) * 1000,
+        "peak_mb": _peak_mb(device),
+        "reached": reached,
+        "steps": len(times),
+    }
 
 
 def _baseline(spec: dict, device, network) -> dict:
@@ -105,8 +115,9 @@ def _baseline(spec: dict, device, network) -> dict:
     prepared = prepare_images(config, CONTENT, STYLE)
     content = image_to_tensor(prepared.content, device)
     style = image_to_tensor(prepared.style, device)
-    net, cl, sl = build_baseline(network.features, content, style, list(config.content_layers),
-                                 list(config.style_layers))
+    net, cl, sl = build_baseline(
+        network.features, content, style, list(config.content_layers), list(config.style_layers)
+    )
     net.to(device)
     image = content.clone().requires_grad_(True)
     optimizer = torch.optim.LBFGS([image])  # the tutorial: lr 1, max_iter 20, history 100
@@ -133,14 +144,20 @@ def _baseline(spec: dict, device, network) -> dict:
     wall = time.perf_counter() - t0
     # The best loss it reached: L-BFGS with clamping oscillates and can blow up late, so its last value would
     # flatter us. Same formulas as ours ("mean" normalisation), so the numbers compare directly.
-    return {"ms": statistics.median(times[3:]) * 1000, "peak_mb": _peak_mb(device), "loss": min(losses),
-            "wall": wall, "steps": evaluations[0]}
+    return {
+        "ms": statistics.median(times[3:]) * 1000,
+        "peak_mb": _peak_mb(device),
+        "loss": min(losses),
+        "wall": wall,
+        "steps": evaluations[0],
+    }
 
 
 def measure(spec: dict) -> dict:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    out = subprocess.run([sys.executable, __file__, "--one", json.dumps(spec)], capture_output=True, text=True,
-                         env=env, check=True)
+    out = subprocess.run(
+        [sys.executable, __file__, "--one", json.dumps(spec)], capture_output=True, text=True, env=env, check=True
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -169,10 +186,25 @@ def main() -> None:
         print(rows[-1], flush=True)
         for optimizer in ("adam", "lbfgs"):
             for precision in precisions:
-                cell = measure({"kind": "ours", "device": args.device, "size": size, "optimizer": optimizer,
-                                "precision": precision, "steps": args.steps})
-                rows.append((size, f"nstcore {optimizer} {precision}", cell["ms"], cell["peak_mb"],
-                             f"{base['ms'] / cell['ms']:.2f}x"))
+                cell = measure(
+                    {
+                        "kind": "ours",
+                        "device": args.device,
+                        "size": size,
+                        "optimizer": optimizer,
+                        "precision": precision,
+                        "steps": args.steps,
+                    }
+                )
+                rows.append(
+                    (
+                        size,
+                        f"nstcore {optimizer} {precision}",
+                        cell["ms"],
+                        cell["peak_mb"],
+                        f"{base['ms'] / cell['ms']:.2f}x",
+                    )
+                )
                 print(rows[-1], flush=True)
     size = max(args.sizes)
     base = measure({"kind": "baseline", "device": args.device, "size": size, "steps": args.baseline_steps})
@@ -180,19 +212,45 @@ def main() -> None:
     print(quality[-1], flush=True)
     for optimizer in ("lbfgs", "adam"):
         for precision in precisions:
-            cell = measure({"kind": "ours", "device": args.device, "size": size, "optimizer": optimizer,
-                            "precision": precision, "steps": 3 * args.baseline_steps, "target": base["loss"],
-                            "give_up_s": base["wall"]})
+            cell = measure(
+                {
+                    "kind": "ours",
+                    "device": args.device,
+                    "size": size,
+                    "optimizer": optimizer,
+                    "precision": precision,
+                    "steps": 3 * args.baseline_steps,
+                    "target": base["loss"],
+                    "give_up_s": base["wall"],
+                }
+            )
             if cell["reached"]:
                 wall, steps = cell["reached"]
                 quality.append((f"nstcore {optimizer} {precision}", wall, steps, f"{wall / base['wall']:.2f}"))
             else:
-                quality.append((f"nstcore {optimizer} {precision}", float("nan"), cell["steps"],
-                                "not reached within the baseline's time"))
+                quality.append(
+                    (
+                        f"nstcore {optimizer} {precision}",
+                        float("nan"),
+                        cell["steps"],
+                        "not reached within the baseline's time",
+                    )
+                )
             print(quality[-1], flush=True)
     best = precisions[-1]  # what precision=auto picks on this device
-    cell = measure({"kind": "ours", "device": args.device, "size": size, "optimizer": "lbfgs", "precision": best,
-                    "steps": args.baseline_steps, "scales": 2, "target": base["loss"], "give_up_s": base["wall"]})
+    cell = measure(
+        {
+            "kind": "ours",
+            "device": args.device,
+            "size": size,
+            "optimizer": "lbfgs",
+            "precision": best,
+            "steps": args.baseline_steps,
+            "scales": 2,
+            "target": base["loss"],
+            "give_up_s": base["wall"],
+        }
+    )
     label = f"nstcore lbfgs {best}, coarse to fine {size // 2} → {size} px ({args.baseline_steps} steps split evenly)"
     if cell["reached"]:
         wall, steps = cell["reached"]
@@ -200,17 +258,25 @@ def main() -> None:
     else:
         quality.append((label, float("nan"), cell["steps"], "not reached"))
     print(quality[-1], flush=True)
-    table = ("| size | implementation | ms / iteration | peak memory (MB) | speed-up vs baseline |\n"
-             "|---:|---|---:|---:|---:|\n" + "".join(
-                 f"| {s} px | {name} | {ms:.0f} | {mb:.0f} | {r} |\n" for s, name, ms, mb, r in rows))
-    table += (f"\nTime to the baseline's loss ({base['loss']:.4g}, its best in {base['steps']} L-BFGS evaluations at "
-              f"{size} px):\n\n| run | wall time (s) | steps | time / baseline's |\n|---|---:|---:|---:|\n" + "".join(
-                  f"| {name} | {wall:.1f} | {steps} | {r} |\n" for name, wall, steps, r in quality))
+    table = (
+        "| size | implementation | ms / iteration | peak memory (MB) | speed-up vs baseline |\n"
+        "|---:|---|---:|---:|---:|\n"
+        + "".join(f"| {s} px | {name} | {ms:.0f} | {mb:.0f} | {r} |\n" for s, name, ms, mb, r in rows)
+    )
+    table += (
+        f"\nTime to the baseline's loss ({base['loss']:.4g}, its best in {base['steps']} L-BFGS evaluations at "
+        f"{size} px):\n\n| run | wall time (s) | steps | time / baseline's |\n|---|---:|---:|---:|\n"
+        + "".join(f"| {name} | {wall:.1f} | {steps} | {r} |\n" for name, wall, steps, r in quality)
+    )
     mem = "max RSS of the process" if device.type == "cpu" else "CUDA allocator peak"
-    write_results(args.out, "Engine speed",
-                  f"device {describe_device(device)}. VGG19 to conv5_1 (random weights), content conv4_2, style "
-                  "conv1_1..conv5_1, alpha 1, beta 1e6, lake_house x swirls. ms/iteration = median of steady steps; "
-                  f"peak memory = {mem}.", table)
+    write_results(
+        args.out,
+        "Engine speed",
+        f"device {describe_device(device)}. VGG19 to conv5_1 (random weights), content conv4_2, style "
+        "conv1_1..conv5_1, alpha 1, beta 1e6, lake_house x swirls. ms/iteration = median of steady steps; "
+        f"peak memory = {mem}.",
+        table,
+    )
 
 
 if __name__ == "__main__":

@@ -24,8 +24,9 @@ def sample_objective(config, device, network, *, channels_last: bool | None = No
     names_c, names_s = list(config.content_layers), list(config.style_layers)
     extractor = VGGFeatures(network, names_c + names_s, config.pooling, channels_last=channels_last)
     content = image_to_tensor(prepared.content, device)
-    objective = Objective(extractor, content, image_to_tensor(prepared.style, device), names_c, names_s,
-                          config.loss_norm)
+    objective = Objective(
+        extractor, content, image_to_tensor(prepared.style, device), names_c, names_s, config.loss_norm
+    )
     return objective, content
 
 

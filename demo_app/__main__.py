@@ -1,7 +1,7 @@
 """``python -m demo_app``: serve the dashboard (Panel on Bokeh server).
 
-    python -m demo_app                       # http://localhost:5006, pretrained VGG19, best device
-    python -m demo_app --weights random --device cpu --port 5007 --no-show
+python -m demo_app                       # http://localhost:5006, pretrained VGG19, best device
+python -m demo_app --weights random --device cpu --port 5007 --no-show
 """
 
 from __future__ import annotations
@@ -29,8 +29,11 @@ log = logging.getLogger("demo_app")
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m demo_app", description="Serve the style-transfer dashboard.")
     parser.add_argument("--port", type=int, default=5006)
-    parser.add_argument("--address", default="localhost",
-                        help="Interface to bind (default: localhost only; 0.0.0.0 to serve the network).")
+    parser.add_argument(
+        "--address",
+        default="localhost",
+        help="Interface to bind (default: localhost only; 0.0.0.0 to serve the network).",
+    )
     parser.add_argument("--weights", default="imagenet", help="imagenet, random, or a path to a .pth state dict.")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps.")
     parser.add_argument("--show", dest="show", action="store_true", default=True, help="Open a browser tab.")
@@ -38,21 +41,40 @@ def build_parser() -> argparse.ArgumentParser:
     limits = parser.add_argument_group("limits (each also read from its NST_* environment variable)")
     for f in fields(Limits):
         flag = "--" + f.name.replace("_", "-")
-        limits.add_argument(flag, type=float if f.type in (float, "float") else int, default=None,
-                            help=f"(env NST_{f.name.upper()}, default {f.default:g})")
+        limits.add_argument(
+            flag,
+            type=float if f.type in (float, "float") else int,
+            default=None,
+            help=f"(env NST_{f.name.upper()}, default {f.default:g})",
+        )
     host = parser.add_argument_group("hosting (a workshop server)")
-    host.add_argument("--max-concurrent", type=int, default=None,
-                      help="Jobs running at once on the device (default: 1 on a GPU, cores/8 on a CPU).")
-    host.add_argument("--num-threads", type=int, default=None,
-                      help="Threads for Panel's event handlers (Panel's --num-threads).")
-    host.add_argument("--allow-websocket-origin", action="append", default=None,
-                      help="Host[:port] allowed to open the websocket (repeatable), e.g. the proxy's public name; "
-                           "also NST_ALLOW_WEBSOCKET_ORIGIN (comma-separated).")
-    host.add_argument("--behind-proxy", action="store_true",
-                      help="Trust the proxy's X-Forwarded-For/X-Real-IP for client addresses (per-client limits).")
-    host.add_argument("--basic-auth", default=None,
-                      help="A password, or a JSON file of user: password pairs (Panel's --basic-auth). Prefer "
-                           "NST_BASIC_AUTH or NST_BASIC_AUTH_FILE: a password given here shows in `ps`.")
+    host.add_argument(
+        "--max-concurrent",
+        type=int,
+        default=None,
+        help="Jobs running at once on the device (default: 1 on a GPU, cores/8 on a CPU).",
+    )
+    host.add_argument(
+        "--num-threads", type=int, default=None, help="Threads for Panel's event handlers (Panel's --num-threads)."
+    )
+    host.add_argument(
+        "--allow-websocket-origin",
+        action="append",
+        default=None,
+        help="Host[:port] allowed to open the websocket (repeatable), e.g. the proxy's public name; "
+        "also NST_ALLOW_WEBSOCKET_ORIGIN (comma-separated).",
+    )
+    host.add_argument(
+        "--behind-proxy",
+        action="store_true",
+        help="Trust the proxy's X-Forwarded-For/X-Real-IP for client addresses (per-client limits).",
+    )
+    host.add_argument(
+        "--basic-auth",
+        default=None,
+        help="A password, or a JSON file of user: password pairs (Panel's --basic-auth). Prefer "
+        "NST_BASIC_AUTH or NST_BASIC_AUTH_FILE: a password given here shows in `ps`.",
+    )
     host.add_argument("--cookie-secret", default=None, help="Secret for signed cookies (auth); random if unset.")
     host.add_argument("--oauth-provider", default=None, help="e.g. github, google, azure, generic (Panel's OAuth).")
     host.add_argument("--oauth-key", default=None)
@@ -60,8 +82,12 @@ def build_parser() -> argparse.ArgumentParser:
     host.add_argument("--oauth-redirect-uri", default=None)
     host.add_argument("--oauth-encryption-key", default=None)
     host.add_argument("--admin", action="store_true", help="Panel's admin dashboard at /admin.")
-    host.add_argument("--dask-scheduler", default=None, metavar="tcp://HOST:PORT",
-                      help="Run jobs on a Dask distributed cluster instead of in this process.")
+    host.add_argument(
+        "--dask-scheduler",
+        default=None,
+        metavar="tcp://HOST:PORT",
+        help="Run jobs on a Dask distributed cluster instead of in this process.",
+    )
     parser.add_argument("--debug", action="store_true", help="Verbose logs with tracebacks.")
     return parser
 
@@ -78,8 +104,9 @@ def basic_auth(args: argparse.Namespace) -> str | None:
         try:
             secret = Path(path).read_text(encoding="utf-8").strip()
         except (OSError, UnicodeDecodeError):
-            raise nstcore.ConfigError("NST_BASIC_AUTH_FILE names a file that cannot be read; check the path and "
-                                      "its permissions.") from None
+            raise nstcore.ConfigError(
+                "NST_BASIC_AUTH_FILE names a file that cannot be read; check the path and its permissions."
+            ) from None
         if not secret:
             raise nstcore.ConfigError("NST_BASIC_AUTH_FILE names an empty file; put the password in it.")
         return secret
@@ -95,18 +122,26 @@ def origins(args: argparse.Namespace) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.debug else logging.INFO,
-                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if args.debug else logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s"
+    )
     try:
         if args.max_concurrent is not None and args.max_concurrent < 1:
             raise nstcore.ConfigError(f"--max-concurrent must be at least 1, got {args.max_concurrent}.")
         limits = Limits.from_env(**{f.name: getattr(args, f.name) for f in fields(Limits)})
         password = basic_auth(args)
-        backend = Backend(weights=args.weights, device_name=args.device, max_concurrent=args.max_concurrent,
-                          max_queue=limits.max_queue, dask_address=args.dask_scheduler,
-                          stall_seconds=limits.job_stall_seconds)
-        print(f"demo_app: loading VGG19 ({backend.weights_label()} weights) on {backend.device_label} ...",
-              file=sys.stderr)
+        backend = Backend(
+            weights=args.weights,
+            device_name=args.device,
+            max_concurrent=args.max_concurrent,
+            max_queue=limits.max_queue,
+            dask_address=args.dask_scheduler,
+            stall_seconds=limits.job_stall_seconds,
+        )
+        print(
+            f"demo_app: loading VGG19 ({backend.weights_label()} weights) on {backend.device_label} ...",
+            file=sys.stderr,
+        )
         backend.warm_up("vgg19")
     except nstcore.NSTError as exc:
         if args.debug:
@@ -122,27 +157,45 @@ def main(argv: list[str] | None = None) -> int:
 
     configure(backend, limits)
     if args.num_threads:
-        pn.config.nthreads = args.num_threads
+        pn.config.nthreads = args.num_threads  # type: ignore[misc]  # a settable property Panel's stub marks read-only
     auth: dict = {}
     if password or args.oauth_provider:
         auth["cookie_secret"] = args.cookie_secret or secrets.token_urlsafe(32)
     if password:
         auth["basic_auth"] = password
     if args.oauth_provider:
-        auth.update(oauth_provider=args.oauth_provider, oauth_key=args.oauth_key, oauth_secret=args.oauth_secret,
-                    oauth_redirect_uri=args.oauth_redirect_uri, oauth_encryption_key=args.oauth_encryption_key)
+        auth.update(
+            oauth_provider=args.oauth_provider,
+            oauth_key=args.oauth_key,
+            oauth_secret=args.oauth_secret,
+            oauth_redirect_uri=args.oauth_redirect_uri,
+            oauth_encryption_key=args.oauth_encryption_key,
+        )
     scheduler = backend.scheduler
-    print(f"demo_app: serving on http://{args.address}:{args.port}/ (status: /status, health: /liveness); "
-          f"{scheduler.max_concurrent} job(s) at once, queue of {scheduler.max_queue}", file=sys.stderr)
+    print(
+        f"demo_app: serving on http://{args.address}:{args.port}/ (status: /status, health: /liveness); "
+        f"{scheduler.max_concurrent} job(s) at once, queue of {scheduler.max_queue}",
+        file=sys.stderr,
+    )
     # Everything loaded so far (torch, the network, Panel, Bokeh) lives as long as the process: moved out of the
     # collector's reach, a full collection no longer walks it on whichever thread triggers it, the loop's included.
     gc.collect()
     gc.freeze()
-    server = pn.serve(applications(), port=args.port, address=args.address, show=args.show, start=False,
-                      title=TITLE, websocket_origin=origins(args), websocket_max_message_size=WEBSOCKET_MAX_BYTES,
-                      verbose=False, admin=args.admin,
-                      http_server_kwargs={"xheaders": True} if args.behind_proxy else None, **serve_options(),
-                      **auth)
+    server = pn.serve(
+        applications(),
+        port=args.port,
+        address=args.address,
+        show=args.show,
+        start=False,
+        title=TITLE,
+        websocket_origin=origins(args),
+        websocket_max_message_size=WEBSOCKET_MAX_BYTES,
+        verbose=False,
+        admin=args.admin,
+        http_server_kwargs={"xheaders": True} if args.behind_proxy else None,
+        **serve_options(),
+        **auth,
+    )
     stop_gracefully_on_signals(server, backend)
     server.start()
     server.io_loop.start()
@@ -166,13 +219,18 @@ def stop_gracefully_on_signals(server, backend: Backend) -> None:
         stopping.set()
         name = signal.Signals(signum).name
         server.io_loop.asyncio_loop.call_soon_threadsafe(
-            lambda: threading.Thread(target=stop, args=(name,), name="nst-shutdown", daemon=True).start())
+            lambda: threading.Thread(target=stop, args=(name,), name="nst-shutdown", daemon=True).start()
+        )
 
     def stop(name: str) -> None:
         scheduler = backend.scheduler
         busy = scheduler.stats()
-        log.warning("demo_app: %s received: stopping; %d running and %d queued job(s) are cancelled", name,
-                    busy["running"], busy["queued"])
+        log.warning(
+            "demo_app: %s received: stopping; %d running and %d queued job(s) are cancelled",
+            name,
+            busy["running"],
+            busy["queued"],
+        )
         if not scheduler.shutdown(timeout=3.0):
             log.warning("demo_app: a job thread did not stop within 3 s; it ends with the process")
         time.sleep(SHUTDOWN_NOTICE_SECONDS)

@@ -47,12 +47,14 @@ def _defaults() -> tuple[Backend, Limits]:
         _limits = Limits.from_env()
     if _backend is None:
         concurrent = os.environ.get("NST_MAX_CONCURRENT")
-        _backend = Backend(weights=os.environ.get("NST_WEIGHTS", "imagenet"),
-                           device_name=os.environ.get("NST_DEVICE", "auto"),
-                           max_concurrent=int(concurrent) if concurrent else None,
-                           max_queue=_limits.max_queue,
-                           dask_address=os.environ.get("NST_DASK_SCHEDULER") or None,
-                           stall_seconds=_limits.job_stall_seconds)
+        _backend = Backend(
+            weights=os.environ.get("NST_WEIGHTS", "imagenet"),
+            device_name=os.environ.get("NST_DEVICE", "auto"),
+            max_concurrent=int(concurrent) if concurrent else None,
+            max_queue=_limits.max_queue,
+            dask_address=os.environ.get("NST_DASK_SCHEDULER") or None,
+            stall_seconds=_limits.job_stall_seconds,
+        )
     return _backend, _limits
 
 
@@ -92,9 +94,15 @@ def create_app() -> pn.viewable.Viewable:
     client = client_address()
     if client and sum(d.state.client == client for d in list(LIVE_SESSIONS)) >= limits.max_sessions_per_client:
         log.warning("refused a page for %s: %d pages open", client, limits.max_sessions_per_client)
-        return pn.Column(pn.pane.HTML(alert_html(
-            f"This computer already has {limits.max_sessions_per_client} pages of the workbench open (the most one "
-            "computer may have); close some tabs and reload.")), css_classes=["nst-refused"])
+        return pn.Column(
+            pn.pane.HTML(
+                alert_html(
+                    f"This computer already has {limits.max_sessions_per_client} pages of the workbench open (the "
+                    "most one computer may have); close some tabs and reload."
+                )
+            ),
+            css_classes=["nst-refused"],
+        )
     state = SessionState(backend, limits, client=client)
     dashboard = Dashboard(state)
     LIVE_SESSIONS.add(dashboard)
@@ -109,7 +117,8 @@ def create_app() -> pn.viewable.Viewable:
     header = pn.pane.Markdown(
         f"## {TITLE}\nGatys, Ecker & Bethge, *A Neural Algorithm of Artistic Style* — "
         f"{backend.device_label}, {backend.weights_label('vgg19')} weights",
-        margin=(0, 10))
+        margin=(0, 10),
+    )
     page = pn.Column(header, dashboard, sizing_mode="stretch_width")
     page.dashboard = dashboard  # type: ignore[attr-defined]  # handle for in-process tests
     return page

@@ -81,24 +81,35 @@ class Backend:
         with self._lock:
             if self._scheduler is None:
                 concurrency = self.max_concurrent or default_concurrency(self.device.type)
-                self._scheduler = Scheduler(concurrency, self.max_queue,
-                                            after_job=lambda job: nstcore.release_memory(self.device),
-                                            stall_seconds=self.stall_seconds)
+                self._scheduler = Scheduler(
+                    concurrency,
+                    self.max_queue,
+                    after_job=lambda job: nstcore.release_memory(self.device),
+                    stall_seconds=self.stall_seconds,
+                )
             return self._scheduler
 
-    def runner(self, config: nstcore.StyleConfig, content: Any, style: Any, controls: nstcore.Controls,
-               variants: Sequence[nstcore.Variant]) -> Callable[[], Iterator[nstcore.Progress]]:
+    def runner(
+        self,
+        config: nstcore.StyleConfig,
+        content: Any,
+        style: Any,
+        controls: nstcore.Controls,
+        variants: Sequence[nstcore.Variant],
+    ) -> Callable[[], Iterator[nstcore.Progress]]:
         """A callable that starts the run where this backend runs jobs: this process's device, or a Dask worker."""
         if self.dask_address:
             from .dask_runner import remote_runner
 
-            return remote_runner(self.dask_address, self.weights, self.device_name, config, content, style,
-                                 controls, variants)
+            return remote_runner(
+                self.dask_address, self.weights, self.device_name, config, content, style, controls, variants
+            )
 
         def start_run() -> Iterator[nstcore.Progress]:
             network = self.network(config.model)
-            return nstcore.run(config, content, style, device=network.device, network=network, controls=controls,
-                               variants=variants)
+            return nstcore.run(
+                config, content, style, device=network.device, network=network, controls=controls, variants=variants
+            )
 
         return start_run
 

@@ -25,8 +25,9 @@ T = TypeVar("T")
 _POOL = ThreadPoolExecutor(max_workers=max(2, min(4, (os.cpu_count() or 2) // 2)), thread_name_prefix="nst-io")
 
 
-def in_background(work: Callable[[], T], then: Callable[[T], None],
-                  failed: Callable[[BaseException], None] | None = None) -> Future | None:
+def in_background(
+    work: Callable[[], T], then: Callable[[T], object], failed: Callable[[BaseException], object] | None = None
+) -> Future | None:
     """Run ``work()`` on a worker thread, then ``then(result)`` (or ``failed(exc)``) on the calling session's loop.
 
     Outside a served session (tests, scripts) both run at once, in order, on the calling thread.
@@ -43,13 +44,14 @@ def in_background(work: Callable[[], T], then: Callable[[T], None],
         then(result)
         return None
 
-    def apply(callback: Callable[[], None]) -> None:
+    def apply(callback: Callable[[], object]) -> None:
         def on_loop() -> None:
             with set_curdoc(doc):
                 try:
                     callback()
                 except Exception:  # noqa: BLE001 - a page update must never take the loop down
                     log.exception("applying background work to the page failed")
+
         try:
             doc.add_next_tick_callback(on_loop)
         except Exception:  # noqa: BLE001 - the session closed in the meantime: nothing to show it to

@@ -21,17 +21,32 @@ def loss_terms(style_layers: Sequence[str]) -> list[str]:
     return ["total", "content", *(f"style:{name}" for name in style_layers), "tv"]
 
 
-def loss_figure(terms: Sequence[str], title: str = "Loss (weighted terms, log scale)",
-                labels: Sequence[str] | None = None):
+def loss_figure(
+    terms: Sequence[str], title: str = "Loss (weighted terms, log scale)", labels: Sequence[str] | None = None
+):
     """A figure with an empty source whose columns are ``step`` plus one per term (legend: ``labels`` or terms)."""
     source = ColumnDataSource({"step": [], **{column_key(t): [] for t in terms}})
-    fig = figure(height=330, sizing_mode="stretch_width", y_axis_type="log", title=title,
-                 x_axis_label="step", tools="pan,wheel_zoom,box_zoom,reset,save", toolbar_location="above")
+    fig = figure(
+        height=330,
+        sizing_mode="stretch_width",
+        y_axis_type="log",
+        title=title,
+        x_axis_label="step",
+        tools="pan,wheel_zoom,box_zoom,reset,save",
+        toolbar_location="above",
+    )
     colours = list(Category10_10)
     for i, term in enumerate(terms):
         label = labels[i] if labels else term.replace("style:", "style ")
-        fig.line("step", column_key(term), source=source, legend_label=label, color=colours[i % len(colours)],
-                 line_width=2.5 if term == "total" else 1.5, line_dash="dashed" if term == "tv" else "solid")
+        fig.line(
+            "step",
+            column_key(term),
+            source=source,
+            legend_label=label,
+            color=colours[i % len(colours)],
+            line_width=2.5 if term == "total" else 1.5,
+            line_dash="dashed" if term == "tv" else "solid",
+        )
     fig.legend.click_policy = "hide"
     fig.legend.location = "top_right"
     fig.legend.label_text_font_size = "9pt"

@@ -8,6 +8,7 @@ are only changed from the session's periodic callback (:meth:`CompareView.apply`
 from __future__ import annotations
 
 import io
+from typing import Any
 
 import pandas as pd
 import panel as pn
@@ -16,8 +17,9 @@ import param
 import nstcore
 
 from .charts import loss_figure, rows_to_columns
-from .state import SessionState
 from .scheduler import Handover
+from .state import SessionState
+from .widgets import clicks
 
 COLUMNS = ["label", "alpha", "beta", "tv", "content_layers", "style_layers", "pooling"]
 
@@ -33,44 +35,63 @@ class CompareView(pn.viewable.Viewer):
         self._syncing = False
         self.preset = pn.widgets.Select.from_param(state.param.preset, label="Preset", width=160)
         self.load = pn.widgets.Button(label="Load preset", width=110, css_classes=["load-preset"])
-        self.load.on_click(lambda e: state.load_preset())
+        self.load.on_click(clicks(state.load_preset))
         self.add = pn.widgets.Button(label="+ variant", width=90, css_classes=["add-variant"])
         self.remove = pn.widgets.Button(label="- variant", width=90)
-        self.add.on_click(lambda e: state.add_variant())
-        self.remove.on_click(lambda e: state.remove_variant())
-        self.run = pn.widgets.Button(label="▶ Run comparison", color="primary", width=160,
-                                     css_classes=["run-compare"])
-        self.run.on_click(lambda e: state.start_compare())
+        self.add.on_click(clicks(state.add_variant))
+        self.remove.on_click(clicks(state.remove_variant))
+        self.run = pn.widgets.Button(label="▶ Run comparison", color="primary", width=160, css_classes=["run-compare"])
+        self.run.on_click(clicks(state.start_compare))
         self.table = pn.widgets.Tabulator(
-            self._frame(), show_index=False, layout="fit_data_stretch", sizing_mode="stretch_width", height=260,
-            editors={"pooling": {"type": "list", "values": ["avg", "max"]}, "alpha": {"type": "number"},
-                     "beta": {"type": "number"}, "tv": {"type": "number"}},
-            css_classes=["variants-table"])
+            self._frame(),
+            show_index=False,
+            layout="fit_data_stretch",
+            sizing_mode="stretch_width",
+            height=260,
+            editors={
+                "pooling": {"type": "list", "values": ["avg", "max"]},
+                "alpha": {"type": "number"},
+                "beta": {"type": "number"},
+                "tv": {"type": "number"},
+            },
+            css_classes=["variants-table"],
+        )
         self.table.param.watch(self._edited, "value")
         state.param.watch(self._from_state, "variants")
         state.param.watch(lambda e: self._sync_run_button(), ["running"])
         self.grid = pn.GridBox(ncols=4, sizing_mode="stretch_width")
         self._cells: list[pn.pane.JPG] = []
         self._keys: list[str] = []
-        self._source = None
+        self._source: Any = None  # the chart's ColumnDataSource, made per comparison
         self.chart = pn.pane.Bokeh(None, sizing_mode="stretch_width", min_height=300)  # filled by started()
         self._grid_png: bytes | None = None
-        self.grid_download = pn.widgets.FileDownload(callback=self._grid_file, filename="nst-compare.png",
-                                                     label="Download grid (PNG)", color="success", width=200,
-                                                     disabled=True)
-        self.json_download = pn.widgets.FileDownload(callback=self._json_file, filename="nst-variants.json",
-                                                     label="Download variants (JSON)", color="light", width=200)
+        self.grid_download = pn.widgets.FileDownload(
+            callback=self._grid_file,
+            filename="nst-compare.png",
+            label="Download grid (PNG)",
+            color="success",
+            width=200,
+            disabled=True,
+        )
+        self.json_download = pn.widgets.FileDownload(
+            callback=self._json_file,
+            filename="nst-variants.json",
+            label="Download variants (JSON)",
+            color="light",
+            width=200,
+        )
         self.help = pn.pane.Markdown(
             "Variants share the images and the run settings on the left; each has its own α, β, TV, layers "
             "(`conv1_1:1,conv2_1:0.5`) and pooling. They are optimised **together as one batch**.",
-            margin=(0, 10))
+            margin=(0, 10),
+        )
         self._sync_run_button()
 
     # -- table <-> state ------------------------------------------------------------------------------------------
     def _frame(self) -> pd.DataFrame:
         return pd.DataFrame(self.state.variants, columns=COLUMNS)
 
-    def _from_state(self, event: param.parameterized.Event) -> None:
+    def _from_state(self, event: param.parameterized.Event | None = None) -> None:
         if not self._syncing:
             self._syncing = True
             try:
@@ -88,9 +109,11 @@ class CompareView(pn.viewable.Viewer):
                 try:
                     row[key] = float(row[key])
                 except (TypeError, ValueError):
-                    self.state.error = (f"{key} of {row['label']} must be a number, got "
-                                        f"{nstcore.shown(row[key], 40)}; the table was not changed.")
-                    self._from_state(None)
+                    self.state.error = (
+                        f"{key} of {row['label']} must be a number, got "
+                        f"{nstcore.shown(row[key], 40)}; the table was not changed."
+                    )
+                    self._from_state()
                     return
         self._syncing = True
         try:
@@ -106,9 +129,10 @@ class CompareView(pn.viewable.Viewer):
         """A comparison began: one empty cell and one chart line per variant."""
         labels = list(self.state.labels)
         self._cells = [pn.pane.JPG(None, width=200, height=160, fixed_aspect=True, embed=True) for _ in labels]
-        self.grid.objects = [pn.Column(cell, pn.pane.Str(label, styles={"font-size": "12px"}),
-                                       css_classes=["nst-cell"], margin=4)
-                             for cell, label in zip(self._cells, labels)]
+        self.grid.objects = [
+            pn.Column(cell, pn.pane.Str(label, styles={"font-size": "12px"}), css_classes=["nst-cell"], margin=4)
+            for cell, label in zip(self._cells, labels)
+        ]
         self._keys = [f"variant_{i}" for i in range(len(labels))]
         fig, self._source = loss_figure(self._keys, title="Total loss per variant (log scale)", labels=labels)
         self.chart.object = fig

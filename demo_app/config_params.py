@@ -54,7 +54,9 @@ def field_range(name: str) -> tuple[float, float, float | None]:
     """``(start, end, step)`` of a widget for StyleConfig field ``name``, from the field's metadata; a log field
     gives exponents (its slider moves over log10 of the value, in steps of 0.05 decades)."""
     meta = next(f.metadata for f, _ in nstcore.config_fields() if f.name == name)
-    low = meta.get("slider_min") or meta.get("min")
+    low, high = meta.get("slider_min") or meta.get("min"), meta.get("max")
+    if low is None or high is None:
+        raise ValueError(f"StyleConfig.{name} has no bounds to make a widget from")
     if meta.get("log"):
-        return math.log10(low), math.log10(meta["max"]), 0.05
-    return low, meta.get("max"), meta.get("step")
+        return math.log10(low), math.log10(high), 0.05
+    return float(low), float(high), meta.get("step")

@@ -80,8 +80,16 @@ def forget(client, key: str) -> None:
         pass
 
 
-def remote_job(key: str, weights: str, device_name: str, config_json: str, content_png: bytes, style_png: bytes,
-               variants: list[nstcore.Variant], heartbeat_timeout: float = HEARTBEAT_TIMEOUT) -> int:
+def remote_job(
+    key: str,
+    weights: str,
+    device_name: str,
+    config_json: str,
+    content_png: bytes,
+    style_png: bytes,
+    variants: list[nstcore.Variant],
+    heartbeat_timeout: float = HEARTBEAT_TIMEOUT,
+) -> int:
     """Runs on a Dask worker: optimise and put every snapshot (pickled) on the job's queue. Returns steps done, or
     LOST when this is Dask re-running the task of a lost worker (the job already ran, partly, elsewhere)."""
     from distributed import Queue, Variable, get_client
@@ -104,8 +112,9 @@ def remote_job(key: str, weights: str, device_name: str, config_json: str, conte
     seen_version, seen_requests = version, requests
     last_beat, beat_seen_at = _read(beat, None), time.monotonic()
     steps = 0
-    snapshots = nstcore.run(config, content_png, style_png, device=device, network=network, controls=controls,
-                            variants=variants)
+    snapshots = nstcore.run(
+        config, content_png, style_png, device=device, network=network, controls=controls, variants=variants
+    )
     try:
         for progress in snapshots:
             steps = progress.step
@@ -121,8 +130,9 @@ def remote_job(key: str, weights: str, device_name: str, config_json: str, conte
             elif time.monotonic() - beat_seen_at > heartbeat_timeout:
                 forget(client, key)  # the server is gone: nobody else will clean up
                 break
-            version, remote_variants, lr, requests = pickle.loads(_read(steer, pickle.dumps(
-                (seen_version, None, lr, seen_requests))))
+            version, remote_variants, lr, requests = pickle.loads(
+                _read(steer, pickle.dumps((seen_version, None, lr, seen_requests)))
+            )
             if version != seen_version and remote_variants is not None:
                 for i, weights_i in enumerate(remote_variants):
                     controls.replace(i, **dataclasses.asdict(weights_i))
@@ -150,9 +160,16 @@ def _read(variable, missing):
         return missing
 
 
-def remote_runner(address: str, weights: str, device_name: str, config: nstcore.StyleConfig, content: Image.Image,
-                  style: Image.Image, controls: nstcore.Controls,
-                  variants: Sequence[nstcore.Variant]) -> Callable[[], Iterator[nstcore.Progress]]:
+def remote_runner(
+    address: str,
+    weights: str,
+    device_name: str,
+    config: nstcore.StyleConfig,
+    content: Image.Image,
+    style: Image.Image,
+    controls: nstcore.Controls,
+    variants: Sequence[nstcore.Variant],
+) -> Callable[[], Iterator[nstcore.Progress]]:
     """A ``start_run`` for :class:`demo_app.scheduler.Job` that runs the job on the cluster at ``address``."""
 
     def start_run() -> Iterator[nstcore.Progress]:
@@ -161,8 +178,9 @@ def remote_runner(address: str, weights: str, device_name: str, config: nstcore.
     return start_run
 
 
-LOST_SENTENCE = ("The cluster worker running this job was lost (stopped or crashed); the settings are kept, so "
-                 "try again.")
+LOST_SENTENCE = (
+    "The cluster worker running this job was lost (stopped or crashed); the settings are kept, so try again."
+)
 
 
 def _stream(address, weights, device_name, config, content, style, controls, variants) -> Iterator[nstcore.Progress]:
@@ -182,8 +200,20 @@ def _stream(address, weights, device_name, config, content, style, controls, var
     requests = 0
     steer.set(_controls_payload(controls, requests))
     seen_version = controls.read().version
-    future = client.submit(remote_job, key, weights, device_name, config.to_json(), encode_png(content), encode_png(style),
-                           variants, HEARTBEAT_TIMEOUT, key=f"nst-job-{key}", pure=False, retries=0)
+    future = client.submit(
+        remote_job,
+        key,
+        weights,
+        device_name,
+        config.to_json(),
+        encode_png(content),
+        encode_png(style),
+        variants,
+        HEARTBEAT_TIMEOUT,
+        key=f"nst-job-{key}",
+        pure=False,
+        retries=0,
+    )
     finished = False
     last_step = 0
     last_beat = time.monotonic()

@@ -36,8 +36,9 @@ def prepare_image(data: bytes, name: str, limits: Limits) -> PreparedImage:
     Raises ``nstcore.ImageError`` with one sentence naming the file (``name``, already capped plain text)."""
     limit = limits.max_upload_mb
     if len(data) > limit * 1024 * 1024:
-        raise nstcore.ImageError(f"{name} is {len(data) / 2**20:.1f} MB, over the upload limit of {limit:g} MB; "
-                                 "use a smaller file.")
+        raise nstcore.ImageError(
+            f"{name} is {len(data) / 2**20:.1f} MB, over the upload limit of {limit:g} MB; use a smaller file."
+        )
     image = nstcore.load_image(data, max_pixels=limits.max_pixels, name=name, max_side=limits.upload_side)
     return PreparedImage(name, image, thumbnail(image), preview_jpeg(image))
 

@@ -7,6 +7,8 @@ changed from a periodic callback on the session's own event loop; the run's work
 from __future__ import annotations
 
 import io
+from functools import partial
+from typing import Any
 
 import panel as pn
 import param
@@ -21,7 +23,7 @@ from .imaging import encode_jpeg
 from .samples import DEFAULT_CONTENT, DEFAULT_STYLE, sample_names
 from .state import SessionState
 from .text import as_html, file_label
-from .widgets import LayerRows, LogSlider, Uploader
+from .widgets import LayerRows, LogSlider, Uploader, clicks
 
 FRAME_PERIOD_MS = 200  # 5 frames/s at most: smooth enough to watch, cheap for a server with many sessions
 UPLOADED = "(your upload)"  # the sample menus' entry while an upload is in use, so picking a sample again works
@@ -53,7 +55,7 @@ class Dashboard(pn.viewable.Viewer):
         super().__init__(**params)
         self.state = state
         self._terms: list[str] = []
-        self._source = None
+        self._source: Any = None  # the loss chart's ColumnDataSource, made per run
         self.frame_bytes = 0
         self._build_inputs()
         self._build_controls()
@@ -69,19 +71,36 @@ class Dashboard(pn.viewable.Viewer):
         state = self.state
         self._pending: dict[str, int] = {"content": 0, "style": 0}  # newest upload per role wins
         self._picking = False
-        self.content_sample = pn.widgets.Select(label="Sample content", options=[UPLOADED, *sample_names("content")],
-                                                value=DEFAULT_CONTENT, width=135, css_classes=["sample-content"])
-        self.style_sample = pn.widgets.Select(label="Sample style", options=[UPLOADED, *sample_names("style")],
-                                              value=DEFAULT_STYLE, width=135, css_classes=["sample-style"])
+        self.content_sample = pn.widgets.Select(
+            label="Sample content",
+            options=[UPLOADED, *sample_names("content")],
+            value=DEFAULT_CONTENT,
+            width=135,
+            css_classes=["sample-content"],
+        )
+        self.style_sample = pn.widgets.Select(
+            label="Sample style",
+            options=[UPLOADED, *sample_names("style")],
+            value=DEFAULT_STYLE,
+            width=135,
+            css_classes=["sample-style"],
+        )
         self.content_sample.param.watch(lambda e: self._sample_picked("content", e.new), "value")
         self.style_sample.param.watch(lambda e: self._sample_picked("style", e.new), "value")
         limit = state.limits.max_upload_bytes
         self.content_upload, self.style_upload = (
-            Uploader(max_bytes=limit, accepted_filetypes=IMAGE_TYPES, width=290, height=76, layout="compact",
-                     css_classes=[f"upload-{role}"],
-                     on_file=lambda name, data, role=role: self._uploaded(role, name, data),
-                     on_refused=lambda name, size, role=role: self._refused(role, name, size))
-            for role in ("content", "style"))
+            Uploader(
+                max_bytes=limit,
+                accepted_filetypes=IMAGE_TYPES,
+                width=290,
+                height=76,
+                layout="compact",
+                css_classes=[f"upload-{role}"],
+                on_file=partial(self._uploaded, role),
+                on_refused=partial(self._refused, role),
+            )
+            for role in ("content", "style")
+        )
         self.content_thumb = pn.pane.PNG(None, width=135, height=110, fixed_aspect=True)
         self.style_thumb = pn.pane.PNG(None, width=135, height=110, fixed_aspect=True)
         state.param.watch(lambda e: self._refresh_thumbs(), ["images_version"])
@@ -112,8 +131,10 @@ class Dashboard(pn.viewable.Viewer):
 
     def _refused(self, role: str, filename: str, size: int) -> None:
         limit = self.state.limits.max_upload_mb
-        self.state.error = (f"{file_label(filename, f'The {role} upload')} is over the upload limit of {limit:g} MB; "
-                            "use a smaller file.")
+        self.state.error = (
+            f"{file_label(filename, f'The {role} upload')} is over the upload limit of {limit:g} MB; "
+            "use a smaller file."
+        )
 
     def _show_uploaded(self, role: str) -> None:
         select = self.content_sample if role == "content" else self.style_sample
@@ -142,11 +163,15 @@ class Dashboard(pn.viewable.Viewer):
         self.ratio = pn.pane.Markdown("", css_classes=["nst-ratio"], margin=(0, 10))
         state.param.watch(lambda e: self._update_ratio(), ["alpha", "beta"])
         self._update_ratio()
-        self.style_rows = LayerRows(state, "style_layers", lambda: list(nstcore.layer_names(state.model)),
-                                    nstcore.PAPER_STYLE_LAYERS)
-        self.content_layer = pn.widgets.Select(label="Content layer", options=list(nstcore.layer_names(state.model)),
-                                               value=next(iter(state.content_layers), nstcore.PAPER_CONTENT_LAYER),
-                                               width=135)
+        self.style_rows = LayerRows(
+            state, "style_layers", lambda: list(nstcore.layer_names(state.model)), nstcore.PAPER_STYLE_LAYERS
+        )
+        self.content_layer = pn.widgets.Select(
+            label="Content layer",
+            options=list(nstcore.layer_names(state.model)),
+            value=next(iter(state.content_layers), nstcore.PAPER_CONTENT_LAYER),
+            width=135,
+        )
         self.content_layer.param.watch(lambda e: setattr(state, "content_layers", {e.new: 1.0}), "value")
         state.param.watch(self._sync_content_layer, ["content_layers", "model"])
         p = state.param
@@ -160,36 +185,61 @@ class Dashboard(pn.viewable.Viewer):
             pn.widgets.Select.from_param(p.pooling, label="Pooling", width=135),
             pn.widgets.Select.from_param(p.init, label="Init", width=135),
             pn.widgets.Select.from_param(p.optimizer, label="Optimizer", width=135),
-            pn.widgets.IntInput.from_param(p.steps, label="Steps", start=int(steps_start),
-                                           end=min(int(steps_end), limits.max_steps), width=135,
-                                           css_classes=["steps-input"]),
-            pn.widgets.IntInput.from_param(p.scales, label="Coarse-to-fine scales", start=int(scales_start),
-                                           end=int(scales_end), width=135),
+            pn.widgets.IntInput.from_param(
+                p.steps,
+                label="Steps",
+                start=int(steps_start),
+                end=min(int(steps_end), limits.max_steps),
+                width=135,
+                css_classes=["steps-input"],
+            ),
+            pn.widgets.IntInput.from_param(
+                p.scales, label="Coarse-to-fine scales", start=int(scales_start), end=int(scales_end), width=135
+            ),
             pn.widgets.IntInput.from_param(p.seed, label="Seed", width=135),
             pn.widgets.IntInput.from_param(p.preview_every, label="Preview every N steps", width=135),
             pn.widgets.FloatSlider.from_param(p.style_scale, label="Style scale", width=135),
             pn.widgets.Select.from_param(p.loss_norm, label="Loss normalisation", width=135),
         ]
         self.settings_wide = [
-            pn.widgets.IntSlider.from_param(p.size, label="Size (px)", start=int(size_start),
-                                            end=min(int(size_end), limits.max_size), step=int(size_step),
-                                            width=280, css_classes=["size-slider"]),
+            pn.widgets.IntSlider.from_param(
+                p.size,
+                label="Size (px)",
+                start=int(size_start),
+                end=min(int(size_end), limits.max_size),
+                step=int(size_step or 1),
+                width=280,
+                css_classes=["size-slider"],
+            ),
         ]
         self.run_button = pn.widgets.Button(label="▶ Run", color="primary", width=90)
         self.stop_button = pn.widgets.Button(label="■ Stop", color="danger", width=90)
         self.reset_button = pn.widgets.Button(label="Reset", color="light", width=90)
-        self.run_button.on_click(lambda e: self.state.start())
-        self.stop_button.on_click(lambda e: self.state.stop())
-        self.reset_button.on_click(lambda e: self.state.reset())
-        self.config_download = pn.widgets.FileDownload(callback=self._config_file, filename="nst-config.json",
-                                                       label="Download config (JSON)", color="light",
-                                                       width=280)
-        self.config_upload = Uploader(max_bytes=nstcore.MAX_JSON_BYTES, accepted_filetypes=[".json"], width=280,
-                                      height=80, layout="compact", css_classes=["upload-config"],
-                                      on_file=self._config_uploaded,
-                                      on_refused=lambda name, size: setattr(
-                                          self.state, "error", f"{file_label(name, 'The config')} is not a config "
-                                          "file (those are a few KB); export one with “Download config”."))
+        self.run_button.on_click(clicks(self.state.start))
+        self.stop_button.on_click(clicks(self.state.stop))
+        self.reset_button.on_click(clicks(self.state.reset))
+        self.config_download = pn.widgets.FileDownload(
+            callback=self._config_file,
+            filename="nst-config.json",
+            label="Download config (JSON)",
+            color="light",
+            width=280,
+        )
+        self.config_upload = Uploader(
+            max_bytes=nstcore.MAX_JSON_BYTES,
+            accepted_filetypes=[".json"],
+            width=280,
+            height=80,
+            layout="compact",
+            css_classes=["upload-config"],
+            on_file=self._config_uploaded,
+            on_refused=lambda name, size: setattr(
+                self.state,
+                "error",
+                f"{file_label(name, 'The config')} is not a config "
+                "file (those are a few KB); export one with “Download config”.",
+            ),
+        )
 
     def _update_ratio(self) -> None:
         s = self.state
@@ -213,27 +263,41 @@ class Dashboard(pn.viewable.Viewer):
         state = self.state
 
         def refuse(exc: BaseException) -> None:
-            state.error = str(exc) if isinstance(exc, nstcore.NSTError) else \
-                f"{file_label(filename, 'The config')} could not be read; export one with “Download config”."
+            state.error = (
+                str(exc)
+                if isinstance(exc, nstcore.NSTError)
+                else f"{file_label(filename, 'The config')} could not be read; export one with “Download config”."
+            )
 
-        in_background(lambda: state.read_config(data, filename), lambda config: state.apply_config(config, filename),
-                      refuse)
+        in_background(
+            lambda: state.read_config(data, filename), lambda config: state.apply_config(config, filename), refuse
+        )
 
     # -- outputs --------------------------------------------------------------------------------------------------
     def _build_outputs(self) -> None:
-        self.banner = pn.pane.Alert(self.state.backend.banner or "", alert_type="warning",
-                                    visible=bool(self.state.backend.banner), css_classes=["nst-banner"])
+        self.banner = pn.pane.Alert(
+            self.state.backend.banner or "",
+            alert_type="warning",
+            visible=bool(self.state.backend.banner),
+            css_classes=["nst-banner"],
+        )
         # HTML panes fed only through alert_html (escaped): sentences repeat what visitors typed or uploaded.
         self.error_box = pn.pane.HTML("", visible=False, css_classes=["nst-error"], sizing_mode="stretch_width")
         self.note_box = pn.pane.HTML("", visible=False, css_classes=["nst-note"], sizing_mode="stretch_width")
         self.status = pn.pane.Str(self.state.status, css_classes=["nst-status"])
         self.progress = pn.indicators.Progress(value=0, max=100, width=420, bar_color="primary")
-        self.preview = pn.pane.JPG(None, width=420, height=420, fixed_aspect=True, css_classes=["nst-preview"],
-                                   embed=True)
+        self.preview = pn.pane.JPG(
+            None, width=420, height=420, fixed_aspect=True, css_classes=["nst-preview"], embed=True
+        )
         self._result_png: bytes | None = None
-        self.result_download = pn.widgets.FileDownload(callback=self._result_file, filename="nst-result.png",
-                                                       label="Download result (PNG)", color="success",
-                                                       disabled=True, width=200)
+        self.result_download = pn.widgets.FileDownload(
+            callback=self._result_file,
+            filename="nst-result.png",
+            label="Download result (PNG)",
+            color="success",
+            disabled=True,
+            width=200,
+        )
         fig, self._source = loss_figure(loss_terms(list(self.state.style_layers)))
         self.chart = pn.pane.Bokeh(fig, sizing_mode="stretch_width", min_height=330)
         self._encoding = False
@@ -338,27 +402,53 @@ class Dashboard(pn.viewable.Viewer):
             return pn.pane.HTML(text, styles={"font-size": "13px"}, margin=(6, 10, 0, 10))
 
         images = pn.Card(
-            pn.Row(pn.Column(self.content_sample, self.content_thumb),
-                   pn.Column(self.style_sample, self.style_thumb)),
-            caption("Your own content image"), self.content_upload,
-            caption("Your own style image"), self.style_upload,
-            title="Images", collapsible=False, width=320)
-        weights = pn.Card(self.alpha, self.beta, self.ratio, self.tv, self.content_layer,
-                          pn.pane.Markdown("**Style layers** (switch, weight)", margin=(5, 10, 0, 10)),
-                          self.style_rows, title="Weights (live during a run)", width=320)
-        settings = pn.Card(pn.GridBox(*self.settings_grid, ncols=2), *self.settings_wide, self.lr,
-                           title="Run settings", width=320, collapsed=False)
+            pn.Row(pn.Column(self.content_sample, self.content_thumb), pn.Column(self.style_sample, self.style_thumb)),
+            caption("Your own content image"),
+            self.content_upload,
+            caption("Your own style image"),
+            self.style_upload,
+            title="Images",
+            collapsible=False,
+            width=320,
+        )
+        weights = pn.Card(
+            self.alpha,
+            self.beta,
+            self.ratio,
+            self.tv,
+            self.content_layer,
+            pn.pane.Markdown("**Style layers** (switch, weight)", margin=(5, 10, 0, 10)),
+            self.style_rows,
+            title="Weights (live during a run)",
+            width=320,
+        )
+        settings = pn.Card(
+            pn.GridBox(*self.settings_grid, ncols=2),
+            *self.settings_wide,
+            self.lr,
+            title="Run settings",
+            width=320,
+            collapsed=False,
+        )
         config = pn.Card(self.config_download, self.config_upload, title="Config", width=320, collapsed=True)
-        sidebar = pn.Column(pn.Row(self.run_button, self.stop_button, self.reset_button), images, weights,
-                            settings, config, width=340)
-        single = pn.Row(self.preview, pn.Column(self.chart, self.result_download, sizing_mode="stretch_width"),
-                        sizing_mode="stretch_width")
+        sidebar = pn.Column(
+            pn.Row(self.run_button, self.stop_button, self.reset_button), images, weights, settings, config, width=340
+        )
+        single = pn.Row(
+            self.preview,
+            pn.Column(self.chart, self.result_download, sizing_mode="stretch_width"),
+            sizing_mode="stretch_width",
+        )
         # dynamic: the Compare tab's table and chart are made when first opened, not on every page load.
-        self.tabs = pn.Tabs(("Single run", single), ("Compare", self.compare), dynamic=True,
-                            sizing_mode="stretch_width")
+        self.tabs = pn.Tabs(
+            ("Single run", single), ("Compare", self.compare), dynamic=True, sizing_mode="stretch_width"
+        )
         main = pn.Column(
-            self.banner, self.error_box, self.note_box,
-            pn.Row(self.status), self.progress,
+            self.banner,
+            self.error_box,
+            self.note_box,
+            pn.Row(self.status),
+            self.progress,
             self.tabs,
             sizing_mode="stretch_width",
         )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass, fields
+from typing import Any
 
 import nstcore
 
@@ -41,10 +42,10 @@ class Limits:
     def __post_init__(self) -> None:
         for f in fields(self):
             value = getattr(self, f.name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
-                    or value <= 0:
-                raise nstcore.ConfigError(f"{f.name.replace('_', '-')} must be a number above 0, "
-                                          f"got {nstcore.shown(value)}.")
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+                raise nstcore.ConfigError(
+                    f"{f.name.replace('_', '-')} must be a number above 0, got {nstcore.shown(value)}."
+                )
 
     @property
     def upload_side(self) -> int:
@@ -60,7 +61,7 @@ class Limits:
     def from_env(cls, **overrides: float | int | None) -> Limits:
         """Defaults <- NST_<FIELD> environment variables <- explicit overrides (flags). Raises ConfigError with one
         sentence for a value that is not a positive number."""
-        values: dict[str, float | int] = {}
+        values: dict[str, Any] = {}
         for f in fields(cls):
             kind = float if f.type in (float, "float") else int
             env = os.environ.get(f"NST_{f.name.upper()}")
@@ -68,8 +69,11 @@ class Limits:
                 try:
                     values[f.name] = kind(env)
                 except ValueError:
-                    raise nstcore.ConfigError(f"NST_{f.name.upper()} must be a {'number' if kind is float else 'whole number'}"
-                                              f", got {nstcore.shown(env)}.") from None
-            if overrides.get(f.name) is not None:
-                values[f.name] = kind(overrides[f.name])  # type: ignore[arg-type]
+                    raise nstcore.ConfigError(
+                        f"NST_{f.name.upper()} must be a {'number' if kind is float else 'whole number'}"
+                        f", got {nstcore.shown(env)}."
+                    ) from None
+            override = overrides.get(f.name)
+            if override is not None:
+                values[f.name] = kind(override)
         return cls(**values)

@@ -16,6 +16,7 @@ import sys
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
+from typing import Any
 
 from bokeh.application.handlers.handler import Handler
 from bokeh.document import Document
@@ -32,7 +33,7 @@ _BUILDERS = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nst-page")
 class OffLoopPage(Handler):
     """Fills each new session's document with ``create()``'s page on a worker thread."""
 
-    def __init__(self, create: Callable[[], object], title: str) -> None:
+    def __init__(self, create: Callable[[], Any], title: str) -> None:
         super().__init__()
         self._build = partial(_eval_panel, create, None, title, False, False)
 
@@ -52,7 +53,7 @@ class OffLoopPage(Handler):
         """Bokeh calls this on the loop after ``on_session_created``: the page is already there."""
 
 
-def off_loop_application(create: Callable[[], object], title: str) -> Application:
+def off_loop_application(create: Callable[[], Any], title: str) -> Application:
     """A Panel application (sessions, on-load callbacks, logging as usual) whose pages are built off the loop.
 
     Bokeh validates every new document on the loop after building it (58 ms of a dashboard page); the builder

@@ -47,8 +47,7 @@ def describe_failure(exc: BaseException) -> str:
     """One sentence for a failed run, for the page: no traceback, no raw exception text, no server path (the
     details go to the server log)."""
     if isinstance(exc, nstcore.WeightsError):  # its message names the weights file on the server
-        return ("The server could not load the network weights for this model; choose the other model or ask the "
-                "host.")
+        return "The server could not load the network weights for this model; choose the other model or ask the host."
     if isinstance(exc, nstcore.NSTError):
         return str(exc)
     text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
@@ -65,8 +64,16 @@ class Job:
     ignored, so a page never sees steps from a job that has ended.
     """
 
-    def __init__(self, session_id: str, start_run: Callable[[], Iterator[nstcore.Progress]], *, steps: int,
-                 pixels: int, label: str = "run", client: str = "") -> None:
+    def __init__(
+        self,
+        session_id: str,
+        start_run: Callable[[], Iterator[nstcore.Progress]],
+        *,
+        steps: int,
+        pixels: int,
+        label: str = "run",
+        client: str = "",
+    ) -> None:
         self.id = next(_ids)
         self.session_id = session_id
         self.client = client  # the visitor's address, for the per-client cap
@@ -182,9 +189,16 @@ class Scheduler:
     queue always moves on. :meth:`health` says when that is no longer true.
     """
 
-    def __init__(self, max_concurrent: int = 1, max_queue: int = 40,
-                 after_job: Callable[[Job], None] | None = None, *, stall_seconds: float = 300.0,
-                 cancel_grace: float = 2.0, watch_every: float = 0.5) -> None:
+    def __init__(
+        self,
+        max_concurrent: int = 1,
+        max_queue: int = 40,
+        after_job: Callable[[Job], None] | None = None,
+        *,
+        stall_seconds: float = 300.0,
+        cancel_grace: float = 2.0,
+        watch_every: float = 0.5,
+    ) -> None:
         if max_concurrent < 1:
             raise ValueError("max_concurrent must be at least 1")
         self.max_concurrent = max_concurrent
@@ -217,10 +231,15 @@ class Scheduler:
             current = self._active.get(job.session_id)
             if current is not None:
                 raise SchedulerError("This page already has a run queued or running; press Stop first.")
-            if max_per_client and job.client and \
-                    sum(other.client == job.client for other in self._active.values()) >= max_per_client:
-                raise SchedulerError(f"Your computer already has {max_per_client} runs queued or running on this "
-                                     "server (the most one computer may have); wait for one to finish.")
+            if (
+                max_per_client
+                and job.client
+                and sum(other.client == job.client for other in self._active.values()) >= max_per_client
+            ):
+                raise SchedulerError(
+                    f"Your computer already has {max_per_client} runs queued or running on this "
+                    "server (the most one computer may have); wait for one to finish."
+                )
             if len(self._queue) >= self.max_queue:
                 raise SchedulerError(f"The queue is full ({self.max_queue} jobs waiting); try again in a minute.")
             job.queued()
@@ -274,10 +293,17 @@ class Scheduler:
         now = time.time()
         with self._cv:
             stalled = sum(now - job.last_progress_at > min(60.0, self.stall_seconds / 2) for job in self._running)
-            return {"running": len(self._running), "queued": len(self._queue), "done": self.jobs_done,
-                    "failed": self.jobs_failed, "cancelled": self.jobs_cancelled, "stalled": stalled,
-                    "workers_replaced": self.workers_replaced,
-                    "max_concurrent": self.max_concurrent, "max_queue": self.max_queue}
+            return {
+                "running": len(self._running),
+                "queued": len(self._queue),
+                "done": self.jobs_done,
+                "failed": self.jobs_failed,
+                "cancelled": self.jobs_cancelled,
+                "stalled": stalled,
+                "workers_replaced": self.workers_replaced,
+                "max_concurrent": self.max_concurrent,
+                "max_queue": self.max_queue,
+            }
 
     def health(self) -> tuple[bool, str]:
         """(healthy, why not): the watchdog and every worker thread are alive and no job is stuck past the point
@@ -371,21 +397,32 @@ class Scheduler:
                 now = time.time()
                 for job, worker in list(self._running.items()):
                     stalled = now - job.last_progress_at > self.stall_seconds
-                    slow_stop = job.cancel_requested_at is not None and now - job.cancel_requested_at > \
-                        self.cancel_grace
+                    slow_stop = (
+                        job.cancel_requested_at is not None and now - job.cancel_requested_at > self.cancel_grace
+                    )
                     dead = not self._workers[worker].is_alive()
                     if not (stalled or slow_stop or dead):
                         continue
-                    if stalled and job.finish("failed", f"The run made no progress for {self.stall_seconds:.0f} s, "
-                                                        "so the server stopped it; try a smaller size, or try "
-                                                        "again later."):
-                        log.error("job %s of session %s made no progress for %.0f s: failed, thread replaced",
-                                  job.id, job.session_id[:8], self.stall_seconds)
+                    if stalled and job.finish(
+                        "failed",
+                        f"The run made no progress for {self.stall_seconds:.0f} s, "
+                        "so the server stopped it; try a smaller size, or try "
+                        "again later.",
+                    ):
+                        log.error(
+                            "job %s of session %s made no progress for %.0f s: failed, thread replaced",
+                            job.id,
+                            job.session_id[:8],
+                            self.stall_seconds,
+                        )
                     elif dead and job.finish("failed", describe_failure(RuntimeError("worker thread died"))):
                         log.error("the thread running job %s died", job.id)
                     else:
-                        log.warning("job %s did not stop within %.0f s of Stop: its thread is left behind",
-                                    job.id, self.cancel_grace)
+                        log.warning(
+                            "job %s did not stop within %.0f s of Stop: its thread is left behind",
+                            job.id,
+                            self.cancel_grace,
+                        )
                     del self._running[job]
                     self._release(job)
                     self._account(job)

@@ -30,7 +30,7 @@ from .text import MAX_NAME, capped, file_label
 log = logging.getLogger("demo_app")
 
 
-class SessionState(ConfigParams):
+class SessionState(ConfigParams):  # type: ignore[misc, valid-type]  # a class made at import from StyleConfig
     """Settings (from StyleConfig) plus images, status and the current job of one session."""
 
     content_name = param.String(default="", doc="What the content image is called on the page (capped text).")
@@ -41,8 +41,12 @@ class SessionState(ConfigParams):
     error = param.String(default="", doc="The last problem, as a sentence for people.")
     step = param.Integer(default=0)
     total_steps = param.Integer(default=0)
-    mode = param.Selector(default="single", objects=["single", "compare"], doc="Kind of the current/last job.")
-    preset = param.Selector(default="style_layers", objects=list(nstcore.PRESETS), doc="Comparison preset.")
+    mode: param.Selector = param.Selector(
+        default="single", objects=["single", "compare"], doc="Kind of the current/last job."
+    )
+    preset: param.Selector = param.Selector(
+        default="style_layers", objects=list(nstcore.PRESETS), doc="Comparison preset."
+    )
     variants = param.List(default=[], doc="Comparison rows: label, alpha, beta, tv, content/style layers, pooling.")
 
     def __init__(self, backend: Backend, limits: Limits | None = None, client: str = "", **params: Any) -> None:
@@ -91,8 +95,7 @@ class SessionState(ConfigParams):
             self.content, self.content_image = prepared.image, prepared
         else:
             self.style, self.style_image = prepared.image, prepared
-        self.param.update(**{f"{role}_name": prepared.name, "error": "",
-                             "images_version": self.images_version + 1})
+        self.param.update(**{f"{role}_name": prepared.name, "error": "", "images_version": self.images_version + 1})
 
     def set_image(self, role: str, data: bytes, filename: str) -> bool:
         """Use uploaded bytes as the content or style image, all at once (tests, scripts). On any problem: keep the
@@ -178,8 +181,10 @@ class SessionState(ConfigParams):
         names = set(nstcore.layer_names(event.new))
         style = {k: v for k, v in self.style_layers.items() if k in names}
         content = {k: v for k, v in self.content_layers.items() if k in names}
-        self.param.update(style_layers=style or dict(nstcore.StyleConfig().style_layers),
-                          content_layers=content or {nstcore.PAPER_CONTENT_LAYER: 1.0})
+        self.param.update(
+            style_layers=style or dict(nstcore.StyleConfig().style_layers),
+            content_layers=content or {nstcore.PAPER_CONTENT_LAYER: 1.0},
+        )
 
     # -- running ------------------------------------------------------------------------------------------------
     def start(self) -> bool:
@@ -216,13 +221,17 @@ class SessionState(ConfigParams):
             self.error = str(exc)
             return None
         if config.size > self.limits.max_size or config.steps > self.limits.max_steps:
-            self.error = (f"This server allows at most {self.limits.max_size} px and {self.limits.max_steps} steps; "
-                          "lower the size or the number of steps.")
+            self.error = (
+                f"This server allows at most {self.limits.max_size} px and {self.limits.max_steps} steps; "
+                "lower the size or the number of steps."
+            )
             return None
         if config.size * config.style_scale > self.limits.max_size:
-            self.error = (f"Style scale {config.style_scale:g} at {config.size} px makes the style image "
-                          f"{config.size * config.style_scale:.0f} px, over this server's {self.limits.max_size} px; "
-                          "lower the style scale or the size.")
+            self.error = (
+                f"Style scale {config.style_scale:g} at {config.size} px makes the style image "
+                f"{config.size * config.style_scale:.0f} px, over this server's {self.limits.max_size} px; "
+                "lower the style scale or the size."
+            )
             return None
         return config
 
@@ -231,10 +240,13 @@ class SessionState(ConfigParams):
             # Every conv layer joins the run at weight 0 unless chosen, so switching one on mid-run works; a
             # zero-weight layer costs nothing per step (the engine runs VGG only as deep as the deepest weight).
             everything = {name: 0.0 for name in nstcore.layer_names(config.model)}
-            config = config.replace(content_layers={**everything, **config.content_layers},
-                                    style_layers={**everything, **config.style_layers})
+            config = config.replace(
+                content_layers={**everything, **config.content_layers},
+                style_layers={**everything, **config.style_layers},
+            )
             variants = [nstcore.Variant("", config.loss_weights())]
         controls = nstcore.Controls([v.weights for v in variants], lr=config.effective_lr)
+        assert self.content is not None and self.style is not None  # checked by _checked_config
         start_run = self.backend.runner(config, self.content, self.style, controls, variants)
         width, height = self.content.size
         pixels = round(width * height * (config.size / max(width, height)) ** 2) * len(variants)
@@ -275,16 +287,18 @@ class SessionState(ConfigParams):
         except nstcore.ConfigError as exc:
             self.error = str(exc)
             return False
-        self.param.update(preset=name, init=shared.init,
-                          variants=[variant_row(v, shared) for v in variants])
+        self.param.update(preset=name, init=shared.init, variants=[variant_row(v, shared) for v in variants])
         return True
 
     def add_variant(self) -> None:
         if len(self.variants) >= self.limits.max_variants:
             self.error = f"At most {self.limits.max_variants} variants per comparison."
             return
-        base = dict(self.variants[-1]) if self.variants else variant_row(
-            nstcore.Variant("", self.config().loss_weights()), self.config())
+        base = (
+            dict(self.variants[-1])
+            if self.variants
+            else variant_row(nstcore.Variant("", self.config().loss_weights()), self.config())
+        )
         base["label"] = f"variant {len(self.variants) + 1}"
         self.variants = [*self.variants, base]
 
@@ -335,8 +349,10 @@ class SessionState(ConfigParams):
             self.step = latest.step
             eta = f"{latest.eta:.0f}s" if latest.eta != float("inf") else "?"
             scale = f" · {latest.size} px" if latest.size and latest.size != self.size else ""  # coarse-to-fine
-            self.status = (f"Step {latest.step} of {latest.total_steps}{scale} · {latest.rate:.2f} it/s · "
-                           f"elapsed {latest.elapsed:.1f}s · ETA {eta}")
+            self.status = (
+                f"Step {latest.step} of {latest.total_steps}{scale} · {latest.rate:.2f} it/s · "
+                f"elapsed {latest.elapsed:.1f}s · ETA {eta}"
+            )
         if handover.finished:
             job = self._job
             self.running = False
@@ -393,7 +409,12 @@ class SessionState(ConfigParams):
 def variant_row(variant: nstcore.Variant, shared: nstcore.StyleConfig) -> dict[str, Any]:
     """A comparison-table row (layers as 'conv1_1:1,conv2_1:1' strings) for a variant."""
     w = variant.weights
-    return {"label": variant.label, "alpha": w.alpha, "beta": w.beta, "tv": w.tv,
-            "content_layers": nstcore.format_layers({k: v for k, v in w.content_layers.items() if v > 0}),
-            "style_layers": nstcore.format_layers({k: v for k, v in w.style_layers.items() if v > 0}),
-            "pooling": variant.pooling or shared.pooling}
+    return {
+        "label": variant.label,
+        "alpha": w.alpha,
+        "beta": w.beta,
+        "tv": w.tv,
+        "content_layers": nstcore.format_layers({k: v for k, v in w.content_layers.items() if v > 0}),
+        "style_layers": nstcore.format_layers({k: v for k, v in w.style_layers.items() if v > 0}),
+        "pooling": variant.pooling or shared.pooling,
+    }

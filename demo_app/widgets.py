@@ -14,6 +14,15 @@ import param
 from .config_params import field_range
 
 
+def clicks(action: Callable[[], object]) -> Callable[[object], None]:
+    """A button handler that runs ``action`` (its result, e.g. "refused", is already shown as a sentence)."""
+
+    def handler(event: object) -> None:
+        action()
+
+    return handler
+
+
 class LogRange(pn.custom.JSComponent):
     """A native range input over log10(value) whose label and accessible value show the real value (1.0e+6).
 
@@ -65,13 +74,15 @@ class LogRange(pn.custom.JSComponent):
     }
     """
 
-    _stylesheets = ["""
+    _stylesheets = [
+        """
     .nst-log { display: flex; flex-direction: column; font-size: 13px; width: 100%; }
     .nst-log-head { display: flex; gap: 4px; }
     .nst-log-value { font-weight: 600; font-variant-numeric: tabular-nums; }
     .nst-log input { width: 100%; accent-color: #0072b5; margin: 4px 0; }
     .nst-log-off { opacity: .5; }
-    """]
+    """
+    ]
 
 
 class LogSlider(pn.viewable.Viewer):
@@ -81,18 +92,28 @@ class LogSlider(pn.viewable.Viewer):
     ``default`` supplies the value shown when the parameter is None (lr: the optimiser's own default).
     """
 
-    def __init__(self, state: param.Parameterized, name: str, label: str, *, allow_zero: bool = False,
-                 default: Callable[[], float] | None = None, width: int = 280,
-                 css_classes: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        state: param.Parameterized,
+        name: str,
+        label: str,
+        *,
+        allow_zero: bool = False,
+        default: Callable[[], float] | None = None,
+        width: int = 280,
+        css_classes: list[str] | None = None,
+    ) -> None:
         super().__init__()
         self._state, self._name, self._default = state, name, default
         self._syncing = False
         start, end, step = field_range(name)  # from StyleConfig's metadata: never typed here
-        self.slider = LogRange(label=label, start=start, end=end, step=step, width=width, margin=(5, 10),
-                               css_classes=css_classes or [])
+        self.slider = LogRange(
+            label=label, start=start, end=end, step=step, width=width, margin=(5, 10), css_classes=css_classes or []
+        )
         self.slider.value = self._exponent(getattr(state, name), start)
-        self.toggle = pn.widgets.Checkbox(label="on", value=getattr(state, name) not in (0, 0.0), width=45,
-                                          visible=allow_zero, align="end")
+        self.toggle = pn.widgets.Checkbox(
+            label="on", value=getattr(state, name) not in (0, 0.0), width=45, visible=allow_zero, align="end"
+        )
         self.slider.greyed = allow_zero and not self.toggle.value
         self.slider.param.watch(self._to_state, "value")
         self.toggle.param.watch(self._to_state, "value")
@@ -112,7 +133,7 @@ class LogSlider(pn.viewable.Viewer):
         if self._syncing:
             return
         self.slider.greyed = self.toggle.visible and not self.toggle.value
-        value = 0.0 if (self.toggle.visible and not self.toggle.value) else float(10 ** self.slider.value)
+        value = 0.0 if (self.toggle.visible and not self.toggle.value) else float(10**self.slider.value)
         self._syncing = True
         try:
             setattr(self._state, self._name, value)
@@ -145,8 +166,9 @@ class LayerRows(pn.viewable.Viewer):
     its slider position and is sent as weight 0 (it stays available to a running job).
     """
 
-    def __init__(self, state: param.Parameterized, name: str, layer_names: Callable[[], list[str]],
-                 featured: tuple[str, ...]) -> None:
+    def __init__(
+        self, state: param.Parameterized, name: str, layer_names: Callable[[], list[str]], featured: tuple[str, ...]
+    ) -> None:
         super().__init__()
         self._state, self._name, self._names, self._featured = state, name, layer_names, featured
         self._syncing = False
@@ -159,8 +181,11 @@ class LayerRows(pn.viewable.Viewer):
         state.param.watch(lambda e: self._build(), "model")
 
     def _shown(self, weights: dict[str, float]) -> list[str]:
-        return [layer for layer in self._names()
-                if self.show_all.value or layer in self._featured or weights.get(layer, 0.0) > 0]
+        return [
+            layer
+            for layer in self._names()
+            if self.show_all.value or layer in self._featured or weights.get(layer, 0.0) > 0
+        ]
 
     def _build(self) -> None:
         """Rows for the layers on show only: 16 rows of widgets per page for VGG19 cost a page load ~0.1 s of the
@@ -171,8 +196,15 @@ class LayerRows(pn.viewable.Viewer):
         for layer in self._shown(weights):
             on = weights.get(layer, 0.0) > 0
             switch = pn.widgets.Switch(value=on, width=40, margin=(22, 5, 0, 10))
-            slider = pn.widgets.FloatSlider(label=layer, start=0.0, end=2.0, step=0.05,
-                                            value=weights.get(layer, 1.0) or 1.0, width=200, disabled=not on)
+            slider = pn.widgets.FloatSlider(
+                label=layer,
+                start=0.0,
+                end=2.0,
+                step=0.05,
+                value=weights.get(layer, 1.0) or 1.0,
+                width=200,
+                disabled=not on,
+            )
             switch.param.watch(self._to_state, "value")
             slider.param.watch(self._to_state, "value")
             row = pn.Row(switch, slider, margin=0, css_classes=["layer-row", f"layer-{layer}"])
@@ -191,7 +223,7 @@ class LayerRows(pn.viewable.Viewer):
         for layer, (switch, slider, _) in self._widgets.items():
             slider.disabled = not switch.value
             if switch.value:
-                weights[layer] = float(slider.value)
+                weights[layer] = float(slider.value or 0.0)
         self._syncing = True
         try:
             setattr(self._state, self._name, weights)
@@ -229,8 +261,9 @@ class Uploader(pn.widgets.FileDropper):
 
     CHUNK_BYTES = 1024 * 1024
 
-    def __init__(self, *, max_bytes: int, on_file: Callable[[str, bytes], None],
-                 on_refused: Callable[[str, int], None], **params) -> None:
+    def __init__(
+        self, *, max_bytes: int, on_file: Callable[[str, bytes], None], on_refused: Callable[[str, int], None], **params
+    ) -> None:
         # FilePond reads "KB" as 1000 bytes; round up so a file just under the server's limit is never refused.
         params.setdefault("max_file_size", f"{max_bytes // 1000 + 1}KB")
         super().__init__(chunk_size=self.CHUNK_BYTES, multiple=False, **params)

@@ -10,27 +10,82 @@ Public API::
 The dashboard (``demo_app``) uses only what is exported here, so it never imports torch itself.
 """
 
-from .config import (DEFAULT_LR, PAPER_CONTENT_LAYER, PAPER_STYLE_LAYERS, LossWeights, StyleConfig, config_fields,
-                     format_layers, literal_choices, load_json, parse_layers, MAX_JSON_BYTES)
+from .config import (
+    DEFAULT_LR,
+    MAX_JSON_BYTES,
+    PAPER_CONTENT_LAYER,
+    PAPER_STYLE_LAYERS,
+    LossWeights,
+    StyleConfig,
+    config_fields,
+    format_layers,
+    literal_choices,
+    load_json,
+    parse_layers,
+)
 from .controls import Controls, ControlsState
 from .device import describe_device, memory_report, release_memory, resolve_device
 from .engine import Objective, prepare_images, run
 from .errors import ConfigError, ImageError, NSTError, WeightsError, shown
 from .features import Network, VGGFeatures, load_network
+from .grid import grid_image
+from .images import DEFAULT_MAX_PIXELS, load_image, resize_long_side, save_image, to_rgb
 from .images import FORMATS as IMAGE_FORMATS
 from .images import SUFFIXES as IMAGE_SUFFIXES
-from .images import DEFAULT_MAX_PIXELS, load_image, resize_long_side, save_image, to_rgb
 from .layers import MODELS, layer_names, sort_layers, tap_index
-from .grid import grid_image
 from .presets import PRESETS, expand_preset
 from .progress import Losses, Progress
 from .variants import MAX_LABEL, VARIANT_FIELDS, Variant, clean_label, comparison_to_dict, variant_from_dict
 
 __all__ = [
-    "DEFAULT_LR", "MODELS", "PAPER_CONTENT_LAYER", "PAPER_STYLE_LAYERS", "ConfigError", "Controls", "ControlsState",
-    "ImageError", "LossWeights", "Losses", "NSTError", "Network", "Objective", "Progress", "StyleConfig",
-    "VGGFeatures", "WeightsError", "config_fields", "describe_device", "format_layers",
-    "layer_names", "literal_choices", "load_image", "load_network", "parse_layers", "prepare_images",
-    "memory_report", "release_memory", "PRESETS", "VARIANT_FIELDS", "Variant", "expand_preset", "grid_image", "variant_from_dict", "resize_long_side", "resolve_device", "run", "save_image", "sort_layers", "tap_index", "to_rgb",
-    "MAX_LABEL", "clean_label", "load_json", "shown", "IMAGE_FORMATS", "IMAGE_SUFFIXES", "MAX_JSON_BYTES", "DEFAULT_MAX_PIXELS", "comparison_to_dict",
+    "DEFAULT_LR",
+    "MODELS",
+    "PAPER_CONTENT_LAYER",
+    "PAPER_STYLE_LAYERS",
+    "ConfigError",
+    "Controls",
+    "ControlsState",
+    "ImageError",
+    "LossWeights",
+    "Losses",
+    "NSTError",
+    "Network",
+    "Objective",
+    "Progress",
+    "StyleConfig",
+    "VGGFeatures",
+    "WeightsError",
+    "config_fields",
+    "describe_device",
+    "format_layers",
+    "layer_names",
+    "literal_choices",
+    "load_image",
+    "load_network",
+    "parse_layers",
+    "prepare_images",
+    "memory_report",
+    "release_memory",
+    "PRESETS",
+    "VARIANT_FIELDS",
+    "Variant",
+    "expand_preset",
+    "grid_image",
+    "variant_from_dict",
+    "resize_long_side",
+    "resolve_device",
+    "run",
+    "save_image",
+    "sort_layers",
+    "tap_index",
+    "to_rgb",
+    "MAX_LABEL",
+    "clean_label",
+    "load_json",
+    "shown",
+    "IMAGE_FORMATS",
+    "IMAGE_SUFFIXES",
+    "MAX_JSON_BYTES",
+    "DEFAULT_MAX_PIXELS",
+    "comparison_to_dict",
 ]

@@ -12,8 +12,15 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from .cli_common import add_common_arguments, add_config_arguments, build_config, check_output, drive, guarded, \
-    save_result
+from .cli_common import (
+    add_common_arguments,
+    add_config_arguments,
+    build_config,
+    check_output,
+    drive,
+    guarded,
+    save_result,
+)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -42,14 +49,19 @@ def _run(args: argparse.Namespace) -> int:
     device = resolve_device(config.device)
     snapshots = run(config, args.content, args.style, device=device, progress=not args.no_progress)
     if not args.no_progress:
-        print(f"nstcore: {config.model} ({config.weights} weights, {config.pooling} pooling) on "
-              f"{describe_device(device)}; {config.steps} {config.optimizer} steps at {config.size} px",
-              file=sys.stderr)
+        print(
+            f"nstcore: {config.model} ({config.weights} weights, {config.pooling} pooling) on "
+            f"{describe_device(device)}; {config.steps} {config.optimizer} steps at {config.size} px",
+            file=sys.stderr,
+        )
     last = drive(snapshots, config.steps, args.no_progress, args.log_json)
     save_result(last.image, output)
     if not args.no_progress:
-        print(f"wrote {output} ({last.image.shape[1]}x{last.image.shape[0]}), final loss {last.loss.total:.4g}, "
-              f"{last.rate:.2f} steps/s", file=sys.stderr)
+        print(
+            f"wrote {output} ({last.image.shape[1]}x{last.image.shape[0]}), final loss {last.loss.total:.4g}, "
+            f"{last.rate:.2f} steps/s",
+            file=sys.stderr,
+        )
     return 0
 
 

@@ -47,8 +47,12 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
     for f, hint in config_fields():
         default = getattr(defaults, f.name)
         shown = format_layers(default) if isinstance(default, Mapping) else default
-        kwargs: dict[str, Any] = {"type": _arg_type(hint), "default": argparse.SUPPRESS, "dest": f.name,
-                                  "help": f"{f.metadata.get('help', '')} Default: {shown}."}
+        kwargs: dict[str, Any] = {
+            "type": _arg_type(hint),
+            "default": argparse.SUPPRESS,
+            "dest": f.name,
+            "help": f"{f.metadata.get('help', '')} Default: {shown}.",
+        }
         choices = literal_choices(hint)
         if choices:
             kwargs["choices"] = choices
@@ -85,7 +89,7 @@ def drive(snapshots, steps: int, quiet: bool, log_path: str | None):
                 bar.write("note: " + " ".join(last.notes), file=sys.stderr)
                 notes_shown = True
             bar.update(1)
-            bar.set_postfix(loss=f"{sum(l.total for l in last.losses):.4g}", refresh=False)
+            bar.set_postfix(loss=f"{sum(losses.total for losses in last.losses):.4g}", refresh=False)
             if log is not None:
                 for i, losses in enumerate(last.losses):
                     row = {"step": last.step, "elapsed": round(last.elapsed, 4)}
@@ -113,8 +117,9 @@ def _same_file(a: Path, b: Path) -> bool:
         return False
 
 
-def check_output(path: str | Path, *, flag: str = "-o", image: bool = True,
-                 keep: Mapping[str, str | Path | None] | None = None) -> Path:
+def check_output(
+    path: str | Path, *, flag: str = "-o", image: bool = True, keep: Mapping[str, str | Path | None] | None = None
+) -> Path:
     """Check an output path before any work is done, so a run is never wasted and no input is ever overwritten:
     a known image suffix (when ``image``), not a folder, in a folder that exists and is writable, and none of the
     files in ``keep`` (what each is, e.g. ``{"content image": ...}``). Raises ConfigError with one sentence."""
@@ -162,8 +167,9 @@ def add_common_arguments(parser: argparse.ArgumentParser, output_help: str) -> N
     parser.add_argument("style", help="Style image (painting).")
     parser.add_argument("-o", "--output", required=True, help=output_help)
     parser.add_argument("--config", metavar="FILE.json", help="Load settings from a JSON file (flags override it).")
-    parser.add_argument("--log-json", metavar="FILE.jsonl",
-                        help="Write one JSON object per step (and variant) with every loss term.")
+    parser.add_argument(
+        "--log-json", metavar="FILE.jsonl", help="Write one JSON object per step (and variant) with every loss term."
+    )
     parser.add_argument("--no-progress", action="store_true", help="No progress bar.")
     parser.add_argument("--debug", action="store_true", help="Show full tracebacks on errors.")
 
@@ -183,6 +189,8 @@ def guarded(func, args: argparse.Namespace) -> int:
     except Exception as exc:  # an engine bug: still one sentence unless --debug
         if args.debug:
             raise
-        print(f"error: unexpected failure ({type(exc).__name__}: {exc}); re-run with --debug for details.",
-              file=sys.stderr)
+        print(
+            f"error: unexpected failure ({type(exc).__name__}: {exc}); re-run with --debug for details.",
+            file=sys.stderr,
+        )
         return 1

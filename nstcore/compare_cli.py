@@ -13,8 +13,16 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from .cli_common import (add_common_arguments, add_config_arguments, build_config, check_output, drive, guarded,
-                         read_text, save_result)
+from .cli_common import (
+    add_common_arguments,
+    add_config_arguments,
+    build_config,
+    check_output,
+    drive,
+    guarded,
+    read_text,
+    save_result,
+)
 from .config import StyleConfig, load_json
 from .errors import ConfigError
 from .presets import PRESETS, expand_preset
@@ -24,13 +32,15 @@ from .variants import MAX_VARIANTS, Variant, check_count, comparison_to_dict, va
 def compare_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m nstcore compare",
-        description="Optimise several variants of one run together and write them as one labelled grid.")
+        description="Optimise several variants of one run together and write them as one labelled grid.",
+    )
     add_common_arguments(parser, "Where to write the grid (.png).")
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--preset", choices=PRESETS, help="A ready-made comparison (see nstcore.presets).")
     source.add_argument("--variants", metavar="FILE.json", help="Variants from a JSON file (as --save-json writes).")
-    parser.add_argument("--save-json", metavar="FILE.json",
-                        help="Write every variant's config (default: the output path with .json).")
+    parser.add_argument(
+        "--save-json", metavar="FILE.json", help="Write every variant's config (default: the output path with .json)."
+    )
     parser.add_argument("--columns", type=int, default=None, help="Grid columns (default: up to 4).")
     parser.add_argument("--max-batch", type=int, default=None, help="At most this many variants per forward pass.")
     add_config_arguments(parser)
@@ -59,21 +69,42 @@ def run_compare(args: argparse.Namespace) -> int:
     else:
         shared, variants = load_variants(args.variants, args)
     check_count(variants, MAX_VARIANTS)
-    inputs = {"content image": args.content, "style image": args.style, "config file": args.config,
-              "variants file": args.variants}
+    inputs = {
+        "content image": args.content,
+        "style image": args.style,
+        "config file": args.config,
+        "variants file": args.variants,
+    }
     output = check_output(args.output, keep=inputs)
-    json_path = check_output(args.save_json or output.with_suffix(".json"), flag="--save-json", image=False,
-                             keep={**inputs, "output image": output})
+    json_path = check_output(
+        args.save_json or output.with_suffix(".json"),
+        flag="--save-json",
+        image=False,
+        keep={**inputs, "output image": output},
+    )
     if args.log_json:
-        check_output(args.log_json, flag="--log-json", image=False, keep={**inputs, "output image": output,
-                                                                         "variants JSON": json_path})
+        check_output(
+            args.log_json,
+            flag="--log-json",
+            image=False,
+            keep={**inputs, "output image": output, "variants JSON": json_path},
+        )
     device = resolve_device(shared.device)
-    snapshots = run(shared, args.content, args.style, device=device, variants=variants, max_batch=args.max_batch,
-                    progress=not args.no_progress)
+    snapshots = run(
+        shared,
+        args.content,
+        args.style,
+        device=device,
+        variants=variants,
+        max_batch=args.max_batch,
+        progress=not args.no_progress,
+    )
     if not args.no_progress:
-        print(f"nstcore compare: {len(variants)} variants ({', '.join(v.label for v in variants)}) as one batch on "
-              f"{describe_device(device)}; {shared.steps} {shared.optimizer} steps at {shared.size} px",
-              file=sys.stderr)
+        print(
+            f"nstcore compare: {len(variants)} variants ({', '.join(v.label for v in variants)}) as one batch on "
+            f"{describe_device(device)}; {shared.steps} {shared.optimizer} steps at {shared.size} px",
+            file=sys.stderr,
+        )
     last = drive(snapshots, shared.steps, args.no_progress, args.log_json)
     save_result(grid_image(last.images, [v.label for v in variants], args.columns), output)
     json_path.write_text(json.dumps(comparison_to_dict(shared, variants), indent=2) + "\n", encoding="utf-8")

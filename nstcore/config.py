@@ -45,12 +45,27 @@ PAPER_CONTENT_LAYER = "conv4_2"
 DEFAULT_LR: dict[str, float] = {"adam": 0.02, "lbfgs": 1.0}
 
 
-def _opt(help: str, *, minimum: float | None = None, maximum: float | None = None, log: bool = False,
-         step: float | None = None, flag: str | None = None, slider_min: float | None = None) -> dict[str, Any]:
+def _opt(
+    help: str,
+    *,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    log: bool = False,
+    step: float | None = None,
+    flag: str | None = None,
+    slider_min: float | None = None,
+) -> dict[str, Any]:
     """Field metadata read by the CLI and the dashboard: help text, bounds, log-scale hint, slider step, and for a
     log field whose minimum is 0 (off) the smallest value its slider offers."""
-    return {"help": help, "min": minimum, "max": maximum, "log": log, "step": step, "flag": flag,
-            "slider_min": slider_min}
+    return {
+        "help": help,
+        "min": minimum,
+        "max": maximum,
+        "log": log,
+        "step": step,
+        "flag": flag,
+        "slider_min": slider_min,
+    }
 
 
 def _default_style_layers() -> dict[str, float]:
@@ -107,7 +122,9 @@ def parse_layers(text: str) -> dict[str, float]:
         try:
             out[name.lower()] = float(weight) if weight else 1.0
         except ValueError:
-            raise ConfigError(f"Layer weight {shown(weight)} in {shown(part)} is not a number; write e.g. conv1_1:0.5.") from None
+            raise ConfigError(
+                f"Layer weight {shown(weight)} in {shown(part)} is not a number; write e.g. conv1_1:0.5."
+            ) from None
     return out
 
 
@@ -121,11 +138,13 @@ class StyleConfig:
     """Every setting of a style-transfer run, with its default. See the module docstring for the loss scale."""
 
     # Long side of the output. 256 keeps a CPU run interactive; the paper's figures are ~512.
-    size: int = field(default=256, metadata=_opt("Long side of the output image in pixels.", minimum=16,
-                                                 maximum=4096, step=16))
+    size: int = field(
+        default=256, metadata=_opt("Long side of the output image in pixels.", minimum=16, maximum=4096, step=16)
+    )
     # 300 Adam steps at lr 0.02 move a content-initialised image well into the style; more refines texture.
-    steps: int = field(default=300, metadata=_opt("Number of optimisation steps (objective evaluations).",
-                                                  minimum=1, maximum=100_000))
+    steps: int = field(
+        default=300, metadata=_opt("Number of optimisation steps (objective evaluations).", minimum=1, maximum=100_000)
+    )
     # VGG19 is the paper's network; VGG16 is a little faster with similar results.
     model: Model = field(default="vgg19", metadata=_opt("Feature network."))
     # The paper replaces max pooling by average pooling: "slightly more appealing results".
@@ -135,50 +154,68 @@ class StyleConfig:
     # conv4_2 is the paper's content layer: deep enough to leave texture free, shallow enough to keep layout.
     content_layers: Mapping[str, float] = field(
         default_factory=lambda: {PAPER_CONTENT_LAYER: 1.0},
-        metadata=_opt("Content layers and weights, e.g. conv4_2 or conv4_2:1,conv5_2:0.5."))
+        metadata=_opt("Content layers and weights, e.g. conv4_2 or conv4_2:1,conv5_2:0.5."),
+    )
     # conv1_1 ... conv5_1 with equal weights, as in the paper (its w_l = 1/5 is folded into beta).
     style_layers: Mapping[str, float] = field(
-        default_factory=_default_style_layers,
-        metadata=_opt("Style layers and weights, e.g. conv1_1:1,conv2_1:0.75."))
+        default_factory=_default_style_layers, metadata=_opt("Style layers and weights, e.g. conv1_1:1,conv2_1:0.75.")
+    )
     # alpha/beta = 1e-6 under the "mean" normalisation: see the module docstring for why this equals the paper's
     # look. Only the ratio matters to Adam and (nearly) to L-BFGS.
     # The sliders span 8 decades below alpha's top and 10 below beta's: the ratio is what matters, and 1e-8..1e-2
     # covers every look from "almost only content" to "almost only style".
-    alpha: float = field(default=1.0, metadata=_opt("Content weight alpha.", minimum=0.0, maximum=1e4, log=True,
-                                                    slider_min=1e-4))
-    beta: float = field(default=1e6, metadata=_opt("Style weight beta.", minimum=0.0, maximum=1e10, log=True,
-                                                   slider_min=1.0))
+    alpha: float = field(
+        default=1.0, metadata=_opt("Content weight alpha.", minimum=0.0, maximum=1e4, log=True, slider_min=1e-4)
+    )
+    beta: float = field(
+        default=1e6, metadata=_opt("Style weight beta.", minimum=0.0, maximum=1e10, log=True, slider_min=1.0)
+    )
     # Total-variation smoothing is not in the paper; off by default, useful against Adam's high-frequency noise.
     # Useful values start around 1e-6 under the mean normalisation (3.6 % of a step's cost at 1e-3).
-    tv: float = field(default=0.0, metadata=_opt("Total-variation weight (0 = off).", minimum=0.0, maximum=1e4,
-                                                 log=True, slider_min=1e-6))
+    tv: float = field(
+        default=0.0,
+        metadata=_opt("Total-variation weight (0 = off).", minimum=0.0, maximum=1e4, log=True, slider_min=1e-6),
+    )
     # Starting from the content image converges fastest and is what interactive users expect to see first.
     init: Init = field(default="content", metadata=_opt("Start image: content, noise (seeded) or style."))
     # Adam reacts smoothly to weights changed mid-run; L-BFGS (the paper's) converges in fewer steps.
     optimizer: Optimizer = field(default="adam", metadata=_opt("Optimiser: adam or lbfgs."))
     # None = the optimiser's own default (DEFAULT_LR), so switching optimiser never carries a wrong scale over.
-    lr: float | None = field(default=None, metadata=_opt("Learning rate (default: adam 0.02, lbfgs 1.0).",
-                                                         minimum=1e-4, maximum=10.0, log=True))
+    lr: float | None = field(
+        default=None,
+        metadata=_opt("Learning rate (default: adam 0.02, lbfgs 1.0).", minimum=1e-4, maximum=10.0, log=True),
+    )
     # A short history is enough for an image-sized problem and keeps memory flat.
     lbfgs_history: int = field(default=20, metadata=_opt("L-BFGS history size.", minimum=1, maximum=200))
     # Coarse-to-fine (off by default, so a run means exactly the paper's): optimise at size/2**(scales-1) first, then
     # upsample and go on at each doubling up to `size`. A coarse step costs a quarter of the next one's and moves the
     # large structures the deep layers ask for sooner, so the full size starts from a stylised image; the steps are
     # split evenly between the scales. Measured effect on time to quality: benchmarks/results_speed.md.
-    scales: int = field(default=1, metadata=_opt("Coarse-to-fine: number of sizes, each half the next, ending at size "
-                                                 "(1 = one size); steps are split evenly.", minimum=1, maximum=4))
+    scales: int = field(
+        default=1,
+        metadata=_opt(
+            "Coarse-to-fine: number of sizes, each half the next, ending at size "
+            "(1 = one size); steps are split evenly.",
+            minimum=1,
+            maximum=4,
+        ),
+    )
     # Seeds the noise init; CPU runs with the same seed and inputs are bit-identical.
     seed: int = field(default=0, metadata=_opt("Random seed (noise init).", minimum=0, maximum=2**31 - 1))
     # An image every 10 steps is enough for a CLI; the dashboard also asks for frames on its own clock.
-    preview_every: int = field(default=10, metadata=_opt("Yield a preview image every N steps (0 = only at the end).",
-                                                         minimum=0, maximum=10_000))
+    preview_every: int = field(
+        default=10,
+        metadata=_opt("Yield a preview image every N steps (0 = only at the end).", minimum=0, maximum=10_000),
+    )
     # 1.0 = style image resized so its long side equals the output's; smaller = larger brush strokes.
-    style_scale: float = field(default=1.0, metadata=_opt("Style image size relative to the output.",
-                                                          minimum=0.05, maximum=4.0, step=0.05))
+    style_scale: float = field(
+        default=1.0, metadata=_opt("Style image size relative to the output.", minimum=0.05, maximum=4.0, step=0.05)
+    )
     loss_norm: LossNorm = field(default="mean", metadata=_opt("Loss normalisation: mean (size-independent) or paper."))
     # Decompression-bomb guard, well below Pillow's ~89 MP default: a 40 MP photo is a large camera image.
-    max_image_pixels: int = field(default=DEFAULT_MAX_PIXELS, metadata=_opt("Refuse input images with more pixels.",
-                                                                   minimum=1, flag="max-pixels"))
+    max_image_pixels: int = field(
+        default=DEFAULT_MAX_PIXELS, metadata=_opt("Refuse input images with more pixels.", minimum=1, flag="max-pixels")
+    )
     # bf16 convolutions (Grams and losses stay fp32) run ~2.5x faster where the hardware has bf16 matrix units
     # (CUDA sm80+, CPUs with AMX) and converge as well; "auto" uses them there, fp32 elsewhere
     # (nstcore.device.use_bf16; benchmarks/results_speed.md).
@@ -227,8 +264,12 @@ class StyleConfig:
 
     # -- JSON ------------------------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        return {f.name: (dict(getattr(self, f.name)) if isinstance(getattr(self, f.name), Mapping)
-                         else getattr(self, f.name)) for f in fields(self)}
+        return {
+            f.name: (
+                dict(getattr(self, f.name)) if isinstance(getattr(self, f.name), Mapping) else getattr(self, f.name)
+            )
+            for f in fields(self)
+        }
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2)
@@ -259,13 +300,16 @@ MAX_JSON_BYTES = 256 * 1024
 def load_json(text: str | bytes, what: str = "The config") -> Any:
     """Parse a config or variants file, refusing oversized and absurdly nested input with one sentence."""
     if len(text) > MAX_JSON_BYTES:
-        raise ConfigError(f"{what} is {len(text) / 1024:.0f} KB; a config file is a few KB, so this is not one "
-                          f"(the limit is {MAX_JSON_BYTES // 1024} KB).")
+        raise ConfigError(
+            f"{what} is {len(text) / 1024:.0f} KB; a config file is a few KB, so this is not one "
+            f"(the limit is {MAX_JSON_BYTES // 1024} KB)."
+        )
     try:
         return json.loads(text)
     except RecursionError:
-        raise ConfigError(f"{what} is nested too deeply to be a config file; export one from the page or the "
-                          "CLI (--save-config).") from None
+        raise ConfigError(
+            f"{what} is nested too deeply to be a config file; export one from the page or the CLI (--save-config)."
+        ) from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{what} is not valid JSON ({shown(str(exc), 80)}).") from None
 
@@ -281,7 +325,8 @@ def _check_type(name: str, hint: Any, value: Any) -> None:
         want = "a whole number"
     elif hint is float or [a for a in typing.get_args(hint) if a is not type(None)] == [float]:
         ok = (isinstance(value, (int, float)) and not isinstance(value, bool)) or (
-            value is None and type(None) in typing.get_args(hint))
+            value is None and type(None) in typing.get_args(hint)
+        )
         want = "a number" + (" or null" if type(None) in typing.get_args(hint) else "")
     elif hint is str:
         ok, want = isinstance(value, str), "a string"

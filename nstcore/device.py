@@ -91,9 +91,11 @@ def memory_report(device: torch.device) -> str:
     """One line for a status page: allocated/reserved on a GPU, resident size of the process on a CPU."""
     if device.type == "cuda":
         free, total = torch.cuda.mem_get_info(device)
-        return (f"GPU memory: {torch.cuda.memory_allocated(device) / 2**20:.0f} MiB allocated, "
-                f"{torch.cuda.memory_reserved(device) / 2**20:.0f} MiB reserved, "
-                f"{(total - free) / 2**30:.1f} of {total / 2**30:.1f} GiB in use on the device")
+        return (
+            f"GPU memory: {torch.cuda.memory_allocated(device) / 2**20:.0f} MiB allocated, "
+            f"{torch.cuda.memory_reserved(device) / 2**20:.0f} MiB reserved, "
+            f"{(total - free) / 2**30:.1f} of {total / 2**30:.1f} GiB in use on the device"
+        )
     try:
         with open("/proc/self/status", encoding="ascii") as status:
             rss = next(line for line in status if line.startswith("VmRSS:")).split()[1]

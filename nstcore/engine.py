@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,8 +23,8 @@ from torch import Tensor
 
 from .config import LossWeights, StyleConfig
 from .controls import Controls
-from .errors import ConfigError, ImageError
 from .device import tune_backends, use_bf16
+from .errors import ConfigError, ImageError
 from .features import Network, VGGFeatures, load_network, min_image_side
 from .images import ImageSource, check_survives_pooling, load_image, resize_long_side
 from .layers import sort_layers
@@ -59,8 +59,9 @@ class PreparedImages:
     style: Image.Image
 
 
-def prepare_images(config: StyleConfig, content: ImageSource, style: ImageSource,
-                   layers: Sequence[str] | None = None) -> PreparedImages:
+def prepare_images(
+    config: StyleConfig, content: ImageSource, style: ImageSource, layers: Sequence[str] | None = None
+) -> PreparedImages:
     """Load both images and resize them: content's long side = ``size``; style's = ``size * style_scale``.
 
     Images that would vanish in VGG's pooling before the deepest layer (a 4000x8 strip) are refused with an
@@ -69,8 +70,9 @@ def prepare_images(config: StyleConfig, content: ImageSource, style: ImageSource
     return prepare_scales(config, content, style, layers)[-1]
 
 
-def prepare_scales(config: StyleConfig, content: ImageSource, style: ImageSource,
-                   layers: Sequence[str] | None = None) -> list[PreparedImages]:
+def prepare_scales(
+    config: StyleConfig, content: ImageSource, style: ImageSource, layers: Sequence[str] | None = None
+) -> list[PreparedImages]:
     """:func:`prepare_images` for every size of ``config.scale_plan()`` (coarsest first), each resized from the
     originals rather than from the previous scale."""
     content_src = load_image(content, max_pixels=config.max_image_pixels, name=_name(content, "content"))
@@ -87,9 +89,11 @@ def prepare_scales(config: StyleConfig, content: ImageSource, style: ImageSource
         except ImageError as exc:
             if size == config.size:
                 raise
-            raise ImageError(f"With {config.scales} scales the coarsest is {size} px, too small for the chosen "
-                             f"layers (they need {need} px on the short side); use fewer scales or a larger "
-                             "size.") from exc
+            raise ImageError(
+                f"With {config.scales} scales the coarsest is {size} px, too small for the chosen "
+                f"layers (they need {need} px on the short side); use fewer scales or a larger "
+                "size."
+            ) from exc
         out.append(PreparedImages(content_img, style_img))
     return out
 
@@ -104,13 +108,20 @@ class Objective:
 
     Targets are computed when a layer first gets a weight, not up front: the dashboard offers every conv layer at
     weight 0 so it can be switched on mid-run, and holding all sixteen content responses at 1024 px would cost
-    gigabytes for nothing. ``set_weights`` turns one :class:`LossWeights` per variant into a (B, T) weight matrix; ``__call__`` returns the
-    scalar to minimise (the sum over variants, whose gradients do not interact) and the (B, T) weighted terms in the
-    column order ``content_names + style_names + ["tv"]``.
+    gigabytes for nothing. ``set_weights`` turns one :class:`LossWeights` per variant into a (B, T) weight matrix;
+    ``__call__`` returns the scalar to minimise (the sum over variants, whose gradients do not interact) and the
+    (B, T) weighted terms in the column order ``content_names + style_names + ["tv"]``.
     """
 
-    def __init__(self, extractor: VGGFeatures, content: Tensor, style: Tensor, content_names: Sequence[str],
-                 style_names: Sequence[str], norm: str = "mean") -> None:
+    def __init__(
+        self,
+        extractor: VGGFeatures,
+        content: Tensor,
+        style: Tensor,
+        content_names: Sequence[str],
+        style_names: Sequence[str],
+        norm: str = "mean",
+    ) -> None:
         self.extractor = extractor
         self.norm = norm
         self.content_names = sort_layers(extractor.model, list(content_names))
@@ -130,9 +141,11 @@ class Objective:
     def set_weights(self, variants: Sequence[LossWeights], device: torch.device) -> None:
         rows = []
         for v in variants:
-            rows.append([v.alpha * v.content_layers.get(n, 0.0) for n in self.content_names]
-                        + [v.beta * v.style_layers.get(n, 0.0) for n in self.style_names]
-                        + [v.tv])
+            rows.append(
+                [v.alpha * v.content_layers.get(n, 0.0) for n in self.content_names]
+                + [v.beta * v.style_layers.get(n, 0.0) for n in self.style_names]
+                + [v.tv]
+            )
         self.weights = torch.tensor(rows, dtype=torch.float32, device=device)
         used = [any(row[j] != 0 for row in rows) for j in range(len(rows[0]))]  # from the host copy: no device sync
         nc, ns = len(self.content_names), len(self.style_names)
@@ -143,8 +156,9 @@ class Objective:
 
     def _compute_targets(self) -> None:
         """Targets of the layers that are active now and were never needed before (one pass per image)."""
-        content = [self.content_names[i] for i in self._active_content
-                   if self.content_names[i] not in self.content_targets]
+        content = [
+            self.content_names[i] for i in self._active_content if self.content_names[i] not in self.content_targets
+        ]
         style = [self.style_names[i] for i in self._active_style if self.style_names[i] not in self.style_targets]
         with torch.no_grad():
             if content:
@@ -156,15 +170,18 @@ class Objective:
 
     def __call__(self, image: Tensor) -> tuple[Tensor, Tensor]:
         assert self.weights is not None, "call set_weights first"
-        needed = [self.content_names[i] for i in self._active_content] + \
-                 [self.style_names[i] for i in self._active_style]
+        needed = [self.content_names[i] for i in self._active_content] + [
+            self.style_names[i] for i in self._active_style
+        ]
         responses = self.extractor(image, needed)
         batch = image.shape[0]
         zero = image.new_zeros(batch)
         terms: list[Tensor] = []
         active_c, active_s = set(self._active_content), set(self._active_style)
         for i, name in enumerate(self.content_names):
-            terms.append(content_loss(responses[name], self.content_targets[name], self.norm) if i in active_c else zero)
+            terms.append(
+                content_loss(responses[name], self.content_targets[name], self.norm) if i in active_c else zero
+            )
         for i, name in enumerate(self.style_names):
             terms.append(style_loss(responses[name], self.style_targets[name], self.norm) if i in active_s else zero)
         terms.append(tv_loss(image, self.norm) if self._use_tv else zero)
@@ -172,8 +189,9 @@ class Objective:
         return weighted.sum(), weighted.detach()
 
 
-def _initial_image(config: StyleConfig, content: Tensor, style_img: Image.Image, batch: int,
-                   device: torch.device) -> Tensor:
+def _initial_image(
+    config: StyleConfig, content: Tensor, style_img: Image.Image, batch: int, device: torch.device
+) -> Tensor:
     if config.init == "content":
         start = content.clone()
     elif config.init == "style":
@@ -189,15 +207,23 @@ def _initial_image(config: StyleConfig, content: Tensor, style_img: Image.Image,
 def _losses_from_row(row: list[float], content_names: list[str], style_names: list[str]) -> Losses:
     nc, ns = len(content_names), len(style_names)
     content = sum(row[:nc])
-    style = dict(zip(style_names, row[nc:nc + ns]))
+    style = dict(zip(style_names, row[nc : nc + ns]))
     tv = row[-1]
     return Losses(total=content + sum(style.values()) + tv, content=content, style=style, tv=tv)
 
 
-def run(config: StyleConfig, content: ImageSource, style: ImageSource, *, device: torch.device | str = "cpu",
-        network: Network | None = None, controls: Controls | None = None,
-        variants: Sequence[Variant | LossWeights] | None = None, max_batch: int | None = None,
-        progress: bool = False) -> Iterator[Progress]:
+def run(
+    config: StyleConfig,
+    content: ImageSource,
+    style: ImageSource,
+    *,
+    device: torch.device | str = "cpu",
+    network: Network | None = None,
+    controls: Controls | None = None,
+    variants: Sequence[Variant | LossWeights] | None = None,
+    max_batch: int | None = None,
+    progress: bool = False,
+) -> Generator[Progress, None, None]:
     """Optimise and yield a :class:`Progress` after each of ``config.steps`` objective evaluations.
 
     ``variants`` (or the variants of ``controls``) define the batch; by default one variant from ``config``.
@@ -235,8 +261,17 @@ def run(config: StyleConfig, content: ImageSource, style: ImageSource, *, device
     if network.model != config.model:
         raise ConfigError(f"The network is {network.model} but the config asks for {config.model}.")
     poolings = [v.pooling or config.pooling for v in items]
-    return _optimise(config, prepared, network, controls, content_names, style_names, poolings,
-                     tuple(v.label for v in items), max_batch)
+    return _optimise(
+        config,
+        prepared,
+        network,
+        controls,
+        content_names,
+        style_names,
+        poolings,
+        tuple(v.label for v in items),
+        max_batch,
+    )
 
 
 # Measured (benchmarks/results_batch.md, 2 cores, bf16 channels-last): on the CPU a batch of variants is 1.27-1.46x
@@ -249,21 +284,34 @@ CPU_BATCH_PIXELS = 160 * 160
 def is_out_of_memory(exc: BaseException) -> bool:
     """CUDA's OutOfMemoryError, or the RuntimeError MPS and older CUDA builds raise."""
     return isinstance(exc, torch.cuda.OutOfMemoryError) or (
-        isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower())
+        isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower()
+    )
 
 
 class _Lane:
     """A slice of the variants that shares one forward/backward pass, with its own image and optimiser."""
 
-    def __init__(self, indices: list[int], config: StyleConfig, network: Network, content: Tensor, style: Tensor,
-                 start: Tensor, content_names: list[str], style_names: list[str], poolings: list[str],
-                 lr: float, bf16: bool) -> None:
+    def __init__(
+        self,
+        indices: list[int],
+        config: StyleConfig,
+        network: Network,
+        content: Tensor,
+        style: Tensor,
+        start: Tensor,
+        content_names: list[str],
+        style_names: list[str],
+        poolings: list[str],
+        lr: float,
+        bf16: bool,
+    ) -> None:
         self.indices = indices
         self.device_type = network.device.type
         self.bf16 = bf16
         lane_pools = [poolings[i] for i in indices]
-        extractor = VGGFeatures(network, [*content_names, *style_names],
-                                lane_pools if len(set(lane_pools)) > 1 else lane_pools[0])
+        extractor = VGGFeatures(
+            network, [*content_names, *style_names], lane_pools if len(set(lane_pools)) > 1 else lane_pools[0]
+        )
         if extractor.mixed:  # targets differ with the pooling: one per variant
             content, style = (t.expand(len(indices), -1, -1, -1) for t in (content, style))
         self.objective = Objective(extractor, content, style, content_names, style_names, config.loss_norm)
@@ -276,8 +324,14 @@ class _Lane:
             # optimisers; the curvature history lives in the optimiser state across calls. Tolerances 0: the step
             # budget (or the person watching) decides when to stop; torch's absolute defaults (gradient 1e-7,
             # change 1e-9) froze a 256 px image after ~90 steps while every later step still paid for an evaluation.
-            self.optimizer = torch.optim.LBFGS([self.image], lr=lr, max_iter=1, history_size=config.lbfgs_history,
-                                               tolerance_grad=0.0, tolerance_change=0.0)
+            self.optimizer = torch.optim.LBFGS(
+                [self.image],
+                lr=lr,
+                max_iter=1,
+                history_size=config.lbfgs_history,
+                tolerance_grad=0.0,
+                tolerance_change=0.0,
+            )
         # L-BFGS sees the loss times the number of pixel values: the "mean" losses give per-pixel gradients of
         # ~1e-7, where torch's fixed threshold for keeping a curvature pair (y.s > 1e-10) drops most pairs and the
         # method degrades to plain gradient steps. (Adam is scale-free; it sees the loss as it is.)
@@ -311,7 +365,7 @@ class _Lane:
             return total
 
         evaluated = self.image.detach().clone() if self.lbfgs else None
-        self.optimizer.step(closure)
+        self.optimizer.step(closure)  # type: ignore[arg-type]  # torch's stub says float; L-BFGS takes a Tensor
         with torch.no_grad():
             self.image.clamp_(0.0, 1.0)
             if evaluated is not None:
@@ -346,17 +400,38 @@ class _Lane:
         return good_terms
 
 
-def _build_lanes(config: StyleConfig, network: Network, content: Tensor, style: Tensor, start_image: Tensor,
-                 content_names: list[str], style_names: list[str], poolings: list[str], state, chunk: int,
-                 bf16: bool) -> tuple[list[_Lane], list[Tensor], int]:
+def _build_lanes(
+    config: StyleConfig,
+    network: Network,
+    content: Tensor,
+    style: Tensor,
+    start_image: Tensor,
+    content_names: list[str],
+    style_names: list[str],
+    poolings: list[str],
+    state,
+    chunk: int,
+    bf16: bool,
+) -> tuple[list[_Lane], list[Tensor], int]:
     """Lanes of up to ``chunk`` variants and their first step; halves ``chunk`` on out-of-memory until it fits."""
     batch = start_image.shape[0]
     while True:
         lanes = []
         try:
             for first in range(0, batch, chunk):
-                lane = _Lane(list(range(first, min(first + chunk, batch))), config, network, content, style,
-                             start_image, content_names, style_names, poolings, state.lr, bf16)
+                lane = _Lane(
+                    list(range(first, min(first + chunk, batch))),
+                    config,
+                    network,
+                    content,
+                    style,
+                    start_image,
+                    content_names,
+                    style_names,
+                    poolings,
+                    state.lr,
+                    bf16,
+                )
                 lane.set_controls(state.variants, state.lr)
                 lanes.append(lane)
             return lanes, [lane.step() for lane in lanes], chunk
@@ -374,9 +449,17 @@ def _upsample(images: Tensor, shape: tuple[int, int]) -> Tensor:
     return torch.nn.functional.interpolate(images, size=shape, mode="bicubic", align_corners=False).clamp_(0, 1)
 
 
-def _optimise(config: StyleConfig, scales: list[PreparedImages], network: Network, controls: Controls,
-              content_names: list[str], style_names: list[str], poolings: list[str], labels: tuple[str, ...],
-              max_batch: int | None) -> Iterator[Progress]:
+def _optimise(
+    config: StyleConfig,
+    scales: list[PreparedImages],
+    network: Network,
+    controls: Controls,
+    content_names: list[str],
+    style_names: list[str],
+    poolings: list[str],
+    labels: tuple[str, ...],
+    max_batch: int | None,
+) -> Generator[Progress, None, None]:
     device = network.device
     bf16 = use_bf16(config.precision, device)
     tune_backends(device)
@@ -385,8 +468,11 @@ def _optimise(config: StyleConfig, scales: list[PreparedImages], network: Networ
     steps = config.steps
     notes: tuple[str, ...] = ()
     if len(plan) > 1:
-        notes = ("Coarse to fine: " + " → ".join(f"{size} px" for size, _ in plan)
-                 + f", {' + '.join(str(n) for _, n in plan)} steps.",)
+        notes = (
+            "Coarse to fine: "
+            + " → ".join(f"{size} px" for size, _ in plan)
+            + f", {' + '.join(str(n) for _, n in plan)} steps.",
+        )
     state = controls.read()
     seen_version = state.version
     chunk = min(max_batch or batch, batch)
@@ -401,11 +487,22 @@ def _optimise(config: StyleConfig, scales: list[PreparedImages], network: Networ
         else:
             with torch.no_grad():
                 previous = lanes[0].image if len(lanes) == 1 else torch.cat([lane.image for lane in lanes])
-                start_image = _upsample(previous.detach(), tuple(content.shape[-2:]))
+                start_image = _upsample(previous.detach(), (content.shape[-2], content.shape[-1]))
         del lanes
         auto = max_batch is None and device.type == "cpu" and content.shape[-1] * content.shape[-2] > CPU_BATCH_PIXELS
-        lanes, terms, chunk = _build_lanes(config, network, content, style, start_image, content_names,
-                                           style_names, poolings, state, 1 if auto else chunk, bf16)
+        lanes, terms, chunk = _build_lanes(
+            config,
+            network,
+            content,
+            style,
+            start_image,
+            content_names,
+            style_names,
+            poolings,
+            state,
+            1 if auto else chunk,
+            bf16,
+        )
         if auto:
             chunk = min(max_batch or batch, batch)  # a coarser scale's split does not bind the next one
         del start_image, content, style
@@ -432,13 +529,17 @@ def _optimise(config: StyleConfig, scales: list[PreparedImages], network: Networ
                     seen_version = state.version
                 terms = [lane.step() for lane in lanes]
             rows = (terms[0] if len(terms) == 1 else torch.cat(terms)).tolist()  # the one device->host sync
-            want_image = (step == steps or scale_step == scale_steps
-                          or (config.preview_every > 0 and step % config.preview_every == 0)
-                          or controls.take_image_request())
+            want_image = (
+                step == steps
+                or scale_step == scale_steps
+                or (config.preview_every > 0 and step % config.preview_every == 0)
+                or controls.take_image_request()
+            )
             images = None
             if want_image:
-                images = tensor_to_arrays(lanes[0].image if len(lanes) == 1
-                                          else torch.cat([lane.image for lane in lanes]))
+                images = tensor_to_arrays(
+                    lanes[0].image if len(lanes) == 1 else torch.cat([lane.image for lane in lanes])
+                )
             yield Progress(
                 step=step,
                 total_steps=steps,

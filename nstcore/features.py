@@ -40,8 +40,9 @@ _cache: dict[tuple[str, str, str], Network] = {}
 _cache_lock = threading.Lock()
 
 
-def load_network(model: str = "vgg19", weights: str = "imagenet", device: str | torch.device = "cpu", *,
-                 progress: bool = True) -> Network:
+def load_network(
+    model: str = "vgg19", weights: str = "imagenet", device: str | torch.device = "cpu", *, progress: bool = True
+) -> Network:
     """Load (once per process) the feature network on ``device``. Thread-safe; later calls return the same one."""
     device = torch.device(device)
     key = (model, weights, str(device))
@@ -70,7 +71,9 @@ class MixedPool2d(nn.Module):
         # On the network's device: a CPU mask next to CUDA activations is a device mismatch in torch.where.
         self.register_buffer("use_max", torch.tensor(list(use_max), device=device).view(-1, 1, 1, 1))
 
-    def forward(self, x: Tensor) -> Tensor:  # type: ignore[override]
+    use_max: Tensor  # registered buffer (declared so type checkers know its type)
+
+    def forward(self, x: Tensor) -> Tensor:
         mask = self.use_max if x.shape[0] == self.use_max.shape[0] else self.use_max[: x.shape[0]]
         return torch.where(mask, nn.functional.max_pool2d(x, 2, 2), nn.functional.avg_pool2d(x, 2, 2))
 
@@ -83,8 +86,14 @@ class VGGFeatures(nn.Module):
     are swapped here, so one loaded network serves runs with either pooling.
     """
 
-    def __init__(self, network: Network, layers: Iterable[str], pooling: str | Sequence[str] = "avg", *,
-                 channels_last: bool | None = None) -> None:
+    def __init__(
+        self,
+        network: Network,
+        layers: Iterable[str],
+        pooling: str | Sequence[str] = "avg",
+        *,
+        channels_last: bool | None = None,
+    ) -> None:
         super().__init__()
         # None: the device's preference (see nstcore.device.prefers_channels_last); the benchmarks compare both.
         self.channels_last = prefers_channels_last(network.device) if channels_last is None else channels_last
@@ -117,7 +126,10 @@ class VGGFeatures(nn.Module):
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN, device=device).view(1, 3, 1, 1))
         self.register_buffer("std", torch.tensor(IMAGENET_STD, device=device).view(1, 3, 1, 1))
 
-    def forward(self, image: Tensor, names: Sequence[str]) -> dict[str, Tensor]:  # type: ignore[override]
+    mean: Tensor  # registered buffers (declared so type checkers know their type)
+    std: Tensor
+
+    def forward(self, image: Tensor, names: Sequence[str]) -> dict[str, Tensor]:
         """Responses of ``names`` for ``image`` (B, 3, H, W) in [0, 1]; runs only as deep as needed."""
         wanted = {self.taps[name]: name for name in names}
         if not wanted:

@@ -23,8 +23,12 @@ def grid_image(images: Sequence[np.ndarray], labels: Sequence[str], columns: int
     height, width = images[0].shape[:2]
     if width < MIN_CELL:  # tiny previews (48 px runs) are blown up so that the labels fit under them
         factor = math.ceil(MIN_CELL / width)
-        images = [np.asarray(Image.fromarray(np.asarray(a)).resize((width * factor, height * factor),
-                                                                    Image.Resampling.NEAREST)) for a in images]
+        images = [
+            np.asarray(
+                Image.fromarray(np.asarray(a)).resize((width * factor, height * factor), Image.Resampling.NEAREST)
+            )
+            for a in images
+        ]
         height, width = height * factor, width * factor
     columns = columns or min(4, len(images))
     rows = math.ceil(len(images) / columns)

@@ -11,14 +11,14 @@ import io
 import os
 import warnings
 from pathlib import Path
-from typing import BinaryIO, Union
+from typing import BinaryIO
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .errors import ImageError, shown
 
-ImageSource = Union[str, os.PathLike, bytes, bytearray, BinaryIO, Image.Image, np.ndarray]
+ImageSource = str | os.PathLike | bytes | bytearray | BinaryIO | Image.Image | np.ndarray
 
 # Decompression-bomb guard, well below Pillow's ~89 MP default: a 40 MP photo is a large camera image. The one
 # place this number lives (StyleConfig.max_image_pixels and the server's Limits default to it).
@@ -43,8 +43,9 @@ def _capped(text: str, limit: int = 80) -> str:
     return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
-def load_image(source: ImageSource, *, max_pixels: int = DEFAULT_MAX_PIXELS, name: str | None = None,
-               max_side: int | None = None) -> Image.Image:
+def load_image(
+    source: ImageSource, *, max_pixels: int = DEFAULT_MAX_PIXELS, name: str | None = None, max_side: int | None = None
+) -> Image.Image:
     """Open ``source`` and return an RGB image with EXIF orientation applied.
 
     ``name`` is used in error messages (e.g. an upload's file name). With ``max_side``, a larger image is scaled down
@@ -72,7 +73,7 @@ def load_image(source: ImageSource, *, max_pixels: int = DEFAULT_MAX_PIXELS, nam
         with warnings.catch_warnings():
             # We apply our own, lower pixel limit below; Pillow's warning would only be noise.
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            img = Image.open(io.BytesIO(data), formats=FORMATS)
+            img: Image.Image = Image.open(io.BytesIO(data), formats=FORMATS)
             width, height = img.size
             if width * height > max_pixels:
                 raise ImageError(
@@ -87,14 +88,18 @@ def load_image(source: ImageSource, *, max_pixels: int = DEFAULT_MAX_PIXELS, nam
     except ImageError:
         raise
     except UnidentifiedImageError:
-        raise ImageError(f"{label} is not an image this tool reads; use a JPEG, PNG, WebP, BMP, TIFF or GIF file.") from None
+        raise ImageError(
+            f"{label} is not an image this tool reads; use a JPEG, PNG, WebP, BMP, TIFF or GIF file."
+        ) from None
     except Image.DecompressionBombError:
         raise ImageError(f"{label} declares an enormous pixel count (decompression bomb); it was refused.") from None
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
-        raise ImageError(f"{label} is damaged or truncated ({shown(str(exc), 80)}); re-export or re-download it.") from None
+        raise ImageError(
+            f"{label} is damaged or truncated ({shown(str(exc), 80)}); re-export or re-download it."
+        ) from None
     try:
         img = ImageOps.exif_transpose(img)
-    except Exception:  # a broken EXIF block should not cost the user the picture
+    except Exception:  # noqa: BLE001 - a broken EXIF block should not cost the user the picture
         pass
     img = to_rgb(img, label)
     if max_side and max(img.size) > max_side:  # modes _reduce could not handle before the conversion
@@ -185,5 +190,7 @@ def save_image(image: Image.Image | np.ndarray, path: str | os.PathLike) -> None
     try:
         image.save(path)
     except (OSError, ValueError) as exc:
-        raise ImageError(f"Could not write {os.fspath(path)} ({exc}); check the folder exists and the suffix "
-                         "is an image type such as .png or .jpg.") from None
+        raise ImageError(
+            f"Could not write {os.fspath(path)} ({exc}); check the folder exists and the suffix "
+            "is an image type such as .png or .jpg."
+        ) from None

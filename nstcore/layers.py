@@ -7,7 +7,7 @@ and its ReLU ``features[22]``; the tap point for ``conv4_2`` is therefore index 
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 from .errors import ConfigError, shown
 
@@ -20,7 +20,7 @@ _BLOCKS: dict[str, tuple[int, ...]] = {
 MODELS: tuple[str, ...] = tuple(_BLOCKS)
 
 
-@lru_cache(maxsize=None)
+@cache
 def layer_indices(model: str) -> dict[str, int]:
     """Map ``convB_K`` to the index of the *convolution* in ``torchvision`` ``vgg*.features``.
 

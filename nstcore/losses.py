@@ -34,13 +34,13 @@ class _Gram(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, x: Tensor, scale: float) -> Tensor:  # type: ignore[override]
+    def forward(ctx, x: Tensor, scale: float) -> Tensor:
         ctx.save_for_backward(x)
         ctx.scale = scale
         return torch.matmul(x.transpose(1, 2), x).mul_(scale)
 
     @staticmethod
-    def backward(ctx, grad: Tensor) -> tuple[Tensor, None]:  # type: ignore[override]
+    def backward(ctx, grad: Tensor) -> tuple[Tensor, None]:
         (x,) = ctx.saved_tensors
         return torch.matmul(x, (grad + grad.transpose(1, 2)).mul_(ctx.scale)), None
 

@@ -30,18 +30,24 @@ def expand_preset(name: str, base: StyleConfig) -> tuple[StyleConfig, list[Varia
         for k in range(1, len(PAPER_STYLE_LAYERS) + 1):
             layers = PAPER_STYLE_LAYERS[:k]
             label = "style " + ("+".join(layers) if k <= 2 else f"{layers[0]}..{layers[-1]}")
-            variants.append(Variant(label, LossWeights(0.0, base.beta, base.tv, {"conv4_2": 0.0},
-                                                       {n: 1.0 for n in layers})))
+            variants.append(
+                Variant(label, LossWeights(0.0, base.beta, base.tv, {"conv4_2": 0.0}, {n: 1.0 for n in layers}))
+            )
         return shared, variants
     if name == "content_layers":
         shared = base.replace(init="noise")
-        return shared, [Variant(f"content {n}", LossWeights(base.alpha, 0.0, base.tv, {n: 1.0}, {}))
-                        for n in FIGURE1_CONTENT_LAYERS]
+        return shared, [
+            Variant(f"content {n}", LossWeights(base.alpha, 0.0, base.tv, {n: 1.0}, {})) for n in FIGURE1_CONTENT_LAYERS
+        ]
     if name == "ratio":
         ratios = (1e-2, 1e-3, 1e-4, 1e-5) if base.loss_norm == "paper" else (1e-4, 1e-5, 1e-6, 1e-7)
-        return base, [Variant(f"a/b = {r:.0e}", LossWeights(base.alpha, base.alpha / r, base.tv,
-                                                            base.content_layers, base.style_layers))
-                      for r in ratios]
+        return base, [
+            Variant(
+                f"a/b = {r:.0e}",
+                LossWeights(base.alpha, base.alpha / r, base.tv, base.content_layers, base.style_layers),
+            )
+            for r in ratios
+        ]
     if name == "pooling":
         weights = base.loss_weights()
         return base, [Variant("avg pooling", weights, "avg"), Variant("max pooling", weights, "max")]

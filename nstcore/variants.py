@@ -42,8 +42,14 @@ class Variant:
     def config(self, base: StyleConfig) -> StyleConfig:
         """The full config that runs this variant alone."""
         w = self.weights
-        return base.replace(alpha=w.alpha, beta=w.beta, tv=w.tv, content_layers=dict(w.content_layers),
-                            style_layers=dict(w.style_layers), pooling=self.pooling or base.pooling)
+        return base.replace(
+            alpha=w.alpha,
+            beta=w.beta,
+            tv=w.tv,
+            content_layers=dict(w.content_layers),
+            style_layers=dict(w.style_layers),
+            pooling=self.pooling or base.pooling,
+        )
 
     @classmethod
     def from_config(cls, config: StyleConfig, label: str) -> Variant:
@@ -86,5 +92,7 @@ def check_count(variants: Sequence[Any], most: int = MAX_VARIANTS) -> None:
 def comparison_to_dict(shared: StyleConfig, variants: Sequence[Variant]) -> dict[str, Any]:
     """A comparison as JSON data: the shared config and every variant's full config (what ``compare --variants``
     and :func:`variant_from_dict` read back, and what ``--config`` reads for any single cell)."""
-    return {"config": shared.to_dict(),
-            "variants": [{"label": v.label, "config": v.config(shared).to_dict()} for v in variants]}
+    return {
+        "config": shared.to_dict(),
+        "variants": [{"label": v.label, "config": v.config(shared).to_dict()} for v in variants],
+    }

@@ -51,7 +51,8 @@ def build_features(model: str) -> nn.Sequential:
     for module in features:
         if isinstance(module, nn.Conv2d):
             nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
-            nn.init.zeros_(module.bias)
+            if module.bias is not None:  # always set by make_layers; the check is for the type
+                nn.init.zeros_(module.bias)
     return features
 
 
@@ -77,7 +78,7 @@ def _download_state_dict(model: str, progress: bool) -> dict[str, torch.Tensor]:
     path = hub_checkpoint_path(model)
     try:
         return weights.get_state_dict(progress=progress)
-    except Exception as exc:  # URLError, HTTPError, socket errors, partial files ...
+    except Exception as exc:  # noqa: BLE001 - URLError, HTTPError, socket errors, partial files ...
         raise WeightsError(
             f"Could not download the pretrained {model} weights to {path} ({type(exc).__name__}: {exc}). "
             f"Fix: run once with internet access so the file is cached there, or pass --weights PATH to a local "
@@ -90,8 +91,10 @@ def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
         raise WeightsError(f"Weights file {path} does not exist; pass imagenet, random, or a path to a .pth file.")
     try:
         state: Any = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise WeightsError(f"Could not read weights file {path} ({exc}); it must be a PyTorch state dict (.pth).") from None
+    except Exception as exc:  # noqa: BLE001 - pickle, zip and tensor errors of every kind: one sentence
+        raise WeightsError(
+            f"Could not read weights file {path} ({exc}); it must be a PyTorch state dict (.pth)."
+        ) from None
     if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
         state = state["state_dict"]
     if not isinstance(state, dict):
@@ -102,13 +105,13 @@ def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
 def _load_into(features: nn.Sequential, state: dict[str, torch.Tensor], model: str, origin: str) -> None:
     """Accept whole-model keys (``features.0.weight``) or features-only keys (``0.weight``); ignore the classifier."""
     if any(k.startswith("features.") for k in state):
-        state = {k[len("features."):]: v for k, v in state.items() if k.startswith("features.")}
+        state = {k[len("features.") :]: v for k, v in state.items() if k.startswith("features.")}
     expected = features.state_dict()
     missing = sorted(set(expected) - set(state))
     if missing:
         raise WeightsError(
-            f"Weights {origin} do not fit {model}: missing {', '.join(missing[:4])}{' ...' if len(missing) > 4 else ''}; "
-            f"use a torchvision {model} state dict."
+            f"Weights {origin} do not fit {model}: missing {', '.join(missing[:4])}"
+            f"{' ...' if len(missing) > 4 else ''}; use a torchvision {model} state dict."
         )
     for key, tensor in expected.items():
         if state[key].shape != tensor.shape:

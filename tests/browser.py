@@ -15,8 +15,15 @@ from pathlib import Path
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 # Headless chromium on a machine without internet: no background fetches, no sandbox (we run as root in CI).
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def free_port() -> int:
@@ -33,9 +40,17 @@ def served_dashboard(backend, limits) -> Iterator[str]:
 
     configure(backend, limits)
     port = free_port()
-    server = pn.serve(applications(), port=port, address="127.0.0.1", show=False,
-                      threaded=True, start=True, websocket_origin=[f"127.0.0.1:{port}", f"localhost:{port}"],
-                      verbose=False, **serve_options())
+    server = pn.serve(
+        applications(),
+        port=port,
+        address="127.0.0.1",
+        show=False,
+        threaded=True,
+        start=True,
+        websocket_origin=[f"127.0.0.1:{port}", f"localhost:{port}"],
+        verbose=False,
+        **serve_options(),
+    )
     url = f"http://127.0.0.1:{port}/"
     deadline = time.time() + 30
     while time.time() < deadline:
@@ -69,10 +84,28 @@ def server_process(*args: str, stderr=subprocess.DEVNULL) -> Iterator[tuple[str,
     """``python -m demo_app`` in its own process (random weights, CPU) on a free port: ``(url, process)``."""
     root = Path(__file__).resolve().parents[1]
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "demo_app", "--weights", "random", "--device", "cpu",
-                             "--no-show", "--port", str(port), "--address", "127.0.0.1", *args],
-                            cwd=root, env={**os.environ, "PYTHONPATH": str(root)}, stdout=subprocess.DEVNULL,
-                            stderr=stderr, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "demo_app",
+            "--weights",
+            "random",
+            "--device",
+            "cpu",
+            "--no-show",
+            "--port",
+            str(port),
+            "--address",
+            "127.0.0.1",
+            *args,
+        ],
+        cwd=root,
+        env={**os.environ, "PYTHONPATH": str(root)},
+        stdout=subprocess.DEVNULL,
+        stderr=stderr,
+        text=True,
+    )
     url = f"http://127.0.0.1:{port}/"
     try:
         deadline = time.time() + 120

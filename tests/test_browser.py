@@ -7,11 +7,11 @@ import re
 import time
 
 import pytest
-from PIL import Image
-
 from browser import ARTIFACTS, chromium, served_dashboard
 from browser import wait_until as _wait
 from conftest import make_image
+from PIL import Image
+
 from demo_app.app import LIVE_SESSIONS
 from demo_app.backend import Backend
 from demo_app.limits import Limits
@@ -96,9 +96,11 @@ def test_upload_run_watch_stop_and_bad_upload(browser, url, tmp_path) -> None:
     state = dashboard.state
 
     page.locator(".upload-content input[type=file]").set_input_files(
-        _png(tmp_path, "my_photo.png", make_image(80, 60, seed=4)))
+        _png(tmp_path, "my_photo.png", make_image(80, 60, seed=4))
+    )
     page.locator(".upload-style input[type=file]").set_input_files(
-        _png(tmp_path, "my_painting.png", make_image(64, 64, seed=5)))
+        _png(tmp_path, "my_painting.png", make_image(64, 64, seed=5))
+    )
     _wait(lambda: state.content_name == "my_photo.png" and state.style_name == "my_painting.png")
 
     _set_size_and_steps(page, state, 64, 3000)

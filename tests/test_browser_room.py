@@ -10,9 +10,9 @@ import time
 
 import numpy as np
 import pytest
+from browser import ARTIFACTS, chromium, served_dashboard, wait_until
 from PIL import Image
 
-from browser import ARTIFACTS, chromium, served_dashboard, wait_until
 from demo_app.app import LIVE_SESSIONS
 from demo_app.backend import Backend
 from demo_app.limits import Limits
@@ -61,8 +61,9 @@ def _labels(page) -> list[tuple[str, str]]:
     values = page.locator(".nst-log-value")
     values.first.wait_for(timeout=20_000)
     ranges = page.locator(".nst-log input[type=range]")
-    return [(values.nth(i).inner_text(), ranges.nth(i).get_attribute("aria-valuetext") or "")
-            for i in range(values.count())]
+    return [
+        (values.nth(i).inner_text(), ranges.nth(i).get_attribute("aria-valuetext") or "") for i in range(values.count())
+    ]
 
 
 def _bokeh_slider_titles(page) -> list[str]:
@@ -85,7 +86,7 @@ def test_pages_opened_after_and_beside_each_other_all_render_like_the_first(brow
         assert _labels(page) == first and _bokeh_slider_titles(page) == first_titles
         context.close()
     pair = [_open(browser, url, wait=False) for _ in range(2)]  # two at once
-    for context, page, _ in pair:
+    for _, page, _ in pair:
         page.get_by_role("button", name="▶ Run", exact=True).wait_for(timeout=30_000)
         assert _labels(page) == first and _bokeh_slider_titles(page) == first_titles
     pair[1][1].locator(".nst-alpha input[type=range]").focus()
@@ -105,7 +106,8 @@ def test_script_named_files_and_script_valued_configs_stay_text(browser, url, tm
     config.write_text(json.dumps({"model": "<img src=x onerror=window.__pwned=2>"}))
     page.locator(".upload-config input[type=file]").set_input_files(str(config))
     page.locator(".nst-error").get_by_text("model must be one of vgg19, vgg16, got '<img src=x").wait_for(
-        timeout=15_000)
+        timeout=15_000
+    )
     page.wait_for_timeout(500)
     assert page.evaluate("window.__pwned") is None  # no script ran
     assert page.locator("img[src='x']").count() == 0  # and no element was made from the text
@@ -158,7 +160,7 @@ def test_uploads_over_the_limit_empty_or_same_named_keep_the_session_and_its_job
         same.parent.mkdir()
         _noise_png(same, 64, colour)
         page.locator(".upload-content input[type=file]").set_input_files(str(same))
-        wait_until(lambda: np.asarray(state.content).reshape(-1, 3).mean(0).round().tolist() == list(colour))
+        wait_until(lambda c=colour: np.asarray(state.content).reshape(-1, 3).mean(0).round().tolist() == list(c))
         thumb = dashboard.content_thumb.object
         assert np.asarray(Image.open(io.BytesIO(thumb))).reshape(-1, 3).mean(0).round().tolist() == list(colour)
     page.locator(".sample-content select").select_option("lake_house.png")  # a sample again after an upload
@@ -168,9 +170,9 @@ def test_uploads_over_the_limit_empty_or_same_named_keep_the_session_and_its_job
 
 def test_idle_pages_add_nothing_to_the_admin_log(browser, url) -> None:
     """Panel's --admin page keeps every 'Session ...' log record; the pages' 5-per-second clocks must not add any."""
-    from panel.io.admin import data, log_data_handler
-
     import logging
+
+    from panel.io.admin import data, log_data_handler
 
     panel_log = logging.getLogger("panel")
     panel_log.addHandler(log_data_handler)  # what --admin does

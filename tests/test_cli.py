@@ -17,29 +17,61 @@ STYLE = ROOT / "assets" / "style" / "swirls.png"
 
 def nst(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.run([sys.executable, "-m", "nstcore", *args], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=240)
+    return subprocess.run(
+        [sys.executable, "-m", "nstcore", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=240
+    )
 
 
 def test_end_to_end_writes_image_and_jsonl_log(tmp_path) -> None:
     out, log = tmp_path / "out.png", tmp_path / "log.jsonl"
-    result = nst(str(CONTENT), str(STYLE), "-o", str(out), "--weights", "random", "--size", "64", "--steps", "6",
-                 "--style-layers", "conv1_1:1,conv2_1:0.75", "--log-json", str(log))
+    result = nst(
+        str(CONTENT),
+        str(STYLE),
+        "-o",
+        str(out),
+        "--weights",
+        "random",
+        "--size",
+        "64",
+        "--steps",
+        "6",
+        "--style-layers",
+        "conv1_1:1,conv2_1:0.75",
+        "--log-json",
+        str(log),
+    )
     assert result.returncode == 0, result.stderr
     assert Image.open(out).size == (64, 48)  # lake_house is 512x384
     rows = [json.loads(line) for line in log.read_text().splitlines()]
     assert [r["step"] for r in rows] == list(range(1, 7))
     assert set(rows[0]) == {"step", "elapsed", "total", "content", "style:conv1_1", "style:conv2_1", "tv"}
-    assert all(abs(r["total"] - r["content"] - r["style:conv1_1"] - r["style:conv2_1"] - r["tv"]) < 1e-6 * r["total"]
-               for r in rows)
+    assert all(
+        abs(r["total"] - r["content"] - r["style:conv1_1"] - r["style:conv2_1"] - r["tv"]) < 1e-6 * r["total"]
+        for r in rows
+    )
     assert "step/s" in result.stderr and "wrote" in result.stderr  # tqdm bar and summary
 
 
 def test_same_seed_same_file(tmp_path) -> None:
     # fp32: byte-identical output across processes is what the CLI promises. (bf16 on AMX gave identical files in
     # our repeated runs too, but one clean-clone CI run differed in a few pixels, so it is not promised.)
-    args = [str(CONTENT), str(STYLE), "--weights", "random", "--size", "48", "--steps", "4", "--init", "noise",
-            "--seed", "3", "--no-progress", "--precision", "fp32"]
+    args = [
+        str(CONTENT),
+        str(STYLE),
+        "--weights",
+        "random",
+        "--size",
+        "48",
+        "--steps",
+        "4",
+        "--init",
+        "noise",
+        "--seed",
+        "3",
+        "--no-progress",
+        "--precision",
+        "fp32",
+    ]
     assert nst(*args, "-o", str(tmp_path / "a.png")).returncode == 0
     assert nst(*args, "-o", str(tmp_path / "b.png")).returncode == 0
     assert (tmp_path / "a.png").read_bytes() == (tmp_path / "b.png").read_bytes()
@@ -47,14 +79,40 @@ def test_same_seed_same_file(tmp_path) -> None:
 
 def test_config_file_round_trip_and_flags_override(tmp_path) -> None:
     saved = tmp_path / "run.json"
-    result = nst(str(CONTENT), str(STYLE), "-o", str(tmp_path / "a.png"), "--weights", "random", "--size", "32",
-                 "--steps", "2", "--beta", "12345", "--save-config", str(saved), "--no-progress")
+    result = nst(
+        str(CONTENT),
+        str(STYLE),
+        "-o",
+        str(tmp_path / "a.png"),
+        "--weights",
+        "random",
+        "--size",
+        "32",
+        "--steps",
+        "2",
+        "--beta",
+        "12345",
+        "--save-config",
+        str(saved),
+        "--no-progress",
+    )
     assert result.returncode == 0, result.stderr
     data = json.loads(saved.read_text())
     assert data["beta"] == 12345 and data["size"] == 32
     again = tmp_path / "again.json"
-    result = nst(str(CONTENT), str(STYLE), "-o", str(tmp_path / "b.png"), "--config", str(saved), "--steps", "3",
-                 "--save-config", str(again), "--no-progress")
+    result = nst(
+        str(CONTENT),
+        str(STYLE),
+        "-o",
+        str(tmp_path / "b.png"),
+        "--config",
+        str(saved),
+        "--steps",
+        "3",
+        "--save-config",
+        str(again),
+        "--no-progress",
+    )
     assert result.returncode == 0, result.stderr
     assert json.loads(again.read_text()) == {**data, "steps": 3}
 
@@ -71,15 +129,19 @@ def test_bad_inputs_exit_2_with_one_sentence(tmp_path) -> None:
     not_image.write_text("hello")
     out = str(tmp_path / "o.png")
     _assert_clean_failure(nst(str(not_image), str(STYLE), "-o", out, "--weights", "random"), "not an image")
-    _assert_clean_failure(nst(str(tmp_path / "missing.jpg"), str(STYLE), "-o", out, "--weights", "random"),
-                          "no such file")
-    _assert_clean_failure(nst(str(CONTENT), str(STYLE), "-o", out, "--weights", "random", "--style-layers",
-                              "conv9_1"), "Unknown layer")
+    _assert_clean_failure(
+        nst(str(tmp_path / "missing.jpg"), str(STYLE), "-o", out, "--weights", "random"), "no such file"
+    )
+    _assert_clean_failure(
+        nst(str(CONTENT), str(STYLE), "-o", out, "--weights", "random", "--style-layers", "conv9_1"), "Unknown layer"
+    )
     _assert_clean_failure(nst(str(CONTENT), str(STYLE), "-o", out, "--size", "-5"), "size must be")
-    _assert_clean_failure(nst(str(CONTENT), str(STYLE), "-o", out, "--weights", str(tmp_path / "none.pth")),
-                          "does not exist")
-    _assert_clean_failure(nst(str(CONTENT), str(STYLE), "-o", str(tmp_path / "no" / "dir.png"), "--weights",
-                              "random"), "does not exist")
+    _assert_clean_failure(
+        nst(str(CONTENT), str(STYLE), "-o", out, "--weights", str(tmp_path / "none.pth")), "does not exist"
+    )
+    _assert_clean_failure(
+        nst(str(CONTENT), str(STYLE), "-o", str(tmp_path / "no" / "dir.png"), "--weights", "random"), "does not exist"
+    )
     _assert_clean_failure(nst(str(CONTENT), str(STYLE), "-o", out, "--model", "resnet"), "invalid choice")
 
 
@@ -96,16 +158,41 @@ def test_the_cli_never_destroys_an_input_and_checks_outputs_before_running(tmp_p
     before = content.read_bytes(), config.read_text()
     cases = [
         ([str(content), str(STYLE), "-o", str(content)], "is also the content image"),
-        (["compare", str(content), str(STYLE), "-o", str(tmp_path / "run.png"), "--config", str(config),
-          "--preset", "pooling"], "is also the config file"),
+        (
+            [
+                "compare",
+                str(content),
+                str(STYLE),
+                "-o",
+                str(tmp_path / "run.png"),
+                "--config",
+                str(config),
+                "--preset",
+                "pooling",
+            ],
+            "is also the config file",
+        ),
         ([str(content), str(STYLE), "-o", str(tmp_path)], "is a folder"),
         ([str(content), str(STYLE), "-o", str(tmp_path / "result")], "has no suffix"),
         ([str(content), str(STYLE), "-o", str(tmp_path / "result.txt")], "has the suffix '.txt'"),
         ([str(content), str(STYLE), "-o", str(tmp_path / "missing" / "a.png")], "does not exist"),
-        ([str(content), str(STYLE), "-o", str(tmp_path / "a.png"), "--config", str(config), "--log-json",
-          str(config)], "is also the config file"),
-        ([str(content), str(STYLE), "-o", str(tmp_path / "a.png"), "--save-config", str(content)],
-         "is also the content image"),
+        (
+            [
+                str(content),
+                str(STYLE),
+                "-o",
+                str(tmp_path / "a.png"),
+                "--config",
+                str(config),
+                "--log-json",
+                str(config),
+            ],
+            "is also the config file",
+        ),
+        (
+            [str(content), str(STYLE), "-o", str(tmp_path / "a.png"), "--save-config", str(content)],
+            "is also the content image",
+        ),
     ]
     for argv, words in cases:
         result = nst(*argv, "--weights", "random", "--size", "32", "--steps", "2", "--no-progress")
@@ -136,8 +223,21 @@ def test_a_failed_final_write_saves_the_result_elsewhere(tmp_path, monkeypatch, 
         real(image, path)
 
     monkeypatch.setattr(nstcore.images, "save_image", flaky)
-    code = cli.main([str(CONTENT), str(STYLE), "-o", str(target), "--weights", "random", "--size", "32",
-                     "--steps", "2", "--no-progress"])
+    code = cli.main(
+        [
+            str(CONTENT),
+            str(STYLE),
+            "-o",
+            str(target),
+            "--weights",
+            "random",
+            "--size",
+            "32",
+            "--steps",
+            "2",
+            "--no-progress",
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 2 and "saved as" in err
     saved = [p for p in tmp_path.glob("out-*.png")]

@@ -6,14 +6,27 @@ import json
 
 import numpy as np
 from PIL import Image
-
 from test_cli import CONTENT, STYLE, _assert_clean_failure, nst
 
 
 def test_preset_grid_json_and_replay(tmp_path) -> None:
     grid = tmp_path / "grid.png"
-    result = nst("compare", str(CONTENT), str(STYLE), "--preset", "pooling", "-o", str(grid), "--weights", "random",
-                 "--size", "48", "--steps", "4", "--no-progress")
+    result = nst(
+        "compare",
+        str(CONTENT),
+        str(STYLE),
+        "--preset",
+        "pooling",
+        "-o",
+        str(grid),
+        "--weights",
+        "random",
+        "--size",
+        "48",
+        "--steps",
+        "4",
+        "--no-progress",
+    )
     assert result.returncode == 0, result.stderr
     data = json.loads(grid.with_suffix(".json").read_text())
     assert [v["label"] for v in data["variants"]] == ["avg pooling", "max pooling"]
@@ -21,8 +34,16 @@ def test_preset_grid_json_and_replay(tmp_path) -> None:
     image = np.asarray(Image.open(grid))
     assert image.shape[1] > 2 * 128  # two cells side by side
     again = tmp_path / "again.png"
-    result = nst("compare", str(CONTENT), str(STYLE), "--variants", str(grid.with_suffix(".json")), "-o", str(again),
-                 "--no-progress")
+    result = nst(
+        "compare",
+        str(CONTENT),
+        str(STYLE),
+        "--variants",
+        str(grid.with_suffix(".json")),
+        "-o",
+        str(again),
+        "--no-progress",
+    )
     assert result.returncode == 0, result.stderr
     assert np.array_equal(np.asarray(Image.open(again)), image)  # same seed, CPU: the same grid
 
@@ -30,7 +51,20 @@ def test_preset_grid_json_and_replay(tmp_path) -> None:
 def test_compare_bad_input(tmp_path) -> None:
     bad = tmp_path / "variants.json"
     bad.write_text(json.dumps({"variants": [{"label": "a", "size": 999}]}))
-    _assert_clean_failure(nst("compare", str(CONTENT), str(STYLE), "--variants", str(bad), "-o",
-                              str(tmp_path / "g.png"), "--weights", "random"), "changes size")
-    _assert_clean_failure(nst("compare", str(CONTENT), str(STYLE), "--preset", "nope", "-o",
-                              str(tmp_path / "g.png")), "invalid choice")
+    _assert_clean_failure(
+        nst(
+            "compare",
+            str(CONTENT),
+            str(STYLE),
+            "--variants",
+            str(bad),
+            "-o",
+            str(tmp_path / "g.png"),
+            "--weights",
+            "random",
+        ),
+        "changes size",
+    )
+    _assert_clean_failure(
+        nst("compare", str(CONTENT), str(STYLE), "--preset", "nope", "-o", str(tmp_path / "g.png")), "invalid choice"
+    )

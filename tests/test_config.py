@@ -18,21 +18,33 @@ def test_defaults_are_the_papers_layers() -> None:
 
 
 def test_json_round_trip_is_exact() -> None:
-    config = StyleConfig(size=96, steps=7, style_layers={"conv1_1": 0.5, "conv3_1": 2.0}, beta=3e5, tv=0.1,
-                         optimizer="lbfgs", lr=0.5, seed=42, init="noise")
+    config = StyleConfig(
+        size=96,
+        steps=7,
+        style_layers={"conv1_1": 0.5, "conv3_1": 2.0},
+        beta=3e5,
+        tv=0.1,
+        optimizer="lbfgs",
+        lr=0.5,
+        seed=42,
+        init="noise",
+    )
     text = config.to_json()
     assert json.loads(text)["style_layers"] == {"conv1_1": 0.5, "conv3_1": 2.0}
     assert StyleConfig.from_json(text) == config
 
 
-@pytest.mark.parametrize("changes,needle", [
-    ({"size": 0}, "size must be between"),
-    ({"model": "resnet"}, "model must be one of"),
-    ({"style_layers": {"conv9_9": 1.0}}, "Unknown layer"),
-    ({"style_layers": {"conv1_1": -1.0}}, ">= 0"),
-    ({"alpha": float("nan")}, "alpha"),
-    ({"content_layers": {}, "style_layers": {"conv1_1": 0.0}}, "At least one"),
-])
+@pytest.mark.parametrize(
+    "changes,needle",
+    [
+        ({"size": 0}, "size must be between"),
+        ({"model": "resnet"}, "model must be one of"),
+        ({"style_layers": {"conv9_9": 1.0}}, "Unknown layer"),
+        ({"style_layers": {"conv1_1": -1.0}}, ">= 0"),
+        ({"alpha": float("nan")}, "alpha"),
+        ({"content_layers": {}, "style_layers": {"conv1_1": 0.0}}, "At least one"),
+    ],
+)
 def test_bad_values_are_one_clear_sentence(changes, needle) -> None:
     with pytest.raises(ConfigError, match=needle):
         StyleConfig(**changes)

@@ -6,11 +6,11 @@ import os
 from pathlib import Path
 
 import pytest
+from test_state import drain
 
 from demo_app.backend import Backend
 from demo_app.limits import Limits
 from demo_app.state import SessionState
-from test_state import drain
 
 
 @pytest.fixture(scope="module")
@@ -22,8 +22,9 @@ def cluster():
     old = os.environ.get("PYTHONPATH")
     os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (root, old) if p)
     try:
-        with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None,
-                          silence_logs=40) as local:
+        with LocalCluster(
+            n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=40
+        ) as local:
             yield local
             from demo_app.dask_runner import _clients
 
@@ -58,7 +59,8 @@ def test_a_job_runs_remotely_and_streams_progress(state, cluster) -> None:
     from demo_app.dask_runner import _client
 
     prefixes = _client(cluster.scheduler_address).run_on_scheduler(
-        lambda dask_scheduler: list(dask_scheduler.task_prefixes))
+        lambda dask_scheduler: list(dask_scheduler.task_prefixes)
+    )
     assert "nst-job" in prefixes
 
 
@@ -101,11 +103,15 @@ def leftovers(cluster) -> dict:
     def look(dask_scheduler=None):
         queues = dask_scheduler.extensions["queues"].queues
         variables = dask_scheduler.extensions["variables"].variables
-        return {"queues": [n for n in queues if n.startswith("nst-")],
-                "variables": [n for n in variables if n.startswith("nst-")],
-                "tasks": [str(k) for k, ts in dask_scheduler.tasks.items()
-                          if str(k).startswith("nst-job") and ts.state in ("processing", "waiting", "no-worker",
-                                                                            "queued")]}
+        return {
+            "queues": [n for n in queues if n.startswith("nst-")],
+            "variables": [n for n in variables if n.startswith("nst-")],
+            "tasks": [
+                str(k)
+                for k, ts in dask_scheduler.tasks.items()
+                if str(k).startswith("nst-job") and ts.state in ("processing", "waiting", "no-worker", "queued")
+            ],
+        }
 
     return _client(cluster.scheduler_address).run_on_scheduler(look)
 
@@ -156,7 +162,8 @@ def test_a_crashed_server_stops_its_remote_task(cluster, tmp_path) -> None:
 
     root = Path(__file__).resolve().parents[1]
     script = tmp_path / "crashing_server.py"
-    script.write_text(textwrap.dedent(f"""
+    script.write_text(
+        textwrap.dedent(f"""
         import os, sys, time
         sys.path[:0] = [{str(root)!r}, {str(root / "tests")!r}]
         import demo_app.dask_runner as runner
@@ -174,8 +181,14 @@ def test_a_crashed_server_stops_its_remote_task(cluster, tmp_path) -> None:
             time.sleep(0.05)
         print("running", state.step, flush=True)
         os._exit(1)  # a crash: no cleanup, no goodbye
-    """))
-    result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=180,
-                            env={**os.environ, "PYTHONPATH": str(root)})
+    """)
+    )
+    result = subprocess.run(
+        [sys.executable, str(script)],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env={**os.environ, "PYTHONPATH": str(root)},
+    )
     assert "running" in result.stdout, result.stderr[-2000:]
     assert _wait_clean(cluster, 40) == {"queues": [], "variables": [], "tasks": []}

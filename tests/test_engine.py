@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 
 import numpy as np
@@ -29,7 +30,7 @@ def test_snapshots_are_immutable_plain_floats(tiny_config, content_image, style_
     assert set(loss.style) == set(nstcore.PAPER_STYLE_LAYERS)
     assert all(isinstance(v, float) for v in loss.style.values())
     assert loss.total == pytest.approx(loss.content + sum(loss.style.values()) + loss.tv)
-    with pytest.raises(Exception):
+    with pytest.raises(dataclasses.FrozenInstanceError):
         last.step = 3  # type: ignore[misc]
     with pytest.raises(TypeError):
         loss.style["conv1_1"] = 0.0  # type: ignore[index]
@@ -121,8 +122,15 @@ def test_tiny_image_is_upscaled_not_crashed(tiny_config, style_image, network) -
 
 
 def test_style_init_and_vgg16(content_image, style_image) -> None:
-    config = StyleConfig(size=32, steps=3, weights="random", model="vgg16", init="style", pooling="max",
-                         style_layers={"conv1_1": 1.0, "conv5_3": 1.0})
+    config = StyleConfig(
+        size=32,
+        steps=3,
+        weights="random",
+        model="vgg16",
+        init="style",
+        pooling="max",
+        style_layers={"conv1_1": 1.0, "conv5_3": 1.0},
+    )
     last = list(run(config, content_image, style_image))[-1]
     assert last.image.shape == (24, 32, 3) and set(last.loss.style) == {"conv1_1", "conv5_3"}
 
@@ -166,8 +174,7 @@ def test_coarse_to_fine_runs_each_scale_then_the_full_size(tiny_config, content_
     assert snapshots[-1].loss.total < snapshots[4].loss.total  # the full size improves on the upsampled start
 
 
-def test_a_coarse_scale_too_small_for_the_layers_is_refused(tiny_config, content_image, style_image,
-                                                            network) -> None:
+def test_a_coarse_scale_too_small_for_the_layers_is_refused(tiny_config, content_image, style_image, network) -> None:
     config = tiny_config.replace(size=64, scales=3)  # 16x12 px at the coarsest; conv5_1 needs 16
     with pytest.raises(nstcore.ImageError, match="fewer scales"):
         run(config, content_image, style_image, network=network)
@@ -188,5 +195,4 @@ def test_cuda_backend_tuning_is_exercised_without_a_gpu() -> None:
         assert torch.backends.cuda.matmul.allow_tf32 and torch.backends.cudnn.allow_tf32
         assert torch.backends.cudnn.benchmark
     finally:
-        (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32,
-         torch.backends.cudnn.benchmark) = saved
+        (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32, torch.backends.cudnn.benchmark) = saved

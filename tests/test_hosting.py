@@ -52,8 +52,12 @@ def test_uploader_enforces_the_limit_on_the_server() -> None:
 
     def send(name, chunks):
         for i, data in enumerate(chunks, 1):
-            up._process_event(SimpleNamespace(event_name="upload_event", data={
-                "name": name, "chunk": i, "total_chunks": len(chunks), "data": data, "type": "image/png"}))
+            up._process_event(
+                SimpleNamespace(
+                    event_name="upload_event",
+                    data={"name": name, "chunk": i, "total_chunks": len(chunks), "data": data, "type": "image/png"},
+                )
+            )
 
     send("big.png", [b"a" * 60, b"b" * 60, b"c" * 60])
     assert refused == ["big.png"] and got == [] and not up._file_buffer
@@ -77,9 +81,12 @@ def test_uploads_are_shrunk_on_arrival_and_the_same_name_replaces(backend) -> No
 def test_hostile_files_get_one_sentence_each_and_the_old_image_stays(backend) -> None:
     state = SessionState(backend, Limits(max_upload_mb=0.01))
     before = state.content
-    for data, name, words in [(b"", "empty.png", "is empty"), (b"<svg/>", SCRIPT, "not an image"),
-                              (png((300, 300)) + b"\0" * 20_000, "huge.png", "over the upload limit"),
-                              (b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\n", "x.eps", "not an image")]:
+    for data, name, words in [
+        (b"", "empty.png", "is empty"),
+        (b"<svg/>", SCRIPT, "not an image"),
+        (png((300, 300)) + b"\0" * 20_000, "huge.png", "over the upload limit"),
+        (b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\n", "x.eps", "not an image"),
+    ]:
         assert not state.set_image("content", data, name)
         assert words in state.error and len(state.error) < 300
         assert state.content is before
@@ -155,15 +162,23 @@ def test_limits_and_auth_from_flags_and_environment(monkeypatch, tmp_path) -> No
     assert basic_auth(args) == "from-env"
 
 
-@pytest.mark.parametrize("argv, words", [
-    (["--weights", "/no/such/file.pth"], "does not exist"),
-    (["--max-queue", "-1"], "max-queue must be a number above 0, got -1"),
-    (["--max-size", "0"], "max-size must be a number above 0"),
-])
+@pytest.mark.parametrize(
+    "argv, words",
+    [
+        (["--weights", "/no/such/file.pth"], "does not exist"),
+        (["--max-queue", "-1"], "max-queue must be a number above 0, got -1"),
+        (["--max-size", "0"], "max-size must be a number above 0"),
+    ],
+)
 def test_the_server_refuses_to_start_on_bad_settings(argv, words, tmp_path) -> None:
-    proc = subprocess.run([sys.executable, "-m", "demo_app", "--no-show", "--device", "cpu", *argv],
-                          cwd=ROOT, capture_output=True, text=True, timeout=120,
-                          env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "TORCH_HOME": str(tmp_path)})
+    proc = subprocess.run(
+        [sys.executable, "-m", "demo_app", "--no-show", "--device", "cpu", *argv],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "TORCH_HOME": str(tmp_path)},
+    )
     assert proc.returncode == 2, proc.stderr
     assert words in proc.stderr and "Traceback" not in proc.stderr
 
@@ -175,9 +190,14 @@ def test_a_vgg16_file_for_vgg19_is_refused_at_start(tmp_path) -> None:
 
     path = tmp_path / "vgg16.pth"
     torch.save(build_features("vgg16").state_dict(), path)
-    proc = subprocess.run([sys.executable, "-m", "demo_app", "--no-show", "--device", "cpu", "--weights", str(path)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=120,
-                          env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "TORCH_HOME": str(tmp_path)})
+    proc = subprocess.run(
+        [sys.executable, "-m", "demo_app", "--no-show", "--device", "cpu", "--weights", str(path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "TORCH_HOME": str(tmp_path)},
+    )
     assert proc.returncode == 2 and "do not fit vgg19" in proc.stderr, proc.stderr
 
 
@@ -208,9 +228,9 @@ def test_liveness_answers_503_when_the_scheduler_cannot_progress() -> None:
     import urllib.error
     import urllib.request
 
+    from browser import free_port
     from tornado.web import Application
 
-    from browser import free_port
     from demo_app.status import LivenessHandler
 
     health = {"now": (True, "")}
@@ -219,8 +239,7 @@ def test_liveness_answers_503_when_the_scheduler_cannot_progress() -> None:
 
     def serve() -> None:
         async def main() -> None:
-            Application([("/liveness", LivenessHandler, {"health": lambda: health["now"]})]).listen(
-                port, "127.0.0.1")
+            Application([("/liveness", LivenessHandler, {"health": lambda: health["now"]})]).listen(port, "127.0.0.1")
             ready.set()
             await asyncio.Event().wait()
 

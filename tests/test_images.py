@@ -63,10 +63,13 @@ def test_exif_orientation_is_applied() -> None:
     assert out.getpixel((1, 0)) == (255, 0, 0)  # the red corner moved to the top right
 
 
-@pytest.mark.parametrize("data,needle", [
-    (b"", "empty"),
-    (b"this is a text file, not a picture", "not an image"),
-])
+@pytest.mark.parametrize(
+    "data,needle",
+    [
+        (b"", "empty"),
+        (b"this is a text file, not a picture", "not an image"),
+    ],
+)
 def test_non_images_are_refused(data: bytes, needle: str) -> None:
     with pytest.raises(ImageError, match=needle):
         load_image(data, name="upload.png")

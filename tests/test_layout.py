@@ -19,8 +19,12 @@ def _meta(name: str) -> dict:
 def test_widget_ranges_come_from_the_config_and_the_limits() -> None:
     limits = Limits(max_size=512, max_steps=700)
     dashboard = Dashboard(SessionState(Backend(weights="random", device_name="cpu"), limits))
-    for name, slider in (("alpha", dashboard.alpha), ("beta", dashboard.beta), ("tv", dashboard.tv),
-                         ("lr", dashboard.lr)):
+    for name, slider in (
+        ("alpha", dashboard.alpha),
+        ("beta", dashboard.beta),
+        ("tv", dashboard.tv),
+        ("lr", dashboard.lr),
+    ):
         meta = _meta(name)
         assert slider.slider.end == math.log10(meta["max"]), name
         assert slider.slider.start == math.log10(meta["slider_min"] or meta["min"]), name

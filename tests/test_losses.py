@@ -56,8 +56,8 @@ def test_content_and_tv_match_formulas() -> None:
         assert paper[b] == pytest.approx(0.5 * ((f[b] - p[0]) ** 2).sum(), rel=1e-12)
         assert mean[b] == pytest.approx(((f[b] - p[0]) ** 2).mean(), rel=1e-12)
     x = rng.random(size=(1, 3, 5, 6))
-    dx = ((x[..., :, 1:] - x[..., :, :-1]) ** 2)
-    dy = ((x[..., 1:, :] - x[..., :-1, :]) ** 2)
+    dx = (x[..., :, 1:] - x[..., :, :-1]) ** 2
+    dy = (x[..., 1:, :] - x[..., :-1, :]) ** 2
     assert tv_loss(torch.from_numpy(x), "paper").item() == pytest.approx(dx.sum() + dy.sum(), rel=1e-12)
     assert tv_loss(torch.from_numpy(x), "mean").item() == pytest.approx(dx.mean() + dy.mean(), rel=1e-12)
 
@@ -76,8 +76,9 @@ def test_total_loss_gradient_matches_finite_differences(norm: str) -> None:
     content = torch.rand(1, 3, 8, 8, dtype=torch.float64)
     style = torch.rand(1, 3, 8, 8, dtype=torch.float64)
     objective = Objective(extractor, content, style, ["conv2_2"], ["conv1_1", "conv2_1"], norm)
-    weights = LossWeights(alpha=1.0, beta=50.0, tv=0.3, content_layers={"conv2_2": 1.0},
-                          style_layers={"conv1_1": 1.0, "conv2_1": 0.5})
+    weights = LossWeights(
+        alpha=1.0, beta=50.0, tv=0.3, content_layers={"conv2_2": 1.0}, style_layers={"conv1_1": 1.0, "conv2_1": 0.5}
+    )
     objective.set_weights([weights], torch.device("cpu"))
     objective.weights = objective.weights.double()
     image = torch.rand(1, 3, 8, 8, dtype=torch.float64, requires_grad=True)
@@ -100,8 +101,9 @@ def test_weighted_terms_add_up_to_total(network, content_image, style_image) -> 
     extractor = VGGFeatures(network, ["conv4_2", "conv1_1", "conv3_1"], "avg")
     content, style = image_to_tensor(content_image), image_to_tensor(style_image)
     objective = Objective(extractor, content, style, ["conv4_2"], ["conv1_1", "conv3_1"])
-    objective.set_weights([LossWeights(2.0, 100.0, 0.5, {"conv4_2": 1.0}, {"conv1_1": 1.0, "conv3_1": 0.25})],
-                          torch.device("cpu"))
+    objective.set_weights(
+        [LossWeights(2.0, 100.0, 0.5, {"conv4_2": 1.0}, {"conv1_1": 1.0, "conv3_1": 0.25})], torch.device("cpu")
+    )
     total, terms = objective(torch.rand_like(content))
     assert objective.columns == ["conv4_2", "conv1_1", "conv3_1", "tv"]
     assert terms.sum().item() == pytest.approx(total.item(), rel=1e-6)

@@ -16,8 +16,12 @@ def test_style_representations_from_noise_without_content() -> None:
     shared, variants = expand_preset("style_layers", StyleConfig())
     assert shared.init == "noise"
     assert [active(v.weights.style_layers) for v in variants] == [
-        ["conv1_1"], ["conv1_1", "conv2_1"], ["conv1_1", "conv2_1", "conv3_1"],
-        ["conv1_1", "conv2_1", "conv3_1", "conv4_1"], ["conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1"]]
+        ["conv1_1"],
+        ["conv1_1", "conv2_1"],
+        ["conv1_1", "conv2_1", "conv3_1"],
+        ["conv1_1", "conv2_1", "conv3_1", "conv4_1"],
+        ["conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1"],
+    ]
     assert all(v.weights.alpha == 0 for v in variants)
 
 
@@ -25,7 +29,12 @@ def test_content_representations_from_noise_without_style() -> None:
     shared, variants = expand_preset("content_layers", StyleConfig())
     assert shared.init == "noise"
     assert [active(v.weights.content_layers) for v in variants] == [
-        ["conv1_2"], ["conv2_2"], ["conv3_2"], ["conv4_2"], ["conv5_2"]]
+        ["conv1_2"],
+        ["conv2_2"],
+        ["conv3_2"],
+        ["conv4_2"],
+        ["conv5_2"],
+    ]
     assert all(v.weights.beta == 0 for v in variants)
 
 

@@ -13,8 +13,15 @@ from demo_app.scheduler import Job, Scheduler, SchedulerError
 LOSSES = (nstcore.Losses(total=1.0, content=0.5, style={"conv1_1": 0.5}, tv=0.0),)
 
 
-def fake_run(steps: int = 5, step_seconds: float = 0.01, log: list | None = None, name: str = "",
-             fail_at: int | None = None, error: Exception | None = None, gate: threading.Event | None = None):
+def fake_run(
+    steps: int = 5,
+    step_seconds: float = 0.01,
+    log: list | None = None,
+    name: str = "",
+    fail_at: int | None = None,
+    error: Exception | None = None,
+    gate: threading.Event | None = None,
+):
     def start():
         def gen():
             if log is not None:
@@ -27,7 +34,9 @@ def fake_run(steps: int = 5, step_seconds: float = 0.01, log: list | None = None
                 if fail_at == step:
                     raise error or RuntimeError("boom")
                 yield nstcore.Progress(step, steps, LOSSES, time.perf_counter() - started)
+
         return gen()
+
     return start
 
 
@@ -112,8 +121,9 @@ def test_cancel_queued_at_once_and_running_within_a_step(scheduler) -> None:
 
 
 def test_a_failing_or_out_of_memory_job_does_not_stop_the_scheduler(scheduler, caplog) -> None:
-    oom = Job("a", fake_run(fail_at=2, error=RuntimeError("CUDA out of memory. Tried to allocate 8 GiB")),
-              steps=5, pixels=100)
+    oom = Job(
+        "a", fake_run(fail_at=2, error=RuntimeError("CUDA out of memory. Tried to allocate 8 GiB")), steps=5, pixels=100
+    )
     bad = Job("b", fake_run(fail_at=1, error=ValueError("unexpected")), steps=5, pixels=100)
     good = job("c")
     for j in (oom, bad, good):
@@ -196,6 +206,7 @@ def test_one_client_cannot_fill_the_queue() -> None:
 
 def hanging_run(release: threading.Event, after: int = 1):
     """A run that yields ``after`` steps, then hangs (ignoring Stop) until ``release`` is set."""
+
     def start():
         def gen():
             started = time.perf_counter()
@@ -203,7 +214,9 @@ def hanging_run(release: threading.Event, after: int = 1):
                 yield nstcore.Progress(step, 100, LOSSES, time.perf_counter() - started)
             release.wait(60)
             yield nstcore.Progress(after + 1, 100, LOSSES, time.perf_counter() - started)
+
         return gen()
+
     return start
 
 

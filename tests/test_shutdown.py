@@ -7,7 +7,6 @@ import subprocess
 import time
 
 import pytest
-
 from browser import chromium, server_process, start_small_run
 
 pytestmark = pytest.mark.browser

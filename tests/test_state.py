@@ -43,8 +43,9 @@ def drain(state: SessionState, until=lambda s, h: False, timeout: float = 60.0):
             return rows, frames
         state.request_frame()
         time.sleep(0.02)
-    raise AssertionError(f"run did not finish in time: {state.status!r} {state.error!r} "
-                         f"{state._job.state if state._job else None}")
+    raise AssertionError(
+        f"run did not finish in time: {state.status!r} {state.error!r} {state._job.state if state._job else None}"
+    )
 
 
 def png_bytes(colour=(200, 30, 30), size=(40, 30)) -> bytes:
@@ -92,8 +93,8 @@ def test_moving_a_weight_mid_run_reaches_the_engine(state) -> None:
     state.stop()
     drain(state)
     after = [losses[0] for step, losses in later if step > seen_step + 1]
-    assert after and all(l.style["conv1_1"] == 0.0 for l in after)
-    assert all(l.tv > 0 for l in after)
+    assert after and all(losses.style["conv1_1"] == 0.0 for losses in after)
+    assert all(losses.tv > 0 for losses in after)
 
 
 def test_bad_uploads_keep_the_previous_image(backend) -> None:
@@ -114,9 +115,20 @@ def test_bad_uploads_keep_the_previous_image(backend) -> None:
 
 
 def test_config_json_round_trip_restores_every_control(state) -> None:
-    state.param.update(alpha=2.5, beta=3e5, tv=0.01, optimizer="lbfgs", lr=0.7, seed=9, init="noise",
-                       style_layers={"conv1_1": 0.5, "conv3_1": 1.5}, content_layers={"conv5_2": 1.0},
-                       model="vgg16", pooling="max", size=64)
+    state.param.update(
+        alpha=2.5,
+        beta=3e5,
+        tv=0.01,
+        optimizer="lbfgs",
+        lr=0.7,
+        seed=9,
+        init="noise",
+        style_layers={"conv1_1": 0.5, "conv3_1": 1.5},
+        content_layers={"conv5_2": 1.0},
+        model="vgg16",
+        pooling="max",
+        size=64,
+    )
     state.lr = 0.7  # switching the optimiser above reset lr to that optimiser's default
     exported = state.config_json()
     assert json.loads(exported)["weights"] == "random"
@@ -141,8 +153,17 @@ def test_cli_reproduces_a_dashboard_run_from_its_json(state, tmp_path) -> None:
     dashboard = np.asarray(Image.open(io.BytesIO(state.result_png())))
     (tmp_path / "run.json").write_text(state.config_json())
     out = tmp_path / "cli.png"
-    code = cli_main([str(sample_path("content", state.content_name)), str(sample_path("style", state.style_name)),
-                     "-o", str(out), "--config", str(tmp_path / "run.json"), "--no-progress"])
+    code = cli_main(
+        [
+            str(sample_path("content", state.content_name)),
+            str(sample_path("style", state.style_name)),
+            "-o",
+            str(out),
+            "--config",
+            str(tmp_path / "run.json"),
+            "--no-progress",
+        ]
+    )
     assert code == 0
     assert np.array_equal(np.asarray(Image.open(out)), dashboard)
 
@@ -181,8 +202,11 @@ def test_a_comparison_runs_all_variants_as_one_batch(state) -> None:
     state.variants = state.variants[:3]
     state.param.update(steps=6, preview_every=3)
     assert state.start_compare()
-    assert state.mode == "compare" and state.labels == ("style conv1_1", "style conv1_1+conv2_1",
-                                                        "style conv1_1..conv3_1")
+    assert state.mode == "compare" and state.labels == (
+        "style conv1_1",
+        "style conv1_1+conv2_1",
+        "style conv1_1..conv3_1",
+    )
     rows, frames = drain(state)
     assert all(len(losses) == 3 for _, losses in rows)
     assert all(losses[0].content == 0.0 for _, losses in rows)  # alpha = 0 in the style presets

@@ -16,8 +16,15 @@ from nstcore.variants import Variant, variant_from_dict
 def test_mixed_pooling_batch_equals_each_pooling_alone(tiny_config, content_image, style_image, network) -> None:
     config = tiny_config.replace(steps=6, init="noise")
     weights = config.loss_weights()
-    batched = list(run(config, content_image, style_image, network=network,
-                       variants=[Variant("avg", weights, "avg"), Variant("max", weights, "max")]))[-1]
+    batched = list(
+        run(
+            config,
+            content_image,
+            style_image,
+            network=network,
+            variants=[Variant("avg", weights, "avg"), Variant("max", weights, "max")],
+        )
+    )[-1]
     assert batched.labels == ("avg", "max")
     for i, pooling in enumerate(["avg", "max"]):
         alone = list(run(config.replace(pooling=pooling), content_image, style_image, network=network))[-1]
@@ -29,8 +36,9 @@ def test_mixed_pooling_batch_equals_each_pooling_alone(tiny_config, content_imag
 
 def test_max_batch_splits_and_says_so(tiny_config, content_image, style_image, network) -> None:
     config = tiny_config.replace(steps=4, init="noise")
-    variants = [config.loss_weights().__class__(1.0, b, 0.0, {"conv4_2": 1.0}, {"conv1_1": 1.0})
-                for b in (1e4, 1e5, 1e6)]
+    variants = [
+        config.loss_weights().__class__(1.0, b, 0.0, {"conv4_2": 1.0}, {"conv1_1": 1.0}) for b in (1e4, 1e5, 1e6)
+    ]
     whole = list(run(config, content_image, style_image, network=network, variants=variants))
     split = list(run(config, content_image, style_image, network=network, variants=variants, max_batch=2))
     assert whole[-1].notes == () and "2 batches of up to 2" in split[-1].notes[0]
@@ -39,8 +47,9 @@ def test_max_batch_splits_and_says_so(tiny_config, content_image, style_image, n
         assert np.abs(a.astype(int) - b.astype(int)).mean() < 1.0
 
 
-def test_out_of_memory_halves_the_batch_until_it_fits(tiny_config, content_image, style_image, network,
-                                                      monkeypatch) -> None:
+def test_out_of_memory_halves_the_batch_until_it_fits(
+    tiny_config, content_image, style_image, network, monkeypatch
+) -> None:
     """Simulated: a device on which more than 2 variants per pass run out of memory."""
     real_call = Objective.__call__
     calls = []
@@ -61,8 +70,9 @@ def test_out_of_memory_halves_the_batch_until_it_fits(tiny_config, content_image
     assert len(snapshots[-1].images) == 5
 
 
-def test_out_of_memory_with_one_variant_is_raised(tiny_config, content_image, style_image, network,
-                                                  monkeypatch) -> None:
+def test_out_of_memory_with_one_variant_is_raised(
+    tiny_config, content_image, style_image, network, monkeypatch
+) -> None:
     def always(self, image):
         raise torch.cuda.OutOfMemoryError("CUDA out of memory.")
 
@@ -74,8 +84,7 @@ def test_out_of_memory_with_one_variant_is_raised(tiny_config, content_image, st
 def test_variant_json_may_only_change_variant_fields() -> None:
     base = StyleConfig(size=64)
     v = variant_from_dict(base, {"label": "strong", "beta": 1e7, "style_layers": "conv1_1:1,conv2_1:0.5"}, 0)
-    assert v.label == "strong" and v.weights.beta == 1e7 and v.weights.style_layers == {"conv1_1": 1.0,
-                                                                                         "conv2_1": 0.5}
+    assert v.label == "strong" and v.weights.beta == 1e7 and v.weights.style_layers == {"conv1_1": 1.0, "conv2_1": 0.5}
     with pytest.raises(ConfigError, match="changes size"):
         variant_from_dict(base, {"size": 128}, 1)
     # An exported full config contributes only its variant fields.
@@ -92,7 +101,7 @@ def test_grid_has_one_labelled_cell_per_variant() -> None:
     for i, colour in enumerate(colours):
         x = 6 + i * (cell_w + 6) + cell_w // 2
         assert tuple(grid[6 + 40, x]) == colour
-        label_strip = grid[6 + 80 + 2: 6 + 80 + 30, 6 + i * (cell_w + 6): 6 + i * (cell_w + 6) + cell_w]
+        label_strip = grid[6 + 80 + 2 : 6 + 80 + 30, 6 + i * (cell_w + 6) : 6 + i * (cell_w + 6) + cell_w]
         assert (label_strip.sum(axis=-1) < 200).any()
     with pytest.raises(ValueError):
         grid_image(images, ["only one"])
@@ -101,5 +110,11 @@ def test_grid_has_one_labelled_cell_per_variant() -> None:
 def test_controls_batch_size_must_match(tiny_config, content_image, style_image, network) -> None:
     controls = nstcore.Controls([tiny_config.loss_weights()] * 2, lr=0.02)
     with pytest.raises(ConfigError, match="2 variants"):
-        run(tiny_config, content_image, style_image, network=network, controls=controls,
-            variants=[tiny_config.loss_weights()] * 3)
+        run(
+            tiny_config,
+            content_image,
+            style_image,
+            network=network,
+            controls=controls,
+            variants=[tiny_config.loss_weights()] * 3,
+        )
