@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
 import numpy as np
 import pytest
 from PIL import Image
 
 import nstcore
+
+ROOT = Path(__file__).resolve().parents[1]
+CONTENT = ROOT / "assets" / "content" / "lake_house.png"
+STYLE = ROOT / "assets" / "style" / "swirls.png"
 
 
 def make_image(width: int, height: int, seed: int = 0) -> Image.Image:
@@ -37,3 +47,36 @@ def network() -> nstcore.Network:
 def tiny_config() -> nstcore.StyleConfig:
     # fp32: the equality tests compare batched and single runs to a few grey levels; bf16 has its own test.
     return nstcore.StyleConfig(size=48, steps=30, weights="random", preview_every=10, precision="fp32")
+
+
+# -- helpers shared by several test modules ------------------------------------------------------------------
+def drain(state, until=lambda s, h: False, timeout: float = 60.0):
+    """Poll like the page's periodic callback; return all rows and frames seen."""
+    rows, frames = [], []
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        handover = state.poll()
+        rows += handover.rows
+        if handover.frames is not None:
+            frames.append(handover.frames)
+        if handover.finished or until(state, handover):
+            return rows, frames
+        state.request_frame()
+        time.sleep(0.02)
+    raise AssertionError(
+        f"run did not finish in time: {state.status!r} {state.error!r} {state._job.state if state._job else None}"
+    )
+
+
+def nst(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run(
+        [sys.executable, "-m", "nstcore", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=240
+    )
+
+
+def assert_clean_failure(result: subprocess.CompletedProcess, needle: str) -> None:
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert lines and needle in lines[-1], result.stderr

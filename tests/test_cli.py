@@ -3,23 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
+from conftest import CONTENT, STYLE, assert_clean_failure, nst
 from PIL import Image
-
-ROOT = Path(__file__).resolve().parents[1]
-CONTENT = ROOT / "assets" / "content" / "lake_house.png"
-STYLE = ROOT / "assets" / "style" / "swirls.png"
-
-
-def nst(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.run(
-        [sys.executable, "-m", "nstcore", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=240
-    )
 
 
 def test_end_to_end_writes_image_and_jsonl_log(tmp_path) -> None:
@@ -117,32 +104,25 @@ def test_config_file_round_trip_and_flags_override(tmp_path) -> None:
     assert json.loads(again.read_text()) == {**data, "steps": 3}
 
 
-def _assert_clean_failure(result: subprocess.CompletedProcess, needle: str) -> None:
-    assert result.returncode == 2
-    assert "Traceback" not in result.stderr
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert lines and needle in lines[-1], result.stderr
-
-
 def test_bad_inputs_exit_2_with_one_sentence(tmp_path) -> None:
     not_image = tmp_path / "notes.png"
     not_image.write_text("hello")
     out = str(tmp_path / "o.png")
-    _assert_clean_failure(nst(str(not_image), str(STYLE), "-o", out, "--weights", "random"), "not an image")
-    _assert_clean_failure(
+    assert_clean_failure(nst(str(not_image), str(STYLE), "-o", out, "--weights", "random"), "not an image")
+    assert_clean_failure(
         nst(str(tmp_path / "missing.jpg"), str(STYLE), "-o", out, "--weights", "random"), "no such file"
     )
-    _assert_clean_failure(
+    assert_clean_failure(
         nst(str(CONTENT), str(STYLE), "-o", out, "--weights", "random", "--style-layers", "conv9_1"), "Unknown layer"
     )
-    _assert_clean_failure(nst(str(CONTENT), str(STYLE), "-o", out, "--size", "-5"), "size must be")
-    _assert_clean_failure(
+    assert_clean_failure(nst(str(CONTENT), str(STYLE), "-o", out, "--size", "-5"), "size must be")
+    assert_clean_failure(
         nst(str(CONTENT), str(STYLE), "-o", out, "--weights", str(tmp_path / "none.pth")), "does not exist"
     )
-    _assert_clean_failure(
+    assert_clean_failure(
         nst(str(CONTENT), str(STYLE), "-o", str(tmp_path / "no" / "dir.png"), "--weights", "random"), "does not exist"
     )
-    _assert_clean_failure(nst(str(CONTENT), str(STYLE), "-o", out, "--model", "resnet"), "invalid choice")
+    assert_clean_failure(nst(str(CONTENT), str(STYLE), "-o", out, "--model", "resnet"), "invalid choice")
 
 
 def test_debug_shows_the_traceback(tmp_path) -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import numpy as np
+from conftest import CONTENT, STYLE, assert_clean_failure, nst
 from PIL import Image
-from test_cli import CONTENT, STYLE, _assert_clean_failure, nst
 
 
 def test_preset_grid_json_and_replay(tmp_path) -> None:
@@ -51,7 +51,7 @@ def test_preset_grid_json_and_replay(tmp_path) -> None:
 def test_compare_bad_input(tmp_path) -> None:
     bad = tmp_path / "variants.json"
     bad.write_text(json.dumps({"variants": [{"label": "a", "size": 999}]}))
-    _assert_clean_failure(
+    assert_clean_failure(
         nst(
             "compare",
             str(CONTENT),
@@ -65,6 +65,6 @@ def test_compare_bad_input(tmp_path) -> None:
         ),
         "changes size",
     )
-    _assert_clean_failure(
+    assert_clean_failure(
         nst("compare", str(CONTENT), str(STYLE), "--preset", "nope", "-o", str(tmp_path / "g.png")), "invalid choice"
     )

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
-from test_state import drain
+from conftest import drain
 
 from demo_app.backend import Backend
 from demo_app.limits import Limits

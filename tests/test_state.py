@@ -8,6 +8,7 @@ import time
 
 import numpy as np
 import pytest
+from conftest import drain
 from PIL import Image
 
 import nstcore
@@ -28,24 +29,6 @@ def state(backend):
     yield s
     s.close()
     s.wait(30)
-
-
-def drain(state: SessionState, until=lambda s, h: False, timeout: float = 60.0):
-    """Poll like the page's periodic callback; return all rows and frames seen."""
-    rows, frames = [], []
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        handover = state.poll()
-        rows += handover.rows
-        if handover.frames is not None:
-            frames.append(handover.frames)
-        if handover.finished or until(state, handover):
-            return rows, frames
-        state.request_frame()
-        time.sleep(0.02)
-    raise AssertionError(
-        f"run did not finish in time: {state.status!r} {state.error!r} {state._job.state if state._job else None}"
-    )
 
 
 def png_bytes(colour=(200, 30, 30), size=(40, 30)) -> bytes:
