@@ -34,6 +34,7 @@ sys.path.insert(0, str(ROOT))
 from common import CONTENT, STYLE, sample_objective, write_results  # noqa: E402
 
 import nstcore.engine  # noqa: E402
+import nstcore.lanes  # noqa: E402
 import nstcore.losses  # noqa: E402
 from nstcore import StyleConfig, describe_device, load_network, resolve_device, run  # noqa: E402
 from nstcore.features import Network  # noqa: E402
@@ -105,7 +106,7 @@ def step_cell(
 @contextlib.contextmanager
 def lbfgs_fixes(level: int) -> Iterator[None]:
     """Switch off the engine's L-BFGS fixes above ``level`` (0 = torch's L-BFGS as shipped ... 3 = the engine)."""
-    lane = nstcore.engine._Lane
+    lane = nstcore.lanes.Lane
     saved_init, saved_guard = lane.__init__, lane._guard
 
     def init(self, *args, **kwargs) -> None:

@@ -25,7 +25,7 @@ from .config import (
 )
 from .controls import Controls, ControlsState
 from .device import describe_device, memory_report, release_memory, resolve_device
-from .engine import Objective, prepare_images, run
+from .engine import prepare_images, run
 from .errors import ConfigError, ImageError, NSTError, WeightsError, shown
 from .features import Network, VGGFeatures, load_network
 from .grid import grid_image
@@ -33,6 +33,7 @@ from .images import DEFAULT_MAX_PIXELS, load_image, resize_long_side, save_image
 from .images import FORMATS as IMAGE_FORMATS
 from .images import SUFFIXES as IMAGE_SUFFIXES
 from .layers import MODELS, layer_names, sort_layers, tap_index
+from .objective import Objective
 from .presets import PRESETS, expand_preset
 from .progress import Losses, Progress
 from .variants import MAX_LABEL, VARIANT_FIELDS, Variant, clean_label, comparison_to_dict, variant_from_dict

@@ -8,8 +8,8 @@ import torch
 
 import nstcore
 from nstcore import ConfigError, StyleConfig, run
-from nstcore.engine import Objective
 from nstcore.grid import grid_image
+from nstcore.objective import Objective
 from nstcore.variants import Variant, variant_from_dict
 
 

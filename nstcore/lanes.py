@@ -1,0 +1,207 @@
+"""Lanes: slices of a run's variants that share one forward/backward pass, each with its own image and optimiser.
+
+One lane holds the whole batch when it fits; the batch is split in halves on out-of-memory until it does, and on the
+CPU large images run one variant per lane because that measured faster (benchmarks/results_batch.md). A lane also
+keeps L-BFGS usable at this loss scale (loss scaling, tolerances 0, the blow-up guard).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor
+
+from .config import LossWeights, StyleConfig
+from .controls import ControlsState
+from .features import Network, VGGFeatures
+from .objective import Objective
+
+CPU_BATCH_PIXELS = 160 * 160
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """CUDA's OutOfMemoryError, or the RuntimeError MPS and older CUDA builds raise."""
+    return isinstance(exc, torch.cuda.OutOfMemoryError) or (
+        isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower()
+    )
+
+
+class Lane:
+    """A slice of the variants that shares one forward/backward pass, with its own image and optimiser."""
+
+    def __init__(
+        self,
+        indices: list[int],
+        config: StyleConfig,
+        network: Network,
+        content: Tensor,
+        style: Tensor,
+        start: Tensor,
+        content_names: list[str],
+        style_names: list[str],
+        poolings: list[str],
+        lr: float,
+        bf16: bool,
+    ) -> None:
+        self.indices = indices
+        self.device_type = network.device.type
+        self.bf16 = bf16
+        lane_pools = [poolings[i] for i in indices]
+        extractor = VGGFeatures(
+            network, [*content_names, *style_names], lane_pools if len(set(lane_pools)) > 1 else lane_pools[0]
+        )
+        if extractor.mixed:  # targets differ with the pooling: one per variant
+            content, style = (t.expand(len(indices), -1, -1, -1) for t in (content, style))
+        self.objective = Objective(extractor, content, style, content_names, style_names, config.loss_norm)
+        self.image = start[indices].clone().requires_grad_(True)
+        self.lbfgs = config.optimizer == "lbfgs"
+        if not self.lbfgs:
+            self.optimizer: torch.optim.Optimizer = torch.optim.Adam([self.image], lr=lr)
+        else:
+            # max_iter=1: every .step() is exactly one objective evaluation, so a "step" means the same for both
+            # optimisers; the curvature history lives in the optimiser state across calls. Tolerances 0: the step
+            # budget (or the person watching) decides when to stop; torch's absolute defaults (gradient 1e-7,
+            # change 1e-9) froze a 256 px image after ~90 steps while every later step still paid for an evaluation.
+            self.optimizer = torch.optim.LBFGS(
+                [self.image],
+                lr=lr,
+                max_iter=1,
+                history_size=config.lbfgs_history,
+                tolerance_grad=0.0,
+                tolerance_change=0.0,
+            )
+        # L-BFGS sees the loss times the number of pixel values: the "mean" losses give per-pixel gradients of
+        # ~1e-7, where torch's fixed threshold for keeping a curvature pair (y.s > 1e-10) drops most pairs and the
+        # method degrades to plain gradient steps. (Adam is scale-free; it sees the loss as it is.)
+        self.loss_scale = float(self.image[0].numel()) if self.lbfgs else 1.0
+        self._accepted: tuple[float, Tensor, Tensor] | None = None  # L-BFGS: last point that was no blow-up
+        self._undone = 0  # L-BFGS steps undone in a row
+
+    def autocast(self) -> torch.autocast:
+        """bf16 convolutions where enabled; Gram matrices and losses upcast to fp32 in nstcore.losses."""
+        return torch.autocast(self.device_type, dtype=torch.bfloat16, enabled=self.bf16)
+
+    def set_controls(self, variants: Sequence[LossWeights], lr: float) -> None:
+        with self.autocast():  # new targets in the same arithmetic as the image's features (content loss 0 at init)
+            self.objective.set_weights([variants[i] for i in self.indices], self.image.device)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        if self.lbfgs:  # a new objective: old curvature pairs and the old loss level no longer describe it
+            self.optimizer.state.clear()
+            self._accepted = None
+
+    def step(self) -> Tensor:
+        """One objective evaluation and update; returns the (b, T) weighted terms at the evaluated image."""
+        holder: dict[str, Tensor] = {}
+
+        def closure() -> Tensor:
+            self.optimizer.zero_grad(set_to_none=True)
+            with self.autocast():
+                total, terms = self.objective(self.image)
+            (total * self.loss_scale if self.lbfgs else total).backward()
+            holder["terms"] = terms
+            return total
+
+        evaluated = self.image.detach().clone() if self.lbfgs else None
+        self.optimizer.step(closure)  # type: ignore[arg-type]  # torch's stub says float; L-BFGS takes a Tensor
+        with torch.no_grad():
+            self.image.clamp_(0.0, 1.0)
+            if evaluated is not None:
+                return self._guard(holder["terms"], evaluated)
+        return holder["terms"]
+
+    def _guard(self, terms: Tensor, evaluated: Tensor) -> Tensor:
+        """Undo an L-BFGS step that blew up; returns the terms that belong to the image the lane now holds.
+
+        Without a line search (one evaluation per step) and with clamping to [0, 1], L-BFGS now and then steps far
+        past the minimum along its direction: at 256 px the loss jumped up to 1000x every ~50 steps and took dozens
+        of steps to come back. When an evaluation comes out above twice the last good one, the image goes back to
+        that point. The curvature pair that the bad step produced stays in the history (it is what makes the next
+        direction shorter), and ``d`` is zeroed so the jump back is not learnt as a step; after three undone steps
+        in a row the history starts afresh. Such a step reports the losses of the point it went back to (which is also
+        the image it yields), not those of the blow-up. Measured: benchmarks/results_ablation.md.
+        """
+        loss = float(terms.sum())
+        if self._accepted is None or loss <= 2.0 * self._accepted[0]:
+            self._accepted = (loss, evaluated, terms)
+            self._undone = 0
+            return terms
+        _, image, good_terms = self._accepted
+        self.image.copy_(image)
+        self._undone += 1
+        state = self.optimizer.state[self.image]
+        if self._undone >= 3 or "d" not in state:
+            self.optimizer.state.clear()
+            self._undone = 0
+        else:
+            state["d"].zero_()  # the next curvature pair has s = 0 and is skipped
+        return good_terms
+
+
+def build_lanes(
+    config: StyleConfig,
+    network: Network,
+    content: Tensor,
+    style: Tensor,
+    start_image: Tensor,
+    content_names: list[str],
+    style_names: list[str],
+    poolings: list[str],
+    state: ControlsState,
+    chunk: int,
+    bf16: bool,
+) -> tuple[list[Lane], list[Tensor], int]:
+    """Lanes of up to ``chunk`` variants and their first step; halves ``chunk`` on out-of-memory until it fits."""
+    batch = start_image.shape[0]
+    while True:
+        lanes = []
+        try:
+            for first in range(0, batch, chunk):
+                lane = Lane(
+                    list(range(first, min(first + chunk, batch))),
+                    config,
+                    network,
+                    content,
+                    style,
+                    start_image,
+                    content_names,
+                    style_names,
+                    poolings,
+                    state.lr,
+                    bf16,
+                )
+                lane.set_controls(state.variants, state.lr)
+                lanes.append(lane)
+            return lanes, [lane.step() for lane in lanes], chunk
+        except Exception as exc:
+            if not is_out_of_memory(exc) or chunk == 1:
+                raise
+            del lanes
+            if network.device.type == "cuda":
+                torch.cuda.empty_cache()
+            chunk = (chunk + 1) // 2
+
+
+def split_note(batch: int, lanes: Sequence[Lane], auto: bool, max_batch: int | None) -> tuple[str, ...]:
+    """A sentence when the variants do not share one pass, saying why (for Progress.notes)."""
+    lane_size = max(len(lane.indices) for lane in lanes)
+    if lane_size >= batch:
+        return ()
+    if auto and lane_size == 1:
+        why = "(on the CPU, images this large run faster one per pass; see benchmarks/results_batch.md)"
+    elif max_batch and lane_size == max_batch:
+        why = "to stay within max_batch"
+    else:
+        why = "to fit in the device's memory"
+    return (f"{batch} variants run as {len(lanes)} batches of up to {lane_size} {why}.",)
+
+
+def steer(lanes: Sequence[Lane], state: ControlsState, batch: int) -> None:
+    """Apply controls that changed mid-run (weights, layers, lr) to every lane before its next step."""
+    if len(state.variants) != batch:
+        from .errors import ConfigError
+
+        raise ConfigError("The number of variants cannot change during a run.")
+    for lane in lanes:
+        lane.set_controls(state.variants, state.lr)
