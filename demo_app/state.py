@@ -21,10 +21,11 @@ import nstcore
 
 from .backend import Backend
 from .config_params import CONFIG_PARAM_NAMES, LIVE_FIELDS, ConfigParams
+from .current_run import CurrentRun
 from .imaging import PreparedImage, encode_png, prepare_image
 from .limits import Limits
 from .samples import DEFAULT_CONTENT, DEFAULT_STYLE, sample_image
-from .scheduler import Handover, Job, SchedulerError
+from .scheduler import Handover, SchedulerError
 from .text import MAX_NAME, capped, file_label
 
 log = logging.getLogger("demo_app")
@@ -62,15 +63,12 @@ class SessionState(ConfigParams):  # type: ignore[misc, valid-type]  # a class m
         self.session_id = uuid.uuid4().hex
         self._restoring = False
         self.notes: tuple[str, ...] = ()
-        self._job: Job | None = None
-        self._controls: nstcore.Controls | None = None
-        self._run_config: nstcore.StyleConfig | None = None
+        self.run = CurrentRun(backend, self.limits, self.session_id, client)
         self.param.watch(self._forward_live_change, list(LIVE_FIELDS))
         self.param.watch(self._optimizer_changed, ["optimizer"])
         self.param.watch(self._model_changed, ["model"])
         self.use_sample("content", DEFAULT_CONTENT)
         self.use_sample("style", DEFAULT_STYLE)
-        self.labels: tuple[str, ...] = ()  # the last job's variant labels
         self.load_preset("pooling")
 
     # -- images ---------------------------------------------------------------------------------------------------
@@ -236,47 +234,21 @@ class SessionState(ConfigParams):  # type: ignore[misc, valid-type]  # a class m
         return config
 
     def _launch(self, config: nstcore.StyleConfig, variants: list[nstcore.Variant] | None, mode: str) -> bool:
-        if variants is None:
-            # Every conv layer joins the run at weight 0 unless chosen, so switching one on mid-run works; a
-            # zero-weight layer costs nothing per step (the engine runs VGG only as deep as the deepest weight).
-            everything = {name: 0.0 for name in nstcore.layer_names(config.model)}
-            config = config.replace(
-                content_layers={**everything, **config.content_layers},
-                style_layers={**everything, **config.style_layers},
-            )
-            variants = [nstcore.Variant("", config.loss_weights())]
-        controls = nstcore.Controls([v.weights for v in variants], lr=config.effective_lr)
-        assert self.content is not None and self.style is not None  # checked by _checked_config
-        start_run = self.backend.runner(config, self.content, self.style, controls, variants)
-        width, height = self.content.size
-        pixels = round(width * height * (config.size / max(width, height)) ** 2) * len(variants)
-        job = Job(self.session_id, start_run, steps=config.steps, pixels=pixels, label=mode, client=self.client)
         try:
-            self.backend.scheduler.submit(job, max_per_client=self.limits.max_jobs_per_client)
+            self.run.submit(config, variants, mode, self.content, self.style)
         except SchedulerError as exc:
             self.error = str(exc)
             return False
-        self._job, self._controls, self._run_config = job, controls, config
-        self.labels = tuple(v.label for v in variants)
-        self.mode = mode
-        self.error = ""
-        self.result = None
-        self.notes = ()
-        self.step, self.total_steps = 0, config.steps
-        self._describe_queue()
+        self.result, self.notes = None, ()
+        self.param.update(mode=mode, error="", step=0, total_steps=config.steps)
+        self.status = self.run.queue_text() or self.status
         self.running = True
         return True
 
-    def _describe_queue(self) -> None:
-        job = self._job
-        if job is None or job.state != "queued":
-            return
-        position = self.backend.scheduler.position(job)
-        if position == 0:
-            return
-        eta = self.backend.scheduler.eta(job)
-        when = f" · starts in ~{eta:.0f}s" if eta is not None else ""
-        self.status = f"Queued: position {position} of {self.backend.scheduler.stats()['queued']}{when}."
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """The last run's variant labels."""
+        return self.run.labels
 
     # -- comparisons ----------------------------------------------------------------------------------------------
     def load_preset(self, name: str | None = None) -> bool:
@@ -318,64 +290,43 @@ class SessionState(ConfigParams):  # type: ignore[misc, valid-type]  # a class m
 
     def stop(self) -> None:
         """Cancel the job: a queued one leaves the queue now, a running one ends after its current step."""
-        if self._job is not None and self.running:
-            queued = self._job.state == "queued"
-            self.backend.scheduler.cancel(self._job)
-            self.status = "Removing from the queue." if queued else "Stopping after this step."
+        if self.running:
+            self.status = self.run.stop() or self.status
 
     @property
     def has_job(self) -> bool:
         """A job was started and its end has not been collected by :meth:`poll` yet."""
-        return self._job is not None
+        return self.run.active
 
     def request_frame(self) -> None:
         """Ask the engine for the current image at its next step (the page's own frame clock)."""
-        if self._controls is not None and self.running:
-            self._controls.request_image()
+        if self.running:
+            self.run.request_frame()
 
     def poll(self) -> Handover:
         """Collect what the job produced since the last call; update status. Call on the session's event loop."""
-        if self._job is None:
-            return Handover()
-        handover = self._job.take()
+        handover, status = self.run.poll(self.size, self.step, self.total_steps)
         if handover.notes:
             self.notes = handover.notes
-        latest = handover.latest
         if handover.frames is not None:
             self.result = handover.frames
-        if latest is None and not handover.finished:
-            self._describe_queue()
-        if latest is not None:
-            self.step = latest.step
-            eta = f"{latest.eta:.0f}s" if latest.eta != float("inf") else "?"
-            scale = f" · {latest.size} px" if latest.size and latest.size != self.size else ""  # coarse-to-fine
-            self.status = (
-                f"Step {latest.step} of {latest.total_steps}{scale} · {latest.rate:.2f} it/s · "
-                f"elapsed {latest.elapsed:.1f}s · ETA {eta}"
-            )
+        if handover.latest is not None:
+            self.step = handover.latest.step
+        if status is not None:
+            self.status = status
         if handover.finished:
-            job = self._job
             self.running = False
-            self._job = None
-            self._controls = None
             if handover.error:
                 self.error = handover.error
-                self.status = "Run failed."
-            elif job is not None and job.state == "done" and job.latest is not None:
-                done = job.latest
-                self.status = f"Done: {done.total_steps} steps in {done.elapsed:.1f}s ({done.rate:.2f} it/s)."
-            else:
-                self.status = f"Stopped at step {self.step} of {self.total_steps}."
         return handover
 
     def wait(self, timeout: float = 60.0) -> bool:
         """Block until the job has ended (tests and shutdown)."""
-        return self._job.wait(timeout) if self._job is not None else True
+        return self.run.wait(timeout)
 
     def close(self) -> None:
         """Session ended: cancel its job (queued or running) and forget its images."""
-        if self._job is not None:
-            self.backend.scheduler.cancel(self._job)
+        self.run.close()
         self.content = self.style = None
         self.result = None
 
@@ -388,22 +339,12 @@ class SessionState(ConfigParams):  # type: ignore[misc, valid-type]  # a class m
 
     # -- live changes -------------------------------------------------------------------------------------------
     def _forward_live_change(self, *events: param.parameterized.Event) -> None:
-        controls = self._controls
-        if controls is None or not self.running or self.mode != "single":
-            return  # a comparison's variants keep their own weights (set in its table before the run)
-        changes: dict[str, Any] = {}
-        for event in events:
-            if event.name == "lr":
-                assert self._run_config is not None
-                lr = event.new if event.new is not None else nstcore.DEFAULT_LR[self._run_config.optimizer]
-                controls.set_lr(lr)
-            else:  # layer mappings replace the running ones: a layer switched off in the page goes to 0
-                changes[event.name] = event.new
-        if changes:
-            try:
-                controls.replace(**changes)
-            except nstcore.ConfigError as exc:
-                self.error = str(exc)
+        if not self.running:
+            return
+        try:
+            self.run.steer({event.name: event.new for event in events})
+        except nstcore.ConfigError as exc:
+            self.error = str(exc)
 
 
 def variant_row(variant: nstcore.Variant, shared: nstcore.StyleConfig) -> dict[str, Any]:

@@ -64,7 +64,7 @@ def drain(state, until=lambda s, h: False, timeout: float = 60.0):
         state.request_frame()
         time.sleep(0.02)
     raise AssertionError(
-        f"run did not finish in time: {state.status!r} {state.error!r} {state._job.state if state._job else None}"
+        f"run did not finish in time: {state.status!r} {state.error!r} {state.run.job.state if state.run.job else None}"
     )
 
 
