@@ -188,8 +188,8 @@ def test_idle_pages_add_nothing_to_the_admin_log(browser, url) -> None:
         contexts = [_open(browser, url)[0] for _ in range(3)]
         time.sleep(1.0)  # page loads log a few lines; then the pages sit idle
         before = len(data.data)
-        time.sleep(4.0)  # 3 pages x 5 ticks/s x 4 s = 60 entries before the fix
-        assert len(data.data) - before <= 2, [r.getMessage() for r in data.data[before:]][:5]
+        time.sleep(4.0)  # 3 pages x 5 ticks/s x 4 s x 2 lines = 120 entries before the fix; some session lines
+        assert len(data.data) - before <= 10, [r.getMessage() for r in data.data[before:]][:5]
         for context in contexts:
             context.close()
     finally:
