@@ -12,7 +12,6 @@ measurement, because the machine's other load moves such tail figures.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
 import threading
@@ -115,7 +114,6 @@ def _measure(url: str, seconds: float, reloaders: int) -> dict:
 
 
 def main() -> None:
-    import torch
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=20)
@@ -145,7 +143,6 @@ def main() -> None:
     write_results(
         args.out,
         "Hostile load: /liveness while visitors misbehave",
-        f"CPU ({os.cpu_count()} cores, torch CPU capability {torch.backends.cpu.get_cpu_capability()}), "
         f"server in its own process with random weights; per round {args.seconds:g} s of: one 32 px job "
         f"running, one page uploading a 16-bit 6000x6000 PNG / a script-named non-image / an empty file "
         f"in turn, N clients loading the page back to back (plain GETs: each makes the server build a session), a "

@@ -30,8 +30,28 @@ def sample_objective(config, device, network, *, channels_last: bool | None = No
     return objective, content
 
 
+def cpu_description() -> str:
+    """The CPU as figures must name it: model, cores, and the kernels torch dispatches to (AVX2, AVX512, AMX ...),
+    because absolute times are comparable only between machines of the same kind."""
+    import os
+
+    import torch
+
+    model = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as info:
+            model = next((line.split(":", 1)[1].strip() for line in info if line.startswith("model name")), model)
+    except OSError:
+        pass
+    amx = getattr(torch.cpu, "_is_amx_tile_supported", lambda: False)()
+    return (
+        f"{model}, {os.cpu_count()} cores, torch CPU capability {torch.backends.cpu.get_cpu_capability()}"
+        f"{', AMX' if amx else ''}"
+    )
+
+
 def write_results(out: str | Path, title: str, setup: str, table: str) -> None:
-    """Write ``# title``, the date and machine, ``setup`` and ``table`` to ``out``; print the table."""
-    header = f"# {title}\n\n{dt.date.today()}, {platform.node()} ({platform.machine()}), {setup}\n\n"
+    """Write ``# title``, the date, the machine and its CPU, ``setup`` and ``table`` to ``out``; print the table."""
+    header = f"# {title}\n\n{dt.date.today()}, {platform.node()} ({cpu_description()}), {setup}\n\n"
     Path(out).write_text(header + table, encoding="utf-8")
     print("\n" + table)
