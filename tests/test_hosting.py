@@ -163,21 +163,24 @@ def test_limits_and_auth_from_flags_and_environment(monkeypatch, tmp_path) -> No
 
 
 @pytest.mark.parametrize(
-    "argv, words",
+    "argv, env, words",
     [
-        (["--weights", "/no/such/file.pth"], "does not exist"),
-        (["--max-queue", "-1"], "max-queue must be a number above 0, got -1"),
-        (["--max-size", "0"], "max-size must be a number above 0"),
+        (["--weights", "/no/such/file.pth"], {}, "does not exist"),
+        (["--max-queue", "-1"], {}, "max-queue must be a number above 0, got -1"),
+        (["--max-size", "0"], {}, "max-size must be a number above 0"),
+        ([], {"NST_MAX_STEPS": "lots"}, "NST_MAX_STEPS must be a whole number, got 'lots'"),
+        ([], {"NST_MAX_UPLOAD_MB": "-5"}, "max-upload-mb must be a number above 0"),
+        ([], {"NST_BASIC_AUTH_FILE": "/no/such/secret"}, "NST_BASIC_AUTH_FILE names a file that cannot be read"),
     ],
 )
-def test_the_server_refuses_to_start_on_bad_settings(argv, words, tmp_path) -> None:
+def test_the_server_refuses_to_start_on_bad_settings(argv, env, words, tmp_path) -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "demo_app", "--no-show", "--device", "cpu", *argv],
+        [sys.executable, "-m", "demo_app", "--no-show", "--device", "cpu", "--weights", "random", *argv],
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=120,
-        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "TORCH_HOME": str(tmp_path)},
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "TORCH_HOME": str(tmp_path), **env},
     )
     assert proc.returncode == 2, proc.stderr
     assert words in proc.stderr and "Traceback" not in proc.stderr
