@@ -107,8 +107,14 @@ class LogSlider(pn.viewable.Viewer):
         self._state, self._name, self._default = state, name, default
         self._syncing = False
         start, end, step = field_range(name)  # from StyleConfig's metadata: never typed here
-        self.slider = LogRange(
-            label=label, start=start, end=end, step=step, width=width, margin=(5, 10), css_classes=css_classes or []
+        self.slider = LogRange(  # room for the on/off box beside it inside the 320 px card
+            label=label,
+            start=start,
+            end=end,
+            step=step,
+            width=width - 65 if allow_zero else width,
+            margin=(5, 10),
+            css_classes=css_classes or [],
         )
         self.slider.value = self._exponent(getattr(state, name), start)
         self.toggle = pn.widgets.Checkbox(
