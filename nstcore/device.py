@@ -64,7 +64,8 @@ def prefers_channels_last(device: torch.device) -> bool:
 
     oneDNN's bf16/AMX kernels and cuDNN's tensor-core kernels are NHWC-native; given NCHW they transpose around every
     convolution. Measured on the 2-core AMX CPU at 256 px: a VGG19 step 1.5x faster in bf16, 1.2x in fp32
-    (benchmarks/results_ablation.md). MPS gains nothing and has had channels-last bugs, so it stays NCHW.
+    (benchmarks/results_ablation.md); limited to AVX2 kernels still 1.07x in fp32 (benchmarks/results_isa.md), so
+    CPUs without AVX-512 keep it too. MPS gains nothing and has had channels-last bugs, so it stays NCHW.
     """
     return device.type in ("cpu", "cuda")
 

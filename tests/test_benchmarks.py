@@ -51,3 +51,14 @@ def test_hostile_benchmark_cell_runs_against_a_separate_server() -> None:
     result = measure(seconds=4, reloaders=1)
     assert result["job_kept_running"] and result["uploads"] >= 3 and result["page_loads"] >= 1
     assert result["probes"] >= 5 and result["max"] < 10_000  # 10 s = a probe that got no answer
+
+
+def test_isa_cells_run() -> None:
+    """bench_isa's cells (here on this CPU's own kernels; the script also runs them limited to AVX2)."""
+    import bench_isa
+
+    cells = bench_isa.cells(48, 5)
+    assert cells["capability"] and all(
+        cells[key] > 0
+        for key in ("Adam fp32, NCHW", "Adam fp32, channels-last (engine)", "L-BFGS fp32, channels-last (engine)")
+    )
