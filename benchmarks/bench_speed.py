@@ -168,6 +168,13 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=12, help="Steps per ms/iteration cell.")
     parser.add_argument("--baseline-steps", type=int, default=300)
     parser.add_argument("--one", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--precisions",
+        nargs="+",
+        default=None,
+        help="fp32 and/or bf16 (default: both where bf16 units exist, else fp32). Under ONEDNN_MAX_CPU_ISA=AVX2 the "
+        "AMX check still says yes: pass fp32 there.",
+    )
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results_speed.md"))
     args = parser.parse_args()
     if args.one:
@@ -178,7 +185,7 @@ def main() -> None:
     from nstcore.device import has_fast_bf16
 
     device = resolve_device(args.device)
-    precisions = ["fp32", "bf16"] if has_fast_bf16(device) else ["fp32"]
+    precisions = args.precisions or (["fp32", "bf16"] if has_fast_bf16(device) else ["fp32"])
     rows = []
     for size in args.sizes:
         base = measure({"kind": "baseline", "device": args.device, "size": size, "steps": args.steps})

@@ -44,9 +44,12 @@ def cpu_description() -> str:
     except OSError:
         pass
     amx = getattr(torch.cpu, "_is_amx_tile_supported", lambda: False)()
+    limited = " ".join(
+        f"{k}={os.environ[k]}" for k in ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA") if os.environ.get(k)
+    )
     return (
         f"{model}, {os.cpu_count()} cores, torch CPU capability {torch.backends.cpu.get_cpu_capability()}"
-        f"{', AMX' if amx else ''}"
+        f"{', AMX' if amx else ''}{', kernels limited by ' + limited if limited else ''}"
     )
 
 
