@@ -35,6 +35,8 @@ class OffLoopPage(Handler):
 
     def __init__(self, create: Callable[[], Any], title: str) -> None:
         super().__init__()
+        # Panel's own body of a function handler (private API; panel is pinned in requirements.txt, and every browser
+        # test goes through this path, so an upgrade that changes it fails loudly).
         self._build = partial(_eval_panel, create, None, title, False, False)
 
     async def on_session_created(self, session_context) -> None:
