@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from .cli_common import (
+from .shared_cli import (
     add_common_arguments,
     add_config_arguments,
     build_config,

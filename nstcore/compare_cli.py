@@ -13,7 +13,10 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from .cli_common import (
+from .config import StyleConfig, load_json
+from .errors import ConfigError
+from .presets import PRESETS, expand_preset
+from .shared_cli import (
     add_common_arguments,
     add_config_arguments,
     build_config,
@@ -23,9 +26,6 @@ from .cli_common import (
     read_text,
     save_result,
 )
-from .config import StyleConfig, load_json
-from .errors import ConfigError
-from .presets import PRESETS, expand_preset
 from .variants import MAX_VARIANTS, Variant, check_count, comparison_to_dict, variant_from_dict
 
 
