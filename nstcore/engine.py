@@ -215,7 +215,12 @@ def _optimise(
         )
     state = controls.read()
     seen_version = state.version
-    chunk = min(max_batch or batch, batch)
+    # L-BFGS steps the whole lane as one flat vector: its curvature history, step length and blow-up guard would mix
+    # the variants of a batch, so a variant's picture would depend on its neighbours. Under L-BFGS every variant
+    # gets a lane of its own (still one run, one snapshot per step); Adam's per-element moments keep a batch
+    # independent, so it shares the pass.
+    per_variant = config.optimizer == "lbfgs"
+    chunk = 1 if per_variant else min(max_batch or batch, batch)
     start = time.perf_counter()
     step = 0
     lanes: list[Lane] = []
@@ -243,10 +248,10 @@ def _optimise(
             1 if auto else chunk,
             bf16,
         )
-        if auto:
+        if auto and not per_variant:
             chunk = min(max_batch or batch, batch)  # a coarser scale's split does not bind the next one
         del start_image, content, style
-        split = split_note(batch, lanes, auto, max_batch)
+        split = split_note(batch, lanes, auto, max_batch, per_variant)
         names_c, names_s = lanes[0].objective.content_names, lanes[0].objective.style_names
         for scale_step in range(1, scale_steps + 1):
             step += 1

@@ -183,12 +183,16 @@ def build_lanes(
             chunk = (chunk + 1) // 2
 
 
-def split_note(batch: int, lanes: Sequence[Lane], auto: bool, max_batch: int | None) -> tuple[str, ...]:
+def split_note(
+    batch: int, lanes: Sequence[Lane], auto: bool, max_batch: int | None, per_variant: bool = False
+) -> tuple[str, ...]:
     """A sentence when the variants do not share one pass, saying why (for Progress.notes)."""
     lane_size = max(len(lane.indices) for lane in lanes)
     if lane_size >= batch:
         return ()
-    if auto and lane_size == 1:
+    if per_variant:
+        why = "(L-BFGS keeps one curvature history per image, so variants cannot share its steps)"
+    elif auto and lane_size == 1:
         why = "(on the CPU, images this large run faster one per pass; see benchmarks/results_batch.md)"
     elif max_batch and lane_size == max_batch:
         why = "to stay within max_batch"

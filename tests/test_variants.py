@@ -47,6 +47,19 @@ def test_max_batch_splits_and_says_so(tiny_config, content_image, style_image, n
         assert np.abs(a.astype(int) - b.astype(int)).mean() < 1.0
 
 
+def test_lbfgs_variants_do_not_steer_each_other(tiny_config, content_image, style_image, network) -> None:
+    """One flat L-BFGS history over a batch made each variant's picture depend on its neighbours (a strong-style
+    row changed the step lengths of a weak one); now each variant is what it would be alone, and the page says so."""
+    config = tiny_config.replace(steps=8, optimizer="lbfgs", precision="fp32")
+    weak = config.loss_weights()
+    strong = weak.__class__(1.0, 1e9, 0.0, dict(weak.content_layers), dict(weak.style_layers))
+    batched = list(run(config, content_image, style_image, network=network, variants=[weak, strong]))[-1]
+    alone = list(run(config, content_image, style_image, network=network))[-1]
+    assert np.array_equal(alone.image, batched.images[0])
+    assert batched.losses[0].total == pytest.approx(alone.loss.total, rel=1e-5)
+    assert any("L-BFGS keeps one curvature history per image" in note for note in batched.notes)
+
+
 def test_out_of_memory_halves_the_batch_until_it_fits(
     tiny_config, content_image, style_image, network, monkeypatch
 ) -> None:
