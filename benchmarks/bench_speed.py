@@ -175,6 +175,7 @@ def main() -> None:
         help="fp32 and/or bf16 (default: both where bf16 units exist, else fp32). Under ONEDNN_MAX_CPU_ISA=AVX2 the "
         "AMX check still says yes: pass fp32 there.",
     )
+    parser.add_argument("--cells-only", action="store_true", help="Only the ms/iteration table (minutes, not tens).")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results_speed.md"))
     args = parser.parse_args()
     if args.one:
@@ -213,6 +214,20 @@ def main() -> None:
                     )
                 )
                 print(rows[-1], flush=True)
+    table = (
+        "| size | implementation | ms / iteration | peak memory (MB) | speed-up vs baseline |\n"
+        "|---:|---|---:|---:|---:|\n"
+        + "".join(f"| {s} px | {name} | {ms:.0f} | {mb:.0f} | {r} |\n" for s, name, ms, mb, r in rows)
+    )
+    mem = "max RSS of the process" if device.type == "cpu" else "CUDA allocator peak"
+    setup = (
+        f"device {describe_device(device)}. VGG19 to conv5_1 (random weights), content conv4_2, style "
+        "conv1_1..conv5_1, alpha 1, beta 1e6, lake_house x swirls. ms/iteration = median of steady steps; "
+        f"peak memory = {mem}."
+    )
+    if args.cells_only:
+        write_results(args.out, "Engine speed (ms per iteration)", setup, table)
+        return
     size = max(args.sizes)
     base = measure({"kind": "baseline", "device": args.device, "size": size, "steps": args.baseline_steps})
     quality = [(f"baseline, {base['steps']} L-BFGS evaluations", base["wall"], base["steps"], "1.00")]
@@ -265,25 +280,12 @@ def main() -> None:
     else:
         quality.append((label, float("nan"), cell["steps"], "not reached"))
     print(quality[-1], flush=True)
-    table = (
-        "| size | implementation | ms / iteration | peak memory (MB) | speed-up vs baseline |\n"
-        "|---:|---|---:|---:|---:|\n"
-        + "".join(f"| {s} px | {name} | {ms:.0f} | {mb:.0f} | {r} |\n" for s, name, ms, mb, r in rows)
-    )
     table += (
         f"\nTime to the baseline's loss ({base['loss']:.4g}, its best in {base['steps']} L-BFGS evaluations at "
         f"{size} px):\n\n| run | wall time (s) | steps | time / baseline's |\n|---|---:|---:|---:|\n"
         + "".join(f"| {name} | {wall:.1f} | {steps} | {r} |\n" for name, wall, steps, r in quality)
     )
-    mem = "max RSS of the process" if device.type == "cpu" else "CUDA allocator peak"
-    write_results(
-        args.out,
-        "Engine speed",
-        f"device {describe_device(device)}. VGG19 to conv5_1 (random weights), content conv4_2, style "
-        "conv1_1..conv5_1, alpha 1, beta 1e6, lake_house x swirls. ms/iteration = median of steady steps; "
-        f"peak memory = {mem}.",
-        table,
-    )
+    write_results(args.out, "Engine speed", setup, table)
 
 
 if __name__ == "__main__":

@@ -45,8 +45,11 @@ def network() -> nstcore.Network:
 
 @pytest.fixture()
 def tiny_config() -> nstcore.StyleConfig:
-    # fp32: the equality tests compare batched and single runs to a few grey levels; bf16 has its own test.
-    return nstcore.StyleConfig(size=48, steps=30, weights="random", preview_every=10, precision="fp32")
+    # fp32: the equality tests compare batched and single runs to a few grey levels; bf16 has its own test. Adam:
+    # the batching tests need variants that share a pass (under L-BFGS each variant has a pass of its own).
+    return nstcore.StyleConfig(
+        size=48, steps=30, weights="random", preview_every=10, precision="fp32", optimizer="adam"
+    )
 
 
 # -- helpers shared by several test modules ------------------------------------------------------------------

@@ -13,8 +13,9 @@ def test_defaults_are_the_papers_layers() -> None:
     config = StyleConfig()
     assert config.content_layers == {"conv4_2": 1.0}
     assert list(config.style_layers) == ["conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1"]
-    assert config.model == "vgg19" and config.pooling == "avg" and config.effective_lr == 0.02
-    assert config.replace(optimizer="lbfgs").effective_lr == 1.0
+    assert config.model == "vgg19" and config.pooling == "avg"
+    assert config.optimizer == "lbfgs" and config.effective_lr == 1.0
+    assert config.replace(optimizer="adam").effective_lr == 0.02
 
 
 def test_json_round_trip_is_exact() -> None:
