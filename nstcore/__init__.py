@@ -32,10 +32,12 @@ from .grid import grid_image
 from .images import DEFAULT_MAX_PIXELS, load_image, resize_long_side, save_image, to_rgb
 from .images import FORMATS as IMAGE_FORMATS
 from .images import SUFFIXES as IMAGE_SUFFIXES
-from .layers import MODELS, layer_names, sort_layers, tap_index
+from .layers import MODELS, layer_hint, layer_names, sort_layers, tap_index
 from .objective import Objective
-from .presets import PRESETS, expand_preset
+from .png_config import config_from_bytes, config_text_from_png, png_with_config
+from .presets import PRESETS, expand_preset, run_lengths
 from .progress import Losses, Progress
+from .timelapse import FrameKeeper, timelapse_bytes, write_timelapse
 from .variants import MAX_LABEL, VARIANT_FIELDS, Variant, clean_label, comparison_to_dict, variant_from_dict
 
 __all__ = [
@@ -59,6 +61,7 @@ __all__ = [
     "config_fields",
     "describe_device",
     "format_layers",
+    "layer_hint",
     "layer_names",
     "literal_choices",
     "load_image",
@@ -71,6 +74,7 @@ __all__ = [
     "VARIANT_FIELDS",
     "Variant",
     "expand_preset",
+    "run_lengths",
     "grid_image",
     "variant_from_dict",
     "resize_long_side",
@@ -89,4 +93,10 @@ __all__ = [
     "MAX_JSON_BYTES",
     "DEFAULT_MAX_PIXELS",
     "comparison_to_dict",
+    "config_from_bytes",
+    "config_text_from_png",
+    "png_with_config",
+    "FrameKeeper",
+    "timelapse_bytes",
+    "write_timelapse",
 ]

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Generator, Sequence
 from pathlib import Path
+from typing import Any
 
+from .errors import ConfigError
+from .progress import Progress
 from .shared_cli import (
     add_common_arguments,
     add_config_arguments,
@@ -21,6 +24,8 @@ from .shared_cli import (
     guarded,
     save_result,
 )
+from .timelapse import FORMATS as TIMELAPSE_FORMATS
+from .timelapse import FrameKeeper, write_timelapse
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -30,6 +35,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     add_common_arguments(parser, "Where to write the result (.png, .jpg ...).")
     parser.add_argument("--save-config", metavar="FILE.json", help="Write the effective settings as JSON.")
+    parser.add_argument(
+        "--timelapse",
+        metavar="FILE.gif|FILE.mp4",
+        help="Also write the run as a time-lapse of its preview frames (one every --preview-every steps).",
+    )
     add_config_arguments(parser)
     return parser
 
@@ -41,9 +51,15 @@ def _run(args: argparse.Namespace) -> int:
     config = build_config(args)
     inputs = {"content image": args.content, "style image": args.style, "config file": args.config}
     output = check_output(args.output, keep=inputs)
-    for flag, path in (("--save-config", args.save_config), ("--log-json", args.log_json)):
+    for flag, path in (
+        ("--save-config", args.save_config),
+        ("--log-json", args.log_json),
+        ("--timelapse", args.timelapse),
+    ):
         if path:
             check_output(path, flag=flag, image=False, keep={**inputs, "output image": output})
+    if args.timelapse and Path(args.timelapse).suffix.lower() not in TIMELAPSE_FORMATS:
+        raise ConfigError(f"--timelapse {args.timelapse} must end in .gif or .mp4.")
     if args.save_config:
         Path(args.save_config).write_text(config.to_json() + "\n", encoding="utf-8")
     device = resolve_device(config.device)
@@ -54,8 +70,13 @@ def _run(args: argparse.Namespace) -> int:
             f"{describe_device(device)}; {config.steps} {config.optimizer} steps at {config.size} px",
             file=sys.stderr,
         )
-    last = drive(snapshots, config.steps, args.no_progress, args.log_json)
-    save_result(last.image, output)
+    frames: FrameKeeper[Any] = FrameKeeper()
+    last = drive(
+        _keeping(snapshots, frames) if args.timelapse else snapshots, config.steps, args.no_progress, args.log_json
+    )
+    save_result(last.image, output, config.to_json())
+    if args.timelapse:
+        write_timelapse(frames.frames, args.timelapse)
     if not args.no_progress:
         print(
             f"wrote {output} ({last.image.shape[1]}x{last.image.shape[0]}), final loss {last.loss.total:.4g}, "
@@ -63,6 +84,17 @@ def _run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     return 0
+
+
+def _keeping(snapshots: Generator[Progress, None, None], frames: FrameKeeper[Any]) -> Generator[Progress, None, None]:
+    """The run's snapshots, passing each preview image to ``frames`` on the way (closing this closes the run)."""
+    try:
+        for snapshot in snapshots:
+            if snapshot.image is not None:
+                frames.offer(snapshot.image)
+            yield snapshot
+    finally:
+        snapshots.close()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

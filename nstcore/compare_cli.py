@@ -106,7 +106,8 @@ def run_compare(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     last = drive(snapshots, shared.steps, args.no_progress, args.log_json)
-    save_result(grid_image(last.images, [v.label for v in variants], args.columns), output)
+    # The grid carries the shared settings: loading it as a config restores what every cell had in common.
+    save_result(grid_image(last.images, [v.label for v in variants], args.columns), output, shared.to_json())
     json_path.write_text(json.dumps(comparison_to_dict(shared, variants), indent=2) + "\n", encoding="utf-8")
     if not args.no_progress:
         print(f"wrote {output} and {json_path} ({last.rate:.2f} steps/s for the whole batch)", file=sys.stderr)

@@ -10,11 +10,12 @@ from __future__ import annotations
 import io
 import os
 import warnings
+from collections.abc import Mapping
 from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 
 from .errors import ImageError, shown
 
@@ -183,12 +184,23 @@ def check_survives_pooling(size: tuple[int, int], min_side: int, what: str) -> N
         )
 
 
-def save_image(image: Image.Image | np.ndarray, path: str | os.PathLike) -> None:
-    """Write an image (format from the file suffix). Used by the edges, never by the run loop."""
+def save_image(
+    image: Image.Image | np.ndarray, path: str | os.PathLike, png_text: Mapping[str, str] | None = None
+) -> None:
+    """Write an image (format from the file suffix). Used by the edges, never by the run loop. ``png_text`` goes
+    into iTXt chunks when the file is a PNG (the run's settings, see :mod:`nstcore.png_config`)."""
     if isinstance(image, np.ndarray):
         image = Image.fromarray(image)
+    info = None
+    if png_text and Path(path).suffix.lower() == ".png":
+        info = PngImagePlugin.PngInfo()
+        for key, text in png_text.items():
+            info.add_itxt(key, text)
     try:
-        image.save(path)
+        if info is not None:
+            image.save(path, pnginfo=info)
+        else:
+            image.save(path)
     except (OSError, ValueError) as exc:
         raise ImageError(
             f"Could not write {os.fspath(path)} ({exc}); check the folder exists and the suffix "

@@ -63,3 +63,28 @@ def pools_before(model: str, name: str) -> int:
 def sort_layers(model: str, names: list[str] | tuple[str, ...]) -> list[str]:
     """Names in network order (shallow first)."""
     return sorted(names, key=lambda n: tap_index(model, n))
+
+
+# What a block's Gram matrices capture, in a newcomer's words (Gatys et al. 2015, Fig. 1: style reconstructions from
+# conv1_1 alone show fine grain and colour; adding deeper layers brings ever larger structures of the painting).
+_STYLE_HINTS = {
+    1: "fine grain and colour",
+    2: "small brush texture",
+    3: "strokes and patterns",
+    4: "larger motifs",
+    5: "large shapes",
+}
+# As a content layer (Fig. 1, content reconstructions): shallow layers keep the exact pixels, deep ones only layout.
+_CONTENT_HINTS = {
+    1: "keeps exact pixels: little room for style",
+    2: "keeps fine detail",
+    3: "keeps edges and detail",
+    4: "keeps the layout, frees the texture (the paper's choice)",
+    5: "keeps only the rough layout",
+}
+
+
+def layer_hint(name: str, role: str = "style") -> str:
+    """A one-line hint of what ``convB_K`` does as a style (or content) layer, e.g. "large shapes"."""
+    block = int(name[4]) if len(name) > 4 and name[4].isdigit() else 0
+    return (_CONTENT_HINTS if role == "content" else _STYLE_HINTS).get(block, "")

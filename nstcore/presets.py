@@ -19,6 +19,20 @@ from .errors import ConfigError, shown
 from .variants import Variant
 
 PRESETS = ("style_layers", "content_layers", "ratio", "pooling")
+
+# Run lengths the page offers a newcomer. "quick" shows a recognisable picture in about 20 s on a 2-core CPU without
+# bf16 units (benchmarks/results_quick.md): half the default size (a quarter of the work per step) and L-BFGS, which
+# reached the naive baseline's loss in 0.24x of its time on that CPU where Adam had not reached it when the baseline
+# finished (benchmarks/results_speed_epyc.md). "full" is StyleConfig's own defaults for the same fields.
+QUICK_RUN = {"size": 128, "steps": 80, "optimizer": "lbfgs"}
+
+
+def run_lengths() -> dict[str, dict[str, object]]:
+    """``{"quick": {...}, "full": {...}}``: the settings each run length sets (full = the config's defaults)."""
+    defaults = StyleConfig()
+    return {"quick": dict(QUICK_RUN), "full": {name: getattr(defaults, name) for name in QUICK_RUN}}
+
+
 FIGURE1_CONTENT_LAYERS = ("conv1_2", "conv2_2", "conv3_2", "conv4_2", "conv5_2")
 
 

@@ -17,8 +17,11 @@ from typing import Any
 
 from .config import StyleConfig, config_fields, format_layers, literal_choices, parse_layers
 from .errors import ConfigError, NSTError
+from .png_config import config_from_bytes
 
 EXIT_BAD_INPUT = 2
+# --config takes a JSON file (a few KB) or a result PNG carrying its settings (a 4096 px PNG is ~30 MB).
+MAX_CONFIG_FILE_BYTES = 64 * 2**20
 
 
 def _flag(field_name: str, metadata: Mapping[str, Any]) -> str:
@@ -66,11 +69,24 @@ def read_text(path: str | Path, what: str) -> str:
         raise ConfigError(f"Cannot read {what} {path} ({exc.strerror}); check the path.") from None
 
 
+def read_bytes(path: str | Path, what: str) -> bytes:
+    """A config file's bytes (JSON, or a result PNG carrying its settings), refusing a huge file before reading it."""
+    try:
+        size = Path(path).stat().st_size
+        if size > MAX_CONFIG_FILE_BYTES:
+            raise ConfigError(
+                f"The {what} {path} is {size / 2**20:.0f} MB; give a config JSON or a result PNG written by this tool."
+            )
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"Cannot read {what} {path} ({exc.strerror}); check the path.") from None
+
+
 def build_config(args: argparse.Namespace, underlay: Mapping[str, Any] | None = None) -> StyleConfig:
     """Defaults <- ``underlay`` <- ``--config FILE.json`` <- flags given on the command line."""
     base: dict[str, Any] = dict(underlay or {})
     if getattr(args, "config", None):
-        base.update(StyleConfig.from_json(read_text(args.config, "config file")).to_dict())
+        base.update(config_from_bytes(read_bytes(args.config, "config file"), f"The config {args.config}").to_dict())
     overrides = {f.name: getattr(args, f.name) for f, _ in config_fields() if hasattr(args, f.name)}
     return StyleConfig.from_dict({**base, **overrides})
 
@@ -140,21 +156,23 @@ def check_output(
     return output
 
 
-def save_result(image: Any, output: Path) -> Path:
+def save_result(image: Any, output: Path, config_json: str | None = None) -> Path:
     """Write the result; if that fails after all (disk full, folder removed meanwhile), save it next to the
     intended file, or in the temp folder, under a new name rather than throw the run away. Returns where it went;
     raises ConfigError naming that place when it is not ``output``."""
     from .images import ImageError, save_image
+    from .png_config import CHUNK
 
+    text = {CHUNK: config_json} if config_json is not None else None
     try:
-        save_image(image, output)
+        save_image(image, output, text)
         return output
     except ImageError as first:
         stamp = time.strftime("%Y%m%d-%H%M%S")
         for folder in (output.parent, Path(tempfile.gettempdir())):
             fallback = folder / f"{output.stem}-{stamp}.png"
             try:
-                save_image(image, fallback)
+                save_image(image, fallback, text)
             except ImageError:
                 continue
             raise ConfigError(f"{first} The result was saved as {fallback} instead.") from None
@@ -166,7 +184,11 @@ def add_common_arguments(parser: argparse.ArgumentParser, output_help: str) -> N
     parser.add_argument("content", help="Content image (photo).")
     parser.add_argument("style", help="Style image (painting).")
     parser.add_argument("-o", "--output", required=True, help=output_help)
-    parser.add_argument("--config", metavar="FILE.json", help="Load settings from a JSON file (flags override it).")
+    parser.add_argument(
+        "--config",
+        metavar="FILE",
+        help="Load settings from a config JSON or from a result PNG written by this tool (flags override it).",
+    )
     parser.add_argument(
         "--log-json", metavar="FILE.jsonl", help="Write one JSON object per step (and variant) with every loss term."
     )

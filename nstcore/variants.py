@@ -73,7 +73,11 @@ def variant_from_dict(base: StyleConfig, data: Mapping[str, Any], index: int) ->
         overrides = {k: v for k, v in data["config"].items() if k in VARIANT_FIELDS}
     else:
         overrides = {k: v for k, v in data.items() if k != "label"}
-    config = StyleConfig.from_dict({**base.to_dict(), **overrides})
+    try:
+        config = StyleConfig.from_dict({**base.to_dict(), **overrides})
+    except ConfigError as exc:  # say which row: a table of eight looks alike
+        short = label if len(label) <= 40 else label[:39] + "…"
+        raise ConfigError(f"Variant {index + 1} ({short}): {exc}") from None
     shared = {f.name for f in dataclasses.fields(StyleConfig)} - set(VARIANT_FIELDS)
     differing = sorted(name for name in shared if getattr(config, name) != getattr(base, name))
     if differing:
