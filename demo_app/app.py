@@ -20,7 +20,7 @@ if __package__ in (None, ""):  # `panel serve demo_app/app.py` runs this file as
 import panel as pn  # noqa: E402
 
 from demo_app.backend import Backend  # noqa: E402
-from demo_app.layout import CSS, FRAME_PERIOD_MS, Dashboard, alert_html  # noqa: E402
+from demo_app.layout import CSS, FRAME_PERIOD_MS, SIDEBAR_WIDTH, Dashboard, alert_html  # noqa: E402
 from demo_app.limits import Limits  # noqa: E402
 from demo_app.state import SessionState  # noqa: E402
 
@@ -87,7 +87,7 @@ _extension_lock = threading.Lock()
 _extension_loaded = False
 
 
-def create_app() -> pn.viewable.Viewable:
+def create_app() -> pn.viewable.Viewable | pn.template.BaseTemplate:
     """Build one session's page (called once per browser session, on a page-builder thread when served)."""
     _extension()
     backend, limits = _defaults()
@@ -114,14 +114,41 @@ def create_app() -> pn.viewable.Viewable:
         LIVE_SESSIONS.discard(dashboard)
 
     pn.state.on_session_destroyed(_destroyed)
-    header = pn.pane.Markdown(
-        f"## {TITLE}\nGatys, Ecker & Bethge, *A Neural Algorithm of Artistic Style* — "
+    about = pn.pane.Markdown(
+        f"Gatys, Ecker & Bethge, *A Neural Algorithm of Artistic Style* — "
         f"{backend.device_label}, {backend.weights_label('vgg19')} weights",
         margin=(0, 10),
+        css_classes=["nst-about"],
     )
-    page = pn.Column(header, dashboard, sizing_mode="stretch_width")
+    page = pn.template.FastListTemplate(
+        title=TITLE,
+        sidebar=dashboard.sidebar(),
+        main=[about, *dashboard.main()],
+        sidebar_width=SIDEBAR_WIDTH,
+        theme_toggle=True,
+        # Without it a phone lays the page out ~1000 px wide and shrinks it to a third: 5 px text.
+        meta_viewport="width=device-width, initial-scale=1",
+        accent="#0072b5",
+        header_background="#0072b5",
+    )
+    page.config.raw_css.append(RESPONSIVE_CSS)
     page.dashboard = dashboard  # type: ignore[attr-defined]  # handle for in-process tests
     return page
+
+
+# FastListTemplate puts the sidebar beside the main area at any width. Below 760 px the two stack, the result first
+# (Run, status, preview), then the controls, and the page scrolls as one column: nothing wider than the screen.
+RESPONSIVE_CSS = """
+@media (max-width: 760px) {
+  #content { flex-direction: column; overflow-y: auto; overflow-x: hidden; }
+  #main { order: 1; height: auto; overflow: visible; padding: 0 6px; flex-grow: 0; }
+  #sidebar { order: 2; min-width: 100% !important; max-width: 100% !important; height: auto; overflow: visible;
+             border-right: 0; padding: 10px 4px; box-sizing: border-box; }
+  #sidebar.hidden { display: none; }
+  #header .title { font-size: 1.1em; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
+  .card-margin { margin: 0.5em 0; }
+}
+"""
 
 
 def applications() -> dict[str, object]:

@@ -1,11 +1,19 @@
-"""The live loss chart: one Bokeh line per weighted term of Gatys et al.'s objective, log y axis, clickable legend."""
+"""The live loss chart: one Bokeh line per term of Gatys et al.'s objective, log y axis, clickable legend.
+
+Each term is kept twice: weighted (what the optimiser minimises: alpha * content, beta * w_l * E_l, tv weight * TV)
+and unweighted (the term itself). Raising beta from 1e6 to 1e10 multiplies the weighted style lines by 1e4, which
+reads as a blow-up; the unweighted view shows the style terms keep falling. A dotted marker with a label shows each
+change made during the run. The legend sits below the plot, where it covers no points.
+"""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from bokeh.models import ColumnDataSource
+from bokeh.models.annotations import Label, Legend, Span
 from bokeh.palettes import Category10_10
 from bokeh.plotting import figure
 
@@ -24,10 +32,13 @@ def loss_terms(style_layers: Sequence[str]) -> list[str]:
 def loss_figure(
     terms: Sequence[str], title: str = "Loss (weighted terms, log scale)", labels: Sequence[str] | None = None
 ):
-    """A figure with an empty source whose columns are ``step`` plus one per term (legend: ``labels`` or terms)."""
-    source = ColumnDataSource({"step": [], **{column_key(t): [] for t in terms}})
+    """A figure with an empty source whose columns are ``step`` plus, per term, its weighted and its unweighted
+    value (``u_`` prefix); the lines show the weighted ones (legend: ``labels`` or the terms)."""
+    source = ColumnDataSource(
+        {"step": [], **{column_key(t): [] for t in terms}, **{"u_" + column_key(t): [] for t in terms}}
+    )
     fig = figure(
-        height=330,
+        height=360,
         sizing_mode="stretch_width",
         y_axis_type="log",
         title=title,
@@ -36,31 +47,93 @@ def loss_figure(
         toolbar_location="above",
     )
     colours = list(Category10_10)
+    items: list[Any] = []
     for i, term in enumerate(terms):
         label = labels[i] if labels else term.replace("style:", "style ")
-        fig.line(
+        line = fig.line(
             "step",
             column_key(term),
             source=source,
-            legend_label=label,
             color=colours[i % len(colours)],
             line_width=2.5 if term == "total" else 1.5,
             line_dash="dashed" if term == "tv" else "solid",
+            name=column_key(term),
         )
-    fig.legend.click_policy = "hide"
-    fig.legend.location = "top_right"
-    fig.legend.label_text_font_size = "9pt"
-    fig.legend.background_fill_alpha = 0.6
+        items.append((label, [line]))
+    legend = Legend(
+        items=items,
+        click_policy="hide",
+        orientation="horizontal",
+        label_text_font_size="9pt",
+        ncols=4,
+        spacing=4,
+        margin=4,
+    )
+    fig.add_layout(legend, "below")
     return fig, source
 
 
-def rows_to_columns(rows: Sequence[tuple[int, nstcore.Losses]], terms: Sequence[str]) -> dict[str, list[float]]:
-    """New rows for ``source.stream``; zero terms become NaN (a log axis cannot show 0: the line just pauses)."""
+def show_weighted(fig, weighted: bool) -> None:
+    """Switch every line between its weighted and unweighted column (on the session's loop)."""
+    for renderer in fig.renderers:
+        key = renderer.name
+        if key:
+            renderer.glyph.y = key if weighted else "u_" + key
+    fig.title.text = "Loss (weighted terms, log scale)" if weighted else "Loss (unweighted terms, log scale)"
+
+
+def mark_change(fig, step: int, text: str, index: int) -> None:
+    """A dotted vertical line at ``step`` with ``text`` (ours, e.g. "β 1e+06→1e+10") near the top; labels of
+    successive changes step down so neighbours do not overlap."""
+    fig.add_layout(Span(location=step, dimension="height", line_dash="dotted", line_color="#555", line_width=1.5))
+    fig.add_layout(
+        Label(
+            x=step,
+            y=8 + 16 * (index % 4),
+            y_units="screen",
+            x_offset=3,
+            text=text,
+            text_font_size="9pt",
+            text_color="#333",
+            background_fill_color="white",
+            background_fill_alpha=0.7,
+        )
+    )
+
+
+def rows_to_columns(
+    rows: Sequence[tuple[int, nstcore.Losses]], terms: Sequence[str], weights: Mapping[str, float] | None = None
+) -> dict[str, list[float]]:
+    """New rows for ``source.stream``; zero terms become NaN (a log axis cannot show 0: the line just pauses).
+    ``weights`` (term -> its weight when the rows were made) gives the unweighted ``u_`` columns; without it (a
+    comparison's totals) they repeat the weighted values."""
     data: dict[str, list[float]] = {"step": [], **{column_key(t): [] for t in terms}}
+    data.update({"u_" + column_key(t): [] for t in terms})
     for step, losses in rows:
         values = losses.as_dict()
         data["step"].append(step)
+        unweighted_total = 0.0
         for term in terms:
             value = values.get(term, 0.0)
-            data[column_key(term)].append(value if value > 0 and math.isfinite(value) else float("nan"))
+            data[column_key(term)].append(_shown(value))
+            if term == "total":
+                continue
+            weight = (weights or {}).get(term, 1.0)
+            raw = value / weight if weight > 0 else 0.0
+            unweighted_total += raw
+            data["u_" + column_key(term)].append(_shown(raw))
+        if "total" in terms:
+            total = unweighted_total if weights is not None else values.get("total", 0.0)
+            data["u_total"].append(_shown(total))
     return data
+
+
+def _shown(value: float) -> float:
+    return value if value > 0 and math.isfinite(value) else float("nan")
+
+
+def term_weights(alpha: float, beta: float, tv: float, content_layers, style_layers) -> dict[str, float]:
+    """What each chart term is multiplied by in the objective (the content term sums the content layers)."""
+    weights = {"content": alpha * max(sum(content_layers.values()), 1e-30), "tv": tv}
+    weights.update({f"style:{name}": beta * w for name, w in style_layers.items()})
+    return weights

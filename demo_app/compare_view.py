@@ -16,10 +16,23 @@ import param
 
 import nstcore
 
-from .charts import loss_figure, rows_to_columns
+from .charts import column_key, loss_figure, rows_to_columns, term_weights
 from .scheduler import Handover
 from .state import SessionState
 from .widgets import clicks
+
+VIEW_TITLES = {
+    "total": "Total loss per variant (weighted, log scale)",
+    "content": "Content term per variant (÷ α, log scale)",
+    "style": "Style terms per variant (÷ β·w, log scale)",
+}
+
+
+def _sum_shown(values: list[float]) -> float:
+    """Sum of the finite values (a switched-off layer is NaN on the chart); NaN when there are none."""
+    finite = [v for v in values if v == v]
+    return sum(finite) if finite else float("nan")
+
 
 COLUMNS = ["label", "alpha", "beta", "tv", "content_layers", "style_layers", "pooling"]
 
@@ -34,20 +47,25 @@ class CompareView(pn.viewable.Viewer):
         self.state = state
         self._syncing = False
         self.preset = pn.widgets.Select.from_param(state.param.preset, label="Preset", width=160)
-        self.load = pn.widgets.Button(label="Load preset", width=110, css_classes=["load-preset"])
+        # Picking a preset loads it (there was a separate "Load preset" click); "Reload" brings its rows back.
+        self._preset_watcher = state.param.watch(lambda e: state.load_preset(e.new), "preset")
+        self.load = pn.widgets.Button(label="Reload preset", width=120, css_classes=["load-preset"])
         self.load.on_click(clicks(state.load_preset))
+        self.shared_note = pn.pane.Str("", styles={"font-size": "12px"}, css_classes=["nst-compare-shared"])
+        state.param.watch(lambda e: self._note_shared(), "compare_shared")
+        self._note_shared()
         self.add = pn.widgets.Button(label="+ variant", width=90, css_classes=["add-variant"])
         self.remove = pn.widgets.Button(label="- variant", width=90)
         self.add.on_click(clicks(state.add_variant))
         self.remove.on_click(clicks(state.remove_variant))
-        self.run = pn.widgets.Button(label="▶ Run comparison", color="primary", width=160, css_classes=["run-compare"])
-        self.run.on_click(clicks(state.start_compare))
         self.table = pn.widgets.Tabulator(
             self._frame(),
             show_index=False,
             layout="fit_data_stretch",
             sizing_mode="stretch_width",
             height=260,
+            # wide enough for "style conv1_1..conv5_1" (the label column was cut to "style conv1_" on every row)
+            widths={"label": 190, "style_layers": 260, "content_layers": 130},
             editors={
                 "pooling": {"type": "list", "values": ["avg", "max"]},
                 "alpha": {"type": "number"},
@@ -58,8 +76,12 @@ class CompareView(pn.viewable.Viewer):
         )
         self.table.param.watch(self._edited, "value")
         state.param.watch(self._from_state, "variants")
-        state.param.watch(lambda e: self._sync_run_button(), ["running"])
         self.grid = pn.GridBox(ncols=4, sizing_mode="stretch_width")
+        self.chart_view = pn.widgets.RadioButtonGroup(
+            options=list(VIEW_TITLES), value="total", color="light", css_classes=["nst-compare-view"]
+        )
+        self.chart_view.param.watch(lambda e: self._show_view(), "value")
+        self._weights: list[dict[str, float]] = []
         self._cells: list[pn.pane.JPG] = []
         self._keys: list[str] = []
         self._source: Any = None  # the chart's ColumnDataSource, made per comparison
@@ -82,10 +104,10 @@ class CompareView(pn.viewable.Viewer):
         )
         self.help = pn.pane.Markdown(
             "Variants share the images and the run settings on the left; each has its own α, β, TV, layers "
-            "(`conv1_1:1,conv2_1:0.5`) and pooling. They are optimised **together as one batch**.",
+            "(`conv1_1:1,conv2_1:0.5`) and pooling. They are optimised **together as one batch**: "
+            "press **▶ Run comparison** above.",
             margin=(0, 10),
         )
-        self._sync_run_button()
 
     # -- table <-> state ------------------------------------------------------------------------------------------
     def _frame(self) -> pd.DataFrame:
@@ -121,8 +143,13 @@ class CompareView(pn.viewable.Viewer):
         finally:
             self._syncing = False
 
-    def _sync_run_button(self) -> None:
-        self.run.disabled = self.state.running
+    def _note_shared(self) -> None:
+        needs = self.state.compare_shared
+        self.shared_note.object = (
+            "This preset runs with " + ", ".join(f"{k} = {v}" for k, v in needs.items()) + " (the comparison only)."
+            if needs
+            else ""
+        )
 
     # -- results ------------------------------------------------------------------------------------------------
     def started(self) -> None:
@@ -134,18 +161,51 @@ class CompareView(pn.viewable.Viewer):
             for cell, label in zip(self._cells, labels)
         ]
         self._keys = [f"variant_{i}" for i in range(len(labels))]
-        fig, self._source = loss_figure(self._keys, title="Total loss per variant (log scale)", labels=labels)
+        fig, self._source = loss_figure(self._keys, title=VIEW_TITLES[self.chart_view.value], labels=labels)
+        # Besides the weighted totals (which differ by construction between alpha/beta variants): each variant's
+        # content term / alpha and its style terms / (beta * w_l), which do compare across variants.
+        self._source.data = {
+            **self._source.data,
+            **{f"{part}_{key}": [] for key in self._keys for part in ("content", "style")},
+        }
+        self._weights = [self._variant_weights(row) for row in self.state.variants[: len(labels)]]
         self.chart.object = fig
+        self._show_view()
         self.cells_filled = 0
         self.set_grid_png(None)
+
+    @staticmethod
+    def _variant_weights(row: dict[str, Any]) -> dict[str, float]:
+        try:
+            style = nstcore.parse_layers(str(row.get("style_layers", "")))
+            content = nstcore.parse_layers(str(row.get("content_layers", "")))
+            return term_weights(float(row["alpha"]), float(row["beta"]), float(row["tv"]), content, style)
+        except (nstcore.ConfigError, KeyError, TypeError, ValueError):
+            return {}
+
+    def _show_view(self) -> None:
+        fig = self.chart.object
+        if fig is None:
+            return
+        view = self.chart_view.value
+        for renderer in fig.renderers:
+            key = renderer.name
+            if key:
+                renderer.glyph.y = key if view == "total" else f"{view}_{key}"
+        fig.title.text = VIEW_TITLES[view]
 
     def apply_rows(self, handover: Handover) -> None:
         """Put the worker's new loss rows into the chart (session event loop only)."""
         if handover.rows and self._source is not None:
             data: dict[str, list[float]] = {"step": [s for s, _ in handover.rows]}
             for i, key in enumerate(self._keys):
-                column = rows_to_columns([(s, losses[i]) for s, losses in handover.rows], ["total"])
-                data[key] = column["total"]
+                weights = self._weights[i] if i < len(self._weights) else {}
+                terms = ["total", "content", *{f"style:{n}" for n in weights if n.startswith("style:")}]
+                column = rows_to_columns([(s, losses[i]) for s, losses in handover.rows], terms, weights)
+                data[key] = data["u_" + key] = column["total"]
+                data[f"content_{key}"] = column["u_content"]
+                style = [column[f"u_{column_key(t)}"] for t in terms[2:]]
+                data[f"style_{key}"] = [_sum_shown([values[j] for values in style]) for j in range(len(handover.rows))]
             self._source.stream(data)
 
     def apply_frames(self, jpegs: list[bytes]) -> None:
@@ -159,6 +219,8 @@ class CompareView(pn.viewable.Viewer):
     def set_grid_png(self, data: bytes | None) -> None:
         """The finished comparison's grid, rendered on a worker thread: offered for download from now on."""
         self._grid_png = data
+        if data is not None:
+            self.grid_download.filename = self.state.result_filename().replace("nst-", "nst-compare-", 1)
         self.grid_download.disabled = data is None
 
     def _grid_file(self) -> io.BytesIO | None:
@@ -174,9 +236,11 @@ class CompareView(pn.viewable.Viewer):
     def __panel__(self) -> pn.viewable.Viewable:
         return pn.Column(
             self.help,
-            pn.Row(self.preset, self.load, self.add, self.remove, self.run),
+            pn.FlexBox(self.preset, self.load, self.add, self.remove, align_items="end"),
+            self.shared_note,
             self.table,
             self.grid,
+            self.chart_view,
             self.chart,
             pn.Row(self.grid_download, self.json_download),
             sizing_mode="stretch_width",

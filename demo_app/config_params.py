@@ -60,3 +60,10 @@ def field_range(name: str) -> tuple[float, float, float | None]:
     if meta.get("log"):
         return math.log10(low), math.log10(high), 0.05
     return float(low), float(high), meta.get("step")
+
+
+def field_metadata(name: str) -> dict[str, Any]:
+    """StyleConfig field ``name``'s metadata plus its ``default`` (e.g. for a control derived from two fields)."""
+    defaults = nstcore.StyleConfig()
+    meta = next(f.metadata for f, _ in nstcore.config_fields() if f.name == name)
+    return {**meta, "default": getattr(defaults, name)}

@@ -9,6 +9,7 @@ into the parameters the page watches.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -29,6 +30,12 @@ class CurrentRun:
         self.config: nstcore.StyleConfig | None = None
         self.labels: tuple[str, ...] = ()  # the last run's variant labels (kept after it ends, for its grid)
         self.mode = "single"
+        # The settings the last run started with, as the config export writes them, with the live weights updated
+        # as they were steered: what its result PNG carries (kept after it ends).
+        self.record: dict[str, Any] = {}
+        # Every change steered into the last run, in order: {"step", "field", "old", "value"}; "step" is the first
+        # step that can have used it (the page's last seen step + 1).
+        self.changes: list[dict[str, Any]] = []
 
     @property
     def active(self) -> bool:
@@ -42,6 +49,7 @@ class CurrentRun:
         mode: str,
         content: Any,
         style: Any,
+        record: Mapping[str, Any] | None = None,
     ) -> None:
         """Queue a run (``variants=None``: one run of ``config`` with every conv layer available to switch on).
         Raises ``SchedulerError`` (a sentence) when the scheduler refuses it."""
@@ -63,6 +71,8 @@ class CurrentRun:
         self.job, self.controls, self.config = job, controls, config
         self.labels = tuple(v.label for v in variants)
         self.mode = mode
+        self.record = dict(record or {})
+        self.changes = []
 
     def queue_text(self) -> str | None:
         """'Queued: position 2 of 5 · starts in ~40s.' while the job waits; None otherwise."""
@@ -118,18 +128,45 @@ class CurrentRun:
         if self.controls is not None:
             self.controls.request_image()
 
-    def steer(self, changes: Mapping[str, Any]) -> None:
+    def steer(self, changes: Mapping[str, Any], step: int = 0) -> None:
         """Weights changed in the page (alpha, beta, tv, lr, layer mappings) reach the next step of a single run;
         a comparison's variants keep the weights of its table. Raises ``ConfigError`` for a value it refuses."""
         controls, config = self.controls, self.config
         if controls is None or config is None or self.mode != "single":
             return
         changes = dict(changes)
+        for name, value in changes.items():
+            old = self.record.get(name)
+            if old != value:
+                self.changes.append({"step": step + 1, "field": name, "old": old, "value": value})
+        self.record.update(changes)
         if "lr" in changes:
             lr = changes.pop("lr")
             controls.set_lr(lr if lr is not None else nstcore.DEFAULT_LR[config.optimizer])
         if changes:  # layer mappings replace the running ones: a layer switched off in the page goes to 0
             controls.replace(**changes)
+
+    @staticmethod
+    def describe_change(change: Mapping[str, Any]) -> str:
+        """A short label for the chart: ``β 1e+06→1e+10``, ``TV off→1e-05``, ``conv1_1 1→0``."""
+        symbols = {"alpha": "α", "beta": "β", "tv": "TV", "lr": "lr"}
+        name, old, new = change["field"], change["old"], change["value"]
+        if isinstance(new, Mapping):
+            old = old if isinstance(old, Mapping) else {}
+            moved = [k for k in sorted(set(old) | set(new)) if old.get(k, 0.0) != new.get(k, 0.0)]
+            parts = [f"{k} {old.get(k, 0.0):g}→{new.get(k, 0.0):g}" for k in moved[:2]]
+            return ", ".join(parts) + (" …" if len(moved) > 2 else "") if parts else name.replace("_", " ")
+
+        def shown(value: Any) -> str:
+            if value is None:
+                return "auto"
+            return "off" if value == 0 and name == "tv" else f"{value:.2g}"
+
+        return f"{symbols.get(name, name)} {shown(old)}→{shown(new)}"
+
+    def record_json(self) -> str | None:
+        """The last run's settings as JSON (what its PNG carries), or None before any run."""
+        return json.dumps(self.record, indent=2) if self.record else None
 
     def wait(self, timeout: float) -> bool:
         return self.job.wait(timeout) if self.job is not None else True

@@ -68,3 +68,9 @@ def thumbnail(image: Image.Image, size: int = THUMB_SIDE) -> bytes:
     thumb = image.copy()
     thumb.thumbnail((size, size))
     return encode_png(thumb)
+
+
+def timelapse_from_jpegs(jpegs: list[bytes], kind: str) -> bytes:
+    """A GIF or MP4 of the preview frames a page kept (slow: call it on a worker thread)."""
+    frames = [np.asarray(Image.open(io.BytesIO(data)).convert("RGB")) for data in jpegs]
+    return nstcore.timelapse_bytes(frames, kind)

@@ -16,15 +16,22 @@ import param
 import nstcore
 
 from .background import in_background
-from .charts import loss_figure, loss_terms, rows_to_columns
+from .charts import loss_figure, loss_terms, mark_change, rows_to_columns, show_weighted, term_weights
 from .compare_view import CompareView
 from .config_params import field_range
-from .imaging import encode_jpeg
-from .samples import DEFAULT_CONTENT, DEFAULT_STYLE, sample_names
+from .history import HistoryItem, data_url
+from .history_view import HistoryView, PictureButtons
+from .imaging import encode_jpeg, timelapse_from_jpegs
+from .samples import DEFAULT_CONTENT, DEFAULT_STYLE, EXAMPLES, example_caption, example_thumb, sample_names
 from .state import SessionState
 from .text import as_html, file_label
-from .widgets import LayerRows, LogSlider, Uploader, clicks
+from .widgets import LayerRows, LogSlider, StyleStrength, Uploader, Views, clicks
 
+PREVIEW_WIDTH = 512  # the preview's widest; it shrinks with the screen
+CARD_WIDTH = 320  # the sidebar's cards: fits a 360 px phone, side by side with the result on a laptop
+SIDEBAR_WIDTH = CARD_WIDTH + 20
+COMPARE_TAB = 1
+RUN_LENGTH_LABELS = {"quick": "Quick (~20 s)", "full": "Full"}
 FRAME_PERIOD_MS = 200  # 5 frames/s at most: smooth enough to watch, cheap for a server with many sessions
 UPLOADED = "(your upload)"  # the sample menus' entry while an upload is in use, so picking a sample again works
 IMAGE_TYPES = list(nstcore.IMAGE_SUFFIXES)
@@ -50,6 +57,7 @@ class Dashboard(pn.viewable.Viewer):
 
     frames_shown = param.Integer(default=0, doc="Preview frames sent to the browser (for tests and benchmarks).")
     points_streamed = param.Integer(default=0, doc="Loss rows sent to the chart.")
+    changes_marked = param.Integer(default=0, doc="Mid-run changes drawn on the chart.")
 
     def __init__(self, state: SessionState, **params) -> None:
         super().__init__(**params)
@@ -61,6 +69,21 @@ class Dashboard(pn.viewable.Viewer):
         self._build_controls()
         self._build_outputs()
         self.compare = CompareView(state)
+        self.history = HistoryView(state)
+        single = pn.FlexBox(
+            pn.Column(
+                self.preview,
+                self.scrubber,
+                pn.FlexBox(self.result_download, self.timelapse_kind, self.make_timelapse, self.timelapse_download),
+                sizing_mode="stretch_width",
+                max_width=PREVIEW_WIDTH,
+            ),
+            pn.Column(self.chart_view, self.chart, sizing_mode="stretch_width", min_width=300),
+            flex_wrap="wrap",
+            sizing_mode="stretch_width",
+        )
+        self.tabs = Views(("Single run", single), ("Compare", self.compare), ("History", self.history))
+        self.tabs.param.watch(lambda e: self._sync_buttons(), "active")
         state.param.watch(self._show_error, "error")
         state.param.watch(self._sync_buttons, "running")
         state.param.watch(self._run_started, "running")
@@ -160,6 +183,7 @@ class Dashboard(pn.viewable.Viewer):
         self.beta = LogSlider(state, "beta", "β style weight")
         self.tv = LogSlider(state, "tv", "TV weight", allow_zero=True)
         self.lr = LogSlider(state, "lr", "learning rate", default=lambda: nstcore.DEFAULT_LR[state.optimizer])
+        self.strength = StyleStrength(state)
         self.ratio = pn.pane.Markdown("", css_classes=["nst-ratio"], margin=(0, 10))
         state.param.watch(lambda e: self._update_ratio(), ["alpha", "beta"])
         self._update_ratio()
@@ -173,6 +197,28 @@ class Dashboard(pn.viewable.Viewer):
             width=135,
         )
         self.content_layer.param.watch(lambda e: setattr(state, "content_layers", {e.new: 1.0}), "value")
+        self.content_hint = pn.pane.Str("", styles={"font-size": "12px", "opacity": "0.8"}, margin=(0, 10))
+        self.content_layer.param.watch(lambda e: self._hint_content(), "value")
+        self._hint_content()
+        self._syncing_length = False
+        self.run_length = pn.widgets.RadioButtonGroup(
+            options=list(RUN_LENGTH_LABELS.values()), value=None, color="light", css_classes=["nst-run-length"]
+        )
+        self.run_length.param.watch(self._run_length_picked, "value")
+        state.param.watch(lambda e: self._sync_run_length(), list(nstcore.run_lengths()["quick"]))
+        self._sync_run_length()
+        self.examples = PictureButtons(
+            items=[
+                {"key": i, "src": data_url(example_thumb(c, st)), "caption": example_caption(c, st)}
+                for i, (c, st) in enumerate(EXAMPLES, start=1)
+            ],
+            item_class="nst-example",
+            verb="Run the example",
+            compact=True,
+            sizing_mode="stretch_width",
+            css_classes=["nst-examples"],
+        )
+        self.examples.param.watch(lambda e: self._example_picked(), "presses")
         state.param.watch(self._sync_content_layer, ["content_layers", "model"])
         p = state.param
         limits = state.limits
@@ -212,10 +258,10 @@ class Dashboard(pn.viewable.Viewer):
                 css_classes=["size-slider"],
             ),
         ]
-        self.run_button = pn.widgets.Button(label="▶ Run", color="primary", width=90)
+        self.run_button = pn.widgets.Button(label="▶ Run", color="primary", width=170, css_classes=["nst-run"])
         self.stop_button = pn.widgets.Button(label="■ Stop", color="danger", width=90)
         self.reset_button = pn.widgets.Button(label="Reset", color="light", width=90)
-        self.run_button.on_click(clicks(self.state.start))
+        self.run_button.on_click(clicks(self._run))
         self.stop_button.on_click(clicks(self.state.stop))
         self.reset_button.on_click(clicks(self.state.reset))
         self.config_download = pn.widgets.FileDownload(
@@ -225,9 +271,10 @@ class Dashboard(pn.viewable.Viewer):
             color="light",
             width=280,
         )
+        # A config file (a few KB) or a result PNG carrying its settings (as large as an image upload may be).
         self.config_upload = Uploader(
-            max_bytes=nstcore.MAX_JSON_BYTES,
-            accepted_filetypes=[".json"],
+            max_bytes=max(nstcore.MAX_JSON_BYTES, state.limits.max_upload_bytes),
+            accepted_filetypes=[".json", ".png"],
             width=280,
             height=80,
             layout="compact",
@@ -236,10 +283,54 @@ class Dashboard(pn.viewable.Viewer):
             on_refused=lambda name, size: setattr(
                 self.state,
                 "error",
-                f"{file_label(name, 'The config')} is not a config "
-                "file (those are a few KB); export one with “Download config”.",
+                f"{file_label(name, 'The config')} is too large to be a config file or a result PNG; "
+                "export one with “Download config”.",
             ),
         )
+
+    def _hint_content(self) -> None:
+        self.content_hint.object = nstcore.layer_hint(self.content_layer.value, "content")
+
+    def _run_length_picked(self, event: param.parameterized.Event) -> None:
+        if self._syncing_length or event.new is None:
+            return
+        key = next(k for k, label in RUN_LENGTH_LABELS.items() if label == event.new)
+        self.state.param.update(**nstcore.run_lengths()[key])
+
+    def _sync_run_length(self) -> None:
+        """Quick or Full lights up when the settings are that run length's, neither when the user set their own."""
+        s = self.state
+        chosen = None
+        for key, values in nstcore.run_lengths().items():
+            if all(getattr(s, name) == value for name, value in values.items()):
+                chosen = RUN_LENGTH_LABELS[key]
+        self._syncing_length = True
+        try:
+            self.run_length.value = chosen
+        finally:
+            self._syncing_length = False
+
+    def _example_picked(self) -> None:
+        """An example: its two sample images, a Quick run, started at once on the Single run tab."""
+        state = self.state
+        if state.running:
+            state.error = "A run is already going; press Stop first or wait for it to finish."
+            return
+        content, style = EXAMPLES[self.examples.selected - 1]
+        if not (state.use_sample("content", content) and state.use_sample("style", style)):
+            return
+        self._picking = True
+        try:
+            self.content_sample.value, self.style_sample.value = content, style
+        finally:
+            self._picking = False
+        state.param.update(**nstcore.run_lengths()["quick"])
+        self.tabs.active = 0
+        state.start()
+
+    def _run(self) -> bool:
+        """The one Run button starts what the open tab shows: a single run, or the comparison of its table."""
+        return self.state.start_compare() if self.tabs.active == COMPARE_TAB else self.state.start()
 
     def _update_ratio(self) -> None:
         s = self.state
@@ -285,9 +376,18 @@ class Dashboard(pn.viewable.Viewer):
         self.error_box = pn.pane.HTML("", visible=False, css_classes=["nst-error"], sizing_mode="stretch_width")
         self.note_box = pn.pane.HTML("", visible=False, css_classes=["nst-note"], sizing_mode="stretch_width")
         self.status = pn.pane.Str(self.state.status, css_classes=["nst-status"])
-        self.progress = pn.indicators.Progress(value=0, max=100, width=420, bar_color="primary")
+        self.progress = pn.indicators.Progress(
+            value=0, max=100, sizing_mode="stretch_width", max_width=PREVIEW_WIDTH, bar_color="primary"
+        )
+        # As wide as the screen allows up to PREVIEW_WIDTH, keeping the picture's aspect (a phone shows it full width).
         self.preview = pn.pane.JPG(
-            None, width=420, height=420, fixed_aspect=True, css_classes=["nst-preview"], embed=True
+            None,
+            sizing_mode="scale_width",
+            max_width=PREVIEW_WIDTH,
+            min_width=200,
+            fixed_aspect=True,
+            css_classes=["nst-preview"],
+            embed=True,
         )
         self._result_png: bytes | None = None
         self.result_download = pn.widgets.FileDownload(
@@ -298,8 +398,40 @@ class Dashboard(pn.viewable.Viewer):
             disabled=True,
             width=200,
         )
+        # Time-lapse: the preview frames of the last single run (JPEGs as shown), a scrubber over them once it ended,
+        # and GIF/MP4 made on a worker thread when asked for.
+        self._frames: nstcore.FrameKeeper[bytes] = nstcore.FrameKeeper()
+        self.scrubber = pn.widgets.IntSlider(
+            label="Frame",
+            start=0,
+            end=1,
+            value=0,
+            visible=False,
+            sizing_mode="stretch_width",
+            css_classes=["nst-scrub"],
+        )
+        self.scrubber.param.watch(self._scrubbed, "value")
+        self.timelapse_kind = pn.widgets.RadioButtonGroup(options=["GIF", "MP4"], value="GIF", color="light")
+        self.make_timelapse = pn.widgets.Button(
+            label="Make time-lapse", disabled=True, width=140, css_classes=["nst-make-timelapse"]
+        )
+        self.make_timelapse.on_click(clicks(self._make_timelapse))
+        self._timelapse: bytes | None = None
+        self.timelapse_download = pn.widgets.FileDownload(
+            callback=lambda: io.BytesIO(self._timelapse) if self._timelapse else None,
+            filename="nst-timelapse.gif",
+            label="Download time-lapse",
+            disabled=True,
+            width=180,
+            css_classes=["nst-timelapse-download"],
+        )
         fig, self._source = loss_figure(loss_terms(list(self.state.style_layers)))
-        self.chart = pn.pane.Bokeh(fig, sizing_mode="stretch_width", min_height=330)
+        self.chart = pn.pane.Bokeh(fig, sizing_mode="stretch_width", min_height=360)
+        self.chart_view = pn.widgets.RadioButtonGroup(
+            options=["weighted", "unweighted"], value="weighted", color="light", css_classes=["nst-chart-view"]
+        )
+        self.chart_view.param.watch(lambda e: show_weighted(self.chart.object, e.new == "weighted"), "value")
+        self._changes_drawn = 0
         self._encoding = False
         self._waiting_frames: tuple | None = None
         self._refresh_thumbs()
@@ -318,6 +450,11 @@ class Dashboard(pn.viewable.Viewer):
         running = self.state.running
         self.run_button.disabled = running
         self.stop_button.disabled = not running
+        for widget in (*self.settings_grid, *self.settings_wide):  # read once at the start of a run
+            widget.disabled = running
+        tabs = getattr(self, "tabs", None)
+        comparing = tabs is not None and tabs.active == COMPARE_TAB
+        self.run_button.label = "▶ Run comparison" if comparing else "▶ Run"
 
     # -- the session's clock ----------------------------------------------------------------------------------------
     def tick(self) -> None:
@@ -330,8 +467,12 @@ class Dashboard(pn.viewable.Viewer):
         if state.mode == "compare":
             self.compare.apply_rows(handover)
         elif handover.rows:
-            self._source.stream(rows_to_columns([(s, losses[0]) for s, losses in handover.rows], self._terms))
+            self._source.stream(
+                rows_to_columns([(s, losses[0]) for s, losses in handover.rows], self._terms, self._weights())
+            )
             self.points_streamed += len(handover.rows)
+        if state.mode == "single":
+            self._mark_changes()
         if handover.frames is not None:
             self._waiting_frames = handover.frames
             self._encode_frames()
@@ -344,6 +485,23 @@ class Dashboard(pn.viewable.Viewer):
         if handover.finished:
             self._prepare_downloads()
         state.request_frame()
+
+    def _weights(self) -> dict[str, float]:
+        """Each chart term's weight as the run has it now (its start settings, updated as they were steered)."""
+        r = self.state.run.record
+        if not r:
+            return {}
+        return term_weights(r["alpha"], r["beta"], r["tv"], r["content_layers"], r["style_layers"])
+
+    def _mark_changes(self) -> None:
+        """A labelled marker on the chart for each change steered into the run since the last tick."""
+        changes = self.state.run.changes
+        fig = self.chart.object
+        while self._changes_drawn < len(changes):
+            change = changes[self._changes_drawn]
+            mark_change(fig, change["step"], self.state.run.describe_change(change), self._changes_drawn)
+            self._changes_drawn += 1
+            self.changes_marked += 1
 
     def _encode_frames(self) -> None:
         if self._encoding or self._waiting_frames is None:
@@ -359,6 +517,8 @@ class Dashboard(pn.viewable.Viewer):
                 self.frame_bytes = len(jpegs[0])
                 self.preview.object = jpegs[0]
                 self.frames_shown += 1
+                self._frames.offer(jpegs[0])
+                self._sync_scrubber()
             self._encode_frames()
 
         def failed(exc: BaseException) -> None:
@@ -366,6 +526,48 @@ class Dashboard(pn.viewable.Viewer):
             self.state.log_failure("preview", exc)
 
         in_background(lambda: [encode_jpeg(frame) for frame in frames], show, failed)
+
+    def _sync_scrubber(self) -> None:
+        count = len(self._frames)
+        ended = not self.state.running and self.state.mode == "single"
+        self.scrubber.visible = ended and count >= 2
+        self.make_timelapse.disabled = not (ended and count >= 2)
+        if count >= 2 and self.scrubber.end != count - 1:
+            self._scrubbing = True
+            try:
+                self.scrubber.param.update(end=count - 1, value=count - 1)
+            finally:
+                self._scrubbing = False
+
+    def _scrubbed(self, event: param.parameterized.Event) -> None:
+        """Step through the finished run's saved frames in the preview."""
+        if not getattr(self, "_scrubbing", False) and 0 <= event.new < len(self._frames):
+            self.preview.object = self._frames.frames[event.new]
+
+    def _make_timelapse(self) -> None:
+        kind = self.timelapse_kind.value.lower()
+        frames = list(self._frames.frames)
+        state = self.state
+        self.make_timelapse.disabled = True
+        self.make_timelapse.label = "Making…"
+
+        def ready(data: bytes) -> None:
+            self._timelapse = data
+            self.timelapse_download.filename = state.result_filename().removesuffix(".png") + f"-timelapse.{kind}"
+            self.timelapse_download.disabled = False
+            self.make_timelapse.label = "Make time-lapse"
+            self.make_timelapse.disabled = False
+
+        def failed(exc: BaseException) -> None:
+            self.make_timelapse.label = "Make time-lapse"
+            self.make_timelapse.disabled = False
+            if isinstance(exc, nstcore.NSTError):
+                state.error = str(exc)
+            else:
+                state.error = "The time-lapse could not be made; try the other format."
+                state.log_failure("timelapse", exc)
+
+        in_background(lambda: timelapse_from_jpegs(frames, kind), ready, failed)
 
     def _prepare_downloads(self) -> None:
         """The run ended: encode its result PNG (or the comparison's grid) on a worker, then offer the download."""
@@ -376,9 +578,17 @@ class Dashboard(pn.viewable.Viewer):
 
         def ready(data: bytes | None) -> None:
             self._result_png = data
+            self.result_download.filename = state.result_filename()
             self.result_download.disabled = data is None
 
+        def remember(item: HistoryItem | None) -> None:
+            if item is not None:
+                self.history.add(item)
+
+        self._sync_scrubber()
         in_background(state.result_png, ready, lambda exc: state.log_failure("result", exc))
+        number = state.history.next_number()
+        in_background(lambda: state.history_entry(number), remember, lambda exc: state.log_failure("history", exc))
 
     def _run_started(self, event: param.parameterized.Event) -> None:
         if event.new:
@@ -390,18 +600,27 @@ class Dashboard(pn.viewable.Viewer):
         elif event.new:  # a fresh chart whose lines are this run's terms
             self._result_png = None
             self.result_download.disabled = True
+            self._frames, self._timelapse = nstcore.FrameKeeper(), None
+            self.timelapse_download.disabled = True
+            self._sync_scrubber()
             run_layers = [k for k, v in self.state.style_layers.items() if v > 0]
             self._terms = loss_terms(nstcore.sort_layers(self.state.model, run_layers))
             fig, self._source = loss_figure(self._terms)
+            show_weighted(fig, self.chart_view.value == "weighted")
             self.chart.object = fig
+            self._changes_drawn = 0
             self.progress.value = 0
 
     # -- page ---------------------------------------------------------------------------------------------------------
-    def __panel__(self) -> pn.viewable.Viewable:
+    def sidebar(self) -> list[pn.viewable.Viewable]:
+        """Inputs and controls: the template's sidebar (stacked under the result on a phone)."""
+
         def caption(text: str) -> pn.pane.HTML:  # fixed text of ours, never a visitor's
             return pn.pane.HTML(text, styles={"font-size": "13px"}, margin=(6, 10, 0, 10))
 
         images = pn.Card(
+            caption("<b>Try an example</b>: one click loads the pair and runs it (Quick)"),
+            self.examples,
             pn.Row(pn.Column(self.content_sample, self.content_thumb), pn.Column(self.style_sample, self.style_thumb)),
             caption("Your own content image"),
             self.content_upload,
@@ -409,47 +628,70 @@ class Dashboard(pn.viewable.Viewer):
             self.style_upload,
             title="Images",
             collapsible=False,
-            width=320,
+            width=CARD_WIDTH,
         )
-        weights = pn.Card(
+        style = pn.Card(
+            self.strength,
+            self.ratio,
+            self.content_layer,
+            self.content_hint,
+            pn.pane.Markdown("**Style layers** (switch, weight · what each adds)", margin=(5, 10, 0, 10)),
+            self.style_rows,
+            title="Style (live during a run)",
+            width=CARD_WIDTH,
+            css_classes=["nst-style-card"],
+        )
+        advanced = pn.Card(
             self.alpha,
             self.beta,
-            self.ratio,
             self.tv,
-            self.content_layer,
-            pn.pane.Markdown("**Style layers** (switch, weight)", margin=(5, 10, 0, 10)),
-            self.style_rows,
-            title="Weights (live during a run)",
-            width=320,
+            self.lr,
+            title="Advanced weights (live)",
+            width=CARD_WIDTH,
+            collapsed=True,
+            css_classes=["nst-advanced-card"],
         )
         settings = pn.Card(
             pn.GridBox(*self.settings_grid, ncols=2),
             *self.settings_wide,
-            self.lr,
             title="Run settings",
-            width=320,
-            collapsed=False,
+            width=CARD_WIDTH,
+            collapsed=True,
+            css_classes=["nst-settings-card"],
         )
-        config = pn.Card(self.config_download, self.config_upload, title="Config", width=320, collapsed=True)
-        sidebar = pn.Column(
-            pn.Row(self.run_button, self.stop_button, self.reset_button), images, weights, settings, config, width=340
+        config = pn.Card(
+            self.config_download,
+            caption("Load settings: a config JSON, or a result PNG from this tool (it carries its settings)"),
+            self.config_upload,
+            title="Config",
+            width=CARD_WIDTH,
+            collapsed=True,
         )
-        single = pn.Row(
-            self.preview,
-            pn.Column(self.chart, self.result_download, sizing_mode="stretch_width"),
-            sizing_mode="stretch_width",
+        return [images, style, advanced, settings, config]
+
+    def main(self) -> list[pn.viewable.Viewable]:
+        """Run, status and results: the template's main area."""
+        buttons = pn.FlexBox(
+            self.run_button,
+            self.stop_button,
+            self.reset_button,
+            self.run_length,
+            align_items="center",
+            css_classes=["nst-run-bar"],
         )
-        # dynamic: the Compare tab's table and chart are made when first opened, not on every page load.
-        self.tabs = pn.Tabs(
-            ("Single run", single), ("Compare", self.compare), dynamic=True, sizing_mode="stretch_width"
-        )
-        main = pn.Column(
-            self.banner,
-            self.error_box,
-            self.note_box,
-            pn.Row(self.status),
-            self.progress,
-            self.tabs,
-            sizing_mode="stretch_width",
-        )
-        return pn.Row(sidebar, main, sizing_mode="stretch_width")
+        return [
+            pn.Column(
+                self.banner,
+                self.error_box,
+                self.note_box,
+                buttons,
+                self.status,
+                self.progress,
+                self.tabs,
+                sizing_mode="stretch_width",
+            )
+        ]
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        """The page without a template (in-process tests, notebooks)."""
+        return pn.Row(pn.Column(*self.sidebar(), width=SIDEBAR_WIDTH), *self.main(), sizing_mode="stretch_width")

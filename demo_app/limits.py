@@ -38,6 +38,8 @@ class Limits:
     # the first step of a 1024 px L-BFGS run on a 2-core CPU takes tens of seconds, and a first use of VGG16 may
     # download its weights inside that step.
     job_stall_seconds: float = 300.0
+    # Earlier runs a page keeps to look back on and compare (~0.5 MB each at 256 px, ~4 MB at 1024 px).
+    history_size: int = 12
 
     def __post_init__(self) -> None:
         for f in fields(self):

@@ -35,3 +35,34 @@ def sample_image(role: str, name: str, max_side: int) -> PreparedImage:
 
 DEFAULT_CONTENT = "lake_house.png"
 DEFAULT_STYLE = "swirls.png"
+
+# One-click examples: sample pairs that show different looks (fine swirls, bold mosaic, painterly brush) on both
+# sample photos. Each loads the pair and starts a Quick run.
+EXAMPLES: tuple[tuple[str, str], ...] = (
+    ("lake_house.png", "swirls.png"),
+    ("lake_house.png", "mosaic.png"),
+    ("still_life.png", "brush.png"),
+    ("still_life.png", "swirls.png"),
+)
+
+
+@functools.lru_cache(maxsize=16)
+def example_thumb(content: str, style: str, side: int = 112) -> bytes:
+    """The content photo with the style image inset in its corner, as a JPEG (once per process)."""
+    import numpy as np
+    from PIL import Image
+
+    from .imaging import encode_jpeg
+
+    photo = sample_image("content", content, side * 2).image.copy()
+    photo.thumbnail((side, side))
+    painting = sample_image("style", style, side * 2).image.copy()
+    painting.thumbnail((side // 2, side // 2))
+    canvas = Image.new("RGB", photo.size, "white")
+    canvas.paste(photo, (0, 0))
+    canvas.paste(painting, (photo.width - painting.width, photo.height - painting.height))
+    return encode_jpeg(np.asarray(canvas), quality=80)
+
+
+def example_caption(content: str, style: str) -> str:
+    return f"{content.removesuffix('.png').replace('_', ' ')} × {style.removesuffix('.png')}"

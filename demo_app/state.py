@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import logging
+import re
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -22,7 +24,8 @@ import nstcore
 from .backend import Backend
 from .config_params import CONFIG_PARAM_NAMES, LIVE_FIELDS, ConfigParams
 from .current_run import CurrentRun
-from .imaging import PreparedImage, encode_png, prepare_image
+from .history import History, HistoryItem, make_item
+from .imaging import PreparedImage, prepare_image
 from .limits import Limits
 from .samples import DEFAULT_CONTENT, DEFAULT_STYLE, sample_image
 from .scheduler import Handover, SchedulerError
@@ -49,6 +52,9 @@ class SessionState(ConfigParams):  # type: ignore[misc, valid-type]  # a class m
         default="style_layers", objects=list(nstcore.PRESETS), doc="Comparison preset."
     )
     variants = param.List(default=[], doc="Comparison rows: label, alpha, beta, tv, content/style layers, pooling.")
+    compare_shared = param.Dict(
+        default={}, doc="Shared settings the loaded preset needs (e.g. init=noise), for the comparison only."
+    )
 
     def __init__(self, backend: Backend, limits: Limits | None = None, client: str = "", **params: Any) -> None:
         super().__init__(**params)
@@ -64,6 +70,9 @@ class SessionState(ConfigParams):  # type: ignore[misc, valid-type]  # a class m
         self._restoring = False
         self.notes: tuple[str, ...] = ()
         self.run = CurrentRun(backend, self.limits, self.session_id, client)
+        self.history = History(self.limits.history_size)
+        self.last_losses: dict[str, float] = {}  # the last step's terms of a single run (for its history entry)
+        self._run_content_jpeg = b""  # the content image the current run started from (before/after)
         self.param.watch(self._forward_live_change, list(LIVE_FIELDS))
         self.param.watch(self._optimizer_changed, ["optimizer"])
         self.param.watch(self._model_changed, ["model"])
@@ -120,17 +129,22 @@ class SessionState(ConfigParams):  # type: ignore[misc, valid-type]  # a class m
 
     def config_json(self) -> str:
         """The settings as the CLI reads them; a local weights file is named without its server folders."""
-        config = self.config()
+        return json.dumps(self._exported(self.config()), indent=2)
+
+    @staticmethod
+    def _exported(config: nstcore.StyleConfig) -> dict[str, Any]:
         if config.weights not in ("imagenet", "random"):
             config = config.replace(weights=Path(config.weights).name)
-        return config.to_json()
+        return config.to_dict()
 
     @staticmethod
     def read_config(text: str | bytes, filename: str = "config") -> nstcore.StyleConfig:
-        """Parse an exported config (thread-safe; the page calls it on a worker). Raises ``ConfigError`` with one
-        sentence that names the file (capped plain text) and the field."""
+        """Parse an exported config, or the settings inside a result PNG this tool wrote (thread-safe; the page calls
+        it on a worker). Raises ``ConfigError`` with one sentence that names the file (capped plain text) and the
+        field."""
         try:
-            return nstcore.StyleConfig.from_json(text)
+            data = text.encode() if isinstance(text, str) else bytes(text)
+            return nstcore.config_from_bytes(data)
         except nstcore.ConfigError as exc:
             raise nstcore.ConfigError(f"{file_label(filename, 'The config')}: {exc}") from None
 
@@ -192,7 +206,7 @@ class SessionState(ConfigParams):  # type: ignore[misc, valid-type]  # a class m
 
     def start_compare(self) -> bool:
         """Optimise every row of :attr:`variants` together as one batch (same images, size and shared settings)."""
-        config = self._checked_config()
+        config = self.compare_config()
         if config is None:
             return False
         rows = self.variants
@@ -235,11 +249,12 @@ class SessionState(ConfigParams):  # type: ignore[misc, valid-type]  # a class m
 
     def _launch(self, config: nstcore.StyleConfig, variants: list[nstcore.Variant] | None, mode: str) -> bool:
         try:
-            self.run.submit(config, variants, mode, self.content, self.style)
+            self.run.submit(config, variants, mode, self.content, self.style, self._exported(config))
         except SchedulerError as exc:
             self.error = str(exc)
             return False
-        self.result, self.notes = None, ()
+        self.result, self.notes, self.last_losses = None, (), {}
+        self._run_content_jpeg = self.content_image.preview_jpeg if self.content_image is not None else b""
         self.param.update(mode=mode, error="", step=0, total_steps=config.steps)
         self.status = self.run.queue_text() or self.status
         self.running = True
@@ -255,12 +270,20 @@ class SessionState(ConfigParams):  # type: ignore[misc, valid-type]  # a class m
         """Fill :attr:`variants` (and the shared settings a preset needs, e.g. init=noise) from a preset."""
         name = name or self.preset
         try:
-            shared, variants = nstcore.expand_preset(name, self.config())
+            base = self.config()
+            shared, variants = nstcore.expand_preset(name, base)
         except nstcore.ConfigError as exc:
             self.error = str(exc)
             return False
-        self.param.update(preset=name, init=shared.init, variants=[variant_row(v, shared) for v in variants])
+        # What the preset needs of the shared settings stays with the comparison: the single run keeps its own.
+        needs = {k: v for k, v in shared.to_dict().items() if getattr(base, k) != v and k in CONFIG_PARAM_NAMES}
+        self.param.update(preset=name, compare_shared=needs, variants=[variant_row(v, shared) for v in variants])
         return True
+
+    def compare_config(self) -> nstcore.StyleConfig | None:
+        """The comparison's shared config: the current settings plus what its preset needs (None: refused)."""
+        config = self._checked_config()
+        return config.replace(**self.compare_shared) if config is not None else None
 
     def add_variant(self) -> None:
         if len(self.variants) >= self.limits.max_variants:
@@ -281,10 +304,10 @@ class SessionState(ConfigParams):  # type: ignore[misc, valid-type]  # a class m
     def grid_png(self) -> bytes | None:
         if not self.result or self.mode != "compare":
             return None
-        return encode_png(nstcore.grid_image(list(self.result), list(self.labels)))
+        return nstcore.png_with_config(nstcore.grid_image(list(self.result), list(self.labels)), self.run.record_json())
 
     def variants_json(self) -> str:
-        config = self.config()
+        config = self.config().replace(**self.compare_shared)
         variants = [nstcore.variant_from_dict(config, row, i) for i, row in enumerate(self.variants)]
         return json.dumps(nstcore.comparison_to_dict(config, variants), indent=2)
 
@@ -312,6 +335,13 @@ class SessionState(ConfigParams):  # type: ignore[misc, valid-type]  # a class m
             self.result = handover.frames
         if handover.latest is not None:
             self.step = handover.latest.step
+            first = handover.latest.losses[0]
+            self.last_losses = {
+                "total": first.total,
+                "content": first.content,
+                "style": sum(first.style.values()),
+                "tv": first.tv,
+            }
         if status is not None:
             self.status = status
         if handover.finished:
@@ -335,16 +365,59 @@ class SessionState(ConfigParams):  # type: ignore[misc, valid-type]  # a class m
         log.error("session %s: %s failed", self.session_id[:8], what, exc_info=exc)
 
     def result_png(self) -> bytes | None:
-        return encode_png(self.result[0]) if self.result else None
+        """The last result as PNG, carrying the run's settings in its ``nst-config`` chunk (load it as a config)."""
+        return nstcore.png_with_config(self.result[0], self.run.record_json()) if self.result else None
+
+    def history_entry(self, number: int) -> HistoryItem | None:
+        """The single run that just ended, encoded for the history (slow: the page calls it on a worker thread);
+        None when it left no picture (stopped before its first frame) or was a comparison."""
+        if not self.result or self.mode != "single" or not self.run.record:
+            return None
+        return make_item(
+            number,
+            self.result[0],
+            self.run.record,
+            content_name=self.content_name,
+            style_name=self.style_name,
+            content_jpeg=self._run_content_jpeg,
+            steps_done=self.step,
+            losses=self.last_losses,
+            filename=self.result_filename(),
+        )
+
+    def restore_from_history(self, number: int) -> bool:
+        """Put every control back to how run ``number`` started (its live weights as steered)."""
+        item = self.history.get(number)
+        if item is None:
+            self.error = "That run is no longer in the history (it keeps the newest ones); pick another."
+            return False
+        try:
+            config = nstcore.StyleConfig.from_dict(item.record)
+        except nstcore.ConfigError as exc:
+            self.error = str(exc)
+            return False
+        return self.apply_config(config, f"run #{number}")
+
+    def result_filename(self, when: float | None = None) -> str:
+        """``nst-<content>-<style>-<date>-<time>.png``: downloads that say what they are and never overwrite."""
+        stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(when))
+        return f"nst-{slug(self.content_name, 'content')}-{slug(self.style_name, 'style')}-{stamp}.png"
 
     # -- live changes -------------------------------------------------------------------------------------------
     def _forward_live_change(self, *events: param.parameterized.Event) -> None:
         if not self.running:
             return
         try:
-            self.run.steer({event.name: event.new for event in events})
+            self.run.steer({event.name: event.new for event in events}, self.step)
         except nstcore.ConfigError as exc:
             self.error = str(exc)
+
+
+def slug(name: str, fallback: str) -> str:
+    """A file-name-safe short form of an image's name: ASCII letters, digits and dashes, at most 24 characters."""
+    stem = name.rsplit(".", 1)[0] if "." in name else name
+    text = re.sub(r"[^A-Za-z0-9]+", "-", stem).strip("-").lower()[:24].strip("-")
+    return text or fallback
 
 
 def variant_row(variant: nstcore.Variant, shared: nstcore.StyleConfig) -> dict[str, Any]:

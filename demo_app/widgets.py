@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import Any
 
 import panel as pn
 import param
 
-from .config_params import field_range
+import nstcore
+
+from .config_params import field_metadata, field_range
 
 
 def clicks(action: Callable[[], object]) -> Callable[[object], None]:
@@ -59,6 +62,7 @@ class LogRange(pn.custom.JSComponent):
       };
       const sync = () => {
         title.textContent = model.label + ": ";
+        input.setAttribute("aria-label", model.label);
         input.min = model.start; input.max = model.end; input.step = model.step;
         input.value = model.value;
         input.disabled = model.greyed;
@@ -165,6 +169,57 @@ class LogSlider(pn.viewable.Viewer):
         return self._layout
 
 
+class StyleStrength(pn.viewable.Viewer):
+    """One slider for newcomers: how strongly the painting's style wins over the photo's content, i.e. the ratio
+    beta/alpha of Gatys et al.'s objective on a log scale. Moving it sets beta = alpha * ratio (alpha stays, or
+    becomes 1 if it was 0); the exact alpha and beta stay visible beside it, and the expert sliders follow."""
+
+    def __init__(self, state: Any) -> None:  # a SessionState (its alpha and beta)
+        super().__init__()
+        self._state = state
+        self._syncing = False
+        alpha_default = field_metadata("alpha")["default"] or 1.0
+        # From the smallest beta the beta slider offers to its largest, at the default alpha: metadata, not typed.
+        start = math.log10(field_metadata("beta")["slider_min"] / alpha_default)
+        end = math.log10(field_metadata("beta")["max"] / alpha_default)
+        self.slider = LogRange(
+            label="Style strength (β/α)",
+            start=start,
+            end=end,
+            step=0.1,
+            width=280,
+            margin=(5, 10),
+            css_classes=["nst-strength"],
+        )
+        self._from_state()
+        self.slider.param.watch(self._to_state, "value")
+        state.param.watch(lambda e: self._from_state(), ["alpha", "beta"])
+
+    def _to_state(self, event: param.parameterized.Event) -> None:
+        if self._syncing:
+            return
+        alpha = self._state.alpha or 1.0
+        self._syncing = True
+        try:
+            self._state.param.update(alpha=alpha, beta=float(alpha * 10**event.new))
+        finally:
+            self._syncing = False
+
+    def _from_state(self) -> None:
+        if self._syncing:
+            return
+        s = self._state
+        if s.alpha > 0 and s.beta > 0:
+            exponent = math.log10(s.beta / s.alpha)
+            self.slider.greyed = False
+            self.slider.value = min(max(exponent, self.slider.start), self.slider.end)
+        else:
+            self.slider.greyed = True  # only content or only style: no ratio to show (the expert sliders say so)
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        return self.slider
+
+
 class LayerRows(pn.viewable.Viewer):
     """One row per conv layer: an on/off switch and a weight slider, bound to a ``{layer: weight}`` parameter.
 
@@ -202,8 +257,9 @@ class LayerRows(pn.viewable.Viewer):
         for layer in self._shown(weights):
             on = weights.get(layer, 0.0) > 0
             switch = pn.widgets.Switch(value=on, width=40, margin=(22, 5, 0, 10))
+            hint = nstcore.layer_hint(layer)
             slider = pn.widgets.FloatSlider(
-                label=layer,
+                label=f"{layer} · {hint}" if hint else layer,
                 start=0.0,
                 end=2.0,
                 step=0.05,
@@ -302,3 +358,30 @@ class Uploader(pn.widgets.FileDropper):
             self.mime_type.pop(name, None)
             self._received.pop(name, None)
             self._on_file(name, content.encode() if isinstance(content, str) else content)
+
+
+class Views(pn.viewable.Viewer):
+    """Tabs that a keyboard can use: a row of real buttons (Tab reaches them, Enter or Space opens one) above the
+    open view. Bokeh's own tab headers took no keyboard focus, and its hidden tabs' widgets still did (the Compare
+    table trapped Tab). Here only the open view is in the page, and a view's models are made the first time it
+    opens, not on every page load."""
+
+    active = param.Integer(default=0, doc="Index of the open view.")
+
+    def __init__(self, *views: tuple[str, Any], **params) -> None:
+        super().__init__(**params)
+        self._names = [name for name, _ in views]
+        self._views = [view for _, view in views]
+        self.bar = pn.widgets.RadioButtonGroup(
+            options=self._names, value=self._names[0], color="light", css_classes=["nst-views"]
+        )
+        self.bar.param.watch(lambda e: setattr(self, "active", self._names.index(e.new)), "value")
+        self._shown = pn.Column(self._views[0], sizing_mode="stretch_width")
+        self.param.watch(self._open, "active")
+
+    def _open(self, event: param.parameterized.Event) -> None:
+        self.bar.value = self._names[event.new]
+        self._shown.objects = [self._views[event.new]]
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        return pn.Column(self.bar, self._shown, sizing_mode="stretch_width")

@@ -134,9 +134,19 @@ def wait_until(predicate, timeout: float = 15.0) -> None:
     raise AssertionError("condition not reached in time")
 
 
+def open_card(page, card_class: str, inside: str) -> None:
+    """Expand the sidebar card with CSS class ``card_class`` (Advanced, Run settings start collapsed) until the
+    element ``inside`` is visible."""
+    target = page.locator(inside).first
+    if not target.is_visible():
+        page.locator(f".{card_class} .card-header").first.click()
+        target.wait_for(state="visible", timeout=10_000)
+
+
 def start_small_run(page, steps: int = 5000) -> None:
     """Through the page, as a visitor: size 32 px (Home = the smallest size, 16 px, then one 16 px step), ``steps``
     steps, press Run."""
+    open_card(page, "nst-settings-card", ".size-slider")
     handle = page.locator(".size-slider .noUi-handle")
     handle.focus()
     handle.press("Home")

@@ -7,7 +7,7 @@ import re
 import time
 
 import pytest
-from browser import ARTIFACTS, chromium, served_dashboard
+from browser import ARTIFACTS, chromium, open_card, served_dashboard
 from browser import wait_until as _wait
 from conftest import make_image
 from PIL import Image
@@ -49,6 +49,7 @@ def _open(browser, url: str):
 
 def _set_size_and_steps(page, state, size: int, steps: int) -> None:
     """Size through the slider's keyboard (Home = 16 px, each ArrowRight +16), steps through its input box."""
+    open_card(page, "nst-settings-card", ".size-slider")
     handle = page.locator(".size-slider .noUi-handle")
     handle.focus()
     handle.press("Home")
@@ -147,11 +148,12 @@ def test_three_variant_comparison_fills_the_grid(browser, url) -> None:
     context, page, dashboard = _open(browser, url)
     state = dashboard.state
     _set_size_and_steps(page, state, 48, 40)
-    page.locator(".bk-tab", has_text="Compare").click()
+    page.get_by_role("button", name="Compare", exact=True).click()
     page.locator(".add-variant button").click()  # the pooling preset has 2 rows; a third one
     _wait(lambda: len(state.variants) == 3)
     page.locator(".variants-table").get_by_text("variant 3").wait_for(timeout=10_000)
-    page.locator(".run-compare button").click()
+    run = page.get_by_role("button", name="▶ Run comparison", exact=True)  # the one Run follows the open tab
+    run.click()
     _wait(lambda: dashboard.compare.cells_filled == 3, timeout=60)
     cells = page.locator(".nst-cell img")
     deadline = time.time() + 20

@@ -10,7 +10,7 @@ import time
 
 import numpy as np
 import pytest
-from browser import ARTIFACTS, chromium, served_dashboard, wait_until
+from browser import ARTIFACTS, chromium, open_card, served_dashboard, wait_until
 from PIL import Image
 
 from demo_app.app import LIVE_SESSIONS
@@ -57,7 +57,10 @@ def _new_dashboard(before: set[int]):
 
 
 def _labels(page) -> list[tuple[str, str]]:
-    """(shown value, accessible value) of every log slider, once they are drawn."""
+    """(shown value, accessible value) of every log slider, once they are drawn (collapsed cards opened)."""
+    page.locator(".nst-log-value").first.wait_for(timeout=20_000)
+    open_card(page, "nst-advanced-card", ".nst-alpha")
+    open_card(page, "nst-settings-card", ".size-slider")
     values = page.locator(".nst-log-value")
     values.first.wait_for(timeout=20_000)
     ranges = page.locator(".nst-log input[type=range]")
@@ -75,7 +78,7 @@ def _bokeh_slider_titles(page) -> list[str]:
 def test_pages_opened_after_and_beside_each_other_all_render_like_the_first(browser, url) -> None:
     context, page, _ = _open(browser, url)
     first, first_titles = _labels(page), _bokeh_slider_titles(page)
-    assert len(first) == 4  # alpha, beta, TV, learning rate
+    assert len(first) == 5  # style strength (beta/alpha), alpha, beta, TV, learning rate
     for shown, accessible in first:
         assert re.fullmatch(r"\d\.\de[+-]\d+", shown), shown
         assert accessible == shown  # a screen reader hears the real value, not the exponent

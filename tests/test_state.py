@@ -181,7 +181,8 @@ def test_limits_are_enforced_on_start(backend) -> None:
 
 def test_a_comparison_runs_all_variants_as_one_batch(state) -> None:
     assert state.load_preset("style_layers")
-    assert state.init == "noise" and len(state.variants) == 5
+    # the preset's noise start belongs to the comparison; the single run keeps its own settings
+    assert state.compare_shared == {"init": "noise"} and state.init == "content" and len(state.variants) == 5
     state.variants = state.variants[:3]
     state.param.update(steps=6, preview_every=3)
     assert state.start_compare()
@@ -198,6 +199,8 @@ def test_a_comparison_runs_all_variants_as_one_batch(state) -> None:
     assert grid.width > 3 * 128
     exported = json.loads(state.variants_json())
     assert [v["label"] for v in exported["variants"]] == list(state.labels)
+    assert exported["config"]["init"] == "noise"
+    assert state.load_preset("pooling") and state.compare_shared == {} and state.init == "content"
 
 
 def test_comparison_rows_are_checked(state) -> None:
@@ -205,5 +208,51 @@ def test_comparison_rows_are_checked(state) -> None:
     assert not state.start_compare() and "2 to 8 variants" in state.error
     state.load_preset("pooling")
     state.variants = [*state.variants, {**state.variants[0], "label": "bad", "style_layers": "conv7_1:1"}]
-    assert not state.start_compare() and "conv7_1" in state.error
+    assert not state.start_compare() and "conv7_1" in state.error and "Variant 3 (bad)" in state.error
+    state.variants = [*state.variants[:2], {**state.variants[0], "label": "<b>x</b>", "beta": -1}]
+    assert not state.start_compare() and "Variant 3 (<b>x</b>): beta must be" in state.error
     assert not state.running
+
+
+def test_result_png_carries_the_runs_settings_as_steered(state, tmp_path) -> None:
+    """The downloaded PNG says how it was made: the settings the run started with, live weights as steered (not
+    what the controls say later), and it loads back as a config; the CLI reproduces an unsteered run from it."""
+    from demo_app.samples import sample_path
+    from nstcore.cli import main as cli_main
+
+    state.param.update(steps=4, size=40, init="noise", seed=5)
+    assert state.start()
+    drain(state)
+    png = state.result_png()
+    assert json.loads(Image.open(io.BytesIO(png)).info["nst-config"]) == json.loads(state.config_json())
+    (tmp_path / "result.png").write_bytes(png)
+    out = tmp_path / "cli.png"
+    content, style = (
+        sample_path(role, name) for role, name in (("content", state.content_name), ("style", state.style_name))
+    )
+    assert (
+        cli_main([str(content), str(style), "-o", str(out), "--config", str(tmp_path / "result.png"), "--no-progress"])
+        == 0
+    )
+    assert np.array_equal(np.asarray(Image.open(out)), np.asarray(Image.open(io.BytesIO(png))))
+
+    state.steps = 5000
+    assert state.start()
+    drain(state, until=lambda s, h: s.step >= 2)
+    state.beta = 1e9  # steered mid-run
+    state.stop()
+    drain(state)
+    state.size = 96  # changed after the run: not part of its record
+    record = state.read_config(state.result_png(), "result.png")
+    assert record.beta == 1e9 and record.size == 40 and record.steps == 5000
+    state.reset()
+    assert state.apply_config(record) and state.beta == 1e9 and state.size == 40
+
+
+def test_result_file_names_say_what_they_are(state) -> None:
+    state.param.update(content_name="<img src=x onerror=alert(1)>.jpg", style_name="Starry Night (1889).png")
+    name = state.result_filename(0.0)
+    assert name.startswith("nst-img-src-x-onerror-alert-starry-night-1889-") and name.endswith(".png")
+    assert all(c.isalnum() or c in "-." for c in name)
+    state.param.update(content_name="", style_name="ÿ…")
+    assert state.result_filename(0.0).startswith("nst-content-style-")

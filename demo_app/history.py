@@ -1,0 +1,135 @@
+"""A session's earlier runs: each finished or stopped single run, with its picture, settings and final losses.
+
+Every run used to overwrite the last; now the session keeps its newest runs (``Limits.history_size``) so a participant
+can look back, restore a run's settings, or put two results (or a result and its content image) side by side.
+Built on a worker thread when a run ends (encoding is slow); no Panel and no torch here.
+"""
+
+from __future__ import annotations
+
+import base64
+import time
+from collections import deque
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+import nstcore
+
+from .imaging import PREVIEW_SIDE, encode_jpeg
+from .text import capped
+
+HISTORY_THUMB = 112  # thumbnail side in the history strip
+
+
+@dataclass(frozen=True)
+class HistoryItem:
+    """One earlier run as the page shows it."""
+
+    number: int  # 1, 2, 3 ... within the session
+    when: float
+    content_name: str  # capped plain text (visitors name their files)
+    style_name: str
+    record: Mapping[str, Any]  # the settings as exported (what the PNG carries)
+    steps_done: int
+    losses: Mapping[str, float]  # total, content, style, tv of the last step
+    png: bytes  # the result, carrying its settings (download)
+    jpeg: bytes  # the result for the page, at most PREVIEW_SIDE
+    thumb: bytes  # the result for the strip
+    content_jpeg: bytes  # the content image as it was, for a before/after view
+    filename: str = field(default="nst-result.png")
+
+    def caption(self) -> str:
+        """``#3 · β 1e+06 · 120/300 steps · loss 2.1e-03``: what tells two runs apart at a glance."""
+        steps = self.record.get("steps", self.steps_done)
+        done = f"{self.steps_done}/{steps}" if self.steps_done != steps else f"{steps}"
+        beta = self.record.get("beta")
+        beta_text = f" · β {beta:.0e}" if isinstance(beta, (int, float)) else ""
+        return f"#{self.number}{beta_text} · {done} steps · loss {self.losses.get('total', float('nan')):.2g}"
+
+    def details(self) -> list[tuple[str, str]]:
+        """(label, value) rows for the page: images, steps, losses and the settings people change most."""
+        r = self.record
+        rows = [
+            ("content", capped(self.content_name, 60)),
+            ("style", capped(self.style_name, 60)),
+            ("steps", f"{self.steps_done} of {r.get('steps', '?')}"),
+            ("final loss", ", ".join(f"{k} {v:.3g}" for k, v in self.losses.items())),
+        ]
+        for key in ("size", "alpha", "beta", "tv", "optimizer", "init", "model", "pooling", "seed"):
+            if key in r:
+                value = r[key]
+                rows.append((key, f"{value:g}" if isinstance(value, float) else capped(value, 40)))
+        layers = r.get("style_layers")
+        if isinstance(layers, Mapping):
+            rows.append(("style layers", capped(nstcore.format_layers({k: v for k, v in layers.items() if v}), 120)))
+        return rows
+
+
+def make_item(
+    number: int,
+    result: np.ndarray,
+    record: Mapping[str, Any],
+    *,
+    content_name: str,
+    style_name: str,
+    content_jpeg: bytes,
+    steps_done: int,
+    losses: Mapping[str, float],
+    filename: str,
+    when: float | None = None,
+) -> HistoryItem:
+    """Encode one run for the history (slow: call it on a worker thread)."""
+    import json
+
+    image = Image.fromarray(result)
+    shown = image.copy()
+    shown.thumbnail((PREVIEW_SIDE, PREVIEW_SIDE))
+    thumb = image.copy()
+    thumb.thumbnail((HISTORY_THUMB, HISTORY_THUMB))
+    return HistoryItem(
+        number=number,
+        when=time.time() if when is None else when,
+        content_name=content_name,
+        style_name=style_name,
+        record=dict(record),
+        steps_done=steps_done,
+        losses=dict(losses),
+        png=nstcore.png_with_config(result, json.dumps(dict(record), indent=2)),
+        jpeg=encode_jpeg(np.asarray(shown)),
+        thumb=encode_jpeg(np.asarray(thumb), quality=80),
+        content_jpeg=content_jpeg,
+        filename=filename,
+    )
+
+
+class History:
+    """The newest runs of one session, oldest dropped first (touched only on the session's event loop)."""
+
+    def __init__(self, size: int) -> None:
+        self._items: deque[HistoryItem] = deque(maxlen=size)
+        self.numbers = 0  # runs numbered so far (an item's number never changes as older ones drop out)
+
+    def next_number(self) -> int:
+        self.numbers += 1
+        return self.numbers
+
+    def add(self, item: HistoryItem) -> None:
+        self._items.append(item)
+
+    def get(self, number: int) -> HistoryItem | None:
+        return next((item for item in self._items if item.number == number), None)
+
+    def __iter__(self) -> Iterator[HistoryItem]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+def data_url(jpeg: bytes) -> str:
+    """A JPEG as a ``data:`` URL for an <img> in the page."""
+    return "data:image/jpeg;base64," + base64.b64encode(jpeg).decode("ascii")

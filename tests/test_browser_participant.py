@@ -1,0 +1,221 @@
+"""A participant's page in a real browser: any screen (phone, laptop, desktop: no sideways scrolling, Run in view),
+one Run that follows the open view, one-click examples, the history with its before/after view, a time-lapse
+download, mid-run changes marked on the chart, and everything by keyboard alone. Screenshots of each go to
+test-artifacts/ for a person to look at."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from browser import ARTIFACTS, chromium, open_card, served_dashboard, start_small_run, wait_until
+from PIL import Image
+
+from demo_app.app import LIVE_SESSIONS
+from demo_app.backend import Backend
+from demo_app.limits import Limits
+
+pytestmark = pytest.mark.browser
+
+VIEWPORTS = {"phone": (390, 844), "laptop": (1280, 720), "desktop": (1920, 1080)}
+
+# Every visible element whose box sticks out past the right edge of the window (what makes a page scroll sideways
+# or be cut off), and how wide the document is.
+OVERFLOW_JS = """() => {
+  const width = window.innerWidth;
+  const out = [];
+  for (const el of document.querySelectorAll('body *')) {
+    const r = el.getBoundingClientRect();
+    const style = getComputedStyle(el);
+    if (r.width === 0 || r.height === 0 || style.visibility === 'hidden' || style.display === 'none') continue;
+    if (el.closest('#sidebar.hidden, fast-dialog, fast-tooltip, .pn-toggle-theme')) continue;
+    if (r.right > width + 1) out.push((el.id || el.tagName) + '.' + el.className + ' ' + Math.round(r.right));
+  }
+  return {width, scroll: document.documentElement.scrollWidth, out: out.slice(0, 8)};
+}"""
+
+
+@pytest.fixture(scope="module")
+def url():
+    with served_dashboard(Backend(weights="random", device_name="cpu"), Limits()) as address:
+        yield address
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with chromium() as b:
+        yield b
+
+
+def _open(browser, url: str, viewport: tuple[int, int]):
+    before = {id(d) for d in LIVE_SESSIONS}
+    width, height = viewport
+    context = browser.new_context(viewport={"width": width, "height": height}, device_scale_factor=1)
+    page = context.new_page()
+    page.goto(url)
+    page.get_by_role("button", name="▶ Run", exact=True).wait_for(timeout=30_000)
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        new = [d for d in list(LIVE_SESSIONS) if id(d) not in before]
+        if new:
+            return context, page, new[-1]
+        time.sleep(0.1)
+    raise AssertionError("no server session appeared")
+
+
+@pytest.mark.parametrize("name", list(VIEWPORTS))
+def test_every_screen_shows_the_page_without_sideways_scrolling(browser, url, name) -> None:
+    context, page, dashboard = _open(browser, url, VIEWPORTS[name])
+    page.locator(".nst-preview img").first.wait_for(timeout=15_000)  # the content image, before any run
+    page.wait_for_timeout(800)  # let the layout settle
+    found = page.evaluate(OVERFLOW_JS)
+    assert found["scroll"] <= found["width"], found
+    assert found["out"] == [], found
+    run = page.get_by_role("button", name="▶ Run", exact=True)
+    box = run.bounding_box()
+    width, height = VIEWPORTS[name]
+    assert box is not None and 0 <= box["x"] and box["x"] + box["width"] <= width and box["y"] + box["height"] <= height
+    assert page.evaluate("document.querySelector('meta[name=viewport]').content").startswith("width=device-width")
+    # text stays readable: the status line is not shrunk (a phone without the viewport tag showed it at ~5 px)
+    font = page.evaluate("parseFloat(getComputedStyle(document.querySelector('.nst-status')).fontSize)")
+    assert font >= 12
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"screen-{name}.png"), full_page=False)
+    if name == "phone":  # the controls follow the result below it, still within the width
+        page.locator(".upload-content").scroll_into_view_if_needed()
+        open_card(page, "nst-settings-card", ".size-slider")
+        page.locator(".size-slider").scroll_into_view_if_needed()
+        page.screenshot(path=str(ARTIFACTS / "screen-phone-controls.png"), full_page=False)
+        found = page.evaluate(OVERFLOW_JS)
+        assert found["out"] == [], found
+    context.close()
+
+
+def test_one_run_button_follows_the_open_tab(browser, url) -> None:
+    context, page, dashboard = _open(browser, url, VIEWPORTS["laptop"])
+    state = dashboard.state
+    page.get_by_role("button", name="Compare", exact=True).click()
+    run = page.get_by_role("button", name="▶ Run comparison", exact=True)
+    run.wait_for(timeout=10_000)
+    assert page.get_by_role("button", name="▶ Run", exact=True).count() == 0  # no second, hidden single-run button
+    page.get_by_role("button", name="Single run", exact=True).click()
+    page.get_by_role("button", name="▶ Run", exact=True).wait_for(timeout=10_000)
+    assert not state.running
+    context.close()
+
+
+# The element that has keyboard focus, looking inside shadow roots (Bokeh widgets live in them).
+FOCUSED_JS = """() => {
+  let a = document.activeElement;
+  while (a && a.shadowRoot && a.shadowRoot.activeElement) a = a.shadowRoot.activeElement;
+  if (!a) return null;
+  const style = getComputedStyle(a);
+  const r = a.getBoundingClientRect();
+  return {tag: a.tagName, text: (a.textContent || '').trim().slice(0, 40), label: a.getAttribute('aria-label') || '',
+          type: a.getAttribute('type') || '', cls: String(a.className),
+          ring: (style.outlineStyle !== 'none' && parseFloat(style.outlineWidth) > 0) || style.boxShadow !== 'none',
+          visible: r.width > 0 && r.height > 0};
+}"""
+
+
+def _tab_to(page, matches, limit: int = 120) -> dict:
+    """Press Tab until the focused element ``matches``; it must be visible and show that it has focus."""
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        focused = page.evaluate(FOCUSED_JS)
+        if focused and matches(focused):
+            assert focused["visible"], focused
+            return focused
+    raise AssertionError("never reached by Tab")
+
+
+def test_keyboard_alone_runs_switches_views_and_moves_sliders(browser, url) -> None:
+    context, page, dashboard = _open(browser, url, VIEWPORTS["laptop"])
+    state = dashboard.state
+    page.locator("body").click(position={"x": 5, "y": 300})  # focus the document, nothing in particular
+    beta = state.beta
+    _tab_to(page, lambda f: f["type"] == "range" and f["label"].startswith("Style strength"))
+    page.keyboard.press("ArrowRight")
+    wait_until(lambda: state.beta > beta)
+    focused = _tab_to(page, lambda f: f["tag"] == "BUTTON" and f["text"] == "Compare")
+    assert focused["ring"], focused  # the focus is visible
+    page.keyboard.press("Enter")
+    wait_until(lambda: dashboard.tabs.active == 1)
+    page.get_by_role("button", name="▶ Run comparison", exact=True).wait_for(timeout=10_000)
+    page.keyboard.press("Shift+Tab")
+    page.keyboard.press("Enter")  # back to "Single run"
+    wait_until(lambda: dashboard.tabs.active == 0)
+    state.param.update(size=32, steps=5000)
+    focused = _tab_to(page, lambda f: f["tag"] == "BUTTON" and f["text"] == "▶ Run")
+    assert focused["ring"], focused
+    page.keyboard.press("Enter")
+    wait_until(lambda: state.running and state.step >= 1, timeout=60)
+    _tab_to(page, lambda f: f["tag"] == "BUTTON" and f["text"] == "■ Stop", limit=10)
+    page.keyboard.press("Enter")
+    wait_until(lambda: not state.running, timeout=30)
+    context.close()
+
+
+def test_an_example_runs_and_two_runs_make_two_history_items_with_a_before_after_view(browser, url) -> None:
+    context, page, dashboard = _open(browser, url, VIEWPORTS["laptop"])
+    state = dashboard.state
+    examples = page.locator(".nst-example")
+    examples.first.wait_for(timeout=15_000)
+    assert examples.count() >= 3
+    examples.nth(2).click()  # still_life × brush, a Quick run
+    wait_until(lambda: state.running and state.step >= 2, timeout=60)
+    assert (state.content_name, state.style_name) == ("still_life.png", "brush.png")
+    assert (state.size, state.optimizer) == (128, "lbfgs")
+    page.get_by_role("button", name="■ Stop", exact=True).click()
+    wait_until(lambda: not state.running and len(state.history) == 1, timeout=30)
+    start_small_run(page, steps=6)
+    wait_until(lambda: not state.running and len(state.history) == 2, timeout=60)
+    page.get_by_role("button", name="History", exact=True).click()
+    items = page.locator(".nst-history-item")
+    items.nth(1).wait_for(timeout=10_000)
+    assert items.count() == 2
+    items.nth(1).click()  # the older run (newest first)
+    split = page.locator(".nst-ba")
+    split.wait_for(timeout=10_000)
+    sources = [page.locator(".nst-ba img").nth(i).get_attribute("src") or "" for i in range(2)]
+    assert all(src.startswith("data:image/jpeg") for src in sources) and sources[0] != sources[1]
+    before = dashboard.history.split.position
+    page.locator(".nst-ba-range").focus()
+    for _ in range(10):
+        page.keyboard.press("ArrowLeft")
+    wait_until(lambda: dashboard.history.split.position < before)
+    page.get_by_role("button", name="Restore settings", exact=True).click()
+    wait_until(lambda: state.size == 128 and state.optimizer == "lbfgs")  # the example's settings are back
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "history.png"), full_page=False)
+    context.close()
+
+
+def test_timelapse_download_and_a_marked_mid_run_change(browser, url, tmp_path) -> None:
+    context, page, dashboard = _open(browser, url, VIEWPORTS["laptop"])
+    state = dashboard.state
+    start_small_run(page, steps=5000)
+    wait_until(lambda: state.step >= 3, timeout=60)
+    beta = state.beta
+    page.locator(".nst-strength input[type=range]").focus()
+    page.keyboard.press("ArrowRight")
+    wait_until(lambda: state.beta > beta and dashboard.changes_marked == 1)
+    labels = [m.text for m in dashboard.chart.object.center if type(m).__name__ == "Label"]
+    assert len(labels) == 1 and labels[0].startswith("β 1e+06→"), labels
+    wait_until(lambda: len(dashboard._frames) >= 3, timeout=30)
+    page.get_by_role("button", name="■ Stop", exact=True).click()
+    wait_until(lambda: not state.running)
+    page.locator(".nst-make-timelapse button").click()
+    download_button = page.locator(".nst-timelapse-download button")
+    wait_until(lambda: not dashboard.timelapse_download.disabled, timeout=30)
+    with page.expect_download() as info:
+        download_button.click()
+    path = tmp_path / "timelapse.gif"
+    info.value.save_as(path)
+    gif = Image.open(path)
+    assert info.value.suggested_filename.endswith("-timelapse.gif") and gif.n_frames >= 3
+    scrub = page.locator(".nst-scrub")
+    scrub.wait_for(timeout=10_000)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "timelapse-and-marker.png"), full_page=False)
+    context.close()

@@ -1,0 +1,112 @@
+"""The session's history of runs, the chart's unweighted view and change labels (no server, no browser)."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import numpy as np
+import pytest
+from conftest import drain
+from PIL import Image
+
+import nstcore
+from demo_app.backend import Backend
+from demo_app.charts import rows_to_columns, term_weights
+from demo_app.current_run import CurrentRun
+from demo_app.history import History, make_item
+from demo_app.limits import Limits
+from demo_app.state import SessionState
+
+
+@pytest.fixture(scope="module")
+def backend() -> Backend:
+    return Backend(weights="random", device_name="cpu")
+
+
+@pytest.fixture()
+def state(backend):
+    s = SessionState(backend, Limits(history_size=3))
+    s.param.update(size=40, steps=3, preview_every=1)
+    yield s
+    s.close()
+    s.wait(30)
+
+
+def _item(number: int):
+    image = np.zeros((20, 30, 3), dtype=np.uint8)
+    return make_item(
+        number,
+        image,
+        {"steps": 10, "beta": 1e6},
+        content_name="<b>me</b>.png",
+        style_name="s.png",
+        content_jpeg=b"",
+        steps_done=4,
+        losses={"total": 0.5},
+        filename="x.png",
+    )
+
+
+def test_history_keeps_the_newest_runs_numbered_for_good() -> None:
+    history = History(3)
+    for _ in range(5):
+        history.add(_item(history.next_number()))
+    assert [i.number for i in history] == [3, 4, 5] and history.get(1) is None
+    item = history.get(4)
+    assert item.caption() == "#4 · β 1e+06 · 4/10 steps · loss 0.5"
+    assert json.loads(Image.open(io.BytesIO(item.png)).info["nst-config"])["beta"] == 1e6
+    assert ("content", "<b>me</b>.png") in item.details()  # plain text; the page escapes it
+
+
+def test_two_runs_make_two_history_items_that_restore_their_settings(state) -> None:
+    items = []
+    for beta in (1e5, 1e7):
+        state.beta = beta
+        assert state.start()
+        drain(state)
+        items.append(state.history_entry(state.history.next_number()))
+        state.history.add(items[-1])
+    assert [i.number for i in state.history] == [1, 2]
+    assert items[0].record["beta"] == 1e5 and items[1].record["beta"] == 1e7
+    assert items[0].steps_done == 3 and items[0].losses["total"] > 0
+    assert Image.open(io.BytesIO(items[0].jpeg)).size == (40, 30)
+    state.param.update(beta=1.0, size=64)
+    assert state.restore_from_history(1) and state.beta == 1e5 and state.size == 40
+    assert not state.restore_from_history(99) and "no longer in the history" in state.error
+
+
+def test_unweighted_view_divides_each_term_by_its_weight() -> None:
+    losses = nstcore.Losses(total=3.0, content=1.0, style={"conv1_1": 2.0}, tv=0.0)
+    weights = term_weights(2.0, 1e6, 0.0, {"conv4_2": 1.0}, {"conv1_1": 0.5})
+    columns = rows_to_columns([(1, losses)], ["total", "content", "style:conv1_1", "tv"], weights)
+    assert columns["content"] == [1.0] and columns["u_content"] == [0.5]
+    assert columns["u_style_conv1_1"] == [pytest.approx(2.0 / 5e5)]
+    assert np.isnan(columns["u_tv"][0])  # TV off: no line, not a division by zero
+    assert columns["u_total"] == [pytest.approx(0.5 + 2.0 / 5e5)]
+
+
+@pytest.mark.parametrize(
+    "change, label",
+    [
+        ({"field": "beta", "old": 1e6, "value": 1e10}, "β 1e+06→1e+10"),
+        ({"field": "tv", "old": 0.0, "value": 1e-5}, "TV off→1e-05"),
+        ({"field": "lr", "old": None, "value": 0.05}, "lr auto→0.05"),
+        ({"field": "style_layers", "old": {"conv1_1": 1.0}, "value": {"conv1_1": 0.0}}, "conv1_1 1→0"),
+    ],
+)
+def test_mid_run_changes_are_labelled_for_the_chart(change, label) -> None:
+    assert CurrentRun.describe_change(change) == label
+
+
+def test_steering_records_each_change_with_its_step(state) -> None:
+    state.steps = 5000
+    assert state.start()
+    drain(state, until=lambda s, h: s.step >= 2)
+    state.beta = 1e9
+    state.beta = 1e9  # no change: not recorded twice
+    state.stop()
+    drain(state)
+    changes = state.run.changes
+    assert len(changes) == 1 and changes[0]["field"] == "beta" and changes[0]["value"] == 1e9
+    assert changes[0]["step"] >= 3
