@@ -119,11 +119,13 @@ def create_app() -> pn.viewable.Viewable | pn.template.BaseTemplate:
         f"{backend.device_label}, {backend.weights_label('vgg19')} weights",
         margin=(0, 10),
         css_classes=["nst-about"],
+        styles={"font-size": "12px", "opacity": "0.8"},
+        sizing_mode="stretch_width",
     )
     page = pn.template.FastListTemplate(
         title=TITLE,
         sidebar=dashboard.sidebar(),
-        main=[about, *dashboard.main()],
+        main=[*dashboard.main(), about],
         sidebar_width=SIDEBAR_WIDTH,
         theme_toggle=True,
         # Without it a phone lays the page out ~1000 px wide and shrinks it to a third: 5 px text.
@@ -145,7 +147,9 @@ RESPONSIVE_CSS = """
   #sidebar { order: 2; min-width: 100% !important; max-width: 100% !important; height: auto; overflow: visible;
              border-right: 0; padding: 10px 4px; box-sizing: border-box; }
   #sidebar.hidden { display: none; }
+  #header { padding: 10px 4px; box-sizing: border-box; width: 100vw; overflow: hidden; }
   #header .title { font-size: 1.1em; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
+  .pn-busy-container { display: none; }
   .card-margin { margin: 0.5em 0; }
 }
 """

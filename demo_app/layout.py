@@ -25,9 +25,9 @@ from .imaging import encode_jpeg, timelapse_from_jpegs
 from .samples import DEFAULT_CONTENT, DEFAULT_STYLE, EXAMPLES, example_caption, example_thumb, sample_names
 from .state import SessionState
 from .text import as_html, file_label
-from .widgets import LayerRows, LogSlider, StyleStrength, Uploader, Views, clicks
+from .widgets import LayerRows, LogSlider, StyleStrength, Uploader, Views, clicks, with_focus_ring
 
-PREVIEW_WIDTH = 512  # the preview's widest; it shrinks with the screen
+PREVIEW_WIDTH = 460  # the preview's widest (beside the chart on a laptop); it shrinks with the screen
 CARD_WIDTH = 320  # the sidebar's cards: fits a 360 px phone, side by side with the result on a laptop
 SIDEBAR_WIDTH = CARD_WIDTH + 20
 COMPARE_TAB = 1
@@ -77,8 +77,15 @@ class Dashboard(pn.viewable.Viewer):
                 pn.FlexBox(self.result_download, self.timelapse_kind, self.make_timelapse, self.timelapse_download),
                 sizing_mode="stretch_width",
                 max_width=PREVIEW_WIDTH,
+                # side by side while both fit (each at least ~300 px), stacked on a narrow screen
+                styles={"flex": f"1 1 {PREVIEW_WIDTH - 140}px"},
             ),
-            pn.Column(self.chart_view, self.chart, sizing_mode="stretch_width", min_width=300),
+            pn.Column(
+                self.chart_view,
+                self.chart,
+                sizing_mode="stretch_width",
+                styles={"flex": "1 1 300px", "min-width": "0"},
+            ),
             flex_wrap="wrap",
             sizing_mode="stretch_width",
         )
@@ -126,7 +133,7 @@ class Dashboard(pn.viewable.Viewer):
         )
         self.content_thumb = pn.pane.PNG(None, width=135, height=110, fixed_aspect=True)
         self.style_thumb = pn.pane.PNG(None, width=135, height=110, fixed_aspect=True)
-        state.param.watch(lambda e: self._refresh_thumbs(), ["images_version"])
+        state.param.watch(lambda *_: self._refresh_thumbs(), ["images_version"])
 
     def _sample_picked(self, role: str, name: str) -> None:
         if not self._picking and name != UPLOADED:
@@ -185,7 +192,7 @@ class Dashboard(pn.viewable.Viewer):
         self.lr = LogSlider(state, "lr", "learning rate", default=lambda: nstcore.DEFAULT_LR[state.optimizer])
         self.strength = StyleStrength(state)
         self.ratio = pn.pane.Markdown("", css_classes=["nst-ratio"], margin=(0, 10))
-        state.param.watch(lambda e: self._update_ratio(), ["alpha", "beta"])
+        state.param.watch(lambda *_: self._update_ratio(), ["alpha", "beta"])
         self._update_ratio()
         self.style_rows = LayerRows(
             state, "style_layers", lambda: list(nstcore.layer_names(state.model)), nstcore.PAPER_STYLE_LAYERS
@@ -197,7 +204,10 @@ class Dashboard(pn.viewable.Viewer):
             width=135,
         )
         self.content_layer.param.watch(lambda e: setattr(state, "content_layers", {e.new: 1.0}), "value")
-        self.content_hint = pn.pane.Str("", styles={"font-size": "12px", "opacity": "0.8"}, margin=(0, 10))
+        # Our own fixed hints (never a visitor's text), wrapped to the card's width.
+        self.content_hint = pn.pane.HTML(
+            "", styles={"font-size": "12px", "opacity": "0.8"}, margin=(0, 10), sizing_mode="stretch_width"
+        )
         self.content_layer.param.watch(lambda e: self._hint_content(), "value")
         self._hint_content()
         self._syncing_length = False
@@ -205,7 +215,7 @@ class Dashboard(pn.viewable.Viewer):
             options=list(RUN_LENGTH_LABELS.values()), value=None, color="light", css_classes=["nst-run-length"]
         )
         self.run_length.param.watch(self._run_length_picked, "value")
-        state.param.watch(lambda e: self._sync_run_length(), list(nstcore.run_lengths()["quick"]))
+        state.param.watch(lambda *_: self._sync_run_length(), list(nstcore.run_lengths()["quick"]))
         self._sync_run_length()
         self.examples = PictureButtons(
             items=[
@@ -289,7 +299,7 @@ class Dashboard(pn.viewable.Viewer):
         )
 
     def _hint_content(self) -> None:
-        self.content_hint.object = nstcore.layer_hint(self.content_layer.value, "content")
+        self.content_hint.object = as_html(nstcore.layer_hint(self.content_layer.value, "content"))
 
     def _run_length_picked(self, event: param.parameterized.Event) -> None:
         if self._syncing_length or event.new is None:
@@ -667,7 +677,9 @@ class Dashboard(pn.viewable.Viewer):
             width=CARD_WIDTH,
             collapsed=True,
         )
-        return [images, style, advanced, settings, config]
+        cards = [images, style, advanced, settings, config]
+        with_focus_ring(*cards)
+        return cards
 
     def main(self) -> list[pn.viewable.Viewable]:
         """Run, status and results: the template's main area."""
@@ -679,6 +691,7 @@ class Dashboard(pn.viewable.Viewer):
             align_items="center",
             css_classes=["nst-run-bar"],
         )
+        with_focus_ring(buttons, self.tabs.bar, self.tabs.views[0], self.compare, self.history)
         return [
             pn.Column(
                 self.banner,

@@ -37,7 +37,8 @@ class OffLoopPage(Handler):
         super().__init__()
         # Panel's own body of a function handler (private API; panel is pinned in requirements.txt, and every browser
         # test goes through this path, so an upgrade that changes it fails loudly).
-        self._build = partial(_eval_panel, create, None, title, False, False)
+        # location=True: the page template embeds the URL-location root (and its theme toggle reloads with ?theme=).
+        self._build = partial(_eval_panel, create, None, title, True, False)
 
     async def on_session_created(self, session_context) -> None:
         doc: Document = session_context._document

@@ -16,6 +16,17 @@ import nstcore
 
 from .config_params import field_metadata, field_range
 
+# A visible keyboard focus for every control (each widget's shadow root gets it: page-wide CSS does not reach there).
+FOCUS_CSS = "*:focus-visible { outline: 3px solid #f0a000 !important; outline-offset: 2px; }"
+
+
+def with_focus_ring(*objects: Any) -> None:
+    """Give every widget inside ``objects`` (layouts or viewers) the visible focus ring."""
+    for obj in objects:
+        for widget in pn.panel(obj).select(pn.widgets.Widget):
+            if FOCUS_CSS not in widget.stylesheets:
+                widget.stylesheets = [*widget.stylesheets, FOCUS_CSS]
+
 
 def clicks(action: Callable[[], object]) -> Callable[[object], None]:
     """A button handler that runs ``action`` (its result, e.g. "refused", is already shown as a sentence)."""
@@ -193,7 +204,7 @@ class StyleStrength(pn.viewable.Viewer):
         )
         self._from_state()
         self.slider.param.watch(self._to_state, "value")
-        state.param.watch(lambda e: self._from_state(), ["alpha", "beta"])
+        state.param.watch(lambda *_: self._from_state(), ["alpha", "beta"])
 
     def _to_state(self, event: param.parameterized.Event) -> None:
         if self._syncing:
@@ -269,6 +280,7 @@ class LayerRows(pn.viewable.Viewer):
             )
             switch.param.watch(self._to_state, "value")
             slider.param.watch(self._to_state, "value")
+            with_focus_ring(switch, slider)
             row = pn.Row(switch, slider, margin=0, css_classes=["layer-row", f"layer-{layer}"])
             self._widgets[layer] = (switch, slider, row)
             rows.append(row)
@@ -371,17 +383,17 @@ class Views(pn.viewable.Viewer):
     def __init__(self, *views: tuple[str, Any], **params) -> None:
         super().__init__(**params)
         self._names = [name for name, _ in views]
-        self._views = [view for _, view in views]
+        self.views = [view for _, view in views]
         self.bar = pn.widgets.RadioButtonGroup(
             options=self._names, value=self._names[0], color="light", css_classes=["nst-views"]
         )
         self.bar.param.watch(lambda e: setattr(self, "active", self._names.index(e.new)), "value")
-        self._shown = pn.Column(self._views[0], sizing_mode="stretch_width")
+        self._shown = pn.Column(self.views[0], sizing_mode="stretch_width")
         self.param.watch(self._open, "active")
 
     def _open(self, event: param.parameterized.Event) -> None:
         self.bar.value = self._names[event.new]
-        self._shown.objects = [self._views[event.new]]
+        self._shown.objects = [self.views[event.new]]
 
     def __panel__(self) -> pn.viewable.Viewable:
         return pn.Column(self.bar, self._shown, sizing_mode="stretch_width")

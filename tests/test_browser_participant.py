@@ -77,7 +77,10 @@ def test_every_screen_shows_the_page_without_sideways_scrolling(browser, url, na
     assert box is not None and 0 <= box["x"] and box["x"] + box["width"] <= width and box["y"] + box["height"] <= height
     assert page.evaluate("document.querySelector('meta[name=viewport]').content").startswith("width=device-width")
     # text stays readable: the status line is not shrunk (a phone without the viewport tag showed it at ~5 px)
-    font = page.evaluate("parseFloat(getComputedStyle(document.querySelector('.nst-status')).fontSize)")
+    font = page.locator(".nst-status").first.evaluate(
+        "e => { let t = e; while (t.firstElementChild) t = t.firstElementChild; "
+        "return parseFloat(getComputedStyle(t).fontSize); }"
+    )
     assert font >= 12
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"screen-{name}.png"), full_page=False)

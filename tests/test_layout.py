@@ -32,3 +32,27 @@ def test_widget_ranges_come_from_the_config_and_the_limits() -> None:
     assert (size.start, size.end, size.step) == (_meta("size")["min"], 512, _meta("size")["step"])
     steps = next(w for w in dashboard.settings_grid if "steps-input" in w.css_classes)
     assert (steps.start, steps.end) == (_meta("steps")["min"], 700)
+
+
+def test_style_strength_run_length_and_running_lock_follow_the_state() -> None:
+    """The newcomer's controls are views of the expert settings: the strength slider is beta/alpha on a log scale
+    (from the config's metadata), Quick/Full light up only when the settings are theirs, and settings read once at
+    the start of a run are locked while it goes."""
+    state = SessionState(Backend(weights="random", device_name="cpu"), Limits())
+    dashboard = Dashboard(state)
+    strength = dashboard.strength.slider
+    assert strength.value == 6.0 and strength.end == math.log10(_meta("beta")["max"])
+    strength.value = 8.0  # the page moves it: alpha and beta change together, the ratio text follows
+    assert state.alpha == 1.0 and state.beta == 1e8 and "β = 1e+08" in dashboard.ratio.object
+    state.param.update(alpha=2.0, beta=2e3)
+    assert strength.value == 3.0
+    assert dashboard.run_length.value == "Full"
+    dashboard.run_length.value = "Quick (~20 s)"
+    assert (state.size, state.steps, state.optimizer) == (128, 80, "lbfgs")
+    state.steps = 81
+    assert dashboard.run_length.value is None  # the user's own settings: neither
+    state.running = True
+    assert all(w.disabled for w in dashboard.settings_grid) and not dashboard.alpha.slider.greyed
+    assert dashboard.run_button.disabled
+    state.running = False
+    assert not any(w.disabled for w in dashboard.settings_grid)
