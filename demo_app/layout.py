@@ -677,7 +677,7 @@ class Dashboard(pn.viewable.Viewer):
             width=CARD_WIDTH,
             collapsed=True,
         )
-        cards = [images, style, advanced, settings, config]
+        cards: list[pn.viewable.Viewable] = [images, style, advanced, settings, config]
         with_focus_ring(*cards)
         return cards
 

@@ -23,7 +23,8 @@ FOCUS_CSS = "*:focus-visible { outline: 3px solid #f0a000 !important; outline-of
 def with_focus_ring(*objects: Any) -> None:
     """Give every widget inside ``objects`` (layouts or viewers) the visible focus ring."""
     for obj in objects:
-        for widget in pn.panel(obj).select(pn.widgets.Widget):
+        layout: Any = pn.panel(obj)
+        for widget in layout.select(pn.widgets.Widget):
             if FOCUS_CSS not in widget.stylesheets:
                 widget.stylesheets = [*widget.stylesheets, FOCUS_CSS]
 
