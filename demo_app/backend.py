@@ -46,6 +46,13 @@ class Backend:
     def device_label(self) -> str:
         return nstcore.describe_device(self.device)
 
+    def run_environment(self, precision: str) -> dict[str, str]:
+        """Device, the arithmetic a run of ``precision`` uses here, torch's and nstcore's versions (for records)."""
+        from nstcore.device import use_bf16
+        from nstcore.records import environment
+
+        return environment(self.device_label, "bf16" if use_bf16(precision, self.device) else "fp32")
+
     def network(self, model: str) -> nstcore.Network:
         """The shared network for ``model``. Only a failed *download* of the pretrained weights falls back to random
         weights (once, with a banner); a local weights file that is missing or does not fit raises

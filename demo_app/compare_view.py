@@ -8,6 +8,7 @@ are only changed from the session's periodic callback (:meth:`CompareView.apply`
 from __future__ import annotations
 
 import io
+from functools import partial
 from typing import Any
 
 import pandas as pd
@@ -16,11 +17,14 @@ import param
 
 import nstcore
 
+from .background import in_background
 from .charts import column_key, loss_figure, rows_to_columns, term_weights
 from .scheduler import Handover
 from .state import SessionState
 from .widgets import clicks
+from .zoom_view import rgba_planes, zoom_figures
 
+ZOOM_LABEL = "Zoom all cells together"
 VIEW_TITLES = {
     "total": "Total loss per variant (weighted, log scale)",
     "content": "Content term per variant (÷ α, log scale)",
@@ -82,6 +86,11 @@ class CompareView(pn.viewable.Viewer):
         )
         self.chart_view.param.watch(lambda e: self._show_view(), "value")
         self._weights: list[dict[str, float]] = []
+        self._cell_pngs: list[bytes] = []
+        self._cell_downloads: list[pn.widgets.FileDownload] = []
+        self.zoom_button = pn.widgets.Button(label=ZOOM_LABEL, disabled=True, width=220, css_classes=["nst-zoom-cells"])
+        self.zoom_button.on_click(clicks(self._zoom))
+        self.zoomed = pn.FlexBox(visible=False, sizing_mode="stretch_width", css_classes=["nst-zoomed"])
         self._cells: list[pn.pane.JPG] = []
         self._keys: list[str] = []
         self._source: Any = None  # the chart's ColumnDataSource, made per comparison
@@ -156,10 +165,31 @@ class CompareView(pn.viewable.Viewer):
         """A comparison began: one empty cell and one chart line per variant."""
         labels = list(self.state.labels)
         self._cells = [pn.pane.JPG(None, width=200, height=160, fixed_aspect=True, embed=True) for _ in labels]
-        self.grid.objects = [
-            pn.Column(cell, pn.pane.Str(label, styles={"font-size": "12px"}), css_classes=["nst-cell"], margin=4)
-            for cell, label in zip(self._cells, labels)
+        self._cell_pngs = []
+        self._cell_downloads = [
+            pn.widgets.FileDownload(
+                callback=partial(self._cell_file, i),
+                filename=f"nst-cell-{i + 1}.png",
+                label="PNG",
+                width=70,
+                height=30,
+                disabled=True,
+                css_classes=["nst-cell-download"],
+            )
+            for i in range(len(labels))
         ]
+        self.grid.objects = [
+            pn.Column(
+                cell,
+                pn.Row(pn.pane.Str(label, styles={"font-size": "12px"}, width=120), download),
+                css_classes=["nst-cell"],
+                margin=4,
+            )
+            for cell, label, download in zip(self._cells, labels, self._cell_downloads)
+        ]
+        self.zoomed.objects = []
+        self.zoomed.visible = False
+        self.zoom_button.disabled = True
         self._keys = [f"variant_{i}" for i in range(len(labels))]
         fig, self._source = loss_figure(self._keys, title=VIEW_TITLES[self.chart_view.value], labels=labels)
         # Besides the weighted totals (which differ by construction between alpha/beta variants): each variant's
@@ -223,6 +253,36 @@ class CompareView(pn.viewable.Viewer):
             self.grid_download.filename = self.state.result_filename().replace("nst-", "nst-compare-", 1)
         self.grid_download.disabled = data is None
 
+    def set_cell_pngs(self, pngs: list[bytes]) -> None:
+        """Each cell's PNG (made on a worker when the comparison ended): a download under every cell, and the
+        shared-zoom view of them all."""
+        self._cell_pngs = pngs
+        stem = self.state.result_filename().removesuffix(".png")
+        for i, download in enumerate(self._cell_downloads):
+            download.filename = f"{stem}-cell{i + 1}.png"
+            download.disabled = i >= len(pngs)
+        self.zoom_button.disabled = not pngs
+
+    def _cell_file(self, index: int) -> io.BytesIO | None:
+        return io.BytesIO(self._cell_pngs[index]) if index < len(self._cell_pngs) else None
+
+    def _zoom(self) -> None:
+        """Every cell at full resolution, zooming and panning together; pressing again closes the view."""
+        if self.zoomed.visible:
+            self.zoomed.visible = False
+            self.zoom_button.label = ZOOM_LABEL
+            return
+        frames, labels = list(self.state.result or ()), list(self.state.labels)
+        if not frames:
+            return
+
+        def show(planes: list) -> None:
+            self.zoomed.objects = [pn.pane.Bokeh(f) for f in zoom_figures(planes, labels)]
+            self.zoomed.visible = True
+            self.zoom_button.label = "Close the zoom view"
+
+        in_background(lambda: rgba_planes(frames), show, lambda exc: self.state.log_failure("zoom", exc))
+
     def _grid_file(self) -> io.BytesIO | None:
         return io.BytesIO(self._grid_png) if self._grid_png else None
 
@@ -240,6 +300,8 @@ class CompareView(pn.viewable.Viewer):
             self.shared_note,
             self.table,
             self.grid,
+            self.zoom_button,
+            self.zoomed,
             self.chart_view,
             self.chart,
             pn.Row(self.grid_download, self.json_download),

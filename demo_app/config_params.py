@@ -17,7 +17,7 @@ import nstcore
 
 SERVER_FIELDS = frozenset({"weights", "device", "max_image_pixels"})
 # Fields the engine reads from Controls at every step: moving these during a run changes the next steps.
-LIVE_FIELDS = ("alpha", "beta", "tv", "lr", "content_layers", "style_layers")
+LIVE_FIELDS = nstcore.LIVE_FIELDS
 
 
 def _parameter(field: Any, hint: Any, default: Any) -> param.Parameter:

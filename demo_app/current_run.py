@@ -30,12 +30,17 @@ class CurrentRun:
         self.config: nstcore.StyleConfig | None = None
         self.labels: tuple[str, ...] = ()  # the last run's variant labels (kept after it ends, for its grid)
         self.mode = "single"
+        self.variants: list[nstcore.Variant] = []  # the last run's variants (a comparison's cells)
         # The settings the last run started with, as the config export writes them, with the live weights updated
         # as they were steered: what its result PNG carries (kept after it ends).
         self.record: dict[str, Any] = {}
         # Every change steered into the last run, in order: {"step", "field", "old", "value"}; "step" is the first
         # step that can have used it (the page's last seen step + 1).
         self.changes: list[dict[str, Any]] = []
+        # What the record says besides the settings: input hashes, device, precision, versions (set at submit).
+        self.run_info: dict[str, Any] = {}
+        self._version_steps: dict[int, int] = {}
+        self.steps_done = 0
 
     @property
     def active(self) -> bool:
@@ -50,17 +55,14 @@ class CurrentRun:
         content: Any,
         style: Any,
         record: Mapping[str, Any] | None = None,
+        run_info: Mapping[str, Any] | None = None,
     ) -> None:
         """Queue a run (``variants=None``: one run of ``config`` with every conv layer available to switch on).
         Raises ``SchedulerError`` (a sentence) when the scheduler refuses it."""
         if variants is None:
-            # Every conv layer joins the run at weight 0 unless chosen, so switching one on mid-run works; a
-            # zero-weight layer costs nothing per step (the engine runs VGG only as deep as the deepest weight).
-            everything = dict.fromkeys(nstcore.layer_names(config.model), 0.0)
-            config = config.replace(
-                content_layers={**everything, **config.content_layers},
-                style_layers={**everything, **config.style_layers},
-            )
+            # Every conv layer joins the run at weight 0 unless chosen, so switching one on mid-run works (the CLI
+            # replays a record from the same list).
+            config = nstcore.every_layer(config)
             variants = [nstcore.Variant("", config.loss_weights())]
         controls = nstcore.Controls([v.weights for v in variants], lr=config.effective_lr)
         start_run = self.backend.runner(config, content, style, controls, variants)
@@ -70,9 +72,13 @@ class CurrentRun:
         self.backend.scheduler.submit(job, max_per_client=self.limits.max_jobs_per_client)
         self.job, self.controls, self.config = job, controls, config
         self.labels = tuple(v.label for v in variants)
+        self.variants = list(variants)
         self.mode = mode
         self.record = dict(record or {})
+        self.run_info = dict(run_info or {})
         self.changes = []
+        self._version_steps = {}  # controls version -> first step that used it
+        self.steps_done = 0
 
     def queue_text(self) -> str | None:
         """'Queued: position 2 of 5 · starts in ~40s.' while the job waits; None otherwise."""
@@ -95,6 +101,12 @@ class CurrentRun:
             return Handover(), None
         handover = self.job.take()
         latest = handover.latest
+        if handover.version_steps:
+            for version, first in handover.version_steps.items():
+                self._version_steps.setdefault(version, first)
+            self._place_changes()
+        if handover.frames is not None:  # the record's last step is the step of the picture the page keeps
+            self.steps_done = handover.frames_step
         status = self.queue_text() if latest is None and not handover.finished else None
         if latest is not None:
             eta = f"{latest.eta:.0f}s" if latest.eta != float("inf") else "?"
@@ -134,17 +146,35 @@ class CurrentRun:
         controls, config = self.controls, self.config
         if controls is None or config is None or self.mode != "single":
             return
-        changes = dict(changes)
-        for name, value in changes.items():
+        for name, value in dict(changes).items():
             old = self.record.get(name)
-            if old != value:
-                self.changes.append({"step": step + 1, "field": name, "old": old, "value": value})
-        self.record.update(changes)
-        if "lr" in changes:
-            lr = changes.pop("lr")
-            controls.set_lr(lr if lr is not None else nstcore.DEFAULT_LR[config.optimizer])
-        if changes:  # layer mappings replace the running ones: a layer switched off in the page goes to 0
-            controls.replace(**changes)
+            if old == value:
+                continue
+            # layer mappings replace the running ones: a layer switched off in the page goes to 0
+            version = nstcore.apply_change(controls, name, value, config.optimizer)
+            # "step" is a guess (the next one) until a snapshot says which step first used this version
+            self.changes.append({"step": step + 1, "field": name, "old": old, "value": value, "version": version})
+            self.record[name] = value
+
+    def _place_changes(self) -> None:
+        """Give each change the step that first used it, now that snapshots have said so."""
+        seen = sorted(self._version_steps.items())
+        for change in self.changes:
+            first = next((step for version, step in seen if version >= change["version"]), None)
+            if first is not None:
+                change["step"], change["placed"] = first, True
+
+    def record_dict(self) -> dict[str, Any]:
+        """The last run as a record: its settings as started (live weights as steered), and under ``"run"`` every
+        change at the step it took effect, the last step reached, the input hashes, device, precision, versions."""
+        # A change no step used (the run ended first) did not happen to this run: it is not part of its record.
+        changes = [
+            {"step": c["step"], "field": c["field"], "value": c["value"]} for c in self.changes if c.get("placed")
+        ]
+        started = {**self.record}
+        for change in reversed(self.changes):  # back to the values the run started with
+            started[change["field"]] = change["old"]
+        return {**started, "run": {"changes": changes, "steps_done": self.steps_done, **self.run_info}}
 
     @staticmethod
     def describe_change(change: Mapping[str, Any]) -> str:
@@ -164,9 +194,23 @@ class CurrentRun:
 
         return f"{symbols.get(name, name)} {shown(old)}→{shown(new)}"
 
+    def cell_record(self, index: int) -> dict[str, Any]:
+        """The settings of a comparison's cell ``index``: the shared record with that variant's own weights."""
+        variant = self.variants[index]
+        w = variant.weights
+        return {
+            **self.record,
+            "alpha": w.alpha,
+            "beta": w.beta,
+            "tv": w.tv,
+            "content_layers": {k: v for k, v in w.content_layers.items() if v > 0},
+            "style_layers": {k: v for k, v in w.style_layers.items() if v > 0},
+            "pooling": variant.pooling or self.record.get("pooling", "avg"),
+        }
+
     def record_json(self) -> str | None:
-        """The last run's settings as JSON (what its PNG carries), or None before any run."""
-        return json.dumps(self.record, indent=2) if self.record else None
+        """The last run's record as JSON (what its PNG carries), or None before any run."""
+        return json.dumps(self.record_dict(), indent=2) if self.record else None
 
     def wait(self, timeout: float) -> bool:
         return self.job.wait(timeout) if self.job is not None else True

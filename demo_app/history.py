@@ -73,6 +73,7 @@ def make_item(
     number: int,
     result: np.ndarray,
     record: Mapping[str, Any],
+    png_record: Mapping[str, Any] | None = None,
     *,
     content_name: str,
     style_name: str,
@@ -82,7 +83,8 @@ def make_item(
     filename: str,
     when: float | None = None,
 ) -> HistoryItem:
-    """Encode one run for the history (slow: call it on a worker thread)."""
+    """Encode one run for the history (slow: call it on a worker thread). ``record`` is its settings as steered (what
+    "Restore settings" brings back); ``png_record`` the full record its PNG carries (default: ``record``)."""
     import json
 
     image = Image.fromarray(result)
@@ -98,7 +100,7 @@ def make_item(
         record=dict(record),
         steps_done=steps_done,
         losses=dict(losses),
-        png=nstcore.png_with_config(result, json.dumps(dict(record), indent=2)),
+        png=nstcore.png_with_config(result, json.dumps(dict(png_record or record), indent=2)),
         jpeg=encode_jpeg(np.asarray(shown)),
         thumb=encode_jpeg(np.asarray(thumb), quality=80),
         content_jpeg=content_jpeg,

@@ -29,6 +29,7 @@ class PreparedImage:
     image: Image.Image
     thumb_png: bytes
     preview_jpeg: bytes
+    sha256: str = ""  # of the file's bytes as uploaded (a run's record names its inputs by it)
 
 
 def prepare_image(data: bytes, name: str, limits: Limits) -> PreparedImage:
@@ -40,7 +41,7 @@ def prepare_image(data: bytes, name: str, limits: Limits) -> PreparedImage:
             f"{name} is {len(data) / 2**20:.1f} MB, over the upload limit of {limit:g} MB; use a smaller file."
         )
     image = nstcore.load_image(data, max_pixels=limits.max_pixels, name=name, max_side=limits.upload_side)
-    return PreparedImage(name, image, thumbnail(image), preview_jpeg(image))
+    return PreparedImage(name, image, thumbnail(image), preview_jpeg(image), nstcore.file_sha256(data))
 
 
 def preview_jpeg(image: Image.Image) -> bytes:

@@ -26,6 +26,7 @@ from .samples import DEFAULT_CONTENT, DEFAULT_STYLE, EXAMPLES, example_caption, 
 from .state import SessionState
 from .text import as_html, file_label
 from .widgets import LayerRows, LogSlider, StyleStrength, Uploader, Views, clicks, with_focus_ring
+from .zoom_view import rgba_planes, zoom_figures
 
 PREVIEW_WIDTH = 460  # the preview's widest (beside the chart on a laptop); it shrinks with the screen
 CARD_WIDTH = 320  # the sidebar's cards: fits a 360 px phone, side by side with the result on a laptop
@@ -74,7 +75,14 @@ class Dashboard(pn.viewable.Viewer):
             pn.Column(
                 self.preview,
                 self.scrubber,
-                pn.FlexBox(self.result_download, self.timelapse_kind, self.make_timelapse, self.timelapse_download),
+                pn.FlexBox(
+                    self.result_download,
+                    self.enlarge,
+                    self.timelapse_kind,
+                    self.make_timelapse,
+                    self.timelapse_download,
+                ),
+                self.zoomed,
                 sizing_mode="stretch_width",
                 max_width=PREVIEW_WIDTH,
                 # side by side while both fit (each at least ~300 px), stacked on a narrow screen
@@ -421,6 +429,9 @@ class Dashboard(pn.viewable.Viewer):
             css_classes=["nst-scrub"],
         )
         self.scrubber.param.watch(self._scrubbed, "value")
+        self.enlarge = pn.widgets.Button(label="Enlarge / zoom", disabled=True, width=140, css_classes=["nst-enlarge"])
+        self.enlarge.on_click(clicks(self._enlarge))
+        self.zoomed = pn.Column(visible=False, sizing_mode="stretch_width", css_classes=["nst-zoomed"])
         self.timelapse_kind = pn.widgets.RadioButtonGroup(options=["GIF", "MP4"], value="GIF", color="light")
         self.make_timelapse = pn.widgets.Button(
             label="Make time-lapse", disabled=True, width=140, css_classes=["nst-make-timelapse"]
@@ -537,6 +548,24 @@ class Dashboard(pn.viewable.Viewer):
 
         in_background(lambda: [encode_jpeg(frame) for frame in frames], show, failed)
 
+    def _enlarge(self) -> None:
+        """The result at full resolution with wheel zoom and pan (the preview is scaled to the column)."""
+        if self.zoomed.visible:
+            self.zoomed.visible = False
+            self.enlarge.label = "Enlarge / zoom"
+            return
+        frames = list(self.state.result or ())[:1]
+        if not frames:
+            return
+
+        def show(planes: list) -> None:
+            width = min(PREVIEW_WIDTH * 2, max(planes[0].shape[1], PREVIEW_WIDTH))
+            self.zoomed.objects = [pn.pane.Bokeh(f) for f in zoom_figures(planes, [""], width=width, scale=True)]
+            self.zoomed.visible = True
+            self.enlarge.label = "Close the zoom view"
+
+        in_background(lambda: rgba_planes(frames), show, lambda exc: self.state.log_failure("zoom", exc))
+
     def _sync_scrubber(self) -> None:
         count = len(self._frames)
         ended = not self.state.running and self.state.mode == "single"
@@ -584,7 +613,9 @@ class Dashboard(pn.viewable.Viewer):
         state = self.state
         if state.mode == "compare":
             in_background(state.grid_png, self.compare.set_grid_png, lambda exc: state.log_failure("grid", exc))
+            in_background(state.cell_pngs, self.compare.set_cell_pngs, lambda exc: state.log_failure("cells", exc))
             return
+        self.enlarge.disabled = not state.result
 
         def ready(data: bytes | None) -> None:
             self._result_png = data
@@ -611,6 +642,8 @@ class Dashboard(pn.viewable.Viewer):
             self._result_png = None
             self.result_download.disabled = True
             self._frames, self._timelapse = nstcore.FrameKeeper(), None
+            self.enlarge.disabled, self.zoomed.visible = True, False
+            self.enlarge.label = "Enlarge / zoom"
             self.timelapse_download.disabled = True
             self._sync_scrubber()
             run_layers = [k for k, v in self.state.style_layers.items() if v > 0]

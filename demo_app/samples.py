@@ -29,8 +29,9 @@ def sample_image(role: str, name: str, max_side: int) -> PreparedImage:
     with two of them; images are never modified in place, so sessions can share them)."""
     import nstcore
 
-    image = nstcore.load_image(sample_path(role, name), name=name, max_side=max_side)
-    return PreparedImage(name, image, thumbnail(image), preview_jpeg(image))
+    path = sample_path(role, name)
+    image = nstcore.load_image(path, name=name, max_side=max_side)
+    return PreparedImage(name, image, thumbnail(image), preview_jpeg(image), nstcore.file_sha256(path.read_bytes()))
 
 
 DEFAULT_CONTENT = "lake_house.png"

@@ -37,8 +37,11 @@ class Handover:
 
     rows: list[tuple[int, tuple[nstcore.Losses, ...]]] = field(default_factory=list)
     frames: tuple[np.ndarray, ...] | None = None
+    frames_step: int = 0  # the step the frames show
     latest: nstcore.Progress | None = None
     notes: tuple[str, ...] = ()
+    # First step seen for each Controls version (Progress.controls_version): where a steered change took effect.
+    version_steps: dict[int, int] = field(default_factory=dict)
     finished: bool = False
     error: str | None = None
 
@@ -150,8 +153,9 @@ class Job:
                     self._pending.rows.append((progress.step, progress.losses))
                     self._pending.latest = progress
                     self._pending.notes = progress.notes
+                    self._pending.version_steps.setdefault(progress.controls_version, progress.step)
                     if progress.images is not None:
-                        self._pending.frames = progress.images
+                        self._pending.frames, self._pending.frames_step = progress.images, progress.step
                 self.latest = progress
                 self.last_progress_at = time.time()
                 if self._stop.is_set():

@@ -249,7 +249,12 @@ class SessionState(ConfigParams):  # type: ignore[misc, valid-type]  # a class m
 
     def _launch(self, config: nstcore.StyleConfig, variants: list[nstcore.Variant] | None, mode: str) -> bool:
         try:
-            self.run.submit(config, variants, mode, self.content, self.style, self._exported(config))
+            run_info = {
+                "content_sha256": self.content_image.sha256 if self.content_image is not None else "",
+                "style_sha256": self.style_image.sha256 if self.style_image is not None else "",
+                **self.backend.run_environment(config.precision),
+            }
+            self.run.submit(config, variants, mode, self.content, self.style, self._exported(config), run_info)
         except SchedulerError as exc:
             self.error = str(exc)
             return False
@@ -305,6 +310,15 @@ class SessionState(ConfigParams):  # type: ignore[misc, valid-type]  # a class m
         if not self.result or self.mode != "compare":
             return None
         return nstcore.png_with_config(nstcore.grid_image(list(self.result), list(self.labels)), self.run.record_json())
+
+    def cell_pngs(self) -> list[bytes]:
+        """Each cell of the finished comparison as its own PNG carrying that variant's settings (slow: a worker)."""
+        if not self.result or self.mode != "compare":
+            return []
+        return [
+            nstcore.png_with_config(image, json.dumps(self.run.cell_record(i), indent=2))
+            for i, image in enumerate(self.result)
+        ]
 
     def variants_json(self) -> str:
         config = self.config().replace(**self.compare_shared)
@@ -377,6 +391,7 @@ class SessionState(ConfigParams):  # type: ignore[misc, valid-type]  # a class m
             number,
             self.result[0],
             self.run.record,
+            self.run.record_dict(),
             content_name=self.content_name,
             style_name=self.style_name,
             content_jpeg=self._run_content_jpeg,

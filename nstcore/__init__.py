@@ -10,6 +10,8 @@ Public API::
 The dashboard (``demo_app``) uses only what is exported here, so it never imports torch itself.
 """
 
+__version__ = "0.1.0"  # the project's version (pyproject.toml says the same; a test checks)
+
 from .config import (
     DEFAULT_LR,
     MAX_JSON_BYTES,
@@ -34,9 +36,10 @@ from .images import FORMATS as IMAGE_FORMATS
 from .images import SUFFIXES as IMAGE_SUFFIXES
 from .layers import MODELS, layer_hint, layer_names, sort_layers, tap_index
 from .objective import Objective
-from .png_config import config_from_bytes, config_text_from_png, png_with_config
+from .png_config import config_from_bytes, config_text_from_png, png_with_config, record_from_bytes
 from .presets import PRESETS, expand_preset, run_lengths
 from .progress import Losses, Progress
+from .records import LIVE_FIELDS, apply_change, every_layer, file_sha256
 from .timelapse import FrameKeeper, timelapse_bytes, write_timelapse
 from .variants import MAX_LABEL, VARIANT_FIELDS, Variant, clean_label, comparison_to_dict, variant_from_dict
 
@@ -75,6 +78,11 @@ __all__ = [
     "Variant",
     "expand_preset",
     "run_lengths",
+    "LIVE_FIELDS",
+    "apply_change",
+    "every_layer",
+    "file_sha256",
+    "__version__",
     "grid_image",
     "variant_from_dict",
     "resize_long_side",
@@ -96,6 +104,7 @@ __all__ = [
     "config_from_bytes",
     "config_text_from_png",
     "png_with_config",
+    "record_from_bytes",
     "FrameKeeper",
     "timelapse_bytes",
     "write_timelapse",

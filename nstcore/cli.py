@@ -8,6 +8,7 @@ Bad input ends with one sentence on stderr and exit code 2; ``--debug`` shows th
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Generator, Sequence
 from pathlib import Path
@@ -22,6 +23,8 @@ from .shared_cli import (
     check_output,
     drive,
     guarded,
+    read_bytes,
+    read_record,
     save_result,
 )
 from .timelapse import FORMATS as TIMELAPSE_FORMATS
@@ -45,10 +48,14 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from .device import describe_device, resolve_device
+    from .controls import Controls
+    from .device import describe_device, resolve_device, use_bf16
     from .engine import run
+    from .records import changes_by_step, environment, every_layer, file_sha256, replay
 
     config = build_config(args)
+    record = read_record(args.config)[1] if args.config else {}
+    changes = changes_by_step(config, record) if record else {}
     inputs = {"content image": args.content, "style image": args.style, "config file": args.config}
     output = check_output(args.output, keep=inputs)
     for flag, path in (
@@ -60,21 +67,55 @@ def _run(args: argparse.Namespace) -> int:
             check_output(path, flag=flag, image=False, keep={**inputs, "output image": output})
     if args.timelapse and Path(args.timelapse).suffix.lower() not in TIMELAPSE_FORMATS:
         raise ConfigError(f"--timelapse {args.timelapse} must end in .gif or .mp4.")
+    hashes = {
+        role: file_sha256(read_bytes(path, f"{role} image"))
+        for role, path in (("content", args.content), ("style", args.style))
+    }
+    for role, digest in hashes.items():
+        recorded = record.get(f"{role}_sha256")
+        if recorded and recorded != digest:
+            print(
+                f"warning: the {role} image is not the one this record was made with (its SHA-256 differs); "
+                "the result will differ too.",
+                file=sys.stderr,
+            )
     if args.save_config:
         Path(args.save_config).write_text(config.to_json() + "\n", encoding="utf-8")
     device = resolve_device(config.device)
-    snapshots = run(config, args.content, args.style, device=device, progress=not args.no_progress)
+    # A record from the page: every layer listed, as the page runs it, so a layer switched on mid-run exists.
+    running = every_layer(config) if "changes" in record else config
+    controls = Controls([running.loss_weights()], lr=running.effective_lr)
+    snapshots = run(running, args.content, args.style, device=device, controls=controls, progress=not args.no_progress)
+    if changes:
+        snapshots = replay(snapshots, controls, changes, config.optimizer)
+    done = record.get("steps_done")
+    if isinstance(done, int) and not isinstance(done, bool) and 1 <= done < config.steps:
+        # The recorded run was stopped there: reproduce it, not a longer run.
+        snapshots = _until(snapshots, done, controls)
+        if not args.no_progress:
+            print(f"nstcore: the record stopped at step {done} of {config.steps}; so does this run.", file=sys.stderr)
     if not args.no_progress:
+        replayed = f"; replaying {sum(map(len, changes.values()))} recorded changes" if changes else ""
         print(
             f"nstcore: {config.model} ({config.weights} weights, {config.pooling} pooling) on "
-            f"{describe_device(device)}; {config.steps} {config.optimizer} steps at {config.size} px",
+            f"{describe_device(device)}; {config.steps} {config.optimizer} steps at {config.size} px{replayed}",
             file=sys.stderr,
         )
     frames: FrameKeeper[Any] = FrameKeeper()
     last = drive(
         _keeping(snapshots, frames) if args.timelapse else snapshots, config.steps, args.no_progress, args.log_json
     )
-    save_result(last.image, output, config.to_json())
+    out_record = {
+        **config.to_dict(),
+        "run": {
+            "changes": record.get("changes", []) if changes else [],
+            "steps_done": last.step,
+            "content_sha256": hashes["content"],
+            "style_sha256": hashes["style"],
+            **environment(describe_device(device), "bf16" if use_bf16(config.precision, device) else "fp32"),
+        },
+    }
+    save_result(last.image, output, json.dumps(out_record, indent=2))
     if args.timelapse:
         write_timelapse(frames.frames, args.timelapse)
     if not args.no_progress:
@@ -84,6 +125,21 @@ def _run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     return 0
+
+
+def _until(
+    snapshots: Generator[Progress, None, None], last_step: int, controls: Any
+) -> Generator[Progress, None, None]:
+    """The run's snapshots up to ``last_step`` (which carries the image), then the run is closed."""
+    try:
+        for snapshot in snapshots:
+            yield snapshot
+            if snapshot.step >= last_step:
+                return
+            if snapshot.step == last_step - 1:
+                controls.request_image()
+    finally:
+        snapshots.close()
 
 
 def _keeping(snapshots: Generator[Progress, None, None], frames: FrameKeeper[Any]) -> Generator[Progress, None, None]:

@@ -53,17 +53,18 @@ class Controls:
         with self._lock:
             return ControlsState(self._version, self._variants, self._lr)
 
-    def update(self, variant: int | None = None, **changes: Any) -> None:
+    def update(self, variant: int | None = None, **changes: Any) -> int:
         """Change fields of one variant (or of all, with ``variant=None``), e.g. ``update(beta=1e5)`` or
-        ``update(0, style_layers={"conv1_1": 0.5})``. Layer mappings are merged into the current ones."""
-        self._change(variant, changes, keep_layers=True)
+        ``update(0, style_layers={"conv1_1": 0.5})``. Layer mappings are merged into the current ones. Returns the
+        new version (``Progress.controls_version`` of the first step that uses it)."""
+        return self._change(variant, changes, keep_layers=True)
 
-    def replace(self, variant: int | None = None, **changes: Any) -> None:
+    def replace(self, variant: int | None = None, **changes: Any) -> int:
         """Like :meth:`update`, but a layer mapping replaces the current one: a layer it leaves out is switched off
-        (weight 0) and stays available to the run, so it can be switched on again later."""
-        self._change(variant, changes, keep_layers=False)
+        (weight 0) and stays available to the run, so it can be switched on again later. Returns the new version."""
+        return self._change(variant, changes, keep_layers=False)
 
-    def _change(self, variant: int | None, changes: dict[str, Any], keep_layers: bool) -> None:
+    def _change(self, variant: int | None, changes: dict[str, Any], keep_layers: bool) -> int:
         with self._lock:
             indices = range(len(self._variants)) if variant is None else (variant,)
             variants = list(self._variants)
@@ -77,11 +78,13 @@ class Controls:
                 variants[i] = dataclasses.replace(current, **merged)
             self._variants = tuple(variants)
             self._version += 1
+            return self._version
 
-    def set_lr(self, lr: float) -> None:
+    def set_lr(self, lr: float) -> int:
         with self._lock:
             self._lr = self._check_lr(lr)
             self._version += 1
+            return self._version
 
     def request_image(self) -> None:
         """Ask the engine to attach the current image to its next snapshot (a consumer's own frame clock)."""

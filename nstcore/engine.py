@@ -282,6 +282,7 @@ def _optimise(
                 labels=labels,
                 notes=notes + split,
                 size=size,
+                controls_version=seen_version,
             )
         # A new scale reads the controls afresh (they may have moved during the last step of this one).
         state = controls.read()

@@ -13,8 +13,9 @@ from typing import Any
 import numpy as np
 from PIL import Image, PngImagePlugin
 
-from .config import MAX_JSON_BYTES, StyleConfig, load_json
+from .config import MAX_JSON_BYTES, StyleConfig
 from .errors import ConfigError
+from .records import record_from_json
 
 CHUNK = "nst-config"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -55,14 +56,20 @@ def config_text_from_png(data: bytes, what: str = "The PNG") -> str:
     return text
 
 
-def config_from_bytes(data: bytes, what: str = "The config") -> StyleConfig:
-    """A config from a config file's bytes or from a result PNG's (its ``nst-config`` chunk)."""
+def record_from_bytes(data: bytes, what: str = "The config") -> tuple[StyleConfig, dict[str, Any]]:
+    """``(config, run record)`` from a config or record JSON file's bytes, or from a result PNG's ``nst-config``
+    chunk; the run record is empty for a plain config (see :mod:`nstcore.records`)."""
     if is_png(data):
-        return StyleConfig.from_dict(load_json(config_text_from_png(data, what), what))
+        return record_from_json(config_text_from_png(data, what), what)
     body = data.lstrip(b"\xef\xbb\xbf \t\r\n")
     if body and body[:1] not in (b"{", b"["):  # a JPEG, a GIF, a text file ...
         raise ConfigError(
             f"{what} is neither a config JSON nor a result PNG written by this tool; "
             "export one with “Download config” or --save-config."
         )
-    return StyleConfig.from_dict(load_json(data, what))
+    return record_from_json(data, what)
+
+
+def config_from_bytes(data: bytes, what: str = "The config") -> StyleConfig:
+    """A config from a config file's bytes or from a result PNG's (its ``nst-config`` chunk)."""
+    return record_from_bytes(data, what)[0]

@@ -52,6 +52,9 @@ class Progress:
     labels: tuple[str, ...] = ()  # one per variant (a comparison's cell labels)
     notes: tuple[str, ...] = ()  # things the engine decided that a person should know (e.g. batch splitting)
     size: int = 0  # long side (px) of the images optimised at this step: grows at each coarse-to-fine scale
+    # The Controls version this step's evaluation used: tells a consumer at which step a change it made took effect
+    # (the record of a steered run, replayed exactly by the CLI).
+    controls_version: int = 0
 
     @property
     def loss(self) -> Losses:

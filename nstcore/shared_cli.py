@@ -17,7 +17,7 @@ from typing import Any
 
 from .config import StyleConfig, config_fields, format_layers, literal_choices, parse_layers
 from .errors import ConfigError, NSTError
-from .png_config import config_from_bytes
+from .png_config import record_from_bytes
 
 EXIT_BAD_INPUT = 2
 # --config takes a JSON file (a few KB) or a result PNG carrying its settings (a 4096 px PNG is ~30 MB).
@@ -69,6 +69,11 @@ def read_text(path: str | Path, what: str) -> str:
         raise ConfigError(f"Cannot read {what} {path} ({exc.strerror}); check the path.") from None
 
 
+def read_record(path: str | Path) -> tuple[StyleConfig, dict[str, Any]]:
+    """``(config, run record)`` of a ``--config`` file: a config or record JSON, or a result PNG."""
+    return record_from_bytes(read_bytes(path, "config file"), f"The config {path}")
+
+
 def read_bytes(path: str | Path, what: str) -> bytes:
     """A config file's bytes (JSON, or a result PNG carrying its settings), refusing a huge file before reading it."""
     try:
@@ -86,7 +91,7 @@ def build_config(args: argparse.Namespace, underlay: Mapping[str, Any] | None = 
     """Defaults <- ``underlay`` <- ``--config FILE.json`` <- flags given on the command line."""
     base: dict[str, Any] = dict(underlay or {})
     if getattr(args, "config", None):
-        base.update(config_from_bytes(read_bytes(args.config, "config file"), f"The config {args.config}").to_dict())
+        base.update(read_record(args.config)[0].to_dict())
     overrides = {f.name: getattr(args, f.name) for f, _ in config_fields() if hasattr(args, f.name)}
     return StyleConfig.from_dict({**base, **overrides})
 

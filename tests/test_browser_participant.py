@@ -219,6 +219,8 @@ def test_timelapse_download_and_a_marked_mid_run_change(browser, url, tmp_path) 
     assert info.value.suggested_filename.endswith("-timelapse.gif") and gif.n_frames >= 3
     scrub = page.locator(".nst-scrub")
     scrub.wait_for(timeout=10_000)
+    page.locator(".nst-enlarge button").click()  # the result at full size with wheel zoom
+    wait_until(lambda: dashboard.zoomed.visible and len(dashboard.zoomed.objects) == 1)
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "timelapse-and-marker.png"), full_page=False)
     context.close()

@@ -74,3 +74,13 @@ def test_scale_plan_splits_steps_and_drops_empty_scales() -> None:
     assert StyleConfig(size=512).scale_plan() == [(512, 300)]
     with pytest.raises(ConfigError, match="scales"):
         StyleConfig(scales=5)
+
+
+def test_the_version_records_carry_is_the_projects() -> None:
+    import re
+    from pathlib import Path
+
+    import nstcore
+
+    pyproject = (Path(__file__).resolve().parents[1] / "pyproject.toml").read_text()
+    assert re.search(r'^version = "([^"]+)"', pyproject, re.M).group(1) == nstcore.__version__

@@ -224,7 +224,9 @@ def test_result_png_carries_the_runs_settings_as_steered(state, tmp_path) -> Non
     assert state.start()
     drain(state)
     png = state.result_png()
-    assert json.loads(Image.open(io.BytesIO(png)).info["nst-config"]) == json.loads(state.config_json())
+    record = json.loads(Image.open(io.BytesIO(png)).info["nst-config"])
+    assert {k: v for k, v in record.items() if k != "run"} == json.loads(state.config_json())
+    assert record["run"]["changes"] == [] and record["run"]["steps_done"] == 4
     (tmp_path / "result.png").write_bytes(png)
     out = tmp_path / "cli.png"
     content, style = (
@@ -240,13 +242,20 @@ def test_result_png_carries_the_runs_settings_as_steered(state, tmp_path) -> Non
     assert state.start()
     drain(state, until=lambda s, h: s.step >= 2)
     state.beta = 1e9  # steered mid-run
+    seen = state.step
+    drain(state, until=lambda s, h: s.step >= seen + 3)  # the change is in use by now
     state.stop()
     drain(state)
     state.size = 96  # changed after the run: not part of its record
-    record = state.read_config(state.result_png(), "result.png")
-    assert record.beta == 1e9 and record.size == 40 and record.steps == 5000
+    record = json.loads(Image.open(io.BytesIO(state.result_png())).info["nst-config"])
+    assert record["beta"] == 1e6 and record["size"] == 40 and record["steps"] == 5000  # as the run started
+    changes = record["run"]["changes"]
+    assert [(c["field"], c["value"]) for c in changes] == [("beta", 1e9)] and changes[0]["step"] >= 3
+    assert record["run"]["steps_done"] >= changes[0]["step"] and len(record["run"]["content_sha256"]) == 64
+    assert record["run"]["precision"] in ("fp32", "bf16") and record["run"]["torch"]
+    config = state.read_config(state.result_png(), "result.png")  # loads as a config: the starting settings
     state.reset()
-    assert state.apply_config(record) and state.beta == 1e9 and state.size == 40
+    assert state.apply_config(config) and state.beta == 1e6 and state.size == 40
 
 
 def test_result_file_names_say_what_they_are(state) -> None:

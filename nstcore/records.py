@@ -1,0 +1,119 @@
+"""Runs as records: what a run started with, every change steered into it and at which step, and what it ran on.
+
+A config says how to start a run; a *record* says what happened in one. It is a config (every StyleConfig field at
+top level, so any config reader still takes it) plus a ``"run"`` object::
+
+    "run": {
+      "changes": [{"step": 19, "field": "beta", "value": 1e10}, ...],   # in order; value as the page sent it
+      "steps_done": 42,                                                  # the last step reached
+      "content_sha256": "...", "style_sha256": "...",                   # the input files' bytes
+      "device": "cpu (2 threads)", "precision": "fp32", "torch": "2.14.1", "nstcore": "0.1.0"
+    }
+
+``"step"`` is the first step whose evaluation used the change (``Progress.controls_version`` tells the page).
+:func:`replay` applies each change at its step through the same :func:`apply_change` the page used, so a dashboard
+run that was steered live is reproduced by the CLI, byte for byte on the CPU in fp32.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Generator, Iterator, Mapping
+from typing import Any
+
+from .config import DEFAULT_LR, StyleConfig, load_json
+from .controls import Controls
+from .errors import ConfigError, shown
+from .layers import layer_names
+from .progress import Progress
+
+RUN_KEY = "run"
+# The fields the engine reads from Controls at every step: the only ones a run can change while it goes.
+LIVE_FIELDS = ("alpha", "beta", "tv", "lr", "content_layers", "style_layers")
+MAX_CHANGES = 10_000  # a long, busily steered workshop run has dozens; more is not a record this tool wrote
+
+
+def every_layer(config: StyleConfig) -> StyleConfig:
+    """``config`` with every conv layer of its model listed (at weight 0 unless chosen), so that switching any layer
+    on mid-run works. A zero-weight layer costs nothing per step (the network runs only as deep as the deepest
+    weighted layer), and the page and a replay start from the same list, so their arithmetic is the same."""
+    everything = dict.fromkeys(layer_names(config.model), 0.0)
+    return config.replace(
+        content_layers={**everything, **config.content_layers},
+        style_layers={**everything, **config.style_layers},
+    )
+
+
+def apply_change(controls: Controls, field: str, value: Any, optimizer: str) -> int:
+    """Steer one live field of a running single run; returns the controls' new version. A layer mapping replaces
+    the running one (a layer it leaves out goes to 0); ``lr`` None means the optimiser's own default. Raises
+    ConfigError with one sentence for a field that cannot change mid-run or a value it refuses."""
+    if field not in LIVE_FIELDS:
+        raise ConfigError(f"{shown(field, 40)} cannot change during a run; only {', '.join(LIVE_FIELDS)} can.")
+    if field == "lr":
+        return controls.set_lr(DEFAULT_LR[optimizer] if value is None else value)
+    return controls.replace(**{field: value})
+
+
+def file_sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def split_record(data: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``(config fields, run record)`` of a config or record object (the run part may be empty)."""
+    if not isinstance(data, Mapping):
+        raise ConfigError("A config must be a JSON object with field names as keys.")
+    fields = {k: v for k, v in data.items() if k != RUN_KEY}
+    run = data.get(RUN_KEY) or {}
+    if not isinstance(run, Mapping):
+        raise ConfigError(f'The "{RUN_KEY}" part of a record must be a JSON object, got {shown(run, 40)}.')
+    return fields, dict(run)
+
+
+def record_from_json(text: str | bytes, what: str = "The config") -> tuple[StyleConfig, dict[str, Any]]:
+    fields, run = split_record(load_json(text, what))
+    return StyleConfig.from_dict(fields), run
+
+
+def changes_by_step(config: StyleConfig, run: Mapping[str, Any]) -> dict[int, list[tuple[str, Any]]]:
+    """The record's changes grouped by the step they take effect at, checked: each one a live field at a step
+    between 2 and the run's steps. Raises ConfigError naming the first bad one."""
+    changes = run.get("changes") or []
+    if not isinstance(changes, list) or len(changes) > MAX_CHANGES:
+        raise ConfigError(f'"changes" must be a list of at most {MAX_CHANGES} changes.')
+    out: dict[int, list[tuple[str, Any]]] = {}
+    for i, change in enumerate(changes, start=1):
+        if not isinstance(change, Mapping) or not {"step", "field", "value"} <= set(change):
+            raise ConfigError(f'Change {i} must be an object with "step", "field" and "value".')
+        step, field = change["step"], change["field"]
+        if not isinstance(step, int) or isinstance(step, bool) or not 2 <= step <= config.steps:
+            raise ConfigError(f"Change {i} is at step {shown(step, 20)}; it must be a step from 2 to {config.steps}.")
+        if field not in LIVE_FIELDS:
+            raise ConfigError(f"Change {i} changes {shown(field, 40)}; only {', '.join(LIVE_FIELDS)} change mid-run.")
+        out.setdefault(step, []).append((field, change["value"]))
+    return out
+
+
+def replay(
+    snapshots: Iterator[Progress], controls: Controls, changes: Mapping[int, list[tuple[str, Any]]], optimizer: str
+) -> Generator[Progress, None, None]:
+    """The run's snapshots, with each change applied just before the step it is recorded at (after the previous
+    step's snapshot: the engine reads its controls at the start of every step). Closing this closes the run."""
+    try:
+        for snapshot in snapshots:
+            yield snapshot
+            for field, value in changes.get(snapshot.step + 1, ()):
+                apply_change(controls, field, value, optimizer)
+    finally:
+        close = getattr(snapshots, "close", None)
+        if close is not None:
+            close()
+
+
+def environment(device_label: str, precision: str) -> dict[str, str]:
+    """What a run ran on, for its record: device, the arithmetic used, torch's and this project's versions."""
+    import torch
+
+    from . import __version__
+
+    return {"device": device_label, "precision": precision, "torch": torch.__version__, "nstcore": __version__}
