@@ -75,6 +75,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="A password, or a JSON file of user: password pairs (Panel's --basic-auth). Prefer "
         "NST_BASIC_AUTH or NST_BASIC_AUTH_FILE: a password given here shows in `ps`.",
     )
+    host.add_argument(
+        "--host-password",
+        default=None,
+        help="Unlocks the host console at /host (never the participants' password). Prefer NST_HOST_PASSWORD or "
+        "NST_HOST_PASSWORD_FILE: a password given here shows in `ps`. Without one, /host is locked.",
+    )
     host.add_argument("--cookie-secret", default=None, help="Secret for signed cookies (auth); random if unset.")
     host.add_argument("--oauth-provider", default=None, help="e.g. github, google, azure, generic (Panel's OAuth).")
     host.add_argument("--oauth-key", default=None)
@@ -113,6 +119,28 @@ def basic_auth(args: argparse.Namespace) -> str | None:
     return None
 
 
+def host_password(args: argparse.Namespace, participants: str | None) -> str | None:
+    """The host console's password: --host-password, else NST_HOST_PASSWORD, else NST_HOST_PASSWORD_FILE's
+    contents. Raises ConfigError for an unreadable or empty file, or when it equals the participants' password."""
+    secret = args.host_password or os.environ.get("NST_HOST_PASSWORD") or None
+    path = os.environ.get("NST_HOST_PASSWORD_FILE")
+    if secret is None and path:
+        try:
+            secret = Path(path).read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError):
+            raise nstcore.ConfigError(
+                "NST_HOST_PASSWORD_FILE names a file that cannot be read; check the path and its permissions."
+            ) from None
+        if not secret:
+            raise nstcore.ConfigError("NST_HOST_PASSWORD_FILE names an empty file; put the host password in it.")
+    if secret is not None and participants is not None and secret == participants:
+        raise nstcore.ConfigError(
+            "The host password must differ from the participants' password; otherwise every participant can open "
+            "the host console."
+        )
+    return secret
+
+
 def origins(args: argparse.Namespace) -> list[str]:
     """Websocket origins: the flags, plus NST_ALLOW_WEBSOCKET_ORIGIN; localhost when neither names one."""
     named = list(args.allow_websocket_origin or [])
@@ -130,6 +158,7 @@ def main(argv: list[str] | None = None) -> int:
             raise nstcore.ConfigError(f"--max-concurrent must be at least 1, got {args.max_concurrent}.")
         limits = Limits.from_env(**{f.name: getattr(args, f.name) for f in fields(Limits)})
         password = basic_auth(args)
+        host_secret = host_password(args, password)
         backend = Backend(
             weights=args.weights,
             device_name=args.device,
@@ -155,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from .app import TITLE, applications, configure, serve_options
 
-    configure(backend, limits)
+    configure(backend, limits, host_secret or "")
     if args.num_threads:
         pn.config.nthreads = args.num_threads  # type: ignore[misc]  # a settable property Panel's stub marks read-only
     auth: dict = {}
@@ -173,7 +202,8 @@ def main(argv: list[str] | None = None) -> int:
         )
     scheduler = backend.scheduler
     print(
-        f"demo_app: serving on http://{args.address}:{args.port}/ (status: /status, health: /liveness); "
+        f"demo_app: serving on http://{args.address}:{args.port}/ (status: /status, health: /liveness, host: /host"
+        f"{'' if host_secret else ' (locked: no --host-password)'}); "
         f"{scheduler.max_concurrent} job(s) at once, queue of {scheduler.max_queue}",
         file=sys.stderr,
     )

@@ -32,12 +32,47 @@ LIVE_SESSIONS: weakref.WeakSet[Dashboard] = weakref.WeakSet()
 
 _backend: Backend | None = None
 _limits: Limits | None = None
+_host_password: str | None = None
 
 
-def configure(backend: Backend, limits: Limits) -> None:
-    """Set the process-wide backend and limits (``python -m demo_app`` calls this before serving)."""
-    global _backend, _limits
-    _backend, _limits = backend, limits
+def configure(backend: Backend, limits: Limits, host_password: str | None = None) -> None:
+    """Set the process-wide backend, limits and host password (``python -m demo_app`` calls this before serving)."""
+    global _backend, _limits, _host_password
+    _backend, _limits, _host_password = backend, limits, host_password
+
+
+def host_password() -> str | None:
+    """The host console's password: as configured, else (``panel serve``) NST_HOST_PASSWORD or the file named by
+    NST_HOST_PASSWORD_FILE; None locks /host and /wall."""
+    if _host_password is not None:
+        return _host_password or None
+    if os.environ.get("NST_HOST_PASSWORD"):
+        return os.environ["NST_HOST_PASSWORD"]
+    path = os.environ.get("NST_HOST_PASSWORD_FILE")
+    if path:
+        try:
+            return Path(path).read_text(encoding="utf-8").strip() or None
+        except (OSError, UnicodeDecodeError):
+            log.error("NST_HOST_PASSWORD_FILE cannot be read; the host console stays locked")
+    return None
+
+
+def live_dashboards() -> list[Dashboard]:
+    """The open pages, oldest first."""
+    return sorted(LIVE_SESSIONS, key=lambda d: d.state.created)
+
+
+def current_limits() -> Limits:
+    return _defaults()[1]
+
+
+def set_limits(limits: Limits) -> None:
+    """The host changed the limits: new pages and every open page's next job use them."""
+    global _limits
+    _limits = limits
+    for dashboard in list(LIVE_SESSIONS):
+        dashboard.state.limits = limits
+        dashboard.state.run.limits = limits
 
 
 def _defaults() -> tuple[Backend, Limits]:
@@ -156,10 +191,20 @@ RESPONSIVE_CSS = """
 
 
 def applications() -> dict[str, object]:
-    """What the server serves: the dashboard (each page built on a worker thread, see ``pages.py``) and /status."""
+    """What the server serves: the dashboard (each page built on a worker thread, see ``pages.py``), /status, the
+    host's /host and /wall."""
     from demo_app.pages import off_loop_application
 
-    return {"/": off_loop_application(create_app, TITLE), "/status": create_status}
+    # Extensions before the first page: loaded during the first page's build, the page template had already chosen
+    # its resources, and that first page came up without FilePond and with its layout scrambled.
+    _extension()
+
+    return {
+        "/": off_loop_application(create_app, TITLE),
+        "/status": create_status,
+        "/host": create_host,
+        "/wall": create_wall,
+    }
 
 
 def serve_options() -> dict[str, object]:
@@ -172,6 +217,23 @@ def serve_options() -> dict[str, object]:
 
 # A closed tab's session is destroyed (and its job cancelled) within about 1.5 s instead of Bokeh's ~30 s default.
 SESSION_CLEANUP = {"check_unused_sessions_milliseconds": 500, "unused_session_lifetime_milliseconds": 1000}
+
+
+def create_host() -> pn.viewable.Viewer:
+    """The host's console (its own password; locked without one)."""
+    from demo_app.host_console import HostConsole
+
+    _extension()
+    backend, _ = _defaults()
+    return HostConsole(backend, host_password(), live_dashboards, current_limits, set_limits)
+
+
+def create_wall() -> pn.viewable.Viewer:
+    """The projector wall of shared results (behind the host password; locked without one)."""
+    from demo_app.wall import WALL, WallPage
+
+    _extension()
+    return WallPage(WALL, host_password())
 
 
 def create_status() -> pn.viewable.Viewable:

@@ -135,3 +135,59 @@ class History:
 def data_url(jpeg: bytes) -> str:
     """A JPEG as a ``data:`` URL for an <img> in the page."""
     return "data:image/jpeg;base64," + base64.b64encode(jpeg).decode("ascii")
+
+
+SETTLED = ("weights", "device", "max_image_pixels", "run")  # not settings a person compares
+
+
+def differences(records: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """For each record, only the settings whose values differ among ``records`` (what tells the runs apart)."""
+    keys = sorted({k for r in records for k in r if k not in SETTLED})
+    varying = [k for k in keys if len({_key(r.get(k)) for r in records}) > 1]
+    return [{k: r.get(k) for k in varying} for r in records]
+
+
+def _key(value: Any) -> str:
+    import json
+
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+def _shown_value(value: Any) -> str:
+    if isinstance(value, Mapping):
+        return nstcore.format_layers({k: v for k, v in value.items() if v}) or "none"
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def compare_runs(items: list[HistoryItem]) -> tuple[bytes, str, list[str]]:
+    """2-8 runs side by side: a labelled grid PNG (each cell's label: its number and only the settings that differ)
+    and a JSON with every run's record. Slow: call it on a worker thread."""
+    import io
+    import json
+
+    if not 2 <= len(items) <= 8:
+        raise nstcore.ConfigError(f"Pick 2 to 8 runs to compare; {len(items)} are picked.")
+    images = [Image.open(io.BytesIO(item.png)).convert("RGB") for item in items]
+    width, height = max(i.width for i in images), max(i.height for i in images)
+    cells = []
+    for image in images:  # runs of different sizes share one cell size: scaled to fit, centred on white
+        scale = min(width / image.width, height / image.height)
+        fitted = image.resize((round(image.width * scale), round(image.height * scale)), Image.Resampling.LANCZOS)
+        canvas = Image.new("RGB", (width, height), "white")
+        canvas.paste(fitted, ((width - fitted.width) // 2, (height - fitted.height) // 2))
+        cells.append(np.asarray(canvas))
+    diffs = differences([item.record for item in items])
+    labels = [
+        capped(
+            f"#{item.number}: " + (", ".join(f"{k} {_shown_value(v)}" for k, v in diff.items()) or "same settings"), 160
+        )
+        for item, diff in zip(items, diffs)
+    ]
+    buf = io.BytesIO()
+    nstcore.grid_image(cells, labels).save(buf, format="PNG")
+    data = {
+        "runs": [
+            {"number": item.number, "differs": diff, "record": dict(item.record)} for item, diff in zip(items, diffs)
+        ]
+    }
+    return buf.getvalue(), json.dumps(data, indent=2, default=str), labels

@@ -25,6 +25,8 @@ from .imaging import encode_jpeg, timelapse_from_jpegs
 from .samples import DEFAULT_CONTENT, DEFAULT_STYLE, EXAMPLES, example_caption, example_thumb, sample_names
 from .state import SessionState
 from .text import as_html, file_label
+from .wall import MAX_NAME as MAX_WALL_NAME
+from .wall import WALL, wall_images
 from .widgets import LayerRows, LogSlider, StyleStrength, Uploader, Views, clicks, with_focus_ring
 from .zoom_view import rgba_planes, zoom_figures
 
@@ -59,6 +61,7 @@ class Dashboard(pn.viewable.Viewer):
     frames_shown = param.Integer(default=0, doc="Preview frames sent to the browser (for tests and benchmarks).")
     points_streamed = param.Integer(default=0, doc="Loss rows sent to the chart.")
     changes_marked = param.Integer(default=0, doc="Mid-run changes drawn on the chart.")
+    announced = param.Integer(default=0, doc="Host messages shown as notifications.")
 
     def __init__(self, state: SessionState, **params) -> None:
         super().__init__(**params)
@@ -75,6 +78,7 @@ class Dashboard(pn.viewable.Viewer):
             pn.Column(
                 self.preview,
                 self.scrubber,
+                pn.FlexBox(self.wall_name, self.share, align_items="center"),
                 pn.FlexBox(
                     self.result_download,
                     self.enlarge,
@@ -432,6 +436,15 @@ class Dashboard(pn.viewable.Viewer):
         self.enlarge = pn.widgets.Button(label="Enlarge / zoom", disabled=True, width=140, css_classes=["nst-enlarge"])
         self.enlarge.on_click(clicks(self._enlarge))
         self.zoomed = pn.Column(visible=False, sizing_mode="stretch_width", css_classes=["nst-zoomed"])
+        # Share to wall: nothing reaches the projector unless its maker presses this (with a name if they like).
+        self.wall_name = pn.widgets.TextInput(
+            placeholder="name on the wall (optional)",
+            max_length=MAX_WALL_NAME,
+            width=190,
+            css_classes=["nst-wall-name"],
+        )
+        self.share = pn.widgets.Button(label="Share to wall", disabled=True, width=140, css_classes=["nst-share"])
+        self.share.on_click(clicks(self._share))
         self.timelapse_kind = pn.widgets.RadioButtonGroup(options=["GIF", "MP4"], value="GIF", color="light")
         self.make_timelapse = pn.widgets.Button(
             label="Make time-lapse", disabled=True, width=140, css_classes=["nst-make-timelapse"]
@@ -482,6 +495,11 @@ class Dashboard(pn.viewable.Viewer):
         """Runs on the session's event loop every FRAME_PERIOD_MS: apply what the worker handed over. Frames are
         encoded on a worker thread and shown when ready (only the newest waits; older ones are skipped)."""
         state = self.state
+        while state.announcements:  # the host's broadcast: text, escaped
+            text = state.announcements.pop(0)
+            if pn.state.notifications is not None:
+                pn.state.notifications.info(as_html(text), duration=15000)
+            self.announced += 1
         if not state.has_job:
             return
         handover = state.poll()
@@ -547,6 +565,27 @@ class Dashboard(pn.viewable.Viewer):
             self.state.log_failure("preview", exc)
 
         in_background(lambda: [encode_jpeg(frame) for frame in frames], show, failed)
+
+    def _share(self) -> None:
+        """Put the finished result on the projector wall (its maker chose to); once per result."""
+        state = self.state
+        frames, style = list(state.result or ())[:1], state.style
+        if not frames or style is None:
+            return
+        self.share.disabled = True
+        name = self.wall_name.value or ""
+
+        def shared(images: tuple[bytes, bytes]) -> None:
+            WALL.share(state.session_id, name, *images)
+            self.share.label = "Shared ✓"
+            if pn.state.notifications is not None:
+                pn.state.notifications.success("Shared to the wall.", duration=4000)
+
+        def failed(exc: BaseException) -> None:
+            self.share.disabled = False
+            state.log_failure("share", exc)
+
+        in_background(lambda: wall_images(frames[0], style), shared, failed)
 
     def _enlarge(self) -> None:
         """The result at full resolution with wheel zoom and pan (the preview is scaled to the column)."""
@@ -616,6 +655,7 @@ class Dashboard(pn.viewable.Viewer):
             in_background(state.cell_pngs, self.compare.set_cell_pngs, lambda exc: state.log_failure("cells", exc))
             return
         self.enlarge.disabled = not state.result
+        self.share.disabled, self.share.label = not state.result, "Share to wall"
 
         def ready(data: bytes | None) -> None:
             self._result_png = data
@@ -643,6 +683,7 @@ class Dashboard(pn.viewable.Viewer):
             self.result_download.disabled = True
             self._frames, self._timelapse = nstcore.FrameKeeper(), None
             self.enlarge.disabled, self.zoomed.visible = True, False
+            self.share.disabled, self.share.label = True, "Share to wall"
             self.enlarge.label = "Enlarge / zoom"
             self.timelapse_download.disabled = True
             self._sync_scrubber()

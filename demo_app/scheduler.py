@@ -215,6 +215,7 @@ class Scheduler:
         self._active: dict[str, Job] = {}  # session -> its queued or running job
         self._cv = threading.Condition()
         self._closed = False
+        self.paused = False  # the host paused the queue: running jobs go on, queued ones wait
         self.jobs_done = self.jobs_failed = self.jobs_cancelled = 0
         self.workers_replaced = 0
         self._seconds_per_pixel_step: float | None = None  # learnt from finished jobs, for ETAs
@@ -264,6 +265,16 @@ class Scheduler:
             elif job in self._running:
                 self._release(job)  # counted when its thread (or the watchdog) takes it off the running set
                 job.finish("cancelled")
+
+    def pause(self) -> None:
+        """Start no queued job until :meth:`resume` (running jobs go on; pages keep their queue position)."""
+        with self._cv:
+            self.paused = True
+
+    def resume(self) -> None:
+        with self._cv:
+            self.paused = False
+            self._cv.notify_all()
 
     def position(self, job: Job) -> int:
         """0 while running (or finished), 1 for the next to start, ..."""
@@ -369,7 +380,7 @@ class Scheduler:
     def _work(self, worker: int) -> None:
         while True:
             with self._cv:
-                while not self._queue and not self._closed and worker in self._workers:
+                while (not self._queue or self.paused) and not self._closed and worker in self._workers:
                     self._cv.wait()
                 if self._closed or worker not in self._workers:
                     return

@@ -67,8 +67,10 @@ class SessionState(ConfigParams):  # type: ignore[misc, valid-type]  # a class m
         self.style_image: PreparedImage | None = None
         self.result: tuple[Any, ...] | None = None  # last frames (numpy arrays) of the last run
         self.session_id = uuid.uuid4().hex
+        self.created = time.time()
         self._restoring = False
         self.notes: tuple[str, ...] = ()
+        self.announcements: list[str] = []  # the host's messages, shown by the page's next tick
         self.run = CurrentRun(backend, self.limits, self.session_id, client)
         self.history = History(self.limits.history_size)
         self.last_losses: dict[str, float] = {}  # the last step's terms of a single run (for its history entry)
@@ -373,6 +375,10 @@ class SessionState(ConfigParams):  # type: ignore[misc, valid-type]  # a class m
         self.run.close()
         self.content = self.style = None
         self.result = None
+
+    def announce(self, text: str) -> None:
+        """A message from the host for this page (shown as a notification on its next tick, escaped)."""
+        self.announcements.append(capped(text, 200))
 
     def log_failure(self, what: str, exc: BaseException) -> None:
         """Details of an unexpected failure go to the server log, never to the page."""

@@ -26,7 +26,7 @@ from .config import (
     parse_layers,
 )
 from .controls import Controls, ControlsState
-from .device import describe_device, memory_report, release_memory, resolve_device
+from .device import describe_device, memory_mib, memory_report, release_memory, resolve_device
 from .engine import prepare_images, run
 from .errors import ConfigError, ImageError, NSTError, WeightsError, shown
 from .features import Network, VGGFeatures, load_network
@@ -72,6 +72,7 @@ __all__ = [
     "parse_layers",
     "prepare_images",
     "memory_report",
+    "memory_mib",
     "release_memory",
     "PRESETS",
     "VARIANT_FIELDS",

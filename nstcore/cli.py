@@ -23,7 +23,6 @@ from .shared_cli import (
     check_output,
     drive,
     guarded,
-    read_bytes,
     read_record,
     save_result,
 )
@@ -51,7 +50,7 @@ def _run(args: argparse.Namespace) -> int:
     from .controls import Controls
     from .device import describe_device, resolve_device, use_bf16
     from .engine import run
-    from .records import changes_by_step, environment, every_layer, file_sha256, replay
+    from .records import changes_by_step, environment, every_layer, replay
 
     config = build_config(args)
     record = read_record(args.config)[1] if args.config else {}
@@ -67,10 +66,7 @@ def _run(args: argparse.Namespace) -> int:
             check_output(path, flag=flag, image=False, keep={**inputs, "output image": output})
     if args.timelapse and Path(args.timelapse).suffix.lower() not in TIMELAPSE_FORMATS:
         raise ConfigError(f"--timelapse {args.timelapse} must end in .gif or .mp4.")
-    hashes = {
-        role: file_sha256(read_bytes(path, f"{role} image"))
-        for role, path in (("content", args.content), ("style", args.style))
-    }
+    hashes = {role: _sha256_of(path) for role, path in (("content", args.content), ("style", args.style))}
     for role, digest in hashes.items():
         recorded = record.get(f"{role}_sha256")
         if recorded and recorded != digest:
@@ -125,6 +121,16 @@ def _run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     return 0
+
+
+def _sha256_of(path: str) -> str:
+    """The file's SHA-256 for the record; "" when it cannot be read (the engine then says why, in its words)."""
+    from .records import file_sha256
+
+    try:
+        return file_sha256(Path(path).read_bytes())
+    except OSError:
+        return ""
 
 
 def _until(

@@ -88,6 +88,17 @@ def release_memory(device: torch.device) -> None:
         torch.mps.empty_cache()
 
 
+def memory_mib(device: torch.device) -> float:
+    """Memory in use, in MiB: allocated on a GPU, the process's resident size on a CPU (NaN when unknown)."""
+    if device.type == "cuda":
+        return torch.cuda.memory_allocated(device) / 2**20
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            return int(next(line for line in status if line.startswith("VmRSS:")).split()[1]) / 1024
+    except (OSError, StopIteration, ValueError):
+        return float("nan")
+
+
 def memory_report(device: torch.device) -> str:
     """One line for a status page: allocated/reserved on a GPU, resident size of the process on a CPU."""
     if device.type == "cuda":

@@ -33,12 +33,12 @@ def free_port() -> int:
 
 
 @contextmanager
-def served_dashboard(backend, limits) -> Iterator[str]:
+def served_dashboard(backend, limits, host_password: str = "") -> Iterator[str]:
     import panel as pn
 
     from demo_app.app import applications, configure, serve_options
 
-    configure(backend, limits)
+    configure(backend, limits, host_password)
     port = free_port()
     server = pn.serve(
         applications(),

@@ -83,3 +83,16 @@ def assert_clean_failure(result: subprocess.CompletedProcess, needle: str) -> No
     assert "Traceback" not in result.stderr
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert lines and needle in lines[-1], result.stderr
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_job_threads_left_at_exit():
+    """After the last test, stop every scheduler and wait for its job threads: a thread still inside a torch step
+    when the interpreter exits makes the process abort ("terminate called without an active exception")."""
+    yield
+    import gc
+
+    from demo_app.scheduler import Scheduler
+
+    for scheduler in [o for o in gc.get_objects() if isinstance(o, Scheduler)]:
+        scheduler.shutdown(timeout=10.0)

@@ -74,7 +74,10 @@ def test_every_screen_shows_the_page_without_sideways_scrolling(browser, url, na
     run = page.get_by_role("button", name="▶ Run", exact=True)
     box = run.bounding_box()
     width, height = VIEWPORTS[name]
-    assert box is not None and 0 <= box["x"] and box["x"] + box["width"] <= width and box["y"] + box["height"] <= height
+    assert box is not None and 0 <= box["x"] and box["x"] + box["width"] <= width
+    assert 0 <= box["y"] and box["y"] + box["height"] <= height, box
+    # the upload widgets came up (on the first page of a fresh server they once did not, and the layout broke)
+    page.locator(".upload-content .filepond--root").first.wait_for(state="attached", timeout=10_000)
     assert page.evaluate("document.querySelector('meta[name=viewport]').content").startswith("width=device-width")
     # text stays readable: the status line is not shrunk (a phone without the viewport tag showed it at ~5 px)
     font = page.locator(".nst-status").first.evaluate(

@@ -197,10 +197,10 @@ def test_a_failed_final_write_saves_the_result_elsewhere(tmp_path, monkeypatch, 
     real = nstcore.images.save_image
     target = tmp_path / "out.png"
 
-    def flaky(image, path):
+    def flaky(image, path, png_text=None):
         if Path(path) == target:
             raise nstcore.images.ImageError(f"Could not write {path} (disk full).")
-        real(image, path)
+        real(image, path, png_text)
 
     monkeypatch.setattr(nstcore.images, "save_image", flaky)
     code = cli.main(
@@ -222,3 +222,4 @@ def test_a_failed_final_write_saves_the_result_elsewhere(tmp_path, monkeypatch, 
     assert code == 2 and "saved as" in err
     saved = [p for p in tmp_path.glob("out-*.png")]
     assert len(saved) == 1 and str(saved[0]) in err and Image.open(saved[0]).size == (32, 24)
+    assert "nst-config" in Image.open(saved[0]).info  # the fallback file carries the settings too

@@ -1,0 +1,263 @@
+"""The host's console at ``/host``: who is running what, and the controls to steer a room of 30.
+
+Locked by its own password (``--host-password``, ``NST_HOST_PASSWORD`` or ``NST_HOST_PASSWORD_FILE``; never the
+participants' one). Without one, ``/host`` says it is locked and shows nothing. After unlocking: a live table of the
+pages (state, size, steps, it/s, elapsed, queue position; no images and no visitor text), and actions: cancel a job,
+pause/resume the queue, change the size and step limits for new jobs, and broadcast a one-line message that every
+page shows as a notification. A small chart follows device memory and the room's throughput.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hmac
+import logging
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import pandas as pd
+import panel as pn
+from bokeh.models import ColumnDataSource
+from bokeh.plotting import figure
+
+import nstcore
+
+from .backend import Backend
+from .limits import Limits
+from .text import as_html, capped
+from .widgets import clicks
+
+log = logging.getLogger("demo_app")
+
+MAX_BROADCAST = 200  # one line on a notification
+WRONG_TRIES = 5  # wrong passwords before a page must wait
+LOCKOUT_SECONDS = 30.0
+HISTORY_POINTS = 600  # 20 minutes at one sample every 2 s
+COLUMNS = ["page", "state", "size", "steps", "it/s", "elapsed (s)", "queue"]
+
+
+def check_password(given: str, expected: str | None) -> bool:
+    """Constant-time comparison; False when no host password is configured."""
+    return bool(expected) and hmac.compare_digest(given.encode(), (expected or "").encode())
+
+
+def session_rows(dashboards: Iterable[Any], position: Callable[[Any], int]) -> list[dict[str, Any]]:
+    """One row per open page, numbered in opening order; only numbers and our own words, never visitor text."""
+    rows = []
+    for number, dashboard in enumerate(dashboards, start=1):
+        state = dashboard.state
+        job = state.run.job
+        latest = job.latest if job is not None else None
+        rows.append(
+            {
+                "page": number,
+                "state": job.state if job is not None else "idle",
+                "size": state.size,
+                "steps": f"{latest.step}/{latest.total_steps}" if latest is not None else "-",
+                "it/s": round(latest.rate, 2) if latest is not None else 0.0,
+                "elapsed (s)": round(latest.elapsed, 1) if latest is not None else 0.0,
+                "queue": position(job) if job is not None and job.state == "queued" else 0,
+            }
+        )
+    return rows
+
+
+class Unlock(pn.viewable.Viewer):
+    """The host password form of /host and /wall: calls ``on_unlock`` once the right password is given. Without a
+    configured password it only says the page is locked. Five wrong tries lock the form for 30 s."""
+
+    def __init__(self, password: str | None, what: str, on_unlock: Callable[[], None]) -> None:
+        super().__init__()
+        self._password, self._on_unlock = password, on_unlock
+        self._wrong, self._locked_until = 0, 0.0
+        self.unlocked = False
+        self.message = pn.pane.HTML("", sizing_mode="stretch_width", css_classes=["nst-host-message"])
+        self.password = pn.widgets.PasswordInput(label="Host password", width=260, css_classes=["nst-host-password"])
+        self.button = pn.widgets.Button(label="Unlock", color="primary", width=120, css_classes=["nst-host-unlock"])
+        self.button.on_click(clicks(self.try_unlock))
+        if password:
+            self._layout: pn.viewable.Viewable = pn.Column(
+                pn.Row(self.password, self.button, align="end"), self.message
+            )
+        else:
+            self._layout = pn.pane.HTML(
+                f'<div class="nst-alert nst-alert-danger" role="alert">{as_html(what.capitalize())} is locked: the '
+                "server was started without a host password (--host-password or NST_HOST_PASSWORD).</div>",
+                css_classes=["nst-host-locked"],
+            )
+
+    def try_unlock(self) -> None:
+        now = time.monotonic()
+        if now < self._locked_until:
+            self.message.object = as_html(f"Too many wrong passwords; wait {self._locked_until - now:.0f} s.")
+            return
+        if not check_password(self.password.value or "", self._password):
+            self._wrong += 1
+            self.password.value = ""
+            if self._wrong >= WRONG_TRIES:
+                self._wrong, self._locked_until = 0, now + LOCKOUT_SECONDS
+                log.warning("host password: %d wrong tries; locked for %.0f s", WRONG_TRIES, LOCKOUT_SECONDS)
+            self.message.object = as_html("That is not the host password.")
+            return
+        self.password.value = ""
+        self.unlocked = True
+        self._on_unlock()
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        return self._layout
+
+
+class HostConsole(pn.viewable.Viewer):
+    """One host's console page (made per session, like every page)."""
+
+    def __init__(
+        self,
+        backend: Backend,
+        password: str | None,
+        dashboards: Callable[[], list[Any]],
+        limits: Callable[[], Limits],
+        set_limits: Callable[[Limits], None],
+    ) -> None:
+        super().__init__()
+        self.backend, self._dashboards = backend, dashboards
+        self._limits, self._set_limits = limits, set_limits
+        self.lock = Unlock(password, "the host console", self._build_console)
+        self.message = self.lock.message
+        # Made now and hidden (empty) until unlocked: a table added to a page later came up without Tabulator's
+        # scripts, as raw text.
+        self.table = pn.widgets.Tabulator(
+            pd.DataFrame(columns=COLUMNS),
+            show_index=False,
+            disabled=True,
+            selectable=1,
+            sizing_mode="stretch_width",
+            height=320,
+            visible=False,
+            css_classes=["nst-host-sessions"],
+        )
+        self.body = pn.Column(self.lock, self.table, sizing_mode="stretch_width")
+
+    @property
+    def unlocked(self) -> bool:
+        return self.lock.unlocked
+
+    # -- the console ----------------------------------------------------------------------------------------------
+    def _build_console(self) -> None:
+        limits = self._limits()
+        self.table.visible = True
+        self.cancel = pn.widgets.Button(
+            label="Cancel the selected page's job", width=240, css_classes=["nst-host-cancel"]
+        )
+        self.cancel.on_click(clicks(self._cancel_selected))
+        self.pause = pn.widgets.Toggle(label="Pause the queue", width=180, css_classes=["nst-host-pause"])
+        self.pause.param.watch(lambda e: self._pause(e.new), "value")
+        self.max_size = pn.widgets.IntInput(
+            label="Max size (px) for new jobs", value=limits.max_size, start=16, width=200
+        )
+        self.max_steps = pn.widgets.IntInput(label="Max steps for new jobs", value=limits.max_steps, start=1, width=200)
+        self.apply_limits = pn.widgets.Button(label="Apply limits", width=140, css_classes=["nst-host-limits"])
+        self.apply_limits.on_click(clicks(self._apply_limits))
+        self.broadcast_text = pn.widgets.TextInput(
+            label="Message to every page", max_length=MAX_BROADCAST, width=420, css_classes=["nst-host-broadcast-text"]
+        )
+        self.broadcast = pn.widgets.Button(label="Send", color="primary", width=100, css_classes=["nst-host-broadcast"])
+        self.broadcast.on_click(clicks(self._broadcast))
+        self.summary = pn.pane.Markdown("", css_classes=["nst-host-summary"])
+        self._source = ColumnDataSource({"t": [], "memory": [], "rate": []})
+        fig = figure(height=220, sizing_mode="stretch_width", x_axis_label="minutes ago", title="Memory and throughput")
+        fig.line("t", "memory", source=self._source, legend_label="memory (MiB)", color="#0072b5", line_width=2)
+        fig.line("t", "rate", source=self._source, legend_label="steps/s (all jobs) × 100", color="#d55e00")
+        fig.legend.location = "top_left"
+        self.chart = pn.pane.Bokeh(fig, sizing_mode="stretch_width")
+        self._started = time.monotonic()
+        self.body.objects = [
+            self.summary,
+            self.table,
+            pn.FlexBox(self.cancel, self.pause, align_items="end"),
+            pn.FlexBox(self.max_size, self.max_steps, self.apply_limits, align_items="end"),
+            pn.FlexBox(self.broadcast_text, self.broadcast, align_items="end"),
+            self.message,
+            self.chart,
+        ]
+        self.refresh()
+        from .app import quiet_periodic
+
+        quiet_periodic(self.refresh, 2000)
+
+    def refresh(self) -> None:
+        """Every 2 s on this page's loop: the table, the summary and a chart point."""
+        if not self.unlocked:
+            return
+        scheduler = self.backend.scheduler
+        dashboards = self._dashboards()
+        rows = session_rows(dashboards, scheduler.position)
+        self._pages = dashboards
+        self.table.value = pd.DataFrame(rows, columns=COLUMNS)
+        stats = scheduler.stats()
+        paused = " · **queue paused**" if scheduler.paused else ""
+        self.summary.object = (
+            f"**{len(rows)} pages** · {stats['running']} running · {stats['queued']} queued{paused} · "
+            f"done {stats['done']} / failed {stats['failed']} / cancelled {stats['cancelled']} · "
+            f"{nstcore.memory_report(self.backend.device)}"
+        )
+        rate = sum(row["it/s"] for row in rows if row["state"] == "running")
+        minutes = (time.monotonic() - self._started) / 60
+        self._source.stream(
+            {"t": [minutes], "memory": [nstcore.memory_mib(self.backend.device)], "rate": [100 * rate]},
+            rollover=HISTORY_POINTS,
+        )
+
+    def _selected_dashboard(self) -> Any:
+        selection = self.table.selection
+        pages = getattr(self, "_pages", [])
+        if not selection or selection[0] >= len(pages):
+            return None
+        return pages[selection[0]]
+
+    def _cancel_selected(self) -> None:
+        dashboard = self._selected_dashboard()
+        job = dashboard.state.run.job if dashboard is not None else None
+        if job is None:
+            self.message.object = as_html("Select a page with a queued or running job first.")
+            return
+        dashboard.state.announce("The host cancelled this page's run.")
+        self.backend.scheduler.cancel(job)
+        log.info("host console: cancelled a job of session %s", dashboard.state.session_id[:8])
+        self.message.object = as_html("Cancelled.")
+        self.refresh()
+
+    def _pause(self, paused: bool) -> None:
+        scheduler = self.backend.scheduler
+        scheduler.pause() if paused else scheduler.resume()
+        self.pause.label = "Resume the queue" if paused else "Pause the queue"
+        log.info("host console: queue %s", "paused" if paused else "resumed")
+        self.refresh()
+
+    def _apply_limits(self) -> None:
+        size, steps = self.max_size.value, self.max_steps.value
+        if size is None or steps is None:
+            self.message.object = as_html("Give both a size and a number of steps.")
+            return
+        try:
+            new = dataclasses.replace(self._limits(), max_size=int(size), max_steps=int(steps))
+        except (nstcore.ConfigError, TypeError, ValueError) as exc:
+            self.message.object = as_html(str(exc))
+            return
+        self._set_limits(new)
+        self.message.object = as_html(f"New jobs may use up to {new.max_size} px and {new.max_steps} steps.")
+        log.info("host console: limits now %d px, %d steps", new.max_size, new.max_steps)
+
+    def _broadcast(self) -> None:
+        text = capped(self.broadcast_text.value or "", MAX_BROADCAST)
+        if not text:
+            self.message.object = as_html("Type a message first.")
+            return
+        pages = self._dashboards()
+        for dashboard in pages:
+            dashboard.state.announce(text)
+        self.broadcast_text.value = ""
+        self.message.object = as_html(f"Sent to {len(pages)} pages.")
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        return pn.Column(pn.pane.HTML("<h2>Host console</h2>"), self.body, sizing_mode="stretch_width", max_width=1100)

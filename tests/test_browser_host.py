@@ -1,0 +1,115 @@
+"""The host's console in a real browser beside two participants: unlock with the host password, see both pages,
+broadcast a message every page shows (as text), cancel a participant's run."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from browser import ARTIFACTS, chromium, served_dashboard, start_small_run, wait_until
+
+from demo_app.app import LIVE_SESSIONS
+from demo_app.backend import Backend
+from demo_app.limits import Limits
+
+pytestmark = pytest.mark.browser
+
+HOST_PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture(scope="module")
+def url():
+    with served_dashboard(Backend(weights="random", device_name="cpu"), Limits(), HOST_PASSWORD) as address:
+        yield address
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with chromium() as b:
+        yield b
+
+
+def _participant(browser, url):
+    before = {id(d) for d in LIVE_SESSIONS}
+    context = browser.new_context(viewport={"width": 1280, "height": 720})
+    page = context.new_page()
+    page.goto(url)
+    page.get_by_role("button", name="▶ Run", exact=True).wait_for(timeout=30_000)
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        new = [d for d in list(LIVE_SESSIONS) if id(d) not in before]
+        if new:
+            return context, page, new[-1]
+        time.sleep(0.1)
+    raise AssertionError("no server session appeared")
+
+
+def test_host_console_sees_the_room_broadcasts_and_cancels(browser, url) -> None:
+    (ctx_a, page_a, dash_a), (ctx_b, page_b, dash_b) = (_participant(browser, url) for _ in range(2))
+    start_small_run(page_a)
+    wait_until(lambda: dash_a.state.step >= 1, timeout=60)
+    host_context = browser.new_context(viewport={"width": 1280, "height": 900})
+    host = host_context.new_page()
+    host.goto(url + "host")
+    box = host.locator(".nst-host-password input")
+    box.wait_for(timeout=30_000)
+    box.fill("wrong")
+    host.locator(".nst-host-unlock button").click()
+    host.get_by_text("That is not the host password.").wait_for(timeout=10_000)
+    assert not host.locator(".nst-host-sessions").first.is_visible()  # nothing shown before unlocking
+    box.fill(HOST_PASSWORD)
+    host.locator(".nst-host-unlock button").click()
+    table = host.locator(".nst-host-sessions")
+    table.wait_for(timeout=15_000)
+    host.locator(".nst-host-sessions .tabulator-cell").get_by_text("running").first.wait_for(timeout=15_000)
+    host.locator(".nst-host-broadcast-text input").fill("<b>Break</b> in 5 minutes")
+    host.locator(".nst-host-broadcast button").click()
+    for page in (page_a, page_b):
+        page.get_by_text("<b>Break</b> in 5 minutes").wait_for(timeout=10_000)  # shown as text, not markup
+        assert page.locator("b", has_text="Break").count() == 0
+    host.locator(".nst-host-sessions .tabulator-cell").get_by_text("running").first.click()  # select its row
+    host.locator(".nst-host-cancel button").click()
+    wait_until(lambda: not dash_a.state.running, timeout=15)
+    page_a.get_by_text("The host cancelled this page's run.").wait_for(timeout=10_000)
+    ARTIFACTS.mkdir(exist_ok=True)
+    host.screenshot(path=str(ARTIFACTS / "host-console.png"), full_page=True)
+    for context in (ctx_a, ctx_b, host_context):
+        context.close()
+
+
+def test_the_wall_shows_only_what_was_shared_live_and_keeps_forty(browser, url) -> None:
+    from demo_app.wall import WALL, WALL_SIZE
+
+    for entry in WALL.entries():  # a clean wall for this test
+        WALL.remove(entry.key)
+    (ctx_a, page_a, dash_a), (ctx_b, page_b, dash_b) = (_participant(browser, url) for _ in range(2))
+    wall_context = browser.new_context(viewport={"width": 1920, "height": 1080})
+    wall = wall_context.new_page()
+    wall.goto(url + "wall")
+    wall.locator(".nst-host-password input").fill(HOST_PASSWORD)
+    wall.locator(".nst-host-unlock button").click()
+    wall.get_by_text("Nothing shared yet").wait_for(timeout=15_000)
+    for page, dash in ((page_a, dash_a), (page_b, dash_b)):
+        start_small_run(page, steps=4)
+        wait_until(lambda dash=dash: not dash.state.running and not dash.share.disabled, timeout=60)
+    page_b.locator(".nst-wall-name input").fill("<i>Ana</i>")
+    page_b.locator(".nst-wall-name input").press("Tab")
+    page_b.locator(".nst-share button").click()  # only B shares
+    wall.locator(".nst-wall-item").first.wait_for(timeout=15_000)  # appears live, no reload
+    wall.wait_for_timeout(2500)
+    assert wall.locator(".nst-wall-item").count() == 1
+    wall.locator(".nst-wall-item figcaption").get_by_text("<i>Ana</i>").wait_for(timeout=5_000)  # text, not markup
+    assert wall.locator("i", has_text="Ana").count() == 0
+    assert [e.session_id for e in WALL.entries()] == [dash_b.state.session_id]  # A's result never reached it
+    jpeg, style = WALL.entries()[0].jpeg, WALL.entries()[0].style_jpeg
+    for i in range(WALL_SIZE + 5):
+        WALL.share(f"room-{i}", f"guest {i}", jpeg, style)
+    wall.wait_for_timeout(2500)
+    assert wall.locator(".nst-wall-item").count() == WALL_SIZE
+    ARTIFACTS.mkdir(exist_ok=True)
+    wall.screenshot(path=str(ARTIFACTS / "wall.png"), full_page=False)
+    wall.locator(".nst-wall-remove").first.click()  # the host takes one down
+    wall.wait_for_timeout(2000)
+    assert wall.locator(".nst-wall-item").count() == WALL_SIZE - 1 and len(WALL.entries()) == WALL_SIZE - 1
+    for context in (ctx_a, ctx_b, wall_context):
+        context.close()

@@ -1,0 +1,135 @@
+"""The host's console (/host): its own password, the live table of pages, and each action (cancel, pause/resume,
+limits for new jobs, broadcast), without a browser; the browser test with two participants is in
+test_browser_host.py."""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import pytest
+from conftest import drain
+
+import nstcore
+from demo_app import app
+from demo_app.__main__ import host_password
+from demo_app.backend import Backend
+from demo_app.host_console import HostConsole, check_password, session_rows
+from demo_app.layout import Dashboard
+from demo_app.limits import Limits
+from demo_app.state import SessionState
+
+
+@pytest.fixture()
+def room():
+    """A backend with two open pages, as the app keeps them."""
+    backend = Backend(weights="random", device_name="cpu")
+    limits = Limits()
+    app.configure(backend, limits, "host-secret")
+    pages = [Dashboard(SessionState(backend, limits)) for _ in range(2)]
+    for page in pages:
+        page.state.param.update(size=32, steps=5000, preview_every=0)
+        app.LIVE_SESSIONS.add(page)
+    yield backend, pages
+    for page in pages:
+        app.LIVE_SESSIONS.discard(page)
+        page.state.close()
+        page.state.wait(30)
+    backend.scheduler.resume()
+
+
+def _console(backend, password="host-secret") -> HostConsole:
+    return HostConsole(backend, password, app.live_dashboards, app.current_limits, app.set_limits)
+
+
+def test_without_a_host_password_the_console_is_locked(room) -> None:
+    backend, _ = room
+    console = _console(backend, password=None)
+    console.lock.password.value = ""
+    console.lock.try_unlock()
+    assert not console.unlocked and "locked" in console.lock._layout.object
+    assert not check_password("", None) and not check_password("x", "")
+
+
+def test_wrong_passwords_are_refused_then_locked_out(room) -> None:
+    backend, _ = room
+    console = _console(backend)
+    for _ in range(5):
+        console.lock.password.value = "guess"
+        console.lock.try_unlock()
+        assert not console.unlocked
+    console.lock.password.value = "host-secret"  # right, but too late: locked out for a while
+    console.lock.try_unlock()
+    assert not console.unlocked and "Too many wrong passwords" in console.message.object
+    console.lock._locked_until = 0.0
+    console.lock.password.value = "host-secret"
+    console.lock.try_unlock()
+    assert console.unlocked and console.lock.password.value == "" and console.table is not None
+
+
+def test_the_table_the_actions_and_the_broadcast(room) -> None:
+    backend, pages = room
+    console = _console(backend)
+    console.lock.password.value = "host-secret"
+    console.lock.try_unlock()
+    first, second = (page.state for page in pages)
+    assert first.start()
+    drain(first, until=lambda s, h: s.step >= 1)
+    console.refresh()
+    rows = console.table.value.to_dict(orient="records")
+    mine = [row for row in rows if row["state"] in ("running", "idle")]
+    assert len(mine) >= 2 and any(row["state"] == "running" for row in mine)
+    # pause: a second page's job waits in the queue, even once the first page's job is cancelled
+    console.pause.value = True
+    assert backend.scheduler.paused and console.pause.label == "Resume the queue"
+    assert second.start()
+    index = app.live_dashboards().index(pages[0])
+    console.table.selection = [index]  # cancel the first page's job from the console; the page is told why
+    console.refresh()
+    console._cancel_selected()
+    drain(first)
+    assert not first.running and "The host cancelled this page's run." in first.announcements
+    time.sleep(0.5)
+    assert second.run.job.state == "queued"
+    console.pause.value = False  # resumed: it starts
+    drain(second, until=lambda s, h: s.step >= 1)
+    # limits for new jobs reach every open page
+    console.max_size.value, console.max_steps.value = 64, 100
+    console._apply_limits()
+    assert first.limits.max_size == 64 and second.limits.max_steps == 100 and app.current_limits().max_size == 64
+    first.size = 128
+    assert not first.start() and "at most 64 px" in first.error
+    # broadcast: every page shows it, as text
+    console.broadcast_text.value = "<b>Break</b> in 5 minutes"
+    console._broadcast()
+    assert all("<b>Break</b> in 5 minutes" in page.state.announcements for page in pages)
+    pages[1].tick()
+    assert pages[1].announced >= 1 and not pages[1].state.announcements
+    second.stop()
+    drain(second)
+
+
+def test_session_rows_hold_no_visitor_text() -> None:
+    class Page:
+        def __init__(self, name: str) -> None:
+            self.state = SessionState(Backend(weights="random", device_name="cpu"), Limits())
+            self.state.content_name = name
+
+    rows = session_rows([Page("<script>x</script>.png")], lambda job: 0)
+    assert rows == [
+        {"page": 1, "state": "idle", "size": 256, "steps": "-", "it/s": 0.0, "elapsed (s)": 0.0, "queue": 0}
+    ]
+
+
+def test_the_host_password_is_never_the_participants(tmp_path, monkeypatch) -> None:
+    args = argparse.Namespace(host_password="same")
+    with pytest.raises(nstcore.ConfigError, match="must differ from the participants' password"):
+        host_password(args, "same")
+    assert host_password(args, "other") == "same"
+    monkeypatch.setenv("NST_HOST_PASSWORD_FILE", str(tmp_path / "missing"))
+    with pytest.raises(nstcore.ConfigError, match="cannot be read"):
+        host_password(argparse.Namespace(host_password=None), None)
+    (tmp_path / "empty").write_text("\n")
+    monkeypatch.setenv("NST_HOST_PASSWORD_FILE", str(tmp_path / "empty"))
+    with pytest.raises(nstcore.ConfigError, match="empty file"):
+        host_password(argparse.Namespace(host_password=None), None)
