@@ -19,10 +19,13 @@ if __package__ in (None, ""):  # `panel serve demo_app/app.py` runs this file as
 
 import panel as pn  # noqa: E402
 
+from demo_app import param_cache  # noqa: E402
 from demo_app.backend import Backend  # noqa: E402
 from demo_app.layout import CSS, FRAME_PERIOD_MS, SIDEBAR_WIDTH, Dashboard, alert_html  # noqa: E402
 from demo_app.limits import Limits  # noqa: E402
 from demo_app.state import SessionState  # noqa: E402
+
+param_cache.install()  # see param_cache: the page design read its CSS paths from disk on every widget change
 
 TITLE = "Neural Style Transfer Workbench"
 log = logging.getLogger("demo_app")

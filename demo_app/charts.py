@@ -73,15 +73,6 @@ def loss_figure(
     return fig, source
 
 
-def show_weighted(fig, weighted: bool) -> None:
-    """Switch every line between its weighted and unweighted column (on the session's loop)."""
-    for renderer in fig.renderers:
-        key = renderer.name
-        if key:
-            renderer.glyph.y = key if weighted else "u_" + key
-    fig.title.text = "Loss (weighted terms, log scale)" if weighted else "Loss (unweighted terms, log scale)"
-
-
 def mark_change(fig, step: int, text: str, index: int) -> None:
     """A dotted vertical line at ``step`` with ``text`` (ours, e.g. "β 1e+06→1e+10") near the top; labels of
     successive changes step down so neighbours do not overlap."""

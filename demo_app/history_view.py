@@ -14,7 +14,10 @@ from typing import Any
 import panel as pn
 import param
 
-from .history import HistoryItem, data_url
+import nstcore
+
+from .background import in_background
+from .history import HistoryItem, compare_runs, data_url
 from .state import SessionState
 from .text import as_html
 from .widgets import clicks
@@ -176,6 +179,32 @@ class HistoryView(pn.viewable.Viewer):
             callback=self._png, filename="nst-result.png", label="Download PNG", width=150, visible=False
         )
         self.details = pn.pane.HTML("", sizing_mode="stretch_width", css_classes=["nst-history-details"])
+        # Compare across runs: 2-8 of the history side by side, each labelled with only what differs.
+        self.pick = pn.widgets.MultiChoice(
+            label="Compare runs (2 to 8)", options=[], max_items=8, width=300, css_classes=["nst-compare-runs"]
+        )
+        self.compare_button = pn.widgets.Button(
+            label="Side by side", disabled=True, width=130, css_classes=["nst-compare-runs-button"]
+        )
+        self.compare_button.on_click(clicks(self._compare_runs))
+        self.pick.param.watch(lambda e: setattr(self.compare_button, "disabled", not 2 <= len(e.new) <= 8), "value")
+        self.side_by_side = pn.pane.PNG(None, sizing_mode="scale_width", max_width=1000, visible=False)
+        self._side_png: bytes | None = None
+        self._side_json: str | None = None
+        self.side_png_download = pn.widgets.FileDownload(
+            callback=lambda: io.BytesIO(self._side_png) if self._side_png else None,
+            filename="nst-runs.png",
+            label="Download PNG",
+            width=150,
+            visible=False,
+        )
+        self.side_json_download = pn.widgets.FileDownload(
+            callback=lambda: io.BytesIO(self._side_json.encode()) if self._side_json else None,
+            filename="nst-runs.json",
+            label="Download JSON",
+            width=150,
+            visible=False,
+        )
         self.strip.param.watch(lambda e: self._show(), "selected")
         self.against.param.watch(lambda e: self._show(), "value")
         self.restore.on_click(clicks(lambda: state.restore_from_history(self.strip.selected)))
@@ -188,6 +217,8 @@ class HistoryView(pn.viewable.Viewer):
             for i in reversed(list(self.state.history))
         ]
         self._refresh_choices()
+        self.pick.options = [f"run #{i.number}" for i in self.state.history]
+        self.pick.value = [v for v in self.pick.value if v in self.pick.options]
         self.strip.selected = item.number
 
     def _refresh_choices(self) -> None:
@@ -223,6 +254,29 @@ class HistoryView(pn.viewable.Viewer):
         rows = "".join(f"<tr><th>{as_html(k)}</th><td>{as_html(v)}</td></tr>" for k, v in item.details())
         self.details.object = f'<table class="nst-details"><caption>Run #{item.number}</caption>{rows}</table>'
 
+    def _compare_runs(self) -> None:
+        items = [self.state.history.get(int(str(v).removeprefix("run #"))) for v in self.pick.value]
+        chosen = [item for item in items if item is not None]
+        state = self.state
+
+        def show(result: tuple[bytes, str, list[str]]) -> None:
+            png, data, _ = result
+            self._side_png, self._side_json = png, data
+            self.side_by_side.object = png
+            stem = "nst-runs-" + "-".join(str(i.number) for i in chosen)
+            self.side_png_download.filename, self.side_json_download.filename = f"{stem}.png", f"{stem}.json"
+            for widget in (self.side_by_side, self.side_png_download, self.side_json_download):
+                widget.visible = True
+
+        def failed(exc: BaseException) -> None:
+            if isinstance(exc, nstcore.NSTError):
+                state.error = str(exc)
+            else:
+                state.error = "Those runs could not be put side by side; pick others."
+                state.log_failure("compare runs", exc)
+
+        in_background(lambda: compare_runs(chosen), show, failed)
+
     def _png(self) -> io.BytesIO | None:
         item = self.state.history.get(self.strip.selected)
         return io.BytesIO(item.png) if item is not None else None
@@ -241,5 +295,8 @@ class HistoryView(pn.viewable.Viewer):
                 flex_wrap="wrap",
                 sizing_mode="stretch_width",
             ),
+            pn.FlexBox(self.pick, self.compare_button, align_items="end"),
+            self.side_by_side,
+            pn.Row(self.side_png_download, self.side_json_download),
             sizing_mode="stretch_width",
         )

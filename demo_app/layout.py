@@ -12,11 +12,19 @@ from typing import Any
 
 import panel as pn
 import param
+from bokeh.models.annotations import Label, Span
 
 import nstcore
 
 from .background import in_background
-from .charts import loss_figure, loss_terms, mark_change, rows_to_columns, show_weighted, term_weights
+from .charts import (
+    column_key,
+    loss_figure,
+    loss_terms,
+    mark_change,
+    rows_to_columns,
+    term_weights,
+)
 from .compare_view import CompareView
 from .config_params import field_range
 from .history import HistoryItem, data_url
@@ -268,6 +276,7 @@ class Dashboard(pn.viewable.Viewer):
             pn.widgets.IntInput.from_param(p.preview_every, label="Preview every N steps", width=135),
             pn.widgets.FloatSlider.from_param(p.style_scale, label="Style scale", width=135),
             pn.widgets.Select.from_param(p.loss_norm, label="Loss normalisation", width=135),
+            pn.widgets.Select.from_param(p.preserve_colors, label="Keep the photo's colours", width=135),
         ]
         self.settings_wide = [
             pn.widgets.IntSlider.from_param(
@@ -459,12 +468,13 @@ class Dashboard(pn.viewable.Viewer):
             width=180,
             css_classes=["nst-timelapse-download"],
         )
-        fig, self._source = loss_figure(loss_terms(list(self.state.style_layers)))
-        self.chart = pn.pane.Bokeh(fig, sizing_mode="stretch_width", min_height=360)
+        self._chart_model = ""
+        self._new_chart()
+        self.chart = pn.pane.Bokeh(self._fig, sizing_mode="stretch_width", min_height=360)
         self.chart_view = pn.widgets.RadioButtonGroup(
             options=["weighted", "unweighted"], value="weighted", color="light", css_classes=["nst-chart-view"]
         )
-        self.chart_view.param.watch(lambda e: show_weighted(self.chart.object, e.new == "weighted"), "value")
+        self.chart_view.param.watch(lambda e: self._switch_view(), "value")
         self._changes_drawn = 0
         self._encoding = False
         self._waiting_frames: tuple | None = None
@@ -506,9 +516,7 @@ class Dashboard(pn.viewable.Viewer):
         if state.mode == "compare":
             self.compare.apply_rows(handover)
         elif handover.rows:
-            self._source.stream(
-                rows_to_columns([(s, losses[0]) for s, losses in handover.rows], self._terms, self._weights())
-            )
+            self._stream_rows([(s, losses[0]) for s, losses in handover.rows])
             self.points_streamed += len(handover.rows)
         if state.mode == "single":
             self._mark_changes()
@@ -524,6 +532,66 @@ class Dashboard(pn.viewable.Viewer):
         if handover.finished:
             self._prepare_downloads()
         state.request_frame()
+
+    def _new_chart(self) -> None:
+        """One chart per session (and per network), with a line for every term any run of it can have: a run start
+        only shows its own lines and empties the data. A new figure per run made Bokeh re-walk the whole page's
+        models on the loop every page shares (up to seconds with a room of pages running)."""
+        self._chart_model = self.state.model
+        self._terms = loss_terms(list(nstcore.layer_names(self._chart_model)))
+        self._fig, self._source = loss_figure(self._terms)
+        self._show_terms(loss_terms([k for k, v in self.state.style_layers.items() if v > 0]))
+
+    def _show_terms(self, shown: list[str]) -> None:
+        """Show the lines (and legend entries) of ``shown``, empty the data and the change markers."""
+        if self._chart_model != self.state.model:  # another network has other layers
+            self._new_chart()
+            self.chart.object = self._fig
+            return
+        fig = self._fig
+        self._shown_keys = [column_key(term) for term in shown if term in self._terms]
+        for renderer in fig.renderers:
+            renderer.visible = renderer.name in self._shown_keys
+            # a hidden line points at "step": the source holds only the shown terms (less for every page to send
+            # and draw five times a second)
+            renderer.glyph.y = renderer.name if renderer.visible else "step"
+        for legend in fig.legend:
+            for item in legend.items:
+                item.visible = all(r.visible for r in item.renderers)
+        markers = [m for m in fig.center if isinstance(m, (Span, Label))]
+        if markers:
+            fig.center = [m for m in fig.center if not isinstance(m, (Span, Label))]
+        empty: dict[str, list[float]] = {"step": [], **{key: [] for key in self._shown_keys}}
+        # both views of the run so far, as computed when each row arrived (with the weights of that moment)
+        self._views_data: dict[str, dict[str, list[float]]] = {
+            "weighted": {k: [] for k in empty},
+            "unweighted": {k: [] for k in empty},
+        }
+        self._source.data = empty
+        self._title_view()
+
+    def _view(self) -> str:
+        return "weighted" if getattr(self, "chart_view", None) is None else str(self.chart_view.value)
+
+    def _title_view(self) -> None:
+        self._fig.title.text = f"Loss ({self._view()} terms, log scale)"
+
+    def _stream_rows(self, rows: list) -> None:
+        """New loss rows: both views computed now (the weights of this moment), the shown one streamed."""
+        columns = rows_to_columns(rows, self._terms, self._weights())
+        new = {
+            "weighted": {"step": columns["step"], **{k: columns[k] for k in self._shown_keys}},
+            "unweighted": {"step": columns["step"], **{k: columns["u_" + k] for k in self._shown_keys}},
+        }
+        for view, data in new.items():
+            for key, values in data.items():
+                self._views_data[view][key].extend(values)
+        self._source.stream(new[self._view()])
+
+    def _switch_view(self) -> None:
+        """Weighted <-> unweighted: the whole run so far in the other view."""
+        self._source.data = {key: list(values) for key, values in self._views_data[self._view()].items()}
+        self._title_view()
 
     def _weights(self) -> dict[str, float]:
         """Each chart term's weight as the run has it now (its start settings, updated as they were steered)."""
@@ -606,8 +674,12 @@ class Dashboard(pn.viewable.Viewer):
         in_background(lambda: rgba_planes(frames), show, lambda exc: self.state.log_failure("zoom", exc))
 
     def _sync_scrubber(self) -> None:
+        """Offer the scrubber and the time-lapse once a run ended (nothing to send while it runs: every open page
+        would otherwise update its slider with every frame, on the loop they all share)."""
         count = len(self._frames)
         ended = not self.state.running and self.state.mode == "single"
+        if not ended and not self.scrubber.visible and self.make_timelapse.disabled:
+            return
         self.scrubber.visible = ended and count >= 2
         self.make_timelapse.disabled = not (ended and count >= 2)
         if count >= 2 and self.scrubber.end != count - 1:
@@ -688,10 +760,7 @@ class Dashboard(pn.viewable.Viewer):
             self.timelapse_download.disabled = True
             self._sync_scrubber()
             run_layers = [k for k, v in self.state.style_layers.items() if v > 0]
-            self._terms = loss_terms(nstcore.sort_layers(self.state.model, run_layers))
-            fig, self._source = loss_figure(self._terms)
-            show_weighted(fig, self.chart_view.value == "weighted")
-            self.chart.object = fig
+            self._show_terms(loss_terms(nstcore.sort_layers(self.state.model, run_layers)))
             self._changes_drawn = 0
             self.progress.value = 0
 

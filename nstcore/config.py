@@ -36,6 +36,7 @@ Init = Literal["content", "noise", "style"]
 Optimizer = Literal["adam", "lbfgs"]
 LossNorm = Literal["mean", "paper"]
 Precision = Literal["auto", "fp32", "bf16"]
+PreserveColors = Literal["none", "luminance", "histogram"]
 
 PAPER_STYLE_LAYERS = ("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1")
 PAPER_CONTENT_LAYER = "conv4_2"
@@ -217,6 +218,12 @@ class StyleConfig:
         default=1.0, metadata=_opt("Style image size relative to the output.", minimum=0.05, maximum=4.0, step=0.05)
     )
     loss_norm: LossNorm = field(default="mean", metadata=_opt("Loss normalisation: mean (size-independent) or paper."))
+    # Off by default: the paper's method transfers the painting's colours too. "luminance" keeps the photo's colours
+    # exactly (style on luminance only), "histogram" recolours the painting to the photo's palette first (Gatys et al.
+    # 2016, "Preserving Color in Neural Artistic Style Transfer"; nstcore.colour).
+    preserve_colors: PreserveColors = field(
+        default="none", metadata=_opt("Keep the content's colours: none, luminance (exact) or histogram.")
+    )
     # Decompression-bomb guard, well below Pillow's ~89 MP default: a 40 MP photo is a large camera image.
     max_image_pixels: int = field(
         default=DEFAULT_MAX_PIXELS, metadata=_opt("Refuse input images with more pixels.", minimum=1, flag="max-pixels")

@@ -21,6 +21,7 @@ import torch
 from PIL import Image
 from torch import Tensor
 
+from .colour import luminance_image, match_colours, recolour
 from .config import LossWeights, StyleConfig
 from .controls import Controls
 from .device import tune_backends, use_bf16
@@ -53,10 +54,13 @@ def tensor_to_arrays(batch: Tensor) -> tuple[np.ndarray, ...]:
 
 @dataclass(frozen=True)
 class PreparedImages:
-    """Content and style after loading, RGB conversion and resizing, ready for the network."""
+    """Content and style after loading, RGB conversion and resizing, ready for the network. ``colour`` is the content
+    image in colour when the run works on luminance only (``preserve_colors="luminance"``): its results get their
+    chroma back from it."""
 
     content: Image.Image
     style: Image.Image
+    colour: Image.Image | None = None
 
 
 def prepare_images(
@@ -94,8 +98,17 @@ def prepare_scales(
                 f"layers (they need {need} px on the short side); use fewer scales or a larger "
                 "size."
             ) from exc
-        out.append(PreparedImages(content_img, style_img))
+        out.append(_preserve_colours(config, content_img, style_img))
     return out
+
+
+def _preserve_colours(config: StyleConfig, content: Image.Image, style: Image.Image) -> PreparedImages:
+    """The images as the run sees them under ``config.preserve_colors`` (see :mod:`nstcore.colour`)."""
+    if config.preserve_colors == "histogram":
+        return PreparedImages(content, match_colours(style, content))
+    if config.preserve_colors == "luminance":
+        return PreparedImages(luminance_image(content), luminance_image(style, reference=content), colour=content)
+    return PreparedImages(content, style)
 
 
 def _name(source: object, what: str) -> str | None:
@@ -273,6 +286,8 @@ def _optimise(
                 images = tensor_to_arrays(
                     lanes[0].image if len(lanes) == 1 else torch.cat([lane.image for lane in lanes])
                 )
+                if prepared.colour is not None:  # luminance only: the content's chroma comes back
+                    images = tuple(recolour(image, prepared.colour) for image in images)
             yield Progress(
                 step=step,
                 total_steps=steps,

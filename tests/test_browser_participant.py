@@ -190,6 +190,9 @@ def test_an_example_runs_and_two_runs_make_two_history_items_with_a_before_after
     for _ in range(10):
         page.keyboard.press("ArrowLeft")
     wait_until(lambda: dashboard.history.split.position < before)
+    dashboard.history.pick.value = ["run #1", "run #2"]  # compare across runs: both side by side
+    page.locator(".nst-compare-runs-button button").click()
+    wait_until(lambda: dashboard.history.side_by_side.visible and dashboard.history._side_png is not None)
     page.get_by_role("button", name="Restore settings", exact=True).click()
     wait_until(lambda: state.size == 128 and state.optimizer == "lbfgs")  # the example's settings are back
     ARTIFACTS.mkdir(exist_ok=True)

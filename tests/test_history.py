@@ -110,3 +110,39 @@ def test_steering_records_each_change_with_its_step(state) -> None:
     changes = state.run.changes
     assert len(changes) == 1 and changes[0]["field"] == "beta" and changes[0]["value"] == 1e9
     assert changes[0]["step"] >= 3
+
+
+def test_runs_side_by_side_list_only_what_differs() -> None:
+    from demo_app.history import compare_runs, differences
+
+    records = [
+        {"size": 64, "beta": 1e6, "style_layers": {"conv1_1": 1.0}, "seed": 0, "run": {"changes": []}},
+        {"size": 64, "beta": 1e8, "style_layers": {"conv1_1": 1.0, "conv2_1": 1.0}, "seed": 0, "run": {}},
+    ]
+    assert differences(records) == [
+        {"beta": 1e6, "style_layers": {"conv1_1": 1.0}},
+        {"beta": 1e8, "style_layers": {"conv1_1": 1.0, "conv2_1": 1.0}},
+    ]
+    small, large = (np.full((h, w, 3), c, dtype=np.uint8) for h, w, c in ((24, 32, 40), (48, 96, 200)))
+    items = [
+        make_item(
+            n,
+            image,
+            record,
+            content_name="c.png",
+            style_name="<s>.png",
+            content_jpeg=b"",
+            steps_done=1,
+            losses={"total": 1.0},
+            filename="x.png",
+        )
+        for n, image, record in ((1, small, records[0]), (2, large, records[1]))
+    ]
+    png, data, labels = compare_runs(items)
+    assert labels == ["#1: beta 1e+06, style_layers conv1_1:1", "#2: beta 1e+08, style_layers conv1_1:1,conv2_1:1"]
+    grid = Image.open(io.BytesIO(png))
+    assert grid.width >= 2 * 96  # both cells at the larger run's size
+    parsed = json.loads(data)
+    assert [r["number"] for r in parsed["runs"]] == [1, 2] and parsed["runs"][1]["differs"]["beta"] == 1e8
+    with pytest.raises(nstcore.ConfigError, match="Pick 2 to 8 runs"):
+        compare_runs(items[:1])
