@@ -63,6 +63,12 @@ def served_dashboard(backend, limits, host_password: str = "") -> Iterator[str]:
         yield url
     finally:
         server.stop()
+        # A stopped server destroys no sessions, so their jobs would run on and starve the next module's tests:
+        # end them with the server.
+        backend.scheduler.shutdown(timeout=10.0)
+        from demo_app.app import LIVE_SESSIONS
+
+        LIVE_SESSIONS.clear()
 
 
 @contextmanager
