@@ -110,6 +110,9 @@ def remote_job(
     version, _, lr, requests = pickle.loads(steer.get())
     controls = nstcore.Controls([v.weights for v in variants], lr=lr)
     seen_version, seen_requests = version, requests
+    # The engine here numbers its own Controls' versions; the page knows the server's. Every snapshot goes back with
+    # the server's version in effect, so the page can tell at which step a change it made took effect (records).
+    server_of = {controls.read().version: version}
     last_beat, beat_seen_at = _read(beat, None), time.monotonic()
     steps = 0
     snapshots = nstcore.run(
@@ -118,6 +121,8 @@ def remote_job(
     try:
         for progress in snapshots:
             steps = progress.step
+            here = max((v for v in server_of if v <= progress.controls_version), default=None)
+            progress = dataclasses.replace(progress, controls_version=server_of[here] if here is not None else 0)
             queue.put(pickle.dumps(progress))
             if progress.done:
                 break
@@ -138,6 +143,7 @@ def remote_job(
                     controls.replace(i, **dataclasses.asdict(weights_i))
                 controls.set_lr(lr)
                 seen_version = version
+                server_of[controls.read().version] = version
             if requests != seen_requests:
                 controls.request_image()
                 seen_requests = requests

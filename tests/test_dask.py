@@ -74,9 +74,15 @@ def test_remote_job_can_be_steered_and_stopped(state) -> None:
     seen = state.step
     later, _ = drain(state, until=lambda s, h: s.step >= seen + 6, timeout=60)
     assert any(losses[0].style["conv1_1"] == 0.0 for step, losses in later if step > seen + 2)
+    for beta in (2e6, 3e6, 4e6):  # three quick changes: the worker applies them at once
+        state.beta = beta
+    seen = state.step
+    drain(state, until=lambda s, h: s.step >= seen + 4, timeout=60)
     state.stop()
     drain(state, timeout=30)
     assert state.status.startswith("Stopped at step") and state.step < 2000
+    # the worker reports the server's Controls versions, so every change is placed at the step that used it
+    assert all(change.get("placed") and change["step"] > 3 for change in state.run.changes), state.run.changes
 
 
 def test_remote_errors_come_back_as_sentences(state) -> None:
