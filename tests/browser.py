@@ -140,6 +140,26 @@ def wait_until(predicate, timeout: float = 15.0) -> None:
     raise AssertionError("condition not reached in time")
 
 
+def open_dashboard(browser, url: str, viewport: tuple[int, int] = (1400, 1000)):
+    """A new browser context on the dashboard, once its Run button is drawn; returns (context, page, the session's
+    server-side Dashboard)."""
+    from demo_app.app import LIVE_SESSIONS
+
+    before = {id(d) for d in LIVE_SESSIONS}
+    width, height = viewport
+    context = browser.new_context(viewport={"width": width, "height": height}, device_scale_factor=1)
+    page = context.new_page()
+    page.goto(url)
+    page.get_by_role("button", name="▶ Run", exact=True).wait_for(timeout=30_000)
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        new = [d for d in list(LIVE_SESSIONS) if id(d) not in before]
+        if new:
+            return context, page, new[-1]
+        time.sleep(0.1)
+    raise AssertionError("no server session appeared")
+
+
 def open_card(page, card_class: str, inside: str) -> None:
     """Expand the sidebar card with CSS class ``card_class`` (Advanced, Run settings start collapsed) until the
     element ``inside`` is visible."""

@@ -3,12 +3,9 @@ broadcast a message every page shows (as text), cancel a participant's run."""
 
 from __future__ import annotations
 
-import time
-
 import pytest
-from browser import ARTIFACTS, chromium, served_dashboard, start_small_run, wait_until
+from browser import ARTIFACTS, chromium, open_dashboard, served_dashboard, start_small_run, wait_until
 
-from demo_app.app import LIVE_SESSIONS
 from demo_app.backend import Backend
 from demo_app.limits import Limits
 
@@ -30,18 +27,7 @@ def browser():
 
 
 def _participant(browser, url):
-    before = {id(d) for d in LIVE_SESSIONS}
-    context = browser.new_context(viewport={"width": 1280, "height": 720})
-    page = context.new_page()
-    page.goto(url)
-    page.get_by_role("button", name="▶ Run", exact=True).wait_for(timeout=30_000)
-    deadline = time.time() + 10
-    while time.time() < deadline:
-        new = [d for d in list(LIVE_SESSIONS) if id(d) not in before]
-        if new:
-            return context, page, new[-1]
-        time.sleep(0.1)
-    raise AssertionError("no server session appeared")
+    return open_dashboard(browser, url, (1280, 720))
 
 
 def test_host_console_sees_the_room_broadcasts_and_cancels(browser, url) -> None:

@@ -5,13 +5,10 @@ test-artifacts/ for a person to look at."""
 
 from __future__ import annotations
 
-import time
-
 import pytest
-from browser import ARTIFACTS, chromium, open_card, served_dashboard, start_small_run, wait_until
+from browser import ARTIFACTS, chromium, open_card, open_dashboard, served_dashboard, start_small_run, wait_until
 from PIL import Image
 
-from demo_app.app import LIVE_SESSIONS
 from demo_app.backend import Backend
 from demo_app.limits import Limits
 
@@ -48,19 +45,7 @@ def browser():
 
 
 def _open(browser, url: str, viewport: tuple[int, int]):
-    before = {id(d) for d in LIVE_SESSIONS}
-    width, height = viewport
-    context = browser.new_context(viewport={"width": width, "height": height}, device_scale_factor=1)
-    page = context.new_page()
-    page.goto(url)
-    page.get_by_role("button", name="▶ Run", exact=True).wait_for(timeout=30_000)
-    deadline = time.time() + 10
-    while time.time() < deadline:
-        new = [d for d in list(LIVE_SESSIONS) if id(d) not in before]
-        if new:
-            return context, page, new[-1]
-        time.sleep(0.1)
-    raise AssertionError("no server session appeared")
+    return open_dashboard(browser, url, viewport)
 
 
 @pytest.mark.parametrize("name", list(VIEWPORTS))
