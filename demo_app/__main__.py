@@ -101,38 +101,34 @@ def build_parser() -> argparse.ArgumentParser:
 def basic_auth(args: argparse.Namespace) -> str | None:
     """The basic-auth password or user file: --basic-auth, else NST_BASIC_AUTH, else the contents of the file named
     by NST_BASIC_AUTH_FILE (e.g. a Docker secret). Raises ConfigError when that file cannot be read."""
-    if args.basic_auth:
-        return args.basic_auth
-    if os.environ.get("NST_BASIC_AUTH"):
-        return os.environ["NST_BASIC_AUTH"]
-    path = os.environ.get("NST_BASIC_AUTH_FILE")
-    if path:
-        try:
-            secret = Path(path).read_text(encoding="utf-8").strip()
-        except (OSError, UnicodeDecodeError):
-            raise nstcore.ConfigError(
-                "NST_BASIC_AUTH_FILE names a file that cannot be read; check the path and its permissions."
-            ) from None
-        if not secret:
-            raise nstcore.ConfigError("NST_BASIC_AUTH_FILE names an empty file; put the password in it.")
-        return secret
-    return None
+    return secret_from(args.basic_auth, "NST_BASIC_AUTH", "password")
+
+
+def secret_from(flag: str | None, env: str, what: str) -> str | None:
+    """A secret from its flag, else the ``env`` variable, else the contents of the file named by ``env``_FILE (e.g.
+    a Docker secret). Raises ConfigError when that file cannot be read or is empty."""
+    if flag:
+        return flag
+    if os.environ.get(env):
+        return os.environ[env]
+    path = os.environ.get(f"{env}_FILE")
+    if not path:
+        return None
+    try:
+        secret = Path(path).read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError):
+        raise nstcore.ConfigError(
+            f"{env}_FILE names a file that cannot be read; check the path and its permissions."
+        ) from None
+    if not secret:
+        raise nstcore.ConfigError(f"{env}_FILE names an empty file; put the {what} in it.")
+    return secret
 
 
 def host_password(args: argparse.Namespace, participants: str | None) -> str | None:
     """The host console's password: --host-password, else NST_HOST_PASSWORD, else NST_HOST_PASSWORD_FILE's
     contents. Raises ConfigError for an unreadable or empty file, or when it equals the participants' password."""
-    secret = args.host_password or os.environ.get("NST_HOST_PASSWORD") or None
-    path = os.environ.get("NST_HOST_PASSWORD_FILE")
-    if secret is None and path:
-        try:
-            secret = Path(path).read_text(encoding="utf-8").strip()
-        except (OSError, UnicodeDecodeError):
-            raise nstcore.ConfigError(
-                "NST_HOST_PASSWORD_FILE names a file that cannot be read; check the path and its permissions."
-            ) from None
-        if not secret:
-            raise nstcore.ConfigError("NST_HOST_PASSWORD_FILE names an empty file; put the host password in it.")
+    secret = secret_from(args.host_password, "NST_HOST_PASSWORD", "host password")
     if secret is not None and participants is not None and secret == participants:
         raise nstcore.ConfigError(
             "The host password must differ from the participants' password; otherwise every participant can open "
