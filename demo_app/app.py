@@ -24,6 +24,7 @@ from demo_app.backend import Backend  # noqa: E402
 from demo_app.layout import CSS, FRAME_PERIOD_MS, SIDEBAR_WIDTH, Dashboard, alert_html  # noqa: E402
 from demo_app.limits import Limits  # noqa: E402
 from demo_app.state import SessionState  # noqa: E402
+from nstcore import set_cpu_threads  # noqa: E402
 
 param_cache.install()  # see param_cache: the page design read its CSS paths from disk on every widget change
 
@@ -42,6 +43,7 @@ def configure(backend: Backend, limits: Limits, host_password: str | None = None
     """Set the process-wide backend, limits and host password (``python -m demo_app`` calls this before serving)."""
     global _backend, _limits, _host_password
     _backend, _limits, _host_password = backend, limits, host_password
+    set_cpu_threads(limits.job_threads)
 
 
 def host_password() -> str | None:
@@ -83,6 +85,7 @@ def _defaults() -> tuple[Backend, Limits]:
     global _backend, _limits
     if _limits is None:
         _limits = Limits.from_env()
+        set_cpu_threads(_limits.job_threads)
     if _backend is None:
         concurrent = os.environ.get("NST_MAX_CONCURRENT")
         _backend = Backend(
@@ -97,10 +100,17 @@ def _defaults() -> tuple[Backend, Limits]:
 
 
 def quiet_periodic(callback, period_ms: int):
-    """A session's periodic callback that does not log each run: Panel logs every run at INFO, and with ``--admin``
-    its log page kept every entry (five a second per open page, memory that only grew)."""
+    """A session's periodic callback that neither logs nor counts as "busy".
+
+    Panel logs every run at INFO, and with ``--admin`` its log page kept every entry (five a second per open page,
+    memory that only grew). And Panel counts every run of a foreground periodic callback in one *process-wide*
+    busy flag that it copies into every page's busy indicator: each page's clock flipped every other page's
+    spinner, a patch to each page per tick of each page (N² messages a second with N pages open; with 8 pages on
+    2 cores slider echoes took 1-10 s). A clock is background work (``_background``: Panel has no public
+    switch for it on ``add_periodic_callback``), and the page template shows no busy indicator."""
     periodic = pn.state.add_periodic_callback(callback, period=period_ms, start=False)
     periodic.log = False
+    periodic._background = True
     periodic.start()
     return periodic
 
@@ -166,6 +176,7 @@ def create_app() -> pn.viewable.Viewable | pn.template.BaseTemplate:
         main=[*dashboard.main(), about],
         sidebar_width=SIDEBAR_WIDTH,
         theme_toggle=True,
+        busy_indicator=None,  # one process-wide flag, spun by every page's activity: see quiet_periodic
         # Without it a phone lays the page out ~1000 px wide and shrinks it to a third: 5 px text.
         meta_viewport="width=device-width, initial-scale=1",
         accent="#0072b5",

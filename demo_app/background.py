@@ -2,8 +2,12 @@
 
 Every visitor's page is served by one event loop. Decoding a 16-bit 6000x6000 PNG on it blocked ``/liveness`` for
 4.8 s, and a grid with long labels for 28 s; so decoding, resizing, encoding, parsing and rendering run here
-instead, and only the (fast) update of the page happens on the loop, through ``Document.add_next_tick_callback``,
-the one Bokeh document method that may be called from another thread.
+instead, and only the (fast) update of the page happens on the loop.
+
+The worker hands its result to the loop with Tornado's ``IOLoop.add_callback`` (thread-safe), and the loop then
+schedules the update with ``Document.add_next_tick_callback`` (which runs it under the document's lock). Bokeh calls
+that document method thread-safe, but while Panel holds the document (most of each callback) it appends to a list
+the loop is reading: measured, about half of the workers' calls landed inside a hold, where one can be lost.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from typing import TypeVar
 
 import panel as pn
 from panel.io.state import set_curdoc
+from tornado.ioloop import IOLoop
 
 log = logging.getLogger("demo_app")
 T = TypeVar("T")
@@ -23,6 +28,15 @@ T = TypeVar("T")
 # Two threads on a 2-core server: decoding releases the GIL, so they run beside the loop and the job; more would
 # only queue behind the cores. Work from many sessions waits its turn here, never on the loop.
 _POOL = ThreadPoolExecutor(max_workers=max(2, min(4, (os.cpu_count() or 2) // 2)), thread_name_prefix="nst-io")
+
+
+def _session_loop(doc) -> IOLoop:
+    """The loop serving ``doc`` (found from any thread); the current one if the session does not say."""
+    try:
+        loop = doc.session_context.server_context.application_context.io_loop
+    except AttributeError:
+        loop = None
+    return loop if loop is not None else IOLoop.current()
 
 
 def in_background(
@@ -44,6 +58,8 @@ def in_background(
         then(result)
         return None
 
+    loop = _session_loop(doc)
+
     def apply(callback: Callable[[], object]) -> None:
         def on_loop() -> None:
             with set_curdoc(doc):
@@ -52,10 +68,13 @@ def in_background(
                 except Exception:  # noqa: BLE001 - a page update must never take the loop down
                     log.exception("applying background work to the page failed")
 
-        try:
-            doc.add_next_tick_callback(on_loop)
-        except Exception:  # noqa: BLE001 - the session closed in the meantime: nothing to show it to
-            log.debug("session gone before background work finished")
+        def schedule() -> None:  # on the loop
+            try:
+                doc.add_next_tick_callback(on_loop)
+            except Exception:  # noqa: BLE001 - the session closed in the meantime: nothing to show it to
+                log.debug("session gone before background work finished")
+
+        loop.add_callback(schedule)
 
     def done(future: Future) -> None:
         exc = future.exception()

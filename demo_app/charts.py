@@ -4,6 +4,13 @@ Each term is kept twice: weighted (what the optimiser minimises: alpha * content
 and unweighted (the term itself). Raising beta from 1e6 to 1e10 multiplies the weighted style lines by 1e4, which
 reads as a blow-up; the unweighted view shows the style terms keep falling. A dotted marker with a label shows each
 change made during the run. The legend sits below the plot, where it covers no points.
+
+The legend's entries stand for *proxy* lines that draw nothing and never change. BokehJS (3.9) re-renders a legend,
+one new canvas per entry, whenever anything reachable from its items changes; with the drawn lines in the items,
+every ``stream`` (five a second per running page) re-rendered all ~20 entries, which kept a browser's main thread
+busy for most of each second (and a 1 MB upload waited behind it for up to a minute on 2 cores). A click on an entry
+hides its proxy; the server then hides the drawn line (``_follow``). Lines not shown read a second, static, empty
+source, so a stream only touches the lines on screen.
 """
 
 from __future__ import annotations
@@ -12,7 +19,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from bokeh.models import ColumnDataSource
+from bokeh.models import ColumnDataSource, GlyphRenderer
 from bokeh.models.annotations import Label, Legend, Span
 from bokeh.palettes import Category10_10
 from bokeh.plotting import figure
@@ -46,20 +53,21 @@ def loss_figure(
         tools="pan,wheel_zoom,box_zoom,reset,save",
         toolbar_location="above",
     )
+    idle = ColumnDataSource({name: [] for name in source.data})  # hidden lines read this one: never streamed
     colours = list(Category10_10)
     items: list[Any] = []
     for i, term in enumerate(terms):
         label = labels[i] if labels else term.replace("style:", "style ")
-        line = fig.line(
-            "step",
-            column_key(term),
-            source=source,
-            color=colours[i % len(colours)],
-            line_width=2.5 if term == "total" else 1.5,
-            line_dash="dashed" if term == "tv" else "solid",
-            name=column_key(term),
-        )
-        items.append((label, [line]))
+        style = {
+            "color": colours[i % len(colours)],
+            "line_width": 2.5 if term == "total" else 1.5,
+            "line_dash": "dashed" if term == "tv" else "solid",
+        }
+        line = fig.line("step", column_key(term), source=source, name=column_key(term), **style)
+        proxy = fig.line("step", column_key(term), source=idle, **style)
+        proxy.tags = [LEGEND_TAG, column_key(term)]
+        proxy.on_change("visible", _follow(line))
+        items.append((label, [proxy]))
     legend = Legend(
         items=items,
         click_policy="hide",
@@ -71,6 +79,35 @@ def loss_figure(
     )
     fig.add_layout(legend, "below")
     return fig, source
+
+
+LEGEND_TAG = "nst-legend-proxy"
+
+
+def _follow(line: GlyphRenderer):
+    def follow(_attr: str, _old: bool, new: bool) -> None:
+        line.visible = new  # the legend entry's proxy was clicked (or shown again by show_lines)
+
+    return follow
+
+
+def lines(fig) -> dict[str, GlyphRenderer]:
+    """The drawn lines by column key (the legend's proxies left out)."""
+    return {r.name: r for r in fig.renderers if r.name and LEGEND_TAG not in r.tags}
+
+
+def show_lines(fig, source: ColumnDataSource, keys: Sequence[str]) -> None:
+    """Draw the lines of ``keys`` (from ``source``), list them in the legend, and hide every other line: it reads
+    the static empty source, so streaming to ``source`` costs the browser nothing for it."""
+    proxies = {r.tags[1]: r for r in fig.renderers if LEGEND_TAG in r.tags}
+    for key, line in lines(fig).items():
+        shown = key in keys
+        line.data_source = source if shown else proxies[key].data_source
+        proxies[key].visible = shown
+        line.visible = shown
+    for legend in fig.legend:
+        for item in legend.items:
+            item.visible = all(r.visible for r in item.renderers)
 
 
 def mark_change(fig, step: int, text: str, index: int) -> None:

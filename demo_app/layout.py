@@ -23,6 +23,7 @@ from .charts import (
     loss_terms,
     mark_change,
     rows_to_columns,
+    show_lines,
     term_weights,
 )
 from .compare_view import CompareView
@@ -260,7 +261,7 @@ class Dashboard(pn.viewable.Viewer):
             pn.widgets.Select.from_param(p.model, label="Model", width=135),
             pn.widgets.Select.from_param(p.pooling, label="Pooling", width=135),
             pn.widgets.Select.from_param(p.init, label="Init", width=135),
-            pn.widgets.Select.from_param(p.optimizer, label="Optimizer", width=135),
+            pn.widgets.Select.from_param(p.optimizer, label="Optimizer", width=135, css_classes=["nst-optimizer"]),
             pn.widgets.IntInput.from_param(
                 p.steps,
                 label="Steps",
@@ -550,14 +551,7 @@ class Dashboard(pn.viewable.Viewer):
             return
         fig = self._fig
         self._shown_keys = [column_key(term) for term in shown if term in self._terms]
-        for renderer in fig.renderers:
-            renderer.visible = renderer.name in self._shown_keys
-            # a hidden line points at "step": the source holds only the shown terms (less for every page to send
-            # and draw five times a second)
-            renderer.glyph.y = renderer.name if renderer.visible else "step"
-        for legend in fig.legend:
-            for item in legend.items:
-                item.visible = all(r.visible for r in item.renderers)
+        show_lines(fig, self._source, self._shown_keys)
         markers = [m for m in fig.center if isinstance(m, (Span, Label))]
         if markers:
             fig.center = [m for m in fig.center if not isinstance(m, (Span, Label))]

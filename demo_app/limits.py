@@ -40,6 +40,11 @@ class Limits:
     job_stall_seconds: float = 300.0
     # Earlier runs a page keeps to look back on and compare (~0.5 MB each at 256 px, ~4 MB at 1024 px).
     history_size: int = 12
+    # CPU threads for a job's torch operations (torch's own default: every core). A job alone runs 1.4-1.8x faster
+    # on 2 threads than on 1 (2-core EPYC, 64-256 px); but the job's threads then compete with the event loop that
+    # serves every page. On a small CPU server hosting a room, give the pages a core (cores - 1): see
+    # benchmarks/results_load.md. Irrelevant for jobs on a GPU.
+    job_threads: int = os.cpu_count() or 1
 
     def __post_init__(self) -> None:
         for f in fields(self):

@@ -26,7 +26,7 @@ from .config import (
     parse_layers,
 )
 from .controls import Controls, ControlsState
-from .device import describe_device, memory_mib, memory_report, release_memory, resolve_device
+from .device import describe_device, memory_mib, memory_report, release_memory, resolve_device, set_cpu_threads
 from .engine import prepare_images, run
 from .errors import ConfigError, ImageError, NSTError, WeightsError, shown
 from .features import Network, VGGFeatures, load_network
@@ -88,6 +88,7 @@ __all__ = [
     "variant_from_dict",
     "resize_long_side",
     "resolve_device",
+    "set_cpu_threads",
     "run",
     "save_image",
     "sort_layers",

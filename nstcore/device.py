@@ -29,6 +29,15 @@ def resolve_device(name: str = "auto") -> torch.device:
     return device
 
 
+def set_cpu_threads(threads: int) -> int:
+    """Use ``threads`` CPU threads for torch operations in this process (every thread of it); returns the number
+    used before. For the edges that host jobs (the dashboard's server), never called by the engine."""
+    before = torch.get_num_threads()
+    if threads != before:
+        torch.set_num_threads(threads)
+    return before
+
+
 def describe_device(device: torch.device) -> str:
     """Human name, e.g. ``cuda (NVIDIA H100 80GB HBM3)`` or ``cpu (2 threads)``."""
     if device.type == "cuda":

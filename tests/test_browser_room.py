@@ -181,6 +181,47 @@ def test_uploads_over_the_limit_empty_or_same_named_keep_the_session_and_its_job
     context.close()
 
 
+ANIMATIONS_JS = """() => {
+  const found = [];
+  const walk = (root) => {
+    for (const a of root.getAnimations({subtree: true})) {
+      if (a.playState === "running") found.push(a.animationName || a.constructor.name);
+    }
+  };
+  walk(document);
+  document.querySelectorAll("*").forEach((el) => { if (el.shadowRoot) walk(el.shadowRoot); });
+  return found;
+}"""
+
+
+def test_an_idle_page_does_no_work_while_the_room_runs(browser, url) -> None:
+    """An idle page neither animates nor receives messages while others run. The template's busy spinner followed
+    Panel's process-wide busy flag, which every page's 5-per-second clock set: it spun on (60 style recalculations
+    a second, ~10 % of a core per open page on a 2-core server) in pages where nothing happened."""
+    from browser import start_small_run
+
+    (busy_context, busy_page, busy), *others = [_open(browser, url) for _ in range(3)]
+    idle_context, idle_page, _ = others[0]
+    frames: list[int] = []
+    idle_page.on("websocket", lambda ws: ws.on("framereceived", lambda payload: frames.append(len(payload))))
+    idle_page.reload()  # the listener sees the page's websocket from its start
+    idle_page.get_by_role("button", name="▶ Run", exact=True).wait_for(timeout=30_000)
+    start_small_run(busy_page)
+    wait_until(lambda: busy.state.step >= 2, timeout=60)
+    time.sleep(1.0)  # the reloaded page's own start-up messages
+    before = len(frames)
+    animating = []
+    for _ in range(6):  # 3 s, with 3 pages' clocks ticking and a job streaming to one of them
+        animating += [page.evaluate(ANIMATIONS_JS) for page in (idle_page, others[1][1])]
+        time.sleep(0.5)
+    assert not any(animating), animating[:4]
+    assert len(frames) - before <= 3, f"{len(frames) - before} messages to an idle page in 3 s"
+    busy_page.get_by_role("button", name="■ Stop", exact=True).click()
+    wait_until(lambda: not busy.state.running, timeout=30)
+    for context in (busy_context, idle_context, others[1][0]):
+        context.close()
+
+
 def test_idle_pages_add_nothing_to_the_admin_log(browser, url) -> None:
     """Panel's --admin page keeps every 'Session ...' log record; the pages' 5-per-second clocks must not add any."""
     import logging

@@ -162,6 +162,28 @@ def test_limits_and_auth_from_flags_and_environment(monkeypatch, tmp_path) -> No
     assert basic_auth(args) == "from-env"
 
 
+def test_job_threads_are_set_for_the_whole_server_process(monkeypatch) -> None:
+    """``--job-threads``/NST_JOB_THREADS: the torch threads every job of this server uses (default: every core)."""
+    import os
+
+    import torch
+
+    from demo_app import app
+
+    assert Limits().job_threads == (os.cpu_count() or 1)
+    before = torch.get_num_threads()
+    backend = Backend(weights="random", device_name="cpu")
+    try:
+        app.configure(backend, Limits(job_threads=1))
+        assert torch.get_num_threads() == 1
+        monkeypatch.setenv("NST_JOB_THREADS", "0")
+        with pytest.raises(nstcore.ConfigError, match="job-threads must be a number above 0"):
+            Limits.from_env()
+    finally:
+        app.configure(backend, Limits(job_threads=before))
+    assert torch.get_num_threads() == before
+
+
 @pytest.mark.parametrize(
     "argv, env, words",
     [
