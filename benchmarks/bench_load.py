@@ -46,9 +46,9 @@ def _status(page) -> str:
     return page.locator(".nst-status pre").inner_text()
 
 
-# A slider move not echoed by then counts as lost. The template page of Nov 2026 echoes in 1-10 s with 8 pages on
-# 2 cores (it was ~0.2 s): see benchmarks/results_load.md and the closing note of that change.
-ECHO_TIMEOUT = 30.0
+# A slider move not echoed by then counts as lost (p95 ~1.5 s with 8 pages and the server on 2 cores; see
+# benchmarks/results_load.md).
+ECHO_TIMEOUT = 10.0
 
 
 def run_load(

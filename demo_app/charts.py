@@ -11,6 +11,10 @@ every ``stream`` (five a second per running page) re-rendered all ~20 entries, w
 busy for most of each second (and a 1 MB upload waited behind it for up to a minute on 2 cores). A click on an entry
 hides its proxy; the server then hides the drawn line (``_follow``). Lines not shown read a second, static, empty
 source, so a stream only touches the lines on screen.
+
+Change markers are rows of one more source (a ``vspan`` glyph and a ``LabelSet``), never new models: adding a Span
+and a Label per change made Bokeh re-walk every model of the page's document on the loop all pages share (~80 ms a
+marker with the template page; a visitor steering a run kept the loop busy most of each second).
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from bokeh.models import ColumnDataSource, GlyphRenderer
-from bokeh.models.annotations import Label, Legend, Span
+from bokeh.models.annotations import LabelSet, Legend
 from bokeh.palettes import Category10_10
 from bokeh.plotting import figure
 
@@ -78,6 +82,22 @@ def loss_figure(
         margin=4,
     )
     fig.add_layout(legend, "below")
+    markers = ColumnDataSource({"step": [], "y": [], "text": []})
+    fig.vspan(x="step", source=markers, line_dash="dotted", line_color="#555", line_width=1.5)
+    fig.add_layout(
+        LabelSet(
+            x="step",
+            y="y",
+            y_units="screen",
+            x_offset=3,
+            text="text",
+            source=markers,
+            text_font_size="9pt",
+            text_color="#333",
+            background_fill_color="white",
+            background_fill_alpha=0.7,
+        )
+    )
     return fig, source
 
 
@@ -110,23 +130,19 @@ def show_lines(fig, source: ColumnDataSource, keys: Sequence[str]) -> None:
             item.visible = all(r.visible for r in item.renderers)
 
 
+def change_markers(fig) -> ColumnDataSource:
+    """The source of the figure's change markers: columns ``step``, ``y`` (screen px) and ``text``."""
+    return next(a for a in fig.center if isinstance(a, LabelSet)).source
+
+
 def mark_change(fig, step: int, text: str, index: int) -> None:
     """A dotted vertical line at ``step`` with ``text`` (ours, e.g. "β 1e+06→1e+10") near the top; labels of
     successive changes step down so neighbours do not overlap."""
-    fig.add_layout(Span(location=step, dimension="height", line_dash="dotted", line_color="#555", line_width=1.5))
-    fig.add_layout(
-        Label(
-            x=step,
-            y=8 + 16 * (index % 4),
-            y_units="screen",
-            x_offset=3,
-            text=text,
-            text_font_size="9pt",
-            text_color="#333",
-            background_fill_color="white",
-            background_fill_alpha=0.7,
-        )
-    )
+    change_markers(fig).stream({"step": [step], "y": [8 + 16 * (index % 4)], "text": [text]})
+
+
+def clear_changes(fig) -> None:
+    change_markers(fig).data = {"step": [], "y": [], "text": []}
 
 
 def rows_to_columns(

@@ -12,12 +12,12 @@ from typing import Any
 
 import panel as pn
 import param
-from bokeh.models.annotations import Label, Span
 
 import nstcore
 
 from .background import in_background
 from .charts import (
+    clear_changes,
     column_key,
     loss_figure,
     loss_terms,
@@ -552,9 +552,7 @@ class Dashboard(pn.viewable.Viewer):
         fig = self._fig
         self._shown_keys = [column_key(term) for term in shown if term in self._terms]
         show_lines(fig, self._source, self._shown_keys)
-        markers = [m for m in fig.center if isinstance(m, (Span, Label))]
-        if markers:
-            fig.center = [m for m in fig.center if not isinstance(m, (Span, Label))]
+        clear_changes(fig)
         empty: dict[str, list[float]] = {"step": [], **{key: [] for key in self._shown_keys}}
         # both views of the run so far, as computed when each row arrived (with the weights of that moment)
         self._views_data: dict[str, dict[str, list[float]]] = {

@@ -152,7 +152,7 @@ def test_three_variant_comparison_fills_the_grid(browser, url) -> None:
         assert (cells.nth(i).get_attribute("src") or "").startswith("data:image/jpeg")
     for label in ("avg pooling", "max pooling", "variant 3"):
         page.locator(".nst-cell").get_by_text(label).wait_for(timeout=5_000)
-    page.get_by_text(re.compile(r"Done: 40 steps|Stopped")).wait_for(timeout=120_000)  # behind earlier jobs
+    page.get_by_text(re.compile(r"Done: 40 steps|Stopped")).wait_for(timeout=60_000)
     _wait(lambda: not dashboard.compare.zoom_button.disabled, timeout=30)  # the cells' PNGs are ready
     assert page.locator(".nst-cell-download").count() == 3
     page.locator(".nst-zoom-cells button").click()  # every cell at full size, zooming together

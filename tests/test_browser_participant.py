@@ -10,6 +10,7 @@ from browser import ARTIFACTS, chromium, open_card, open_dashboard, served_dashb
 from PIL import Image
 
 from demo_app.backend import Backend
+from demo_app.charts import change_markers
 from demo_app.limits import Limits
 
 pytestmark = pytest.mark.browser
@@ -194,7 +195,7 @@ def test_timelapse_download_and_a_marked_mid_run_change(browser, url, tmp_path) 
     page.locator(".nst-strength input[type=range]").focus()
     page.keyboard.press("ArrowRight")
     wait_until(lambda: state.beta > beta and dashboard.changes_marked == 1)
-    labels = [m.text for m in dashboard.chart.object.center if type(m).__name__ == "Label"]
+    labels = change_markers(dashboard.chart.object).data["text"]
     assert len(labels) == 1 and labels[0].startswith("β 1e+06→"), labels
     wait_until(lambda: len(dashboard._frames) >= 3, timeout=30)
     page.get_by_role("button", name="■ Stop", exact=True).click()

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from bokeh.models import ColumnDataSource
 
-from demo_app.charts import LEGEND_TAG, lines, loss_figure, loss_terms, show_lines
+from demo_app.charts import (
+    LEGEND_TAG,
+    change_markers,
+    clear_changes,
+    lines,
+    loss_figure,
+    loss_terms,
+    mark_change,
+    show_lines,
+)
 
 
 def _legend_references(fig) -> set:
@@ -57,3 +66,15 @@ def test_a_click_on_a_legend_entry_hides_the_drawn_line_and_a_new_run_shows_it_a
     proxy.visible = False
     show_lines(fig, source, ["total", "style_conv1_1"])
     assert lines(fig)["style_conv1_1"].visible
+
+
+def test_a_change_marker_is_a_row_not_a_new_model() -> None:
+    """A new Span and Label per change made Bokeh re-walk every model of the page's document on the shared loop."""
+    fig, source = loss_figure(loss_terms(["conv1_1"]))
+    models = fig.references()
+    mark_change(fig, 12, "β 1e+06→1e+10", 0)
+    mark_change(fig, 30, "α 1→2", 1)
+    assert fig.references() == models
+    assert change_markers(fig).data == {"step": [12, 30], "y": [8, 24], "text": ["β 1e+06→1e+10", "α 1→2"]}
+    clear_changes(fig)  # a new run
+    assert change_markers(fig).data["step"] == []
