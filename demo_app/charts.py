@@ -23,8 +23,9 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from bokeh.models import ColumnDataSource, GlyphRenderer
+from bokeh.models import ColumnDataSource
 from bokeh.models.annotations import LabelSet, Legend
+from bokeh.models.renderers import GlyphRenderer
 from bokeh.palettes import Category10_10
 from bokeh.plotting import figure
 
@@ -57,12 +58,14 @@ def loss_figure(
         tools="pan,wheel_zoom,box_zoom,reset,save",
         toolbar_location="above",
     )
-    idle = ColumnDataSource({name: [] for name in source.data})  # hidden lines read this one: never streamed
+    # Hidden lines and the legend's proxies read this one, never streamed. One NaN row: it draws nothing (nor moves
+    # the axes), but BokehJS draws no legend swatch for a renderer without data.
+    idle = ColumnDataSource({name: [math.nan] for name in source.data})
     colours = list(Category10_10)
     items: list[Any] = []
     for i, term in enumerate(terms):
         label = labels[i] if labels else term.replace("style:", "style ")
-        style = {
+        style: dict[str, Any] = {
             "color": colours[i % len(colours)],
             "line_width": 2.5 if term == "total" else 1.5,
             "line_dash": "dashed" if term == "tv" else "solid",
@@ -132,7 +135,9 @@ def show_lines(fig, source: ColumnDataSource, keys: Sequence[str]) -> None:
 
 def change_markers(fig) -> ColumnDataSource:
     """The source of the figure's change markers: columns ``step``, ``y`` (screen px) and ``text``."""
-    return next(a for a in fig.center if isinstance(a, LabelSet)).source
+    source = next(a for a in fig.center if isinstance(a, LabelSet)).source
+    assert isinstance(source, ColumnDataSource)
+    return source
 
 
 def mark_change(fig, step: int, text: str, index: int) -> None:

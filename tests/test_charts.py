@@ -30,6 +30,8 @@ def test_the_legend_never_reaches_the_streamed_source() -> None:
     refs = _legend_references(fig)
     assert source not in refs
     assert not any(r in refs for r in lines(fig).values())
+    # BokehJS draws no swatch for a legend renderer without data: each proxy has one (NaN) row
+    assert all(len(item.renderers[0].data_source.data["step"]) == 1 for item in fig.legend[0].items)
     assert [item.label["value"] for item in fig.legend[0].items] == [
         "total",
         "content",
