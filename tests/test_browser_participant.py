@@ -10,7 +10,7 @@ from browser import ARTIFACTS, chromium, open_card, open_dashboard, served_dashb
 from PIL import Image
 
 from demo_app.backend import Backend
-from demo_app.charts import change_markers
+from demo_app.charts import change_markers, lines
 from demo_app.limits import Limits
 
 pytestmark = pytest.mark.browser
@@ -197,6 +197,13 @@ def test_timelapse_download_and_a_marked_mid_run_change(browser, url, tmp_path) 
     wait_until(lambda: state.beta > beta and dashboard.changes_marked == 1)
     labels = change_markers(dashboard.chart.object).data["text"]
     assert len(labels) == 1 and labels[0].startswith("β 1e+06→"), labels
+    # the legend's entries stand for proxy lines (see charts.py): a click still hides and shows the drawn line
+    entry = page.locator(".bk-Figure").get_by_text("style conv1_1", exact=True)
+    entry.click()
+    wait_until(lambda: not lines(dashboard.chart.object)["style_conv1_1"].visible)
+    assert lines(dashboard.chart.object)["total"].visible
+    entry.click()
+    wait_until(lambda: lines(dashboard.chart.object)["style_conv1_1"].visible)
     wait_until(lambda: len(dashboard._frames) >= 3, timeout=30)
     page.get_by_role("button", name="■ Stop", exact=True).click()
     wait_until(lambda: not state.running)
