@@ -104,10 +104,10 @@ def quiet_periodic(callback, period_ms: int):
 
     Panel logs every run at INFO, and with ``--admin`` its log page kept every entry (five a second per open page,
     memory that only grew). And Panel counts every run of a foreground periodic callback in one *process-wide*
-    busy flag that it copies into every page's busy indicator: each page's clock flipped every other page's
-    spinner, a patch to each page per tick of each page (N² messages a second with N pages open; with 8 pages on
-    2 cores slider echoes took 1-10 s). A clock is background work (``_background``: Panel has no public
-    switch for it on ``add_periodic_callback``), and the page template shows no busy indicator."""
+    busy flag that its template copies into a busy spinner: with every page's clock setting it, the spinner stayed
+    on in pages where nothing happened (60 style recalculations a second, ~10 % of a core per open page on a
+    2-core server). A clock is background work (``_background``: Panel has no public switch for it on
+    ``add_periodic_callback``), and the page template shows no busy indicator."""
     periodic = pn.state.add_periodic_callback(callback, period=period_ms, start=False)
     periodic.log = False
     periodic._background = True

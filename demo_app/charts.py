@@ -9,7 +9,7 @@ The legend's entries stand for *proxy* lines that draw nothing and never change.
 one new canvas per entry, whenever anything reachable from its items changes; with the drawn lines in the items,
 every ``stream`` (five a second per running page) re-rendered all ~20 entries, which kept a browser's main thread
 busy for most of each second (and a 1 MB upload waited behind it for up to a minute on 2 cores). A click on an entry
-hides its proxy; the server then hides the drawn line (``_follow``). Lines not shown read a second, static, empty
+hides its proxy; the server then hides the drawn line (``_follow``). Lines not shown read the proxies' static
 source, so a stream only touches the lines on screen.
 
 Change markers are rows of one more source (a ``vspan`` glyph and a ``LabelSet``), never new models: adding a Span
