@@ -32,6 +32,8 @@ def _parameter(field: Any, hint: Any, default: Any) -> param.Parameter:
         return param.Integer(default=default, bounds=bounds, doc=doc)
     if hint is float or args == [float]:
         return param.Number(default=default, bounds=bounds, allow_None=default is None, doc=doc)
+    if typing.get_origin(hint) is tuple:
+        return param.List(default=list(default), item_type=float, doc=doc)
     if typing.get_origin(hint) in (Mapping, dict) or hint is Mapping:
         return param.Dict(default=dict(default), doc=doc)
     return param.String(default=str(default), doc=doc)

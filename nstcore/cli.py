@@ -23,6 +23,8 @@ from .shared_cli import (
     check_output,
     drive,
     guarded,
+    input_files,
+    mask_paths,
     read_record,
     save_result,
 )
@@ -33,7 +35,8 @@ from .timelapse import FrameKeeper, write_timelapse
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m nstcore",
-        description="Neural style transfer (Gatys, Ecker & Bethge 2015): repaint CONTENT in the style of STYLE.",
+        description="Neural style transfer (Gatys, Ecker & Bethge 2015): repaint CONTENT in the style of STYLE "
+        "(or of several styles, blended or each in its own region).",
     )
     add_common_arguments(parser, "Where to write the result (.png, .jpg ...).")
     parser.add_argument("--save-config", metavar="FILE.json", help="Write the effective settings as JSON.")
@@ -55,7 +58,8 @@ def _run(args: argparse.Namespace) -> int:
     config = build_config(args)
     record = read_record(args.config)[1] if args.config else {}
     changes = changes_by_step(config, record) if record else {}
-    inputs = {"content image": args.content, "style image": args.style, "config file": args.config}
+    inputs = input_files(args)
+    masks = mask_paths(args)
     output = check_output(args.output, keep=inputs)
     for flag, path in (
         ("--save-config", args.save_config),
@@ -66,7 +70,14 @@ def _run(args: argparse.Namespace) -> int:
             check_output(path, flag=flag, image=False, keep={**inputs, "output image": output})
     if args.timelapse and Path(args.timelapse).suffix.lower() not in TIMELAPSE_FORMATS:
         raise ConfigError(f"--timelapse {args.timelapse} must end in .gif or .mp4.")
-    hashes = {role: _sha256_of(path) for role, path in (("content", args.content), ("style", args.style))}
+    # One style image is recorded as a string, several as a list (as the page and older records write it).
+    style_hashes = [_sha256_of(path) for path in args.style]
+    hashes: dict[str, str | list[str]] = {
+        "content": _sha256_of(args.content),
+        "style": style_hashes[0] if len(style_hashes) == 1 else style_hashes,
+    }
+    if masks:
+        hashes["mask"] = [_sha256_of(path) for path in masks]
     for role, digest in hashes.items():
         recorded = record.get(f"{role}_sha256")
         if recorded and recorded != digest:
@@ -81,7 +92,15 @@ def _run(args: argparse.Namespace) -> int:
     # A record from the page: every layer listed, as the page runs it, so a layer switched on mid-run exists.
     running = every_layer(config) if "changes" in record else config
     controls = Controls([running.loss_weights()], lr=running.effective_lr)
-    snapshots = run(running, args.content, args.style, device=device, controls=controls, progress=not args.no_progress)
+    snapshots = run(
+        running,
+        args.content,
+        args.style,
+        masks=masks,
+        device=device,
+        controls=controls,
+        progress=not args.no_progress,
+    )
     if changes:
         snapshots = replay(snapshots, controls, changes, config.optimizer)
     done = record.get("steps_done")
@@ -94,7 +113,9 @@ def _run(args: argparse.Namespace) -> int:
         replayed = f"; replaying {sum(map(len, changes.values()))} recorded changes" if changes else ""
         print(
             f"nstcore: {config.model} ({config.weights} weights, {config.pooling} pooling) on "
-            f"{describe_device(device)}; {config.steps} {config.optimizer} steps at {config.size} px{replayed}",
+            f"{describe_device(device)}; {config.steps} {config.optimizer} steps at {config.size} px{replayed}"
+            + (f"; {len(args.style)} style images" if len(args.style) > 1 else "")
+            + (" with masks" if masks else ""),
             file=sys.stderr,
         )
     frames: FrameKeeper[Any] = FrameKeeper()
@@ -106,8 +127,7 @@ def _run(args: argparse.Namespace) -> int:
         "run": {
             "changes": record.get("changes", []) if changes else [],
             "steps_done": last.step,
-            "content_sha256": hashes["content"],
-            "style_sha256": hashes["style"],
+            **{f"{role}_sha256": digest for role, digest in hashes.items()},
             **environment(describe_device(device), "bf16" if use_bf16(config.precision, device) else "fp32"),
         },
     }

@@ -23,6 +23,8 @@ from .shared_cli import (
     check_output,
     drive,
     guarded,
+    input_files,
+    mask_paths,
     read_text,
     save_result,
 )
@@ -63,18 +65,13 @@ def run_compare(args: argparse.Namespace) -> int:
     from .grid import grid_image
 
     if args.preset:
-        shared, variants = expand_preset(args.preset, build_config(args))
+        shared, variants = expand_preset(args.preset, build_config(args), len(args.style))
         if hasattr(args, "init"):  # an explicit --init wins over the preset's choice
             shared = shared.replace(init=args.init)
     else:
         shared, variants = load_variants(args.variants, args)
     check_count(variants, MAX_VARIANTS)
-    inputs = {
-        "content image": args.content,
-        "style image": args.style,
-        "config file": args.config,
-        "variants file": args.variants,
-    }
+    inputs = {**input_files(args), "variants file": args.variants}
     output = check_output(args.output, keep=inputs)
     json_path = check_output(
         args.save_json or output.with_suffix(".json"),
@@ -94,6 +91,7 @@ def run_compare(args: argparse.Namespace) -> int:
         shared,
         args.content,
         args.style,
+        masks=mask_paths(args),
         device=device,
         variants=variants,
         max_batch=args.max_batch,

@@ -86,6 +86,8 @@ class LossWeights:
     tv: float
     content_layers: Mapping[str, float]
     style_layers: Mapping[str, float]
+    # One weight per style image (empty = equal); see StyleConfig.style_blend and blend_weights().
+    style_blend: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
         for name in ("alpha", "beta", "tv"):
@@ -95,6 +97,7 @@ class LossWeights:
             object.__setattr__(self, name, float(value))
         for name in ("content_layers", "style_layers"):
             object.__setattr__(self, name, _check_weights(name, getattr(self, name)))
+        object.__setattr__(self, "style_blend", parse_blend(self.style_blend))
 
     def layers(self) -> set[str]:
         return set(self.content_layers) | set(self.style_layers)
@@ -111,6 +114,48 @@ def _check_weights(what: str, value: Any) -> dict[str, float]:
             raise ConfigError(f"Weight of {name} in {what} must be a finite number >= 0, got {shown(weight)}.")
         out[str(name)] = float(weight)
     return out
+
+
+# More style images than this in one run is not a blend any more; each one costs a target Gram per layer.
+MAX_STYLES = 8
+
+
+def parse_blend(value: Any) -> tuple[float, ...]:
+    """Blend weights from ``"0.7,0.3"``, a list or a tuple, each a finite number >= 0 (at most MAX_STYLES)."""
+    if isinstance(value, str):
+        parts = [p for p in value.replace(" ", "").replace(":", ",").split(",") if p]
+        try:
+            value = [float(p) for p in parts]
+        except ValueError:
+            raise ConfigError(
+                f"style_blend {shown(value)} is not a list of numbers; write one weight per style image, e.g. 0.7,0.3."
+            ) from None
+    if not isinstance(value, (list, tuple)):
+        raise ConfigError(f"style_blend must be one weight per style image, e.g. [0.7, 0.3], got {shown(value)}.")
+    if len(value) > MAX_STYLES:
+        raise ConfigError(f"style_blend has {len(value)} weights; a run blends at most {MAX_STYLES} style images.")
+    out = []
+    for weight in value:
+        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not math.isfinite(weight) or weight < 0:
+            raise ConfigError(f"Every style_blend weight must be a finite number >= 0, got {shown(weight)}.")
+        out.append(float(weight))
+    return tuple(out)
+
+
+def blend_weights(blend: tuple[float, ...], styles: int) -> tuple[float, ...]:
+    """What each style image's terms are multiplied by: the blend normalised to sum to 1 (so a blend of 1:0 is
+    exactly a run with the first style alone, at the same beta), equal shares when ``blend`` is empty, all zero
+    when every weight is 0 (no style). Raises ConfigError when the count does not match the style images."""
+    if not blend:
+        return (1.0 / styles,) * styles
+    if len(blend) != styles:
+        said = "style image was" if styles == 1 else "style images were"
+        raise ConfigError(
+            f"style_blend has {len(blend)} weights but {styles} {said} given; give one weight per style image, "
+            "in the same order."
+        )
+    total = sum(blend)
+    return tuple(w / total for w in blend) if total > 0 else (0.0,) * styles
 
 
 def parse_layers(text: str) -> dict[str, float]:
@@ -218,6 +263,13 @@ class StyleConfig:
         default=1.0, metadata=_opt("Style image size relative to the output.", minimum=0.05, maximum=4.0, step=0.05)
     )
     loss_norm: LossNorm = field(default="mean", metadata=_opt("Loss normalisation: mean (size-independent) or paper."))
+    # Several style images (CLI: STYLE [STYLE ...]): each keeps its own Gram targets and these weights scale its
+    # style terms, normalised to sum to 1 so beta keeps its meaning ("Controlling Perceptual Factors in Neural Style
+    # Transfer", Gatys et al. 2017; neural-style's -style_blend_weights). Empty = equal shares. Live during a run.
+    style_blend: tuple[float, ...] = field(
+        default=(),
+        metadata=_opt("Weights of the style images, one each, e.g. 0.7,0.3 (default: equal)."),
+    )
     # Off by default: the paper's method transfers the painting's colours too. "luminance" keeps the photo's colours
     # exactly (style on luminance only), "histogram" recolours the painting to the photo's palette first (Gatys et al.
     # 2016, "Preserving Color in Neural Artistic Style Transfer"; nstcore.colour).
@@ -255,6 +307,7 @@ class StyleConfig:
             raise ConfigError("At least one content or style layer needs a weight above 0.")
         object.__setattr__(self, "content_layers", dict(lw.content_layers))
         object.__setattr__(self, "style_layers", dict(lw.style_layers))
+        object.__setattr__(self, "style_blend", lw.style_blend)
 
     # -- derived values --------------------------------------------------------------------------------------
     @property
@@ -269,19 +322,14 @@ class StyleConfig:
         return [(size, steps) for size, steps in plan if steps > 0]
 
     def loss_weights(self) -> LossWeights:
-        return LossWeights(self.alpha, self.beta, self.tv, self.content_layers, self.style_layers)
+        return LossWeights(self.alpha, self.beta, self.tv, self.content_layers, self.style_layers, self.style_blend)
 
     def replace(self, **changes: Any) -> StyleConfig:
         return dataclasses.replace(self, **changes)
 
     # -- JSON ------------------------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        return {
-            f.name: (
-                dict(getattr(self, f.name)) if isinstance(getattr(self, f.name), Mapping) else getattr(self, f.name)
-            )
-            for f in fields(self)
-        }
+        return {f.name: _plain(getattr(self, f.name)) for f in fields(self)}
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2)
@@ -303,6 +351,15 @@ class StyleConfig:
     @classmethod
     def from_json(cls, text: str | bytes) -> StyleConfig:
         return cls.from_dict(load_json(text))
+
+
+def _plain(value: Any) -> Any:
+    """A field's value as JSON writes it back: layer mappings as dicts, blend weights as lists."""
+    if isinstance(value, Mapping):
+        return dict(value)
+    if isinstance(value, tuple):
+        return list(value)
+    return value
 
 
 # An exported config is about 1 KB and a comparison's variants file a few KB; anything far larger is not one.
@@ -342,6 +399,8 @@ def _check_type(name: str, hint: Any, value: Any) -> None:
         want = "a number" + (" or null" if type(None) in typing.get_args(hint) else "")
     elif hint is str:
         ok, want = isinstance(value, str), "a string"
+    elif typing.get_origin(hint) is tuple:
+        ok, want = isinstance(value, (list, tuple, str)), "a list of numbers such as [0.7, 0.3]"
     elif typing.get_origin(hint) in (Mapping, dict):
         ok, want = isinstance(value, (Mapping, str)), 'layer weights such as {"conv1_1": 1.0} or "conv1_1:1"'
     else:  # pragma: no cover - every field's hint is one of the above

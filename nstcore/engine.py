@@ -11,10 +11,12 @@ the image, one optimiser step, and one device-to-host copy of the loss terms (a 
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 import torch
@@ -22,13 +24,14 @@ from PIL import Image
 from torch import Tensor
 
 from .colour import luminance_image, match_colours, recolour
-from .config import LossWeights, StyleConfig
+from .config import MAX_STYLES, LossWeights, StyleConfig, blend_weights
 from .controls import Controls
 from .device import tune_backends, use_bf16
 from .errors import ConfigError, ImageError
 from .features import Network, load_network, min_image_side
 from .images import ImageSource, check_survives_pooling, load_image, resize_long_side
 from .lanes import CPU_BATCH_PIXELS, Lane, build_lanes, split_note, steer
+from .masks import load_masks, mask_tensors
 from .objective import losses_from_row
 from .progress import Progress
 from .variants import Variant, as_variant, check_count
@@ -54,42 +57,80 @@ def tensor_to_arrays(batch: Tensor) -> tuple[np.ndarray, ...]:
 
 @dataclass(frozen=True)
 class PreparedImages:
-    """Content and style after loading, RGB conversion and resizing, ready for the network. ``colour`` is the content
-    image in colour when the run works on luminance only (``preserve_colors="luminance"``): its results get their
-    chroma back from it."""
+    """Content and style images after loading, RGB conversion and resizing, ready for the network. ``colour`` is
+    the content image in colour when the run works on luminance only (``preserve_colors="luminance"``): its results
+    get their chroma back from it. ``masks`` are the style masks at the content's size (greyscale), if any."""
 
     content: Image.Image
-    style: Image.Image
+    styles: tuple[Image.Image, ...]
     colour: Image.Image | None = None
+    masks: tuple[Image.Image, ...] | None = None
+
+    @property
+    def style(self) -> Image.Image:
+        """The first (for most runs, the only) style image."""
+        return self.styles[0]
+
+
+StyleSources = ImageSource | Sequence[ImageSource]
+
+
+def style_list(style: StyleSources) -> list[ImageSource]:
+    """One style image or several (a list or tuple of them) as a list, checked for count."""
+    styles = cast(list[ImageSource], list(style) if isinstance(style, (list, tuple)) else [style])
+    if not 1 <= len(styles) <= MAX_STYLES:
+        raise ConfigError(f"A run takes 1 to {MAX_STYLES} style images, got {len(styles)}.")
+    return styles
 
 
 def prepare_images(
-    config: StyleConfig, content: ImageSource, style: ImageSource, layers: Sequence[str] | None = None
+    config: StyleConfig,
+    content: ImageSource,
+    style: StyleSources,
+    layers: Sequence[str] | None = None,
+    masks: Sequence[ImageSource] | None = None,
 ) -> PreparedImages:
-    """Load both images and resize them: content's long side = ``size``; style's = ``size * style_scale``.
+    """Load the images and resize them: content's long side = ``size``; each style's = ``size * style_scale``.
 
     Images that would vanish in VGG's pooling before the deepest layer (a 4000x8 strip) are refused with an
-    :class:`~nstcore.errors.ImageError`; a tiny image (1x1) is simply upscaled to the requested size.
+    :class:`~nstcore.errors.ImageError`; a tiny image (1x1) is simply upscaled to the requested size. Masks (one per
+    style, see :mod:`nstcore.masks`) are checked and resized to the content's size.
     """
-    return prepare_scales(config, content, style, layers)[-1]
+    return prepare_scales(config, content, style, layers, masks)[-1]
 
 
 def prepare_scales(
-    config: StyleConfig, content: ImageSource, style: ImageSource, layers: Sequence[str] | None = None
+    config: StyleConfig,
+    content: ImageSource,
+    style: StyleSources,
+    layers: Sequence[str] | None = None,
+    masks: Sequence[ImageSource] | None = None,
 ) -> list[PreparedImages]:
     """:func:`prepare_images` for every size of ``config.scale_plan()`` (coarsest first), each resized from the
     originals rather than from the previous scale."""
+    sources = style_list(style)
     content_src = load_image(content, max_pixels=config.max_image_pixels, name=_name(content, "content"))
-    style_src = load_image(style, max_pixels=config.max_image_pixels, name=_name(style, "style"))
+    style_srcs = [
+        load_image(
+            source,
+            max_pixels=config.max_image_pixels,
+            name=_name(source, "style" if len(sources) == 1 else f"style {k}"),
+        )
+        for k, source in enumerate(sources, start=1)
+    ]
+    mask_srcs = (
+        load_masks(masks, len(sources), content_src.size, config.max_image_pixels) if masks is not None else None
+    )
     names = list(layers) if layers is not None else list(config.loss_weights().layers())
     need = min_image_side(config.model, names)
     out = []
     for size, _ in config.scale_plan():
         content_img = resize_long_side(content_src, size)
-        style_img = resize_long_side(style_src, max(1, round(size * config.style_scale)))
+        style_imgs = [resize_long_side(src, max(1, round(size * config.style_scale))) for src in style_srcs]
         try:
             check_survives_pooling(content_img.size, need, "content")
-            check_survives_pooling(style_img.size, need, "style")
+            for k, style_img in enumerate(style_imgs, start=1):
+                check_survives_pooling(style_img.size, need, "style" if len(style_imgs) == 1 else f"style {k}")
         except ImageError as exc:
             if size == config.size:
                 raise
@@ -98,17 +139,27 @@ def prepare_scales(
                 f"layers (they need {need} px on the short side); use fewer scales or a larger "
                 "size."
             ) from exc
-        out.append(_preserve_colours(config, content_img, style_img))
+        prepared = _preserve_colours(config, content_img, style_imgs)
+        if mask_srcs is not None:
+            prepared = dataclasses.replace(
+                prepared, masks=tuple(m.resize(content_img.size, Image.Resampling.BILINEAR) for m in mask_srcs)
+            )
+        out.append(prepared)
     return out
 
 
-def _preserve_colours(config: StyleConfig, content: Image.Image, style: Image.Image) -> PreparedImages:
-    """The images as the run sees them under ``config.preserve_colors`` (see :mod:`nstcore.colour`)."""
+def _preserve_colours(config: StyleConfig, content: Image.Image, styles: list[Image.Image]) -> PreparedImages:
+    """The images as the run sees them under ``config.preserve_colors`` (see :mod:`nstcore.colour`); with several
+    style images each is treated alike."""
     if config.preserve_colors == "histogram":
-        return PreparedImages(content, match_colours(style, content))
+        return PreparedImages(content, tuple(match_colours(style, content) for style in styles))
     if config.preserve_colors == "luminance":
-        return PreparedImages(luminance_image(content), luminance_image(style, reference=content), colour=content)
-    return PreparedImages(content, style)
+        return PreparedImages(
+            luminance_image(content),
+            tuple(luminance_image(style, reference=content) for style in styles),
+            colour=content,
+        )
+    return PreparedImages(content, tuple(styles))
 
 
 def _name(source: object, what: str) -> str | None:
@@ -134,8 +185,9 @@ def _initial_image(
 def run(
     config: StyleConfig,
     content: ImageSource,
-    style: ImageSource,
+    style: StyleSources,
     *,
+    masks: Sequence[ImageSource] | None = None,
     device: torch.device | str = "cpu",
     network: Network | None = None,
     controls: Controls | None = None,
@@ -145,6 +197,8 @@ def run(
 ) -> Generator[Progress, None, None]:
     """Optimise and yield a :class:`Progress` after each of ``config.steps`` objective evaluations.
 
+    ``style`` is one style image or a list of them (blended by each variant's ``style_blend``); ``masks``, one per
+    style image in the content image's frame, confine each style to its region (:mod:`nstcore.masks`).
     ``variants`` (or the variants of ``controls``) define the batch; by default one variant from ``config``.
     ``controls`` is read at every step: change it from any thread to steer the run. ``device`` must already be
     resolved (see :func:`nstcore.device.resolve_device`). ``network`` defaults to the process-wide cached
@@ -172,9 +226,12 @@ def run(
     if max_batch is not None and max_batch < 1:
         raise ConfigError(f"max_batch must be at least 1, got {max_batch}.")
     state = controls.read()
+    styles = style_list(style)
+    for weights in state.variants:
+        blend_weights(weights.style_blend, len(styles))  # a blend that does not fit the images: one sentence now
     content_names = sorted({n for v in state.variants for n in v.content_layers})
     style_names = sorted({n for v in state.variants for n in v.style_layers})
-    prepared = prepare_scales(config, content, style, [*content_names, *style_names])
+    prepared = prepare_scales(config, content, styles, [*content_names, *style_names], masks)
     if network is None:
         network = load_network(config.model, config.weights, device, progress=progress)
     if network.model != config.model:
@@ -239,7 +296,8 @@ def _optimise(
     lanes: list[Lane] = []
     for index, (prepared, (size, scale_steps)) in enumerate(zip(scales, plan)):
         content = image_to_tensor(prepared.content, device)
-        style = image_to_tensor(prepared.style, device)
+        styles = [image_to_tensor(style, device) for style in prepared.styles]
+        masks = mask_tensors(prepared.masks, prepared.content.size, device) if prepared.masks else None
         if index == 0:
             start_image = _initial_image(config, content, prepared.style, batch, device)
         else:
@@ -252,7 +310,7 @@ def _optimise(
             config,
             network,
             content,
-            style,
+            styles,
             start_image,
             content_names,
             style_names,
@@ -260,10 +318,11 @@ def _optimise(
             state,
             1 if auto else chunk,
             bf16,
+            masks,
         )
         if auto and not per_variant:
             chunk = min(max_batch or batch, batch)  # a coarser scale's split does not bind the next one
-        del start_image, content, style
+        del start_image, content, styles, masks
         split = split_note(batch, lanes, auto, max_batch, per_variant)
         names_c, names_s = lanes[0].objective.content_names, lanes[0].objective.style_names
         for scale_step in range(1, scale_steps + 1):
@@ -291,7 +350,7 @@ def _optimise(
             yield Progress(
                 step=step,
                 total_steps=steps,
-                losses=tuple(losses_from_row(row, names_c, names_s) for row in rows),
+                losses=tuple(losses_from_row(row, names_c, names_s, len(prepared.styles)) for row in rows),
                 elapsed=time.perf_counter() - start,
                 images=images,
                 labels=labels,

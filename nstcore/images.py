@@ -45,20 +45,26 @@ def _capped(text: str, limit: int = 80) -> str:
 
 
 def load_image(
-    source: ImageSource, *, max_pixels: int = DEFAULT_MAX_PIXELS, name: str | None = None, max_side: int | None = None
+    source: ImageSource,
+    *,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    name: str | None = None,
+    max_side: int | None = None,
+    background: int = 255,
 ) -> Image.Image:
     """Open ``source`` and return an RGB image with EXIF orientation applied.
 
     ``name`` is used in error messages (e.g. an upload's file name). With ``max_side``, a larger image is scaled down
     so its long side is at most that, as early as possible (JPEG decodes at a reduced scale; other formats are
     reduced before the colour conversion), so a 40 MP upload costs a fraction of its full-size memory and time.
-    Raises :class:`ImageError` with one sentence.
+    Transparency is flattened onto grey level ``background`` (white for pictures; a style mask's unpainted,
+    transparent parts are black). Raises :class:`ImageError` with one sentence.
     """
     label = _describe(source, name)
     if isinstance(source, Image.Image):
-        return to_rgb(source, label)
+        return to_rgb(source, label, background)
     if isinstance(source, np.ndarray):
-        return to_rgb(_from_array(source, label), label)
+        return to_rgb(_from_array(source, label), label, background)
     if isinstance(source, (str, os.PathLike)):
         path = Path(source)
         if not path.is_file():
@@ -102,7 +108,7 @@ def load_image(
         img = ImageOps.exif_transpose(img)
     except Exception:  # noqa: BLE001 - a broken EXIF block should not cost the user the picture
         pass
-    img = to_rgb(img, label)
+    img = to_rgb(img, label, background)
     if max_side and max(img.size) > max_side:  # modes _reduce could not handle before the conversion
         img = resize_long_side(img, max_side)
     return img
@@ -131,8 +137,9 @@ def _from_array(array: np.ndarray, label: str) -> Image.Image:
     raise ImageError(f"{label}: an array must be HxW, HxWx3 or HxWx4, got shape {array.shape}.")
 
 
-def to_rgb(img: Image.Image, label: str = "the image") -> Image.Image:
-    """Convert any Pillow mode to RGB: transparency is flattened onto white, 16/32-bit and float are rescaled."""
+def to_rgb(img: Image.Image, label: str = "the image", background: int = 255) -> Image.Image:
+    """Convert any Pillow mode to RGB: transparency is flattened onto grey level ``background`` (white by default),
+    16/32-bit and float are rescaled."""
     mode = img.mode
     if mode == "RGB":
         return img
@@ -152,8 +159,8 @@ def to_rgb(img: Image.Image, label: str = "the image") -> Image.Image:
         mode = img.mode
     if mode in ("RGBA", "LA", "PA", "RGBa", "La"):
         rgba = img.convert("RGBA")
-        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        return Image.alpha_composite(background, rgba).convert("RGB")
+        under = Image.new("RGBA", rgba.size, (background, background, background, 255))
+        return Image.alpha_composite(under, rgba).convert("RGB")
     try:
         return img.convert("RGB")
     except (ValueError, OSError) as exc:

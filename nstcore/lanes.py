@@ -36,13 +36,14 @@ class Lane:
         config: StyleConfig,
         network: Network,
         content: Tensor,
-        style: Tensor,
+        styles: Sequence[Tensor],
         start: Tensor,
         content_names: list[str],
         style_names: list[str],
         poolings: list[str],
         lr: float,
         bf16: bool,
+        masks: Sequence[Tensor] | None = None,
     ) -> None:
         self.indices = indices
         self.device_type = network.device.type
@@ -52,8 +53,11 @@ class Lane:
             network, [*content_names, *style_names], lane_pools if len(set(lane_pools)) > 1 else lane_pools[0]
         )
         if extractor.mixed:  # targets differ with the pooling: one per variant
-            content, style = (t.expand(len(indices), -1, -1, -1) for t in (content, style))
-        self.objective = Objective(extractor, content, style, content_names, style_names, config.loss_norm)
+            content = content.expand(len(indices), -1, -1, -1)
+            styles = [t.expand(len(indices), -1, -1, -1) for t in styles]
+        self.objective = Objective(
+            extractor, content, styles, content_names, style_names, config.loss_norm, masks=masks
+        )
         self.image = start[indices].clone().requires_grad_(True)
         self.lbfgs = config.optimizer == "lbfgs"
         if not self.lbfgs:
@@ -143,7 +147,7 @@ def build_lanes(
     config: StyleConfig,
     network: Network,
     content: Tensor,
-    style: Tensor,
+    styles: Sequence[Tensor],
     start_image: Tensor,
     content_names: list[str],
     style_names: list[str],
@@ -151,6 +155,7 @@ def build_lanes(
     state: ControlsState,
     chunk: int,
     bf16: bool,
+    masks: Sequence[Tensor] | None = None,
 ) -> tuple[list[Lane], list[Tensor], int]:
     """Lanes of up to ``chunk`` variants and their first step; halves ``chunk`` on out-of-memory until it fits."""
     batch = start_image.shape[0]
@@ -163,13 +168,14 @@ def build_lanes(
                     config,
                     network,
                     content,
-                    style,
+                    styles,
                     start_image,
                     content_names,
                     style_names,
                     poolings,
                     state.lr,
                     bf16,
+                    masks,
                 )
                 lane.set_controls(state.variants, state.lr)
                 lanes.append(lane)

@@ -80,10 +80,21 @@ def content_loss(features: Tensor, target: Tensor, norm: str = "mean") -> Tensor
     return diff.mean(dim=(1, 2, 3))
 
 
-def style_loss(features: Tensor, target_gram: Tensor, norm: str = "mean") -> Tensor:
-    """Per-variant style loss against ``target_gram = gram(style_features)`` (1 or B, N, N)."""
+def guided_gram(features: Tensor, mask: Tensor, weight: float) -> Tensor:
+    """The Gram matrix over one region (Gatys et al. 2017, "Controlling Perceptual Factors in Neural Style
+    Transfer", guided Gram matrices): ``(F m)(F m)^T / sum(m**2)`` with ``mask`` (1, 1, H, W) in [0, 1] at the
+    layer's resolution and ``weight = sum(mask**2)`` (computed once by the caller: reading it back from the device
+    every step would be a sync). Dividing by the region's weight instead of by M keeps it comparable with the style
+    image's whole-image :func:`gram`, so a style's target is the same whether it covers all of the picture or half."""
+    h, w = features.shape[-2:]
+    return gram(features * mask.to(features.dtype)) * (h * w / max(weight, 1e-8))
+
+
+def style_loss(features: Tensor, target_gram: Tensor, norm: str = "mean", own_gram: Tensor | None = None) -> Tensor:
+    """Per-variant style loss against ``target_gram = gram(style_features)`` (1 or B, N, N); ``own_gram`` is the
+    generated image's Gram when the caller has it already (shared by several styles, or a :func:`guided_gram`)."""
     n = features.shape[1]
-    sq = (gram(features) - target_gram).pow(2).sum(dim=(1, 2))
+    sq = ((gram(features) if own_gram is None else own_gram) - target_gram).pow(2).sum(dim=(1, 2))
     if norm == "paper":
         return sq / (4.0 * n * n)  # = sum (G - A)**2 / (4 N**2 M**2) with unnormalised G, A
     return sq / float(n) ** 4  # = mean over N**2 entries of (G/(N M) - A/(N M))**2

@@ -8,17 +8,22 @@
   these are the paper's 1e-2, 1e-3, 1e-4, 1e-5; under the default ``"mean"`` the same four decades are centred on
   the default ratio (1e-4 ... 1e-7), because the normalisation moves where a given look sits (see nstcore.config).
 * ``pooling`` -- average (the paper's choice) vs max pooling with the default weights (two cells).
+* ``blend`` -- two style images blended 1:0, 3:1, 1:1, 1:3, 0:1 (five cells; Gatys et al. 2017's style mixing).
 
 A preset returns the shared config it needs (e.g. ``init="noise"``) and the variants; callers may edit both.
 """
 
 from __future__ import annotations
 
+import dataclasses
+
 from .config import PAPER_STYLE_LAYERS, LossWeights, StyleConfig
 from .errors import ConfigError, shown
 from .variants import Variant
 
-PRESETS = ("style_layers", "content_layers", "ratio", "pooling")
+PRESETS = ("style_layers", "content_layers", "ratio", "pooling", "blend")
+# The blend preset's cells: from the first style alone to the second alone in quarters.
+BLEND_STEPS = ((1.0, 0.0), (3.0, 1.0), (1.0, 1.0), (1.0, 3.0), (0.0, 1.0))
 
 # Run lengths the page offers a newcomer. "quick" shows a recognisable picture in about 20 s on a 2-core CPU without
 # bf16 units (benchmarks/results_quick.md): half the default size (a quarter of the work per step) and L-BFGS, which
@@ -36,8 +41,9 @@ def run_lengths() -> dict[str, dict[str, object]]:
 FIGURE1_CONTENT_LAYERS = ("conv1_2", "conv2_2", "conv3_2", "conv4_2", "conv5_2")
 
 
-def expand_preset(name: str, base: StyleConfig) -> tuple[StyleConfig, list[Variant]]:
-    """The shared config and the variants of preset ``name`` built on ``base``."""
+def expand_preset(name: str, base: StyleConfig, styles: int = 1) -> tuple[StyleConfig, list[Variant]]:
+    """The shared config and the variants of preset ``name`` built on ``base``, for a run with ``styles`` style
+    images."""
     if name == "style_layers":
         shared = base.replace(init="noise")
         variants = []
@@ -65,4 +71,11 @@ def expand_preset(name: str, base: StyleConfig) -> tuple[StyleConfig, list[Varia
     if name == "pooling":
         weights = base.loss_weights()
         return base, [Variant("avg pooling", weights, "avg"), Variant("max pooling", weights, "max")]
+    if name == "blend":
+        if styles != 2:
+            raise ConfigError(f"The blend preset compares two style images, but {styles} were given; give two.")
+        weights = base.loss_weights()
+        return base, [
+            Variant(f"blend {a:g}:{b:g}", dataclasses.replace(weights, style_blend=(a, b))) for a, b in BLEND_STEPS
+        ]
     raise ConfigError(f"Unknown preset {shown(name)}; choose one of {', '.join(PRESETS)}.")

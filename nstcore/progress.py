@@ -21,19 +21,30 @@ class Losses:
     content: float
     style: Mapping[str, float]
     tv: float
+    # With several style images: each one's weighted total (its terms over every layer); the per-layer ``style``
+    # sums over the images. Empty for a run with one style image.
+    styles: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "style", MappingProxyType(dict(self.style)))
+        object.__setattr__(self, "styles", tuple(self.styles))
 
     def __reduce__(self):  # a read-only mapping does not pickle; snapshots travel to other processes (Dask)
-        return (Losses, (self.total, self.content, dict(self.style), self.tv))
+        return (Losses, (self.total, self.content, dict(self.style), self.tv, self.styles))
 
     def as_dict(self) -> dict[str, float]:
-        """Flat ``{"total": .., "content": .., "style:conv1_1": .., "tv": ..}``, e.g. for JSON logs and charts."""
+        """Flat ``{"total": .., "content": .., "style:conv1_1": .., "tv": ..}`` (and ``"style image 1"`` ... with
+        several style images), e.g. for JSON logs and charts."""
         out = {"total": self.total, "content": self.content}
         out.update({f"style:{name}": value for name, value in self.style.items()})
+        out.update({style_image_term(k): value for k, value in enumerate(self.styles)})
         out["tv"] = self.tv
         return out
+
+
+def style_image_term(index: int) -> str:
+    """The name of style image ``index``'s total in :meth:`Losses.as_dict` (0-based index, 1-based name)."""
+    return f"style image {index + 1}"
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ from .progress import Progress
 
 RUN_KEY = "run"
 # The fields the engine reads from Controls at every step: the only ones a run can change while it goes.
-LIVE_FIELDS = ("alpha", "beta", "tv", "lr", "content_layers", "style_layers")
+LIVE_FIELDS = ("alpha", "beta", "tv", "lr", "content_layers", "style_layers", "style_blend")
 MAX_CHANGES = 10_000  # a long, busily steered workshop run has dozens; more is not a record this tool wrote
 
 

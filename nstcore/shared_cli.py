@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .config import StyleConfig, config_fields, format_layers, literal_choices, parse_layers
+from .config import StyleConfig, config_fields, format_layers, literal_choices, parse_blend, parse_layers
 from .errors import ConfigError, NSTError
 from .png_config import record_from_bytes
 
@@ -38,9 +38,24 @@ def _arg_type(hint: Any):
         return int
     if hint is float or args == [float]:
         return float
+    if origin is tuple:
+        return _sentence(parse_blend)
     if origin is Mapping or hint is Mapping or (origin and issubclass(origin, Mapping)):
         return parse_layers
     return str
+
+
+def _sentence(parse):
+    """An argparse type that reports a bad value with the parser's own sentence (not "invalid ... value")."""
+
+    def checked(text: str):
+        try:
+            return parse(text)
+        except ConfigError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    checked.__name__ = parse.__name__
+    return checked
 
 
 def add_config_arguments(parser: argparse.ArgumentParser) -> None:
@@ -49,7 +64,12 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
     defaults = StyleConfig()
     for f, hint in config_fields():
         default = getattr(defaults, f.name)
-        shown = format_layers(default) if isinstance(default, Mapping) else default
+        if isinstance(default, Mapping):
+            shown = format_layers(default)
+        elif isinstance(default, tuple):
+            shown = ",".join(f"{w:g}" for w in default) or "equal"
+        else:
+            shown = default
         kwargs: dict[str, Any] = {
             "type": _arg_type(hint),
             "default": argparse.SUPPRESS,
@@ -187,7 +207,16 @@ def save_result(image: Any, output: Path, config_json: str | None = None) -> Pat
 def add_common_arguments(parser: argparse.ArgumentParser, output_help: str) -> None:
     """Inputs, output, --config, --log-json, --no-progress, --debug: shared by the run and compare commands."""
     parser.add_argument("content", help="Content image (photo).")
-    parser.add_argument("style", help="Style image (painting).")
+    parser.add_argument(
+        "style",
+        nargs="+",
+        help="Style image (painting); several are blended (see --style-blend, --style-masks).",
+    )
+    parser.add_argument(
+        "--style-masks",
+        metavar="A.png,B.png",
+        help="One mask per style image, the content image's shape: white = this style here (Gatys et al. 2017).",
+    )
     parser.add_argument("-o", "--output", required=True, help=output_help)
     parser.add_argument(
         "--config",
@@ -199,6 +228,24 @@ def add_common_arguments(parser: argparse.ArgumentParser, output_help: str) -> N
     )
     parser.add_argument("--no-progress", action="store_true", help="No progress bar.")
     parser.add_argument("--debug", action="store_true", help="Show full tracebacks on errors.")
+
+
+def mask_paths(args: argparse.Namespace) -> list[str] | None:
+    """The ``--style-masks`` paths, or None."""
+    text = getattr(args, "style_masks", None)
+    if not text:
+        return None
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def input_files(args: argparse.Namespace) -> dict[str, str | None]:
+    """Every input file by what it is (for the outputs' do-not-overwrite check)."""
+    styles = args.style
+    files: dict[str, str | None] = {"content image": args.content}
+    files.update({("style image" if len(styles) == 1 else f"style image {k}"): p for k, p in enumerate(styles, 1)})
+    files.update({f"mask {k}": p for k, p in enumerate(mask_paths(args) or [], 1)})
+    files["config file"] = getattr(args, "config", None)
+    return files
 
 
 def guarded(func, args: argparse.Namespace) -> int:

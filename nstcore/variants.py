@@ -15,7 +15,7 @@ from .config import LossWeights, StyleConfig
 from .errors import ConfigError, shown
 
 # What may differ between the variants of one batch; every other StyleConfig field is shared.
-VARIANT_FIELDS = ("alpha", "beta", "tv", "content_layers", "style_layers", "pooling")
+VARIANT_FIELDS = ("alpha", "beta", "tv", "content_layers", "style_layers", "style_blend", "pooling")
 MIN_VARIANTS, MAX_VARIANTS = 1, 64
 # A label is drawn in two lines under a grid cell of 128-256 px; 80 characters is already more than fits, and a
 # longer one (a pasted paragraph) only costs time to lay out.
@@ -48,6 +48,7 @@ class Variant:
             tv=w.tv,
             content_layers=dict(w.content_layers),
             style_layers=dict(w.style_layers),
+            style_blend=w.style_blend,
             pooling=self.pooling or base.pooling,
         )
 

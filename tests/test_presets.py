@@ -52,13 +52,21 @@ def test_pooling_preset_and_unknown_name() -> None:
     assert [v.pooling for v in variants] == ["avg", "max"]
     with pytest.raises(ConfigError, match="Unknown preset"):
         expand_preset("figure9", StyleConfig())
-    assert set(PRESETS) == {"style_layers", "content_layers", "ratio", "pooling"}
+    assert set(PRESETS) == {"style_layers", "content_layers", "ratio", "pooling", "blend"}
 
 
 @pytest.mark.parametrize("name", PRESETS)
 def test_every_variant_is_a_valid_config_of_its_own(name) -> None:
-    shared, variants = expand_preset(name, StyleConfig())
+    shared, variants = expand_preset(name, StyleConfig(), styles=2 if name == "blend" else 1)
     labels = [v.label for v in variants]
     assert len(set(labels)) == len(labels)
     for v in variants:
         assert isinstance(v.config(shared), StyleConfig)
+
+
+def test_blend_preset_sweeps_two_styles_and_needs_two() -> None:
+    _, variants = expand_preset("blend", StyleConfig(), styles=2)
+    assert [v.weights.style_blend for v in variants] == [(1, 0), (3, 1), (1, 1), (1, 3), (0, 1)]
+    for count in (1, 3):
+        with pytest.raises(ConfigError, match="compares two style images"):
+            expand_preset("blend", StyleConfig(), styles=count)
