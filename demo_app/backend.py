@@ -103,19 +103,28 @@ class Backend:
         style: Any,
         controls: nstcore.Controls,
         variants: Sequence[nstcore.Variant],
+        masks: Sequence[Any] | None = None,
     ) -> Callable[[], Iterator[nstcore.Progress]]:
-        """A callable that starts the run where this backend runs jobs: this process's device, or a Dask worker."""
+        """A callable that starts the run where this backend runs jobs: this process's device, or a Dask worker.
+        ``style`` is one image or a list (blended); ``masks`` one per style (regions) or None."""
         if self.dask_address:
             from .dask_runner import remote_runner
 
             return remote_runner(
-                self.dask_address, self.weights, self.device_name, config, content, style, controls, variants
+                self.dask_address, self.weights, self.device_name, config, content, style, controls, variants, masks
             )
 
         def start_run() -> Iterator[nstcore.Progress]:
             network = self.network(config.model)
             return nstcore.run(
-                config, content, style, device=network.device, network=network, controls=controls, variants=variants
+                config,
+                content,
+                style,
+                masks=masks,
+                device=network.device,
+                network=network,
+                controls=controls,
+                variants=variants,
             )
 
         return start_run

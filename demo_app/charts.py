@@ -37,8 +37,10 @@ def column_key(term: str) -> str:
     return term.replace(":", "_")
 
 
-def loss_terms(style_layers: Sequence[str]) -> list[str]:
-    return ["total", "content", *(f"style:{name}" for name in style_layers), "tv"]
+def loss_terms(style_layers: Sequence[str], styles: int = 1) -> list[str]:
+    """The chart's terms: total, content, each style layer, each style image's total (with several), TV."""
+    images = [nstcore.style_image_term(k) for k in range(styles)] if styles > 1 else []
+    return ["total", "content", *(f"style:{name}" for name in style_layers), *images, "tv"]
 
 
 def loss_figure(
@@ -181,8 +183,14 @@ def _shown(value: float) -> float:
     return value if value > 0 and math.isfinite(value) else float("nan")
 
 
-def term_weights(alpha: float, beta: float, tv: float, content_layers, style_layers) -> dict[str, float]:
-    """What each chart term is multiplied by in the objective (the content term sums the content layers)."""
+def term_weights(
+    alpha: float, beta: float, tv: float, content_layers, style_layers, style_blend: Sequence[float] = ()
+) -> dict[str, float]:
+    """What each chart term is multiplied by in the objective (the content term sums the content layers; a style
+    image's total is taken as divided by beta times its share of the blend)."""
     weights = {"content": alpha * max(sum(content_layers.values()), 1e-30), "tv": tv}
     weights.update({f"style:{name}": beta * w for name, w in style_layers.items()})
+    if len(style_blend) > 1:
+        shares = nstcore.blend_weights(tuple(style_blend), len(style_blend))
+        weights.update({nstcore.style_image_term(k): beta * share for k, share in enumerate(shares)})
     return weights

@@ -38,7 +38,7 @@ def _sum_shown(values: list[float]) -> float:
     return sum(finite) if finite else float("nan")
 
 
-COLUMNS = ["label", "alpha", "beta", "tv", "content_layers", "style_layers", "pooling"]
+COLUMNS = ["label", "alpha", "beta", "tv", "content_layers", "style_layers", "pooling", "style_blend"]
 
 
 class CompareView(pn.viewable.Viewer):

@@ -41,6 +41,7 @@ class CurrentRun:
         self.run_info: dict[str, Any] = {}
         self._version_steps: dict[int, int] = {}
         self.steps_done = 0
+        self.styles = 1  # style images of the last run (its blend has one weight each)
 
     @property
     def active(self) -> bool:
@@ -56,6 +57,7 @@ class CurrentRun:
         style: Any,
         record: Mapping[str, Any] | None = None,
         run_info: Mapping[str, Any] | None = None,
+        masks: Sequence[Any] | None = None,
     ) -> None:
         """Queue a run (``variants=None``: one run of ``config`` with every conv layer available to switch on).
         Raises ``SchedulerError`` (a sentence) when the scheduler refuses it."""
@@ -65,12 +67,13 @@ class CurrentRun:
             config = nstcore.every_layer(config)
             variants = [nstcore.Variant("", config.loss_weights())]
         controls = nstcore.Controls([v.weights for v in variants], lr=config.effective_lr)
-        start_run = self.backend.runner(config, content, style, controls, variants)
+        start_run = self.backend.runner(config, content, style, controls, variants, masks)
         width, height = content.size
         pixels = round(width * height * (config.size / max(width, height)) ** 2) * len(variants)
         job = Job(self.session_id, start_run, steps=config.steps, pixels=pixels, label=mode, client=self.client)
         self.backend.scheduler.submit(job, max_per_client=self.limits.max_jobs_per_client)
         self.job, self.controls, self.config = job, controls, config
+        self.styles = len(style) if isinstance(style, (list, tuple)) else 1
         self.labels = tuple(v.label for v in variants)
         self.variants = list(variants)
         self.mode = mode
@@ -179,8 +182,10 @@ class CurrentRun:
     @staticmethod
     def describe_change(change: Mapping[str, Any]) -> str:
         """A short label for the chart: ``β 1e+06→1e+10``, ``TV off→1e-05``, ``conv1_1 1→0``."""
-        symbols = {"alpha": "α", "beta": "β", "tv": "TV", "lr": "lr"}
+        symbols = {"alpha": "α", "beta": "β", "tv": "TV", "lr": "lr", "style_blend": "blend"}
         name, old, new = change["field"], change["old"], change["value"]
+        if name == "style_blend":
+            return "blend " + ":".join(f"{w:.2g}" for w in new)
         if isinstance(new, Mapping):
             old = old if isinstance(old, Mapping) else {}
             moved = [k for k in sorted(set(old) | set(new)) if old.get(k, 0.0) != new.get(k, 0.0)]
@@ -206,6 +211,7 @@ class CurrentRun:
             "content_layers": {k: v for k, v in w.content_layers.items() if v > 0},
             "style_layers": {k: v for k, v in w.style_layers.items() if v > 0},
             "pooling": variant.pooling or self.record.get("pooling", "avg"),
+            "style_blend": list(w.style_blend),
         }
 
     def record_json(self) -> str | None:

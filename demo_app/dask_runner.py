@@ -86,9 +86,10 @@ def remote_job(
     device_name: str,
     config_json: str,
     content_png: bytes,
-    style_png: bytes,
+    style_png: bytes | list[bytes],
     variants: list[nstcore.Variant],
     heartbeat_timeout: float = HEARTBEAT_TIMEOUT,
+    masks_png: list[bytes] | None = None,
 ) -> int:
     """Runs on a Dask worker: optimise and put every snapshot (pickled) on the job's queue. Returns steps done, or
     LOST when this is Dask re-running the task of a lost worker (the job already ran, partly, elsewhere)."""
@@ -116,7 +117,14 @@ def remote_job(
     last_beat, beat_seen_at = _read(beat, None), time.monotonic()
     steps = 0
     snapshots = nstcore.run(
-        config, content_png, style_png, device=device, network=network, controls=controls, variants=variants
+        config,
+        content_png,
+        style_png,
+        masks=masks_png,
+        device=device,
+        network=network,
+        controls=controls,
+        variants=variants,
     )
     try:
         for progress in snapshots:
@@ -172,14 +180,15 @@ def remote_runner(
     device_name: str,
     config: nstcore.StyleConfig,
     content: Image.Image,
-    style: Image.Image,
+    style: Image.Image | Sequence[Image.Image],
     controls: nstcore.Controls,
     variants: Sequence[nstcore.Variant],
+    masks: Sequence[Image.Image] | None = None,
 ) -> Callable[[], Iterator[nstcore.Progress]]:
     """A ``start_run`` for :class:`demo_app.scheduler.Job` that runs the job on the cluster at ``address``."""
 
     def start_run() -> Iterator[nstcore.Progress]:
-        return _stream(address, weights, device_name, config, content, style, controls, list(variants))
+        return _stream(address, weights, device_name, config, content, style, controls, list(variants), masks)
 
     return start_run
 
@@ -189,7 +198,9 @@ LOST_SENTENCE = (
 )
 
 
-def _stream(address, weights, device_name, config, content, style, controls, variants) -> Iterator[nstcore.Progress]:
+def _stream(
+    address, weights, device_name, config, content, style, controls, variants, masks=None
+) -> Iterator[nstcore.Progress]:
     from distributed import Queue, Variable
 
     client = _client(address)
@@ -213,9 +224,10 @@ def _stream(address, weights, device_name, config, content, style, controls, var
         device_name,
         config.to_json(),
         encode_png(content),
-        encode_png(style),
+        [encode_png(image) for image in style] if isinstance(style, (list, tuple)) else encode_png(style),
         variants,
         HEARTBEAT_TIMEOUT,
+        [encode_png(mask) for mask in masks] if masks else None,
         key=f"nst-job-{key}",
         pure=False,
         retries=0,

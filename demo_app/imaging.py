@@ -44,6 +44,44 @@ def prepare_image(data: bytes, name: str, limits: Limits) -> PreparedImage:
     return PreparedImage(name, image, thumbnail(image), preview_jpeg(image), nstcore.file_sha256(data))
 
 
+@dataclass(frozen=True)
+class PreparedMask:
+    """A style's region as a session keeps it: greyscale in the content image's frame (white = this style here),
+    with a thumbnail of it over the content image."""
+
+    image: Image.Image
+    overlay_png: bytes
+    sha256: str = ""
+
+
+def prepare_mask(data: bytes, index: int, content_size: tuple[int, int], limits: Limits) -> PreparedMask:
+    """Check a mask upload for style ``index`` (0-based) against the content image's (w, h) and the server's
+    limits. Raises ``nstcore.ImageError`` with one sentence."""
+    if len(data) > limits.max_upload_mb * 1024 * 1024:
+        raise nstcore.ImageError(
+            f"Mask {index + 1} is {len(data) / 2**20:.1f} MB, over the upload limit of {limits.max_upload_mb:g} MB."
+        )
+    mask = nstcore.load_mask(data, index + 1, content_size, limits.max_pixels)
+    if mask.size != content_size:
+        mask = mask.resize(content_size, Image.Resampling.BILINEAR)
+    return PreparedMask(mask, mask_thumbnail(mask, index), nstcore.file_sha256(data))
+
+
+# One colour per style image, as the page's region painter and the overlays draw them.
+REGION_COLOURS = ((230, 80, 40), (40, 120, 230), (60, 180, 90), (200, 60, 200), (230, 180, 30))
+
+
+def mask_thumbnail(mask: Image.Image, index: int, size: int = THUMB_SIDE) -> bytes:
+    """The mask as a small picture: the style's colour where it goes, transparent elsewhere."""
+    small = mask.copy()
+    small.thumbnail((size, size))
+    colour = Image.new("RGBA", small.size, (*REGION_COLOURS[index % len(REGION_COLOURS)], 255))
+    clear = Image.new("RGBA", small.size, (0, 0, 0, 0))
+    buffer = io.BytesIO()
+    Image.composite(colour, clear, small.point(lambda v: v * 3 // 4)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
 def preview_jpeg(image: Image.Image) -> bytes:
     shown = image.copy()
     shown.thumbnail((PREVIEW_SIDE, PREVIEW_SIDE))

@@ -33,6 +33,7 @@ from .history_view import HistoryView, PictureButtons
 from .imaging import encode_jpeg, timelapse_from_jpegs
 from .samples import DEFAULT_CONTENT, DEFAULT_STYLE, EXAMPLES, example_caption, example_thumb, sample_names
 from .state import SessionState
+from .styles_view import StylesView
 from .text import as_html, file_label
 from .wall import MAX_NAME as MAX_WALL_NAME
 from .wall import WALL, wall_images
@@ -83,6 +84,7 @@ class Dashboard(pn.viewable.Viewer):
         self._build_outputs()
         self.compare = CompareView(state)
         self.history = HistoryView(state)
+        self.styles = StylesView(state)
         single = pn.FlexBox(
             pn.Column(
                 self.preview,
@@ -539,7 +541,7 @@ class Dashboard(pn.viewable.Viewer):
         only shows its own lines and empties the data. A new figure per run made Bokeh re-walk the whole page's
         models on the loop every page shares (up to seconds with a room of pages running)."""
         self._chart_model = self.state.model
-        self._terms = loss_terms(list(nstcore.layer_names(self._chart_model)))
+        self._terms = loss_terms(list(nstcore.layer_names(self._chart_model)), self.state.limits.max_styles)
         self._fig, self._source = loss_figure(self._terms)
         self._show_terms(loss_terms([k for k, v in self.state.style_layers.items() if v > 0]))
 
@@ -590,7 +592,9 @@ class Dashboard(pn.viewable.Viewer):
         r = self.state.run.record
         if not r:
             return {}
-        return term_weights(r["alpha"], r["beta"], r["tv"], r["content_layers"], r["style_layers"])
+        return term_weights(
+            r["alpha"], r["beta"], r["tv"], r["content_layers"], r["style_layers"], r.get("style_blend") or ()
+        )
 
     def _mark_changes(self) -> None:
         """A labelled marker on the chart for each change steered into the run since the last tick."""
@@ -752,7 +756,7 @@ class Dashboard(pn.viewable.Viewer):
             self.timelapse_download.disabled = True
             self._sync_scrubber()
             run_layers = [k for k, v in self.state.style_layers.items() if v > 0]
-            self._show_terms(loss_terms(nstcore.sort_layers(self.state.model, run_layers)))
+            self._show_terms(loss_terms(nstcore.sort_layers(self.state.model, run_layers), self.state.run.styles))
             self._changes_drawn = 0
             self.progress.value = 0
 
@@ -812,7 +816,8 @@ class Dashboard(pn.viewable.Viewer):
             width=CARD_WIDTH,
             collapsed=True,
         )
-        cards: list[pn.viewable.Viewable] = [images, style, advanced, settings, config]
+        self.styles.card.width = CARD_WIDTH
+        cards: list[pn.viewable.Viewable] = [images, style, self.styles.card, advanced, settings, config]
         with_focus_ring(*cards)
         return cards
 

@@ -27,6 +27,10 @@ class Limits:
     max_steps: int = 5000
     # A comparison grid beyond 8 cells is hard to read and multiplies memory per job.
     max_variants: int = 8
+    # Style images one run may blend (nstcore takes up to 8): each adds a Gram target per layer, and with regions a
+    # guided Gram per layer and step (+9 % per extra style at 256 px with masks, benchmarks/results_styles.md);
+    # three already fill a phone's screen with sliders.
+    max_styles: int = 3
     # Pages one client address may have open at once: a person has a few tabs; a script opening hundreds would
     # cost the server memory and event-loop time. A room behind one NAT address shares this: raise it there.
     max_sessions_per_client: int = 32
@@ -53,6 +57,8 @@ class Limits:
                 raise nstcore.ConfigError(
                     f"{f.name.replace('_', '-')} must be a number above 0, got {nstcore.shown(value)}."
                 )
+        if self.max_styles > nstcore.MAX_STYLES:
+            raise nstcore.ConfigError(f"max-styles must be at most {nstcore.MAX_STYLES}, got {self.max_styles}.")
 
     @property
     def upload_side(self) -> int:

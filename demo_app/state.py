@@ -25,7 +25,7 @@ from .backend import Backend
 from .config_params import CONFIG_PARAM_NAMES, LIVE_FIELDS, ConfigParams
 from .current_run import CurrentRun
 from .history import History, HistoryItem, make_item
-from .imaging import PreparedImage, prepare_image
+from .imaging import PreparedImage, PreparedMask, prepare_image, prepare_mask
 from .limits import Limits
 from .samples import DEFAULT_CONTENT, DEFAULT_STYLE, sample_image
 from .scheduler import Handover, SchedulerError
@@ -40,6 +40,8 @@ class SessionState(ConfigParams):  # type: ignore[misc, valid-type]  # a class m
     content_name = param.String(default="", doc="What the content image is called on the page (capped text).")
     style_name = param.String(default="", doc="What the style image is called on the page (capped text).")
     images_version = param.Integer(default=0, doc="Counts image changes (a same-named upload is a change too).")
+    styles_version = param.Integer(default=0, doc="Counts changes to the extra style images and the masks.")
+    mask_note = param.String(default="", doc="Why the masks were cleared, when they were (our text).")
     running = param.Boolean(default=False, doc="A job of this session is running.")
     status = param.String(default="Ready.", doc="One line about the current run.")
     error = param.String(default="", doc="The last problem, as a sentence for people.")
@@ -65,6 +67,10 @@ class SessionState(ConfigParams):  # type: ignore[misc, valid-type]  # a class m
         self.style: Image.Image | None = None
         self.content_image: PreparedImage | None = None  # with its thumbnail and preview, ready to show
         self.style_image: PreparedImage | None = None
+        # Style images 2, 3 ... (blended with the first by style_blend, or each in its region by a mask)
+        self.extra_styles: list[PreparedImage] = []
+        # Regions: style index (0 = the first style) -> its mask, in the content image's frame
+        self.masks: dict[int, PreparedMask] = {}
         self.result: tuple[Any, ...] | None = None  # last frames (numpy arrays) of the last run
         self.session_id = uuid.uuid4().hex
         self.created = time.time()
@@ -102,6 +108,10 @@ class SessionState(ConfigParams):  # type: ignore[misc, valid-type]  # a class m
         the old one, even under the same file name: ``images_version`` changes every time."""
         if role == "content":
             self.content, self.content_image = prepared.image, prepared
+            if self.masks:  # painted over the old picture: they mean nothing on this one
+                self.masks = {}
+                self.mask_note = "The regions were cleared: they belonged to the previous content image."
+                self.styles_version += 1
         else:
             self.style, self.style_image = prepared.image, prepared
         self.param.update(**{f"{role}_name": prepared.name, "error": "", "images_version": self.images_version + 1})
@@ -117,6 +127,81 @@ class SessionState(ConfigParams):  # type: ignore[misc, valid-type]  # a class m
         self.apply_image(role, prepared)
         return True
 
+    # -- several styles and their regions ---------------------------------------------------------------------------
+    @property
+    def style_count(self) -> int:
+        return 1 + len(self.extra_styles)
+
+    def add_style(self, prepared: PreparedImage) -> bool:
+        """Add a style image to blend (on the session's loop); its weight starts equal to the others'."""
+        if self.style_count >= self.limits.max_styles:
+            self.error = f"This server blends at most {self.limits.max_styles} style images; remove one first."
+            return False
+        self.extra_styles = [*self.extra_styles, prepared]
+        self._blend_for(self.style_count)
+        self.param.update(error="", styles_version=self.styles_version + 1)
+        return True
+
+    def remove_style(self, index: int) -> None:
+        """Remove style image ``index`` (1 = the first extra one; the first style is replaced, never removed)."""
+        if not 1 <= index < self.style_count:
+            return
+        self.extra_styles = [p for i, p in enumerate(self.extra_styles, start=1) if i != index]
+        self.masks = {(i if i < index else i - 1): m for i, m in self.masks.items() if i != index}
+        blend = [w for i, w in enumerate(self.style_blend) if i != index]
+        self._blend_for(self.style_count, blend)
+        self.styles_version += 1
+
+    def _blend_for(self, count: int, blend: list[float] | None = None) -> None:
+        """One weight per style image (an extra one joins at the mean of the others); none for a single style."""
+        current: list[float] = list(self.style_blend if blend is None else blend)
+        if count <= 1:
+            current = []
+        else:
+            fill = sum(current) / len(current) if current else 1.0
+            current = (current + [fill] * count)[:count] if current else [1.0] * count
+        self.param.update(style_blend=current)
+
+    def set_blend(self, index: int, weight: float) -> None:
+        """A style's blend slider moved (live during a run)."""
+        blend: list[float] = list(self.style_blend) or [1.0] * self.style_count
+        if 0 <= index < len(blend):
+            blend[index] = float(weight)
+            self.param.update(style_blend=blend)
+
+    def prepare_mask(self, data: bytes, index: int, filename: str = "") -> PreparedMask:
+        """Check and decode a mask for style ``index`` against the current content image (thread-safe; the page
+        calls it on a worker). Raises ``nstcore.ImageError`` with one sentence."""
+        if self.content is None:
+            raise nstcore.ImageError("Choose a content image first: a mask is painted over it.")
+        return prepare_mask(data, index, self.content.size, self.limits)
+
+    def set_mask(self, index: int, mask: PreparedMask) -> None:
+        if 0 <= index < self.style_count:
+            self.masks = {**self.masks, index: mask}
+            self.param.update(error="", mask_note="", styles_version=self.styles_version + 1)
+
+    def replace_masks(self, masks: dict[int, PreparedMask], drop: set[int] | frozenset[int] = frozenset()) -> None:
+        """Set several regions at once and remove those in ``drop`` (the page's drawing, re-rasterised)."""
+        kept = {i: m for i, m in self.masks.items() if i not in drop}
+        self.masks = {**kept, **{i: m for i, m in masks.items() if 0 <= i < self.style_count}}
+        self.param.update(error="", mask_note="", styles_version=self.styles_version + 1)
+
+    def clear_masks(self) -> None:
+        self.masks = {}
+        self.param.update(mask_note="", styles_version=self.styles_version + 1)
+
+    def run_styles(self) -> tuple[Any, list[Image.Image] | None]:
+        """What a run gets: the style image (or the list of them) and the masks (None without regions). A style
+        without a painted region goes everywhere."""
+        assert self.style is not None and self.content is not None
+        styles = [self.style, *(p.image for p in self.extra_styles)]
+        masks = None
+        if self.masks:
+            everywhere = Image.new("L", self.content.size, 255)
+            masks = [self.masks[i].image if i in self.masks else everywhere for i in range(len(styles))]
+        return (styles if len(styles) > 1 else styles[0]), masks
+
     # -- config -----------------------------------------------------------------------------------------------
     def settings(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in CONFIG_PARAM_NAMES}
@@ -127,6 +212,8 @@ class SessionState(ConfigParams):  # type: ignore[misc, valid-type]  # a class m
         values["weights"] = self.backend.effective_weights(values["model"])
         values["device"] = self.backend.device_name
         values["max_image_pixels"] = self.limits.max_pixels
+        if len(values["style_blend"]) != (self.style_count if self.style_count > 1 else 0):
+            values["style_blend"] = []  # e.g. a loaded config made for other images: equal shares
         return nstcore.StyleConfig.from_dict(values)
 
     def config_json(self) -> str:
@@ -181,6 +268,7 @@ class SessionState(ConfigParams):  # type: ignore[misc, valid-type]  # a class m
     def _restore(self, values: dict[str, Any]) -> None:
         """Set many settings at once, as given (no 'optimizer changed, so reset lr' reaction)."""
         self._restoring = True
+        values = {k: list(v) if isinstance(v, tuple) else v for k, v in values.items()}  # style_blend is a List
         try:
             self.param.update(**values)
         finally:
@@ -251,12 +339,16 @@ class SessionState(ConfigParams):  # type: ignore[misc, valid-type]  # a class m
 
     def _launch(self, config: nstcore.StyleConfig, variants: list[nstcore.Variant] | None, mode: str) -> bool:
         try:
-            run_info = {
+            styles, masks = self.run_styles()
+            hashes = [p.sha256 if p is not None else "" for p in (self.style_image, *self.extra_styles)]
+            run_info: dict[str, Any] = {
                 "content_sha256": self.content_image.sha256 if self.content_image is not None else "",
-                "style_sha256": self.style_image.sha256 if self.style_image is not None else "",
-                **self.backend.run_environment(config.precision),
+                "style_sha256": hashes[0] if len(hashes) == 1 else hashes,
             }
-            self.run.submit(config, variants, mode, self.content, self.style, self._exported(config), run_info)
+            if masks is not None:
+                run_info["mask_sha256"] = [self.masks[i].sha256 if i in self.masks else "" for i in range(len(hashes))]
+            run_info.update(self.backend.run_environment(config.precision))
+            self.run.submit(config, variants, mode, self.content, styles, self._exported(config), run_info, masks=masks)
         except SchedulerError as exc:
             self.error = str(exc)
             return False
@@ -278,7 +370,7 @@ class SessionState(ConfigParams):  # type: ignore[misc, valid-type]  # a class m
         name = name or self.preset
         try:
             base = self.config()
-            shared, variants = nstcore.expand_preset(name, base)
+            shared, variants = nstcore.expand_preset(name, base, self.style_count)
         except nstcore.ConfigError as exc:
             self.error = str(exc)
             return False
@@ -374,6 +466,7 @@ class SessionState(ConfigParams):  # type: ignore[misc, valid-type]  # a class m
         """Session ended: cancel its job (queued or running) and forget its images."""
         self.run.close()
         self.content = self.style = None
+        self.extra_styles, self.masks = [], {}
         self.result = None
 
     def announce(self, text: str) -> None:
@@ -428,8 +521,11 @@ class SessionState(ConfigParams):  # type: ignore[misc, valid-type]  # a class m
     def _forward_live_change(self, *events: param.parameterized.Event) -> None:
         if not self.running:
             return
+        changes = {event.name: event.new for event in events}
+        if "style_blend" in changes and len(changes["style_blend"]) != self.run.styles:
+            del changes["style_blend"]  # a style added or removed during the run: for the next run
         try:
-            self.run.steer({event.name: event.new for event in events}, self.step)
+            self.run.steer(changes, self.step)
         except nstcore.ConfigError as exc:
             self.error = str(exc)
 
@@ -452,4 +548,5 @@ def variant_row(variant: nstcore.Variant, shared: nstcore.StyleConfig) -> dict[s
         "content_layers": nstcore.format_layers({k: v for k, v in w.content_layers.items() if v > 0}),
         "style_layers": nstcore.format_layers({k: v for k, v in w.style_layers.items() if v > 0}),
         "pooling": variant.pooling or shared.pooling,
+        "style_blend": ":".join(f"{w:g}" for w in w.style_blend),
     }

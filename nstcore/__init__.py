@@ -15,10 +15,12 @@ __version__ = "0.1.0"  # the project's version (pyproject.toml says the same; a 
 from .config import (
     DEFAULT_LR,
     MAX_JSON_BYTES,
+    MAX_STYLES,
     PAPER_CONTENT_LAYER,
     PAPER_STYLE_LAYERS,
     LossWeights,
     StyleConfig,
+    blend_weights,
     config_fields,
     format_layers,
     literal_choices,
@@ -35,10 +37,11 @@ from .images import DEFAULT_MAX_PIXELS, load_image, resize_long_side, save_image
 from .images import FORMATS as IMAGE_FORMATS
 from .images import SUFFIXES as IMAGE_SUFFIXES
 from .layers import MODELS, layer_hint, layer_names, sort_layers, tap_index
+from .masks import load_mask, load_masks
 from .objective import Objective
 from .png_config import config_from_bytes, config_text_from_png, png_with_config, record_from_bytes
 from .presets import PRESETS, expand_preset, run_lengths
-from .progress import Losses, Progress
+from .progress import Losses, Progress, style_image_term
 from .records import LIVE_FIELDS, apply_change, every_layer, file_sha256
 from .timelapse import FrameKeeper, timelapse_bytes, write_timelapse
 from .variants import MAX_LABEL, VARIANT_FIELDS, Variant, clean_label, comparison_to_dict, variant_from_dict
@@ -110,4 +113,9 @@ __all__ = [
     "FrameKeeper",
     "timelapse_bytes",
     "write_timelapse",
+    "MAX_STYLES",
+    "blend_weights",
+    "load_mask",
+    "load_masks",
+    "style_image_term",
 ]

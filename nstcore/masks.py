@@ -39,21 +39,25 @@ def load_masks(
             f"{len(sources)} {'mask was' if len(sources) == 1 else 'masks were'} given for {styles} {said}; "
             "give one mask per style image, in the same order."
         )
+    return [load_mask(source, k, content_size, max_pixels) for k, source in enumerate(sources, start=1)]
+
+
+def load_mask(
+    source: ImageSource, number: int, content_size: tuple[int, int], max_pixels: int = DEFAULT_MAX_PIXELS
+) -> Image.Image:
+    """Mask ``number`` (1-based, for the sentences) as a greyscale image, checked against the content's (w, h)."""
     width, height = content_size
-    out = []
-    for k, source in enumerate(sources, start=1):
-        mask = load_image(source, max_pixels=max_pixels, name=f"Mask {k}", background=0).convert("L")
-        if abs((mask.width / mask.height) / (width / height) - 1) > ASPECT_TOLERANCE:
-            raise ImageError(
-                f"Mask {k} is {mask.width}x{mask.height} but the content image is {width}x{height}; a mask must "
-                "have the content image's shape (paint it over the content image)."
-            )
-        if np.asarray(mask).max() < EMPTY_LEVEL * 255:
-            raise ImageError(
-                f"Mask {k} is black everywhere, so style {k} would go nowhere; paint where it goes in white."
-            )
-        out.append(mask)
-    return out
+    mask = load_image(source, max_pixels=max_pixels, name=f"Mask {number}", background=0).convert("L")
+    if abs((mask.width / mask.height) / (width / height) - 1) > ASPECT_TOLERANCE:
+        raise ImageError(
+            f"Mask {number} is {mask.width}x{mask.height} but the content image is {width}x{height}; a mask must "
+            "have the content image's shape (paint it over the content image)."
+        )
+    if np.asarray(mask).max() < EMPTY_LEVEL * 255:
+        raise ImageError(
+            f"Mask {number} is black everywhere, so style {number} would go nowhere; paint where it goes in white."
+        )
+    return mask
 
 
 def mask_tensors(masks: Sequence[Image.Image], size: tuple[int, int], device: torch.device) -> list[Tensor]:
