@@ -16,6 +16,7 @@ import panel as pn
 import param
 
 import nstcore
+from nstcore.config import PreserveColors
 
 from .background import in_background
 from .charts import column_key, loss_figure, rows_to_columns, term_weights
@@ -38,7 +39,17 @@ def _sum_shown(values: list[float]) -> float:
     return sum(finite) if finite else float("nan")
 
 
-COLUMNS = ["label", "alpha", "beta", "tv", "content_layers", "style_layers", "pooling", "style_blend"]
+COLUMNS = [
+    "label",
+    "alpha",
+    "beta",
+    "tv",
+    "content_layers",
+    "style_layers",
+    "pooling",
+    "preserve_colors",
+    "style_blend",
+]
 
 
 class CompareView(pn.viewable.Viewer):
@@ -72,6 +83,7 @@ class CompareView(pn.viewable.Viewer):
             widths={"label": 190, "style_layers": 260, "content_layers": 130},
             editors={
                 "pooling": {"type": "list", "values": ["avg", "max"]},
+                "preserve_colors": {"type": "list", "values": list(nstcore.literal_choices(PreserveColors))},
                 "alpha": {"type": "number"},
                 "beta": {"type": "number"},
                 "tv": {"type": "number"},
@@ -113,7 +125,8 @@ class CompareView(pn.viewable.Viewer):
         )
         self.help = pn.pane.Markdown(
             "Variants share the images and the run settings on the left; each has its own α, β, TV, layers "
-            "(`conv1_1:1,conv2_1:0.5`) and pooling. They are optimised **together as one batch**: "
+            "(`conv1_1:1,conv2_1:0.5`), pooling, colour preservation and, with several style images (More styles), "
+            "blend (`3:1`). They are optimised **together as one batch**: "
             "press **▶ Run comparison** above.",
             margin=(0, 10),
         )

@@ -212,6 +212,7 @@ class CurrentRun:
             "style_layers": {k: v for k, v in w.style_layers.items() if v > 0},
             "pooling": variant.pooling or self.record.get("pooling", "avg"),
             "style_blend": list(w.style_blend),
+            "preserve_colors": variant.preserve_colors or self.record.get("preserve_colors", "none"),
         }
 
     def record_json(self) -> str | None:

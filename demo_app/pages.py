@@ -22,6 +22,8 @@ from bokeh.application.handlers.handler import Handler
 from bokeh.document import Document
 from bokeh.settings import settings
 from panel.io.application import Application, _eval_panel
+from panel.io.resources import CDN_DIST, LOCAL_DIST, use_cdn
+from panel.io.state import state
 
 log = logging.getLogger("demo_app")
 
@@ -49,11 +51,24 @@ class OffLoopPage(Handler):
             raise
 
     def _build_and_check(self, doc: Document) -> None:
+        # Where the page's stylesheets come from. Panel writes this into the document when it renders the page's
+        # HTML, *after* the build, and patches the models then; but a session whose browser connects later than
+        # the unused-session lifetime is discarded and built again for the websocket, with no HTML render. Without
+        # this, every model of such a page, and every one made later in any page's callbacks, pointed at Panel's
+        # CDN: offline (a workshop network), the page lost its uploaders' and buttons' styles.
+        doc._template_variables.setdefault("dist_url", panel_dist_url())
         self._build(doc)
         doc.validate()  # Bokeh's integrity checks, here instead of on the loop (see off_loop_application)
 
     def modify_document(self, doc: Document) -> None:
         """Bokeh calls this on the loop after ``on_session_created``: the page is already there."""
+
+
+def panel_dist_url() -> str:
+    """The base URL of Panel's own CSS and JS, as Panel's HTML handler computes it for a served page."""
+    if use_cdn():
+        return CDN_DIST
+    return f"{state.rel_path}/{LOCAL_DIST}" if state.rel_path else LOCAL_DIST
 
 
 def off_loop_application(create: Callable[[], Any], title: str) -> Application:

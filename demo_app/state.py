@@ -375,7 +375,8 @@ class SessionState(ConfigParams):  # type: ignore[misc, valid-type]  # a class m
             self.error = str(exc)
             return False
         # What the preset needs of the shared settings stays with the comparison: the single run keeps its own.
-        needs = {k: v for k, v in shared.to_dict().items() if getattr(base, k) != v and k in CONFIG_PARAM_NAMES}
+        plain = base.to_dict()
+        needs = {k: v for k, v in shared.to_dict().items() if plain[k] != v and k in CONFIG_PARAM_NAMES}
         self.param.update(preset=name, compare_shared=needs, variants=[variant_row(v, shared) for v in variants])
         return True
 
@@ -549,4 +550,5 @@ def variant_row(variant: nstcore.Variant, shared: nstcore.StyleConfig) -> dict[s
         "style_layers": nstcore.format_layers({k: v for k, v in w.style_layers.items() if v > 0}),
         "pooling": variant.pooling or shared.pooling,
         "style_blend": ":".join(f"{w:g}" for w in w.style_blend),
+        "preserve_colors": variant.preserve_colors or shared.preserve_colors,
     }

@@ -19,7 +19,7 @@ import numpy as np
 import panel as pn
 import param
 from bokeh.events import PanEnd
-from bokeh.models import ColumnDataSource, FreehandDrawTool
+from bokeh.models import ColumnDataSource, FreehandDrawTool, Range1d
 from bokeh.plotting import figure
 from PIL import Image, ImageDraw
 
@@ -167,9 +167,12 @@ class StylesView(pn.viewable.Viewer):
         fig = figure(
             width=CANVAS_SIDE,
             height=CANVAS_SIDE,
+            # fixed ranges (set to the photo's size): auto ranges would zoom out to fit every stroke drawn past
+            # the photo's edge
+            x_range=Range1d(start=0, end=CANVAS_SIDE),
+            y_range=Range1d(start=0, end=CANVAS_SIDE),
             tools="",
             toolbar_location=None,
-            match_aspect=True,
             x_axis_type=None,
             y_axis_type=None,
             min_border=0,
@@ -227,7 +230,7 @@ class StylesView(pn.viewable.Viewer):
                     )
                     remove.on_click(clicks(partial(state.remove_style, index)))
                     parts.append(remove)
-                rows.append(pn.Row(*parts, align="center"))
+                rows.append(pn.Row(*parts, align="start"))
         self.rows.objects = rows
         options = [f"style {i + 1}" for i in range(count)]
         if self.paint_for.options != options:

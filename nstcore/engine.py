@@ -139,27 +139,29 @@ def prepare_scales(
                 f"layers (they need {need} px on the short side); use fewer scales or a larger "
                 "size."
             ) from exc
-        prepared = _preserve_colours(config, content_img, style_imgs)
-        if mask_srcs is not None:
-            prepared = dataclasses.replace(
-                prepared, masks=tuple(m.resize(content_img.size, Image.Resampling.BILINEAR) for m in mask_srcs)
-            )
-        out.append(prepared)
+        masks_here = (
+            tuple(m.resize(content_img.size, Image.Resampling.BILINEAR) for m in mask_srcs) if mask_srcs else None
+        )
+        out.append(
+            preserve_colours(config.preserve_colors, PreparedImages(content_img, tuple(style_imgs), None, masks_here))
+        )
     return out
 
 
-def _preserve_colours(config: StyleConfig, content: Image.Image, styles: list[Image.Image]) -> PreparedImages:
-    """The images as the run sees them under ``config.preserve_colors`` (see :mod:`nstcore.colour`); with several
-    style images each is treated alike."""
-    if config.preserve_colors == "histogram":
-        return PreparedImages(content, tuple(match_colours(style, content) for style in styles))
-    if config.preserve_colors == "luminance":
-        return PreparedImages(
-            luminance_image(content),
-            tuple(luminance_image(style, reference=content) for style in styles),
+def preserve_colours(mode: str, images: PreparedImages) -> PreparedImages:
+    """The images as a run sees them under colour preservation ``mode`` (see :mod:`nstcore.colour`); with several
+    style images each is treated alike; masks are kept."""
+    content, styles = images.content, images.styles
+    if mode == "histogram":
+        return dataclasses.replace(images, styles=tuple(match_colours(style, content) for style in styles))
+    if mode == "luminance":
+        return dataclasses.replace(
+            images,
+            content=luminance_image(content),
+            styles=tuple(luminance_image(style, reference=content) for style in styles),
             colour=content,
         )
-    return PreparedImages(content, tuple(styles))
+    return images
 
 
 def _name(source: object, what: str) -> str | None:
@@ -231,12 +233,17 @@ def run(
         blend_weights(weights.style_blend, len(styles))  # a blend that does not fit the images: one sentence now
     content_names = sorted({n for v in state.variants for n in v.content_layers})
     style_names = sorted({n for v in state.variants for n in v.style_layers})
-    prepared = prepare_scales(config, content, styles, [*content_names, *style_names], masks)
+    # Colours are preserved per variant (a comparison may set none / luminance / histogram side by side), so the
+    # images are prepared plain here and each colour mode's lanes get their own version of them.
+    prepared = prepare_scales(
+        config.replace(preserve_colors="none"), content, styles, [*content_names, *style_names], masks
+    )
     if network is None:
         network = load_network(config.model, config.weights, device, progress=progress)
     if network.model != config.model:
         raise ConfigError(f"The network is {network.model} but the config asks for {config.model}.")
     poolings = [v.pooling or config.pooling for v in items]
+    colours = [v.preserve_colors or config.preserve_colors for v in items]
     return _optimise(
         config,
         prepared,
@@ -247,6 +254,7 @@ def run(
         poolings,
         tuple(v.label for v in items),
         max_batch,
+        colours,
     )
 
 
@@ -254,6 +262,16 @@ def run(
 # faster than separate passes at 128x128, but 0.59-0.90x at 256x256, where one image already keeps every core busy
 # and a batch only adds memory traffic. Above this many pixels the CPU path steps variants one per
 # pass (still one run, one snapshot per step).
+def _in_order(lanes: Sequence[Lane], parts: Sequence[Tensor]) -> Tensor:
+    """One tensor per lane (images or loss rows) joined in variant order (lanes of different colour modes may hold
+    variants that are not neighbours)."""
+    joined = parts[0] if len(parts) == 1 else torch.cat(list(parts))
+    order = [i for lane in lanes for i in lane.indices]
+    if order == sorted(order):
+        return joined
+    return joined[torch.tensor(sorted(range(len(order)), key=order.__getitem__), device=joined.device)]
+
+
 def _upsample(images: Tensor, shape: tuple[int, int]) -> Tensor:
     """The previous scale's result at the next scale's size (bicubic, kept in [0, 1])."""
     return torch.nn.functional.interpolate(images, size=shape, mode="bicubic", align_corners=False).clamp_(0, 1)
@@ -269,6 +287,7 @@ def _optimise(
     poolings: list[str],
     labels: tuple[str, ...],
     max_batch: int | None,
+    colours: list[str],
 ) -> Generator[Progress, None, None]:
     device = network.device
     bf16 = use_bf16(config.precision, device)
@@ -291,38 +310,58 @@ def _optimise(
     # independent, so it shares the pass.
     per_variant = config.optimizer == "lbfgs"
     chunk = 1 if per_variant else min(max_batch or batch, batch)
+    # Variants that preserve colours differently see different images (grey for luminance, recoloured styles for
+    # histogram): each colour mode gets lanes of its own.
+    groups: dict[str, list[int]] = {}
+    for i, mode in enumerate(colours):
+        groups.setdefault(mode, []).append(i)
     start = time.perf_counter()
     step = 0
     lanes: list[Lane] = []
-    for index, (prepared, (size, scale_steps)) in enumerate(zip(scales, plan)):
-        content = image_to_tensor(prepared.content, device)
-        styles = [image_to_tensor(style, device) for style in prepared.styles]
-        masks = mask_tensors(prepared.masks, prepared.content.size, device) if prepared.masks else None
-        if index == 0:
-            start_image = _initial_image(config, content, prepared.style, batch, device)
-        else:
+    for index, (raw, (size, scale_steps)) in enumerate(zip(scales, plan)):
+        previous = None
+        if index > 0:
             with torch.no_grad():
-                previous = lanes[0].image if len(lanes) == 1 else torch.cat([lane.image for lane in lanes])
-                start_image = _upsample(previous.detach(), (content.shape[-2], content.shape[-1]))
+                previous = _in_order(lanes, [lane.image for lane in lanes]).detach()
         del lanes
-        auto = max_batch is None and device.type == "cpu" and content.shape[-1] * content.shape[-2] > CPU_BATCH_PIXELS
-        lanes, terms, chunk = build_lanes(
-            config,
-            network,
-            content,
-            styles,
-            start_image,
-            content_names,
-            style_names,
-            poolings,
-            state,
-            1 if auto else chunk,
-            bf16,
-            masks,
-        )
+        lanes, terms = [], []
+        recolour_from: dict[int, Image.Image] = {}
+        auto = max_batch is None and device.type == "cpu" and raw.content.width * raw.content.height > CPU_BATCH_PIXELS
+        chunks = []
+        for mode, members in groups.items():
+            prepared = preserve_colours(mode, raw)
+            content = image_to_tensor(prepared.content, device)
+            styles = [image_to_tensor(style, device) for style in prepared.styles]
+            masks = mask_tensors(prepared.masks, prepared.content.size, device) if prepared.masks else None
+            if previous is None:
+                start_image = _initial_image(config, content, prepared.style, batch, device)
+            else:
+                start_image = _upsample(previous, (content.shape[-2], content.shape[-1]))
+            group_lanes, group_terms, used = build_lanes(
+                config,
+                network,
+                content,
+                styles,
+                start_image,
+                content_names,
+                style_names,
+                poolings,
+                state,
+                1 if auto else chunk,
+                bf16,
+                masks,
+                members,
+            )
+            lanes += group_lanes
+            terms += group_terms
+            chunks.append(used)
+            if prepared.colour is not None:
+                recolour_from.update(dict.fromkeys(members, prepared.colour))
+            del start_image, content, styles, masks
+        chunk = min(chunks)
         if auto and not per_variant:
             chunk = min(max_batch or batch, batch)  # a coarser scale's split does not bind the next one
-        del start_image, content, styles, masks
+        del previous
         split = split_note(batch, lanes, auto, max_batch, per_variant)
         names_c, names_s = lanes[0].objective.content_names, lanes[0].objective.style_names
         for scale_step in range(1, scale_steps + 1):
@@ -333,7 +372,7 @@ def _optimise(
                     steer(lanes, state, batch)
                     seen_version = state.version
                 terms = [lane.step() for lane in lanes]
-            rows = (terms[0] if len(terms) == 1 else torch.cat(terms)).tolist()  # the one device->host sync
+            rows = _in_order(lanes, terms).tolist()  # the one device->host sync
             want_image = (
                 step == steps
                 or scale_step == scale_steps
@@ -342,11 +381,12 @@ def _optimise(
             )
             images = None
             if want_image:
-                images = tensor_to_arrays(
-                    lanes[0].image if len(lanes) == 1 else torch.cat([lane.image for lane in lanes])
-                )
-                if prepared.colour is not None:  # luminance only: the content's chroma comes back
-                    images = tuple(recolour(image, prepared.colour) for image in images)
+                images = tensor_to_arrays(_in_order(lanes, [lane.image for lane in lanes]))
+                if recolour_from:  # luminance only: the content's chroma comes back
+                    images = tuple(
+                        recolour(image, recolour_from[i]) if i in recolour_from else image
+                        for i, image in enumerate(images)
+                    )
             yield Progress(
                 step=step,
                 total_steps=steps,

@@ -156,15 +156,17 @@ def build_lanes(
     chunk: int,
     bf16: bool,
     masks: Sequence[Tensor] | None = None,
+    indices: Sequence[int] | None = None,
 ) -> tuple[list[Lane], list[Tensor], int]:
-    """Lanes of up to ``chunk`` variants and their first step; halves ``chunk`` on out-of-memory until it fits."""
-    batch = start_image.shape[0]
+    """Lanes of up to ``chunk`` of the variants ``indices`` (default: all) and their first step; halves ``chunk`` on
+    out-of-memory until it fits."""
+    members = list(range(start_image.shape[0]) if indices is None else indices)
     while True:
         lanes = []
         try:
-            for first in range(0, batch, chunk):
+            for first in range(0, len(members), chunk):
                 lane = Lane(
-                    list(range(first, min(first + chunk, batch))),
+                    members[first : first + chunk],
                     config,
                     network,
                     content,

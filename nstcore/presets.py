@@ -8,6 +8,7 @@
   these are the paper's 1e-2, 1e-3, 1e-4, 1e-5; under the default ``"mean"`` the same four decades are centred on
   the default ratio (1e-4 ... 1e-7), because the normalisation moves where a given look sits (see nstcore.config).
 * ``pooling`` -- average (the paper's choice) vs max pooling with the default weights (two cells).
+* ``colours`` -- the photo's colours kept or not (Gatys et al. 2016): none, luminance, histogram (three cells).
 * ``blend`` -- two style images blended 1:0, 3:1, 1:1, 1:3, 0:1 (five cells; Gatys et al. 2017's style mixing).
 
 A preset returns the shared config it needs (e.g. ``init="noise"``) and the variants; callers may edit both.
@@ -21,7 +22,7 @@ from .config import PAPER_STYLE_LAYERS, LossWeights, StyleConfig
 from .errors import ConfigError, shown
 from .variants import Variant
 
-PRESETS = ("style_layers", "content_layers", "ratio", "pooling", "blend")
+PRESETS = ("style_layers", "content_layers", "ratio", "pooling", "colours", "blend")
 # The blend preset's cells: from the first style alone to the second alone in quarters.
 BLEND_STEPS = ((1.0, 0.0), (3.0, 1.0), (1.0, 1.0), (1.0, 3.0), (0.0, 1.0))
 
@@ -71,6 +72,11 @@ def expand_preset(name: str, base: StyleConfig, styles: int = 1) -> tuple[StyleC
     if name == "pooling":
         weights = base.loss_weights()
         return base, [Variant("avg pooling", weights, "avg"), Variant("max pooling", weights, "max")]
+    if name == "colours":
+        weights = base.loss_weights()
+        return base, [
+            Variant(f"colours: {mode}", weights, preserve_colors=mode) for mode in ("none", "luminance", "histogram")
+        ]
     if name == "blend":
         if styles != 2:
             raise ConfigError(f"The blend preset compares two style images, but {styles} were given; give two.")

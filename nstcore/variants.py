@@ -15,7 +15,7 @@ from .config import LossWeights, StyleConfig
 from .errors import ConfigError, shown
 
 # What may differ between the variants of one batch; every other StyleConfig field is shared.
-VARIANT_FIELDS = ("alpha", "beta", "tv", "content_layers", "style_layers", "style_blend", "pooling")
+VARIANT_FIELDS = ("alpha", "beta", "tv", "content_layers", "style_layers", "style_blend", "pooling", "preserve_colors")
 MIN_VARIANTS, MAX_VARIANTS = 1, 64
 # A label is drawn in two lines under a grid cell of 128-256 px; 80 characters is already more than fits, and a
 # longer one (a pasted paragraph) only costs time to lay out.
@@ -33,11 +33,13 @@ def clean_label(text: object, fallback: str) -> str:
 
 @dataclass(frozen=True)
 class Variant:
-    """One cell of a comparison: a label, its loss weights, and its pooling (None = the shared config's)."""
+    """One cell of a comparison: a label, its loss weights, and its pooling and colour preservation (None = the
+    shared config's)."""
 
     label: str
     weights: LossWeights
     pooling: str | None = None
+    preserve_colors: str | None = None
 
     def config(self, base: StyleConfig) -> StyleConfig:
         """The full config that runs this variant alone."""
@@ -50,11 +52,12 @@ class Variant:
             style_layers=dict(w.style_layers),
             style_blend=w.style_blend,
             pooling=self.pooling or base.pooling,
+            preserve_colors=self.preserve_colors or base.preserve_colors,
         )
 
     @classmethod
     def from_config(cls, config: StyleConfig, label: str) -> Variant:
-        return cls(label, config.loss_weights(), config.pooling)
+        return cls(label, config.loss_weights(), config.pooling, config.preserve_colors)
 
 
 def as_variant(item: Variant | LossWeights, index: int) -> Variant:

@@ -72,3 +72,19 @@ def test_cli_flag_and_bad_values(tmp_path) -> None:
     assert bad.returncode == 2 and "invalid choice" in bad.stderr
     with pytest.raises(ConfigError, match="preserve_colors must be one of none, luminance, histogram"):
         StyleConfig(preserve_colors="sepia")  # type: ignore[arg-type]
+
+
+def test_a_colours_comparison_is_each_mode_as_run_alone(tiny_config, content_image, style_image, network) -> None:
+    """The colours preset (none / luminance / histogram side by side) in one run: each cell equals its mode's run
+    alone, whatever its neighbours (lanes per colour mode, variants back in their order)."""
+    from nstcore import expand_preset
+
+    config = tiny_config.replace(steps=4, preview_every=0)
+    shared, variants = expand_preset("colours", config)
+    order = [variants[1], variants[0], variants[2], variants[1]]  # modes interleaved, one twice
+    together = list(run(shared, content_image, style_image, network=network, variants=order))[-1]
+    assert together.labels == tuple(v.label for v in order)
+    for variant, image in zip(order, together.images):
+        alone = list(run(variant.config(shared), content_image, style_image, network=network))[-1].image
+        assert np.abs(image.astype(int) - alone.astype(int)).max() <= 2, variant.label
+    assert not np.array_equal(together.images[0], together.images[1])  # luminance is not none

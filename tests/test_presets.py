@@ -52,7 +52,7 @@ def test_pooling_preset_and_unknown_name() -> None:
     assert [v.pooling for v in variants] == ["avg", "max"]
     with pytest.raises(ConfigError, match="Unknown preset"):
         expand_preset("figure9", StyleConfig())
-    assert set(PRESETS) == {"style_layers", "content_layers", "ratio", "pooling", "blend"}
+    assert set(PRESETS) == {"style_layers", "content_layers", "ratio", "pooling", "colours", "blend"}
 
 
 @pytest.mark.parametrize("name", PRESETS)
