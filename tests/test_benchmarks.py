@@ -62,3 +62,17 @@ def test_isa_cells_run() -> None:
         cells[key] > 0
         for key in ("Adam fp32, NCHW", "Adam fp32, channels-last (engine)", "L-BFGS fp32, channels-last (engine)")
     )
+
+
+def test_styles_cells_run(network) -> None:
+    """bench_styles' cell: step times of a run with two styles and masks (the bands cover the content image)."""
+    import bench_styles
+    from PIL import Image
+
+    from nstcore import StyleConfig
+
+    masks = bench_styles.stripes_masks(2, Image.open(bench_styles.CONTENT).size)
+    assert all(mask.getextrema() == (0, 255) for mask in masks)
+    config = StyleConfig(size=48, steps=100, weights="random", preview_every=0, precision="fp32")
+    times = bench_styles.step_times(config, "cpu", network, bench_styles.STYLES[:2], masks, warmup=1, steps=3)
+    assert len(times) == 3 and all(t > 0 for t in times)
