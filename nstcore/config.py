@@ -260,7 +260,13 @@ class StyleConfig:
     )
     # 1.0 = style image resized so its long side equals the output's; smaller = larger brush strokes.
     style_scale: float = field(
-        default=1.0, metadata=_opt("Style image size relative to the output.", minimum=0.05, maximum=4.0, step=0.05)
+        default=1.0,
+        metadata=_opt(
+            "Style image size relative to the output: smaller = larger brush strokes (for every style image).",
+            minimum=0.05,
+            maximum=4.0,
+            step=0.05,
+        ),
     )
     loss_norm: LossNorm = field(default="mean", metadata=_opt("Loss normalisation: mean (size-independent) or paper."))
     # Several style images (CLI: STYLE [STYLE ...]): each keeps its own Gram targets and these weights scale its
