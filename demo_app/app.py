@@ -229,11 +229,11 @@ def serve_options() -> dict[str, object]:
     return {"liveness": False, "extra_patterns": [liveness_route(backend)], **SESSION_CLEANUP}
 
 
-# A closed tab's session is destroyed (and its job cancelled) within about 6 s instead of Bokeh's ~30 s default. The
+# A closed tab's session is destroyed (and its job cancelled) within about 2.5 s instead of Bokeh's ~30 s default. The
 # lifetime also bounds the time between a page's HTML and its websocket: a session unused that long is discarded and
-# built again when the browser connects. At 1 s, a page load on a busy 2-core server often took longer, so pages were
-# built twice (the builder is shared by every visitor) and the first build's Dashboard lived on for a moment.
-SESSION_CLEANUP = {"check_unused_sessions_milliseconds": 1000, "unused_session_lifetime_milliseconds": 5000}
+# built again when the browser connects (pages.py makes sure such a page still loads this server's CSS). At 1 s, a
+# page load while a browser test ran on the same 2 cores often took longer, so its page was built twice.
+SESSION_CLEANUP = {"check_unused_sessions_milliseconds": 500, "unused_session_lifetime_milliseconds": 2000}
 
 
 def create_host() -> pn.viewable.Viewer:

@@ -154,7 +154,7 @@ class CurrentRun:
             if old == value:
                 continue
             # layer mappings replace the running ones: a layer switched off in the page goes to 0
-            version = nstcore.apply_change(controls, name, value, config.optimizer)
+            version = nstcore.apply_change(controls, name, value, config)
             # "step" is a guess (the next one) until a snapshot says which step first used this version
             self.changes.append({"step": step + 1, "field": name, "old": old, "value": value, "version": version})
             self.record[name] = value

@@ -1,4 +1,5 @@
-"""``python -m nstcore``: one run (:mod:`nstcore.cli`) or ``compare`` (:mod:`nstcore.compare_cli`)."""
+"""``python -m nstcore``: one run (:mod:`nstcore.cli`), ``compare`` (:mod:`nstcore.compare_cli`) or ``apply`` (a
+trained generator, :mod:`nstcore.apply_cli`)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .compare_cli import main as compare
 
         return compare(args[1:])
+    if args and args[0] == "apply":
+        from .apply_cli import main as apply
+
+        return apply(args[1:])
     from .cli import main as run
 
     return run(args)

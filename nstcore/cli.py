@@ -41,6 +41,11 @@ def _parser() -> argparse.ArgumentParser:
     add_common_arguments(parser, "Where to write the result (.png, .jpg ...).")
     parser.add_argument("--save-config", metavar="FILE.json", help="Write the effective settings as JSON.")
     parser.add_argument(
+        "--save-generator",
+        metavar="FILE.pt",
+        help="With --generator hrnet: also save the trained generator (apply it later: python -m nstcore apply).",
+    )
+    parser.add_argument(
         "--timelapse",
         metavar="FILE.gif|FILE.mp4",
         help="Also write the run as a time-lapse of its preview frames (one every --preview-every steps).",
@@ -61,10 +66,13 @@ def _run(args: argparse.Namespace) -> int:
     inputs = input_files(args)
     masks = mask_paths(args)
     output = check_output(args.output, keep=inputs)
+    if args.save_generator and config.generator != "hrnet":
+        raise ConfigError("--save-generator needs --generator hrnet: a pixel run has no generator to save.")
     for flag, path in (
         ("--save-config", args.save_config),
         ("--log-json", args.log_json),
         ("--timelapse", args.timelapse),
+        ("--save-generator", args.save_generator),
     ):
         if path:
             check_output(path, flag=flag, image=False, keep={**inputs, "output image": output})
@@ -102,7 +110,7 @@ def _run(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
     )
     if changes:
-        snapshots = replay(snapshots, controls, changes, config.optimizer)
+        snapshots = replay(snapshots, controls, changes, config)
     done = record.get("steps_done")
     if isinstance(done, int) and not isinstance(done, bool) and 1 <= done < config.steps:
         # The recorded run was stopped there: reproduce it, not a longer run.
@@ -113,7 +121,9 @@ def _run(args: argparse.Namespace) -> int:
         replayed = f"; replaying {sum(map(len, changes.values()))} recorded changes" if changes else ""
         print(
             f"nstcore: {config.model} ({config.weights} weights, {config.pooling} pooling) on "
-            f"{describe_device(device)}; {config.steps} {config.optimizer} steps at {config.size} px{replayed}"
+            f"{describe_device(device)}; {config.steps} {config.effective_optimizer} steps at {config.size} px"
+            + (" (hrnet generator)" if config.generator == "hrnet" else "")
+            + replayed
             + (f"; {len(args.style)} style images" if len(args.style) > 1 else "")
             + (" with masks" if masks else ""),
             file=sys.stderr,
@@ -134,6 +144,12 @@ def _run(args: argparse.Namespace) -> int:
     save_result(last.image, output, json.dumps(out_record, indent=2))
     if args.timelapse:
         write_timelapse(frames.frames, args.timelapse)
+    if args.save_generator:
+        from .generator import generator_bytes
+
+        if not last.trained:  # stopped early (a record's steps_done): the generator as it was is not kept
+            raise ConfigError("The run ended before its last step, so there is no trained generator to save.")
+        Path(args.save_generator).write_bytes(generator_bytes(last.trained[0], config))
     if not args.no_progress:
         print(
             f"wrote {output} ({last.image.shape[1]}x{last.image.shape[0]}), final loss {last.loss.total:.4g}, "

@@ -37,6 +37,7 @@ Optimizer = Literal["adam", "lbfgs"]
 LossNorm = Literal["mean", "paper"]
 Precision = Literal["auto", "fp32", "bf16"]
 PreserveColors = Literal["none", "luminance", "histogram"]
+Generator = Literal["pixels", "hrnet"]
 
 PAPER_STYLE_LAYERS = ("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1")
 PAPER_CONTENT_LAYER = "conv4_2"
@@ -44,6 +45,8 @@ PAPER_CONTENT_LAYER = "conv4_2"
 # The optimisers' own step sizes: Adam moves pixels in [0, 1] by about lr per step; L-BFGS takes (near) Newton
 # steps where 1.0 is the natural scale.
 DEFAULT_LR: dict[str, float] = {"adam": 0.02, "lbfgs": 1.0}
+# Adam on a generator's weights (not pixels): Li et al. 2019 train their HRNet with 5e-3.
+GENERATOR_LR = 5e-3
 
 
 def _opt(
@@ -234,7 +237,12 @@ class StyleConfig:
     # None = the optimiser's own default (DEFAULT_LR), so switching optimiser never carries a wrong scale over.
     lr: float | None = field(
         default=None,
-        metadata=_opt("Learning rate (default: lbfgs 1.0, adam 0.02).", minimum=1e-4, maximum=10.0, log=True),
+        metadata=_opt(
+            "Learning rate (default: lbfgs 1.0, adam 0.02, hrnet generator 0.005).",
+            minimum=1e-4,
+            maximum=10.0,
+            log=True,
+        ),
     )
     # A short history is enough for an image-sized problem and keeps memory flat.
     lbfgs_history: int = field(default=20, metadata=_opt("L-BFGS history size.", minimum=1, maximum=200))
@@ -250,6 +258,13 @@ class StyleConfig:
             minimum=1,
             maximum=4,
         ),
+    )
+    # What is optimised: the pixels (Gatys et al., the default), or the weights of a high-resolution generator network
+    # whose output is the picture (Li et al. 2019, nstcore.hrnet): it keeps the photo's structure and, once trained,
+    # stylises other photos in one forward pass. A generator always trains with Adam.
+    generator: Generator = field(
+        default="pixels",
+        metadata=_opt("What is optimised: pixels, or hrnet (a generator network's weights; trains with Adam)."),
     )
     # Seeds the noise init; CPU runs with the same seed and inputs are bit-identical.
     seed: int = field(default=0, metadata=_opt("Random seed (noise init).", minimum=0, maximum=2**31 - 1))
@@ -306,6 +321,10 @@ class StyleConfig:
                 if not math.isfinite(value) or (lo is not None and value < lo) or (hi is not None and value > hi):
                     bounds = f"between {lo:g} and {hi:g}" if hi is not None else f"at least {lo:g}"
                     raise ConfigError(f"{f.name} must be {bounds}, got {shown(value)}.")
+        if self.generator == "hrnet" and self.scales > 1:
+            raise ConfigError(
+                "Coarse to fine (scales) works on pixels; the hrnet generator trains at one size: set scales to 1."
+            )
         lw = self.loss_weights()  # validates weights
         for name in lw.layers():
             tap_index(self.model, name)  # raises ConfigError naming valid layers
@@ -318,7 +337,14 @@ class StyleConfig:
     # -- derived values --------------------------------------------------------------------------------------
     @property
     def effective_lr(self) -> float:
-        return DEFAULT_LR[self.optimizer] if self.lr is None else float(self.lr)
+        if self.lr is not None:
+            return float(self.lr)
+        return GENERATOR_LR if self.generator == "hrnet" else DEFAULT_LR[self.optimizer]
+
+    @property
+    def effective_optimizer(self) -> str:
+        """The optimiser that runs: a generator always trains with Adam."""
+        return "adam" if self.generator == "hrnet" else self.optimizer
 
     def scale_plan(self) -> list[tuple[int, int]]:
         """``(long side, steps)`` per coarse-to-fine scale, coarsest first; scales left without steps are dropped."""

@@ -16,7 +16,7 @@ import os
 import time
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass
-from typing import cast
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -29,6 +29,7 @@ from .controls import Controls
 from .device import tune_backends, use_bf16
 from .errors import ConfigError, ImageError
 from .features import Network, load_network, min_image_side
+from .generator import build_generator_lanes
 from .images import ImageSource, check_survives_pooling, load_image, resize_long_side
 from .lanes import CPU_BATCH_PIXELS, Lane, build_lanes, split_note, steer
 from .masks import load_masks, mask_tensors
@@ -296,6 +297,8 @@ def _optimise(
     plan = config.scale_plan()
     steps = config.steps
     notes: tuple[str, ...] = ()
+    if config.generator == "hrnet":
+        notes = ("The picture is a generator network's output: its weights train with Adam (Li et al. 2019).",)
     if len(plan) > 1:
         notes = (
             "Coarse to fine: "
@@ -308,7 +311,7 @@ def _optimise(
     # the variants of a batch, so a variant's picture would depend on its neighbours. Under L-BFGS every variant
     # gets a lane of its own (still one run, one snapshot per step); Adam's per-element moments keep a batch
     # independent, so it shares the pass.
-    per_variant = config.optimizer == "lbfgs"
+    per_variant = config.optimizer == "lbfgs" or config.generator == "hrnet"
     chunk = 1 if per_variant else min(max_batch or batch, batch)
     # Variants that preserve colours differently see different images (grey for luminance, recoloured styles for
     # histogram): each colour mode gets lanes of its own.
@@ -317,7 +320,7 @@ def _optimise(
         groups.setdefault(mode, []).append(i)
     start = time.perf_counter()
     step = 0
-    lanes: list[Lane] = []
+    lanes: list[Any] = []  # pixel Lanes or GeneratorLanes: the loop needs only their common interface
     for index, (raw, (size, scale_steps)) in enumerate(zip(scales, plan)):
         previous = None
         if index > 0:
@@ -337,21 +340,28 @@ def _optimise(
                 start_image = _initial_image(config, content, prepared.style, batch, device)
             else:
                 start_image = _upsample(previous, (content.shape[-2], content.shape[-1]))
-            group_lanes, group_terms, used = build_lanes(
-                config,
-                network,
-                content,
-                styles,
-                start_image,
-                content_names,
-                style_names,
-                poolings,
-                state,
-                1 if auto else chunk,
-                bf16,
-                masks,
-                members,
-            )
+            group_lanes: Sequence[Any]
+            if config.generator == "hrnet":
+                group_lanes, group_terms = build_generator_lanes(
+                    config, network, content, styles, content_names, style_names, poolings, state, bf16, masks, members
+                )
+                used = 1
+            else:
+                group_lanes, group_terms, used = build_lanes(
+                    config,
+                    network,
+                    content,
+                    styles,
+                    start_image,
+                    content_names,
+                    style_names,
+                    poolings,
+                    state,
+                    1 if auto else chunk,
+                    bf16,
+                    masks,
+                    members,
+                )
             lanes += group_lanes
             terms += group_terms
             chunks.append(used)
@@ -387,7 +397,11 @@ def _optimise(
                         recolour(image, recolour_from[i]) if i in recolour_from else image
                         for i, image in enumerate(images)
                     )
+            trained = None
+            if step == steps and config.generator == "hrnet":  # the result: the generators themselves
+                trained = tuple(lane.state_dict() for lane in sorted(lanes, key=lambda lane: lane.indices[0]))
             yield Progress(
+                trained=trained,
                 step=step,
                 total_steps=steps,
                 losses=tuple(losses_from_row(row, names_c, names_s, len(prepared.styles)) for row in rows),

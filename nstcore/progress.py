@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
+from typing import Any
 
 import numpy as np
 
@@ -66,6 +67,9 @@ class Progress:
     # The Controls version this step's evaluation used: tells a consumer at which step a change it made took effect
     # (the record of a steered run, replayed exactly by the CLI).
     controls_version: int = 0
+    # With generator="hrnet", on the last step: each variant's trained generator weights (CPU tensors), to save as an
+    # instant stylizer (nstcore.generator.generator_bytes). None otherwise.
+    trained: tuple[dict[str, Any], ...] | None = None
 
     @property
     def loss(self) -> Losses:

@@ -21,7 +21,7 @@ import hashlib
 from collections.abc import Generator, Iterator, Mapping
 from typing import Any
 
-from .config import DEFAULT_LR, StyleConfig, load_json
+from .config import StyleConfig, load_json
 from .controls import Controls
 from .errors import ConfigError, shown
 from .layers import layer_names
@@ -44,14 +44,15 @@ def every_layer(config: StyleConfig) -> StyleConfig:
     )
 
 
-def apply_change(controls: Controls, field: str, value: Any, optimizer: str) -> int:
-    """Steer one live field of a running single run; returns the controls' new version. A layer mapping replaces
-    the running one (a layer it leaves out goes to 0); ``lr`` None means the optimiser's own default. Raises
-    ConfigError with one sentence for a field that cannot change mid-run or a value it refuses."""
+def apply_change(controls: Controls, field: str, value: Any, config: StyleConfig) -> int:
+    """Steer one live field of a running single run of ``config``; returns the controls' new version. A layer
+    mapping replaces the running one (a layer it leaves out goes to 0); ``lr`` None means the run's own default (its
+    optimiser's, or its generator's). Raises ConfigError with one sentence for a field that cannot change mid-run or
+    a value it refuses."""
     if field not in LIVE_FIELDS:
         raise ConfigError(f"{shown(field, 40)} cannot change during a run; only {', '.join(LIVE_FIELDS)} can.")
     if field == "lr":
-        return controls.set_lr(DEFAULT_LR[optimizer] if value is None else value)
+        return controls.set_lr(config.replace(lr=None).effective_lr if value is None else value)
     return controls.replace(**{field: value})
 
 
@@ -95,7 +96,10 @@ def changes_by_step(config: StyleConfig, run: Mapping[str, Any]) -> dict[int, li
 
 
 def replay(
-    snapshots: Iterator[Progress], controls: Controls, changes: Mapping[int, list[tuple[str, Any]]], optimizer: str
+    snapshots: Iterator[Progress],
+    controls: Controls,
+    changes: Mapping[int, list[tuple[str, Any]]],
+    config: StyleConfig,
 ) -> Generator[Progress, None, None]:
     """The run's snapshots, with each change applied just before the step it is recorded at (after the previous
     step's snapshot: the engine reads its controls at the start of every step). Closing this closes the run."""
@@ -103,7 +107,7 @@ def replay(
         for snapshot in snapshots:
             yield snapshot
             for field, value in changes.get(snapshot.step + 1, ()):
-                apply_change(controls, field, value, optimizer)
+                apply_change(controls, field, value, config)
     finally:
         close = getattr(snapshots, "close", None)
         if close is not None:

@@ -1,0 +1,153 @@
+"""The second way to paint: optimise the weights of a generator network (:class:`~nstcore.hrnet.HRNet`) instead of
+the pixels, with the same objective (Gatys et al.'s perceptual losses; Li et al. 2019 for the network), and use a
+trained generator again as an instant stylizer.
+
+A :class:`GeneratorLane` behaves like a pixel :class:`~nstcore.lanes.Lane` for the run loop (``step``,
+``set_controls``, ``image``, ``indices``, ``objective``), so snapshots, live weights, previews and stopping work the
+same. Each variant gets a generator of its own. Files: :func:`generator_bytes` and :func:`load_generator` (tensors
+and plain values only, read with ``torch.load(weights_only=True)``; anything else is refused with a sentence).
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from .config import LossWeights, StyleConfig
+from .controls import ControlsState
+from .errors import ConfigError
+from .features import Network, VGGFeatures
+from .hrnet import HRNet, pad_to_multiple
+from .objective import Objective
+
+FORMAT = "nstcore-hrnet-1"
+# A generator file holds ~0.2 M float32 parameters (~1 MB); anything far larger is not one.
+MAX_GENERATOR_BYTES = 64 * 2**20
+
+
+class GeneratorLane:
+    """One variant whose picture is ``HRNet(content)``; Adam on the generator's weights."""
+
+    def __init__(
+        self,
+        index: int,
+        config: StyleConfig,
+        network: Network,
+        content: Tensor,
+        styles: Sequence[Tensor],
+        content_names: list[str],
+        style_names: list[str],
+        pooling: str,
+        lr: float,
+        bf16: bool,
+        masks: Sequence[Tensor] | None = None,
+    ) -> None:
+        self.indices = [index]
+        self.device_type = network.device.type
+        self.bf16 = bf16
+        extractor = VGGFeatures(network, [*content_names, *style_names], pooling)
+        self.objective = Objective(
+            extractor, content, styles, content_names, style_names, config.loss_norm, masks=masks
+        )
+        # Seeded: the same config gives the same generator, so a CPU fp32 run is reproducible like a pixel run.
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(config.seed)
+            self.generator = HRNet(residual=config.init == "content").to(network.device)
+        self.input, (self.height, self.width) = pad_to_multiple(content)
+        self.optimizer = torch.optim.Adam(self.generator.parameters(), lr=lr)
+        with torch.no_grad():
+            self.image = self._render()
+
+    def _render(self) -> Tensor:
+        return self.generator(self.input)[..., : self.height, : self.width]
+
+    def autocast(self) -> torch.autocast:
+        return torch.autocast(self.device_type, dtype=torch.bfloat16, enabled=self.bf16)
+
+    def set_controls(self, variants: Sequence[LossWeights], lr: float) -> None:
+        with self.autocast():
+            self.objective.set_weights([variants[i] for i in self.indices], self.input.device)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+
+    def step(self) -> Tensor:
+        """One objective evaluation of the generator's current picture and one Adam step on its weights; returns the
+        (1, T) weighted terms of the picture it evaluated (which is also the one ``image`` shows)."""
+        self.optimizer.zero_grad(set_to_none=True)
+        image = self._render()
+        with self.autocast():
+            total, terms = self.objective(image)
+        total.backward()
+        self.optimizer.step()
+        self.image = image.detach()
+        return terms
+
+    def state_dict(self) -> dict[str, Tensor]:
+        """The trained weights on the CPU (what a snapshot hands over)."""
+        return {k: v.detach().to("cpu", copy=True) for k, v in self.generator.state_dict().items()}
+
+
+def build_generator_lanes(
+    config: StyleConfig,
+    network: Network,
+    content: Tensor,
+    styles: Sequence[Tensor],
+    content_names: list[str],
+    style_names: list[str],
+    poolings: list[str],
+    state: ControlsState,
+    bf16: bool,
+    masks: Sequence[Tensor] | None,
+    indices: Sequence[int],
+) -> tuple[list[GeneratorLane], list[Tensor]]:
+    lanes = []
+    for i in indices:
+        lane = GeneratorLane(
+            i, config, network, content, styles, content_names, style_names, poolings[i], state.lr, bf16, masks
+        )
+        lane.set_controls(state.variants, state.lr)
+        lanes.append(lane)
+    return lanes, [lane.step() for lane in lanes]
+
+
+# -- files -----------------------------------------------------------------------------------------------------------
+def generator_bytes(weights: Mapping[str, Tensor], config: StyleConfig) -> bytes:
+    """A trained generator and the config it was trained with, as a file's bytes (torch's zip format, tensors and
+    plain values only)."""
+    buffer = io.BytesIO()
+    torch.save({"format": FORMAT, "config": config.to_json(), "weights": dict(weights)}, buffer)
+    return buffer.getvalue()
+
+
+def load_generator(data: bytes, name: str = "The generator file") -> tuple[HRNet, StyleConfig]:
+    """A generator saved by :func:`generator_bytes`. Loading uses ``weights_only=True`` (no code in the file can
+    run); anything that is not such a file is refused with a ConfigError sentence naming ``name``."""
+    if len(data) > MAX_GENERATOR_BYTES:
+        raise ConfigError(f"{name} is {len(data) / 2**20:.0f} MB; a generator file is about 1 MB, so this is not one.")
+    try:
+        payload: Any = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+    except Exception:  # noqa: BLE001 - pickles with code, truncated zips, text: all "not a generator file"
+        raise ConfigError(
+            f"{name} is not a generator file this tool wrote (it could not be read as plain tensors); "
+            "save one with --save-generator."
+        ) from None
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT or not isinstance(payload.get("weights"), dict):
+        raise ConfigError(f"{name} is not a generator file this tool wrote; save one with --save-generator.")
+    config = StyleConfig.from_json(str(payload.get("config") or "{}"))
+    model = HRNet(residual=config.init == "content")
+    try:
+        model.load_state_dict(payload["weights"])
+    except (RuntimeError, TypeError, KeyError):
+        raise ConfigError(f"{name} holds weights that do not fit this tool's generator network.") from None
+    return model.eval(), config
+
+
+@torch.no_grad()
+def apply_generator(model: HRNet, image: Tensor) -> Tensor:
+    """One forward pass: ``image`` (1, 3, H, W) in [0, 1], any sides, stylised (sides padded to 4 and cropped)."""
+    padded, (height, width) = pad_to_multiple(image)
+    return model(padded)[..., :height, :width]
