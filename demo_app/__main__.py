@@ -94,6 +94,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="tcp://HOST:PORT",
         help="Run jobs on a Dask distributed cluster instead of in this process.",
     )
+    host.add_argument(
+        "--generators",
+        default=os.environ.get("NST_GENERATORS") or None,
+        metavar="DIR",
+        help="A folder of trained generators (*.pt, from --save-generator or the page) offered to every page as "
+        "instant styles (env NST_GENERATORS).",
+    )
     parser.add_argument("--debug", action="store_true", help="Verbose logs with tracebacks.")
     return parser
 
@@ -162,7 +169,10 @@ def main(argv: list[str] | None = None) -> int:
             max_queue=limits.max_queue,
             dask_address=args.dask_scheduler,
             stall_seconds=limits.job_stall_seconds,
+            generators_dir=args.generators,
         )
+        if args.generators and not Path(args.generators).is_dir():
+            raise nstcore.ConfigError(f"--generators {args.generators} is not a folder; give the folder of *.pt files.")
         print(
             f"demo_app: loading VGG19 ({backend.weights_label()} weights) on {backend.device_label} ...",
             file=sys.stderr,

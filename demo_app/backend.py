@@ -10,6 +10,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import nstcore
@@ -30,10 +31,12 @@ class Backend:
     max_queue: int = Limits.max_queue
     dask_address: str | None = None  # run jobs on a Dask cluster (demo_app.dask_runner) instead of here
     stall_seconds: float = Limits.job_stall_seconds  # the scheduler's watchdog (see Limits)
+    generators_dir: str | None = None  # trained generators (*.pt) the page offers as instant styles
     banner: str | None = None
     _scheduler: Scheduler | None = field(default=None, repr=False)
     _device: object = field(default=None, repr=False)
     _effective: dict[str, str] = field(default_factory=dict, repr=False)
+    _generators: dict[str, Any] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
@@ -128,6 +131,33 @@ class Backend:
             )
 
         return start_run
+
+    def generator_names(self) -> list[str]:
+        """The trained generators in ``generators_dir`` by file name (never a path), sorted; [] without a folder."""
+        if not self.generators_dir:
+            return []
+        try:
+            return sorted(p.name for p in Path(self.generators_dir).glob("*.pt") if p.is_file())[:100]
+        except OSError:
+            return []
+
+    def generator(self, name: str) -> Any:
+        """Load (once) and return the server's generator ``name`` as ``(model, config)`` (slow: call from a worker).
+        Raises ConfigError with a sentence for a name that is not one of :meth:`generator_names` or a bad file."""
+        from nstcore.generator import load_generator
+
+        if name not in self.generator_names():
+            raise nstcore.ConfigError("That instant style is not on this server (any more); pick another.")
+        with self._lock:
+            cached = self._generators.get(name)
+        if cached is None:
+            path = Path(str(self.generators_dir)) / name
+            data = path.read_bytes() if path.stat().st_size < 64 * 2**20 else b""
+            model, config = load_generator(data, f"The instant style {name}")
+            cached = (model.to(self.device), config)
+            with self._lock:
+                self._generators[name] = cached
+        return cached
 
     def effective_weights(self, model: str) -> str:
         return self._effective.get(model, self.weights)

@@ -31,6 +31,7 @@ from .config_params import field_range
 from .history import HistoryItem, data_url
 from .history_view import HistoryView, PictureButtons
 from .imaging import encode_jpeg, timelapse_from_jpegs
+from .instant_view import InstantView
 from .samples import DEFAULT_CONTENT, DEFAULT_STYLE, EXAMPLES, example_caption, example_thumb, sample_names
 from .state import SessionState
 from .styles_view import StylesView
@@ -85,6 +86,7 @@ class Dashboard(pn.viewable.Viewer):
         self.compare = CompareView(state)
         self.history = HistoryView(state)
         self.styles = StylesView(state)
+        self.instant = InstantView(state)
         single = pn.FlexBox(
             pn.Column(
                 self.preview,
@@ -817,8 +819,16 @@ class Dashboard(pn.viewable.Viewer):
             width=CARD_WIDTH,
             collapsed=True,
         )
-        self.styles.card.width = CARD_WIDTH
-        cards: list[pn.viewable.Viewable] = [images, style, self.styles.card, advanced, settings, config]
+        self.styles.card.width = self.instant.card.width = CARD_WIDTH
+        cards: list[pn.viewable.Viewable] = [
+            images,
+            style,
+            self.styles.card,
+            self.instant.card,
+            advanced,
+            settings,
+            config,
+        ]
         with_focus_ring(*cards)
         return cards
 

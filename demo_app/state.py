@@ -42,6 +42,7 @@ class SessionState(ConfigParams):  # type: ignore[misc, valid-type]  # a class m
     images_version = param.Integer(default=0, doc="Counts image changes (a same-named upload is a change too).")
     styles_version = param.Integer(default=0, doc="Counts changes to the extra style images and the masks.")
     mask_note = param.String(default="", doc="Why the masks were cleared, when they were (our text).")
+    trained_version = param.Integer(default=0, doc="Counts generators this session trained (instant styles).")
     running = param.Boolean(default=False, doc="A job of this session is running.")
     status = param.String(default="Ready.", doc="One line about the current run.")
     error = param.String(default="", doc="The last problem, as a sentence for people.")
@@ -71,6 +72,8 @@ class SessionState(ConfigParams):  # type: ignore[misc, valid-type]  # a class m
         self.extra_styles: list[PreparedImage] = []
         # Regions: style index (0 = the first style) -> its mask, in the content image's frame
         self.masks: dict[int, PreparedMask] = {}
+        # The generator this session's last hrnet run trained: (weights on the CPU, its config)
+        self.trained: tuple[dict[str, Any], nstcore.StyleConfig] | None = None
         self.result: tuple[Any, ...] | None = None  # last frames (numpy arrays) of the last run
         self.session_id = uuid.uuid4().hex
         self.created = time.time()
@@ -442,6 +445,10 @@ class SessionState(ConfigParams):  # type: ignore[misc, valid-type]  # a class m
             self.notes = handover.notes
         if handover.frames is not None:
             self.result = handover.frames
+        if handover.latest is not None and handover.latest.trained and self.run.config is not None:
+            # a generator run's result: the trained generator, an instant style for this session
+            self.trained = (handover.latest.trained[0], self.run.config)
+            self.trained_version += 1
         if handover.latest is not None:
             self.step = handover.latest.step
             first = handover.latest.losses[0]

@@ -29,7 +29,7 @@ from .background import in_background
 from .imaging import REGION_COLOURS, PreparedMask, mask_thumbnail
 from .state import SessionState
 from .text import file_label
-from .widgets import Uploader, clicks
+from .widgets import LazyCard, Uploader, clicks
 
 # The drawing canvas: the content image at this long side (what a sidebar fits; strokes are scaled to the image).
 CANVAS_SIDE = 290
@@ -79,34 +79,19 @@ def overlay_planes(masks: dict[int, Image.Image], size: tuple[int, int]) -> np.n
     return rgba.view(np.uint32).reshape(rgba.shape[:2])
 
 
-class StylesView(pn.viewable.Viewer):
+class StylesView(LazyCard):
     """The card's widgets for one session (built when the card is first opened)."""
 
     masks_painted = param.Integer(default=0, doc="Times the drawn regions became masks (tests).")
 
     def __init__(self, state: SessionState, **params) -> None:
-        super().__init__(**params)
+        super().__init__("More styles: blend, regions", "nst-styles-card", **params)
         self.state = state
-        self.body = pn.Column(sizing_mode="stretch_width")
-        self.card = pn.Card(
-            self.body,
-            title="More styles: blend, regions",
-            collapsed=True,
-            css_classes=["nst-styles-card"],
-        )
-        self._built = False
         self._painted_from: set[int] = set()  # styles whose region came from the drawing
         self._stroke_styles: list[int] = []  # the style of each drawn stroke, in order
-        self.card.param.watch(lambda e: self._build() if not e.new else None, "collapsed")
-
-    def __panel__(self) -> pn.viewable.Viewable:
-        return self.card
 
     # -- building ---------------------------------------------------------------------------------------------------
-    def _build(self) -> None:
-        if self._built:
-            return
-        self._built = True
+    def build(self) -> None:
         state = self.state
         limit = state.limits.max_upload_bytes
         self.add_upload = Uploader(

@@ -398,3 +398,27 @@ class Views(pn.viewable.Viewer):
 
     def __panel__(self) -> pn.viewable.Viewable:
         return pn.Column(self.bar, self._shown, sizing_mode="stretch_width")
+
+
+class LazyCard(pn.viewable.Viewer):
+    """A collapsed sidebar card whose contents are built when it is first opened: its widgets (uploaders with
+    FilePond's animation loop, figures) cost a page nothing until a visitor wants them. Subclasses fill ``body`` in
+    :meth:`build`."""
+
+    def __init__(self, title: str, css_class: str, **params) -> None:
+        super().__init__(**params)
+        self.body = pn.Column(sizing_mode="stretch_width")
+        self.card = pn.Card(self.body, title=title, collapsed=True, css_classes=[css_class])
+        self._built = False
+        self.card.param.watch(self._opened, "collapsed")
+
+    def _opened(self, event: param.parameterized.Event) -> None:
+        if not event.new and not self._built:
+            self._built = True
+            self.build()
+
+    def build(self) -> None:
+        raise NotImplementedError
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        return self.card

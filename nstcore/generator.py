@@ -146,6 +146,13 @@ def load_generator(data: bytes, name: str = "The generator file") -> tuple[HRNet
     return model.eval(), config
 
 
+def generator_from_weights(weights: Mapping[str, Tensor], config: StyleConfig) -> HRNet:
+    """The generator a run trained (its last snapshot's ``trained`` weights), ready to apply."""
+    model = HRNet(residual=config.init == "content")
+    model.load_state_dict(dict(weights))
+    return model.eval()
+
+
 @torch.no_grad()
 def apply_generator(model: HRNet, image: Tensor) -> Tensor:
     """One forward pass: ``image`` (1, 3, H, W) in [0, 1], any sides, stylised (sides padded to 4 and cropped)."""

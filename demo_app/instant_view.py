@@ -1,0 +1,140 @@
+"""The "Instant styles" card: trained generators (Li et al. 2019's HRNet, nstcore.generator) applied to the content
+image in one forward pass, well under a second, instead of a run.
+
+It lists the server's generators (``--generators DIR``: a host trains them before a workshop) and the one this
+session trained last (Run settings → *Paint with* hrnet), applies the chosen one to the current content image at the
+run size on a worker thread, shows the result, and offers it and the session's generator for download. Built when the
+card is first opened.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from typing import Any
+
+import panel as pn
+import param
+
+import nstcore
+
+from .background import in_background
+from .imaging import encode_jpeg, encode_png
+from .state import SessionState
+from .widgets import LazyCard, clicks
+
+OWN = "this session's generator"
+NONE_YET = "(none yet: train one with Paint with = hrnet)"
+HELP = (
+    "A generator trained by a run with **Paint with = hrnet** (Run settings) paints any photo in one pass. Pick one "
+    "and apply it to the content image. The host can offer ready-made ones to everyone (`--generators DIR`)."
+)
+
+
+class InstantView(LazyCard):
+    """The card's widgets for one session (built when the card is first opened)."""
+
+    applied = param.Integer(default=0, doc="Instant styles applied (tests).")
+
+    def __init__(self, state: SessionState, **params) -> None:
+        super().__init__("Instant styles", "nst-instant-card", **params)
+        self.state = state
+        self._result: bytes | None = None
+        self._own_file: bytes | None = None
+
+    def build(self) -> None:
+        self.choice = pn.widgets.Select(label="Generator", options=[NONE_YET], width=270, css_classes=["nst-instant"])
+        self.apply = pn.widgets.Button(label="Apply to the content image", width=220, css_classes=["nst-apply"])
+        self.apply.on_click(clicks(self._apply))
+        self.result = pn.pane.JPG(None, width=270, css_classes=["nst-instant-result"])
+        self.note = pn.pane.HTML("", styles={"font-size": "12px"}, margin=(0, 10))
+        self.result_download = pn.widgets.FileDownload(
+            callback=lambda: io.BytesIO(self._result or b""),
+            filename="nst-instant.png",
+            label="Download result (PNG)",
+            width=200,
+            disabled=True,
+        )
+        self.own_download = pn.widgets.FileDownload(
+            callback=lambda: io.BytesIO(self._own_file or b""),
+            filename="nst-generator.pt",
+            label="Download this session's generator",
+            width=260,
+            disabled=True,
+        )
+        self.body.objects = [
+            pn.pane.Markdown(HELP, styles={"font-size": "13px"}, margin=(0, 10)),
+            self.choice,
+            self.apply,
+            self.note,
+            self.result,
+            self.result_download,
+            self.own_download,
+        ]
+        self.state.param.watch(lambda e: self._refresh(), "trained_version")
+        self._refresh()
+
+    def _refresh(self) -> None:
+        """The choices (the server's folder and this session's generator), and the session's generator as a file."""
+        names = self.state.backend.generator_names()
+        options = ([OWN] if self.state.trained else []) + names
+        self.choice.options = options or [NONE_YET]
+        if self.state.trained and self.state.trained_version:
+            self.choice.value = OWN
+        self.apply.disabled = not options
+        trained = self.state.trained
+        if trained is not None:
+            weights, config = trained
+
+            def ready(data: bytes) -> None:
+                self._own_file = data
+                self.own_download.disabled = False
+
+            in_background(lambda: nstcore_generator().generator_bytes(weights, config), ready)
+
+    def _apply(self) -> None:
+        state, name = self.state, str(self.choice.value)
+        content, size = state.content, state.size
+        trained = state.trained
+        if content is None or name == NONE_YET:
+            return
+
+        def work() -> tuple[bytes, bytes, float]:
+            generator = nstcore_generator()
+            if name == OWN:
+                assert trained is not None
+                model = generator.generator_from_weights(*trained)
+            else:
+                model, _ = state.backend.generator(name)
+            image = nstcore.resize_long_side(content, size)
+            device = next(model.parameters()).device
+            from nstcore.engine import image_to_tensor, tensor_to_arrays
+
+            start = time.perf_counter()
+            out = tensor_to_arrays(generator.apply_generator(model, image_to_tensor(image, device)))[0]
+            elapsed = time.perf_counter() - start
+            return encode_jpeg(out), encode_png(out), elapsed
+
+        def show(result: tuple[bytes, bytes, float]) -> None:
+            jpeg, png, elapsed = result
+            self.result.object, self._result = jpeg, png
+            self.result_download.disabled = False
+            self.note.object = f"Applied in {elapsed * 1000:.0f} ms at {size} px."
+            self.applied += 1
+
+        def failed(exc: BaseException) -> None:
+            if isinstance(exc, nstcore.NSTError):
+                state.error = str(exc)
+            else:
+                state.error = "That instant style could not be applied; try another."
+                state.log_failure("instant style", exc)
+
+        self.note.object = "Applying…"
+        in_background(work, show, failed)
+
+
+def nstcore_generator() -> Any:
+    """nstcore.generator, imported where it is used (it loads the network code)."""
+    from nstcore import generator
+
+    return generator
