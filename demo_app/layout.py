@@ -38,7 +38,7 @@ from .styles_view import StylesView
 from .text import as_html, file_label
 from .wall import MAX_NAME as MAX_WALL_NAME
 from .wall import WALL, wall_images
-from .widgets import LayerRows, LogSlider, StyleStrength, Uploader, Views, clicks, with_focus_ring
+from .widgets import LayerRows, LogSlider, StyleStrength, Uploader, Views, clicks, image_uploader, with_focus_ring
 from .zoom_view import rgba_planes, zoom_figures
 
 PREVIEW_WIDTH = 460  # the preview's widest (beside the chart on a laptop); it shrinks with the screen
@@ -48,7 +48,6 @@ COMPARE_TAB = 1
 RUN_LENGTH_LABELS = {"quick": "Quick (~20 s)", "full": "Full"}
 FRAME_PERIOD_MS = 200  # 5 frames/s at most: smooth enough to watch, cheap for a server with many sessions
 UPLOADED = "(your upload)"  # the sample menus' entry while an upload is in use, so picking a sample again works
-IMAGE_TYPES = list(nstcore.IMAGE_SUFFIXES)
 
 CSS = """
 .nst-preview img { image-rendering: auto; border-radius: 4px; box-shadow: 0 1px 4px rgba(0,0,0,.25); }
@@ -144,16 +143,7 @@ class Dashboard(pn.viewable.Viewer):
         self.style_sample.param.watch(lambda e: self._sample_picked("style", e.new), "value")
         limit = state.limits.max_upload_bytes
         self.content_upload, self.style_upload = (
-            Uploader(
-                max_bytes=limit,
-                accepted_filetypes=IMAGE_TYPES,
-                width=290,
-                height=76,
-                layout="compact",
-                css_classes=[f"upload-{role}"],
-                on_file=partial(self._uploaded, role),
-                on_refused=partial(self._refused, role),
-            )
+            image_uploader(limit, f"upload-{role}", partial(self._uploaded, role), partial(self._refused, role))
             for role in ("content", "style")
         )
         self.content_thumb = pn.pane.PNG(None, width=135, height=110, fixed_aspect=True)

@@ -29,7 +29,7 @@ from .background import in_background
 from .imaging import REGION_COLOURS, PreparedMask, mask_thumbnail
 from .state import SessionState
 from .text import file_label
-from .widgets import LazyCard, Uploader, clicks
+from .widgets import LazyCard, clicks, image_uploader
 
 # The drawing canvas: the content image at this long side (what a sidebar fits; strokes are scaled to the image).
 CANVAS_SIDE = 290
@@ -94,15 +94,8 @@ class StylesView(LazyCard):
     def build(self) -> None:
         state = self.state
         limit = state.limits.max_upload_bytes
-        self.add_upload = Uploader(
-            max_bytes=limit,
-            accepted_filetypes=[*nstcore.IMAGE_SUFFIXES],
-            layout="compact",
-            width=290,
-            height=76,
-            css_classes=["upload-extra-style"],
-            on_file=self._style_uploaded,
-            on_refused=partial(self._refused, "The style upload"),
+        self.add_upload = image_uploader(
+            limit, "upload-extra-style", self._style_uploaded, partial(self._refused, "The style upload")
         )
         self.rows = pn.Column(sizing_mode="stretch_width", css_classes=["nst-style-rows"])
         self.paint_for = pn.widgets.RadioButtonGroup(
@@ -113,15 +106,8 @@ class StylesView(LazyCard):
         self.undo.on_click(clicks(self._undo))
         self.clear = pn.widgets.Button(label="Clear regions", width=120, css_classes=["nst-clear-regions"])
         self.clear.on_click(clicks(self._clear))
-        self.mask_upload = Uploader(
-            max_bytes=limit,
-            accepted_filetypes=[*nstcore.IMAGE_SUFFIXES],
-            layout="compact",
-            width=290,
-            height=76,
-            css_classes=["upload-mask"],
-            on_file=self._mask_uploaded,
-            on_refused=partial(self._refused, "The mask upload"),
+        self.mask_upload = image_uploader(
+            limit, "upload-mask", self._mask_uploaded, partial(self._refused, "The mask upload")
         )
         self.note = pn.pane.HTML("", styles={"font-size": "12px"}, margin=(0, 10), css_classes=["nst-mask-note"])
         self._strokes = ColumnDataSource({"xs": [], "ys": [], "colour": []})

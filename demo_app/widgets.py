@@ -422,3 +422,19 @@ class LazyCard(pn.viewable.Viewer):
 
     def __panel__(self) -> pn.viewable.Viewable:
         return self.card
+
+
+def image_uploader(
+    max_bytes: int, css_class: str, on_file: Callable[[str, bytes], None], on_refused: Callable[[str, int], None]
+) -> Uploader:
+    """The page's drop area for one image (the formats nstcore reads), as wide as a sidebar card."""
+    return Uploader(
+        max_bytes=max_bytes,
+        accepted_filetypes=list(nstcore.IMAGE_SUFFIXES),
+        width=290,
+        height=76,
+        layout="compact",
+        css_classes=[css_class],
+        on_file=on_file,
+        on_refused=on_refused,
+    )
