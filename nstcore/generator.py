@@ -25,7 +25,7 @@ from .hrnet import HRNet, pad_to_multiple
 from .objective import Objective
 
 FORMAT = "nstcore-hrnet-1"
-# A generator file holds ~0.2 M float32 parameters (~1 MB); anything far larger is not one.
+# A generator file holds 65 k float32 parameters (~0.3 MB); anything far larger is not one.
 MAX_GENERATOR_BYTES = 64 * 2**20
 
 
@@ -127,7 +127,9 @@ def load_generator(data: bytes, name: str = "The generator file") -> tuple[HRNet
     """A generator saved by :func:`generator_bytes`. Loading uses ``weights_only=True`` (no code in the file can
     run); anything that is not such a file is refused with a ConfigError sentence naming ``name``."""
     if len(data) > MAX_GENERATOR_BYTES:
-        raise ConfigError(f"{name} is {len(data) / 2**20:.0f} MB; a generator file is about 1 MB, so this is not one.")
+        raise ConfigError(
+            f"{name} is {len(data) / 2**20:.0f} MB; a generator file is well under 1 MB, so this is not one."
+        )
     try:
         payload: Any = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except Exception:  # noqa: BLE001 - pickles with code, truncated zips, text: all "not a generator file"
