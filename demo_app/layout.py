@@ -271,7 +271,7 @@ class Dashboard(pn.viewable.Viewer):
             pn.widgets.IntInput.from_param(p.preview_every, label="Preview every N steps", width=135),
             pn.widgets.FloatSlider.from_param(p.style_scale, label="Style scale", width=135),
             pn.widgets.Select.from_param(p.loss_norm, label="Loss normalisation", width=135),
-            pn.widgets.Select.from_param(p.preserve_colors, label="Keep the photo's colours", width=135),
+            pn.widgets.Select.from_param(p.preserve_colors, label="Keep colours", width=135),
             pn.widgets.Select.from_param(p.generator, label="Paint with", width=135, css_classes=["nst-generator"]),
         ]
         self.settings_wide = [
