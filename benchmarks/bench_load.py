@@ -46,6 +46,27 @@ def _status(page) -> str:
     return page.locator(".nst-status pre").inner_text()
 
 
+# Every text the status line shows, in order, recorded in the page itself: polling eight pages from here can miss a
+# queue position that lasted less than one round of polls (a faster machine drains the queue sooner), but no DOM
+# change escapes a MutationObserver. The status pane's text lives in its shadow root.
+_RECORD_STATUS = """host => {
+    const root = host.shadowRoot || host;
+    window.__nstStatuses = [];
+    const record = () => {
+        const pre = root.querySelector("pre");
+        const text = pre ? pre.textContent : "";
+        const seen = window.__nstStatuses;
+        if (seen[seen.length - 1] !== text) seen.push(text);
+    };
+    new MutationObserver(record).observe(root, {subtree: true, childList: true, characterData: true});
+    record();
+}"""
+
+
+def _statuses(page) -> list[str]:
+    return page.evaluate("() => window.__nstStatuses || []")
+
+
 # A slider move not echoed by then counts as lost (p95 ~1.5 s with 8 pages and the server on 2 cores; see
 # benchmarks/results_load.md).
 ECHO_TIMEOUT = 10.0
@@ -79,6 +100,7 @@ def run_load(
             page = context.new_page()
             page.goto(url)
             page.get_by_role("button", name="▶ Run", exact=True).wait_for(timeout=60_000)
+            page.locator(".nst-status").evaluate(_RECORD_STATUS)
             hostile = hostile_files[i % len(hostile_files)]  # each visitor first does something hostile
             page.locator(".upload-content input[type=file]").set_input_files(str(hostile))
             page.locator(".nst-error").get_by_text(hostile.name[:20]).wait_for(timeout=60_000)
@@ -130,6 +152,8 @@ def run_load(
                 during.append(not all(done))
                 move += 1
         total = time.perf_counter() - started
+        shown = [_statuses(page) for page in pages]
+        queued_seen.update(i for i, texts in enumerate(shown) if any(t.startswith("Queued: position") for t in texts))
         own, means = [], []
         for i, page in enumerate(pages):
             src = page.locator(".nst-preview img").first.get_attribute("src") or ""
@@ -149,6 +173,7 @@ def run_load(
         "own_images": own,
         "means": means,
         "queued_seen": len(queued_seen),
+        "statuses": [texts[:3] + texts[-2:] if len(texts) > 5 else texts for texts in shown],
         "hostile_errors_shown": errors_shown,
         "total_s": total,
         "latencies": latencies,
