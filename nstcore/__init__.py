@@ -30,6 +30,7 @@ from .config import (
 from .controls import Controls, ControlsState
 from .device import describe_device, memory_mib, memory_report, release_memory, resolve_device, set_cpu_threads
 from .engine import prepare_images, run
+from .training import train
 from .errors import ConfigError, ImageError, NSTError, WeightsError, shown
 from .features import Network, VGGFeatures, load_network
 from .grid import grid_image
@@ -93,6 +94,7 @@ __all__ = [
     "resolve_device",
     "set_cpu_threads",
     "run",
+    "train",
     "save_image",
     "sort_layers",
     "tap_index",

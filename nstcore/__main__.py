@@ -1,5 +1,5 @@
-"""``python -m nstcore``: one run (:mod:`nstcore.cli`), ``compare`` (:mod:`nstcore.compare_cli`) or ``apply`` (a
-trained generator, :mod:`nstcore.apply_cli`)."""
+"""``python -m nstcore``: one run (:mod:`nstcore.cli`), ``compare`` (:mod:`nstcore.compare_cli`), ``apply`` (a
+trained generator, :mod:`nstcore.apply_cli`) or ``train`` (one generator for many photos, :mod:`nstcore.train_cli`)."""
 
 from __future__ import annotations
 
@@ -17,6 +17,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .apply_cli import main as apply
 
         return apply(args[1:])
+    if args and args[0] == "train":
+        from .train_cli import main as train
+
+        return train(args[1:])
     from .cli import main as run
 
     return run(args)

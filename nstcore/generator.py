@@ -62,6 +62,11 @@ class GeneratorLane:
         with torch.no_grad():
             self.image = self._render()
 
+    def set_input(self, content: Tensor) -> None:
+        """Train on another content image from the next step on (nstcore.training: a new crop per step)."""
+        self.objective.set_content(content)
+        self.input, (self.height, self.width) = pad_to_multiple(content)
+
     def _render(self) -> Tensor:
         return self.generator(self.input)[..., : self.height, : self.width]
 

@@ -88,6 +88,16 @@ class Objective:
         self._use_tv = bool(used[-1])
         self._compute_targets()
 
+    def set_content(self, content: Tensor) -> None:
+        """A new content image (a generator trained on several photos sees another crop each step): its responses
+        replace the old targets, for the active layers now and for others when they get a weight."""
+        if self._masks is not None and content.shape[-2:] != self._content.shape[-2:]:
+            raise ConfigError("Style masks are drawn in one content image's frame; a new content must keep its size.")
+        self._content = content
+        self.content_targets.clear()
+        if self.weights is not None:
+            self._compute_targets()
+
     def _compute_targets(self) -> None:
         """Targets of the layers that are active now and were never needed before (one pass per image)."""
         content = [
