@@ -8,9 +8,14 @@
    how long each method takes to reach it (the generator gets up to 4x the pixel run's time).
 4. Structure kept at that style loss: SSIM between the luminance edges (Sobel magnitude) of the result and of the
    content image, for each method's first picture at or below the target.
+5. One generator for many photos (nstcore.training): trained on random crops of the training photos for
+   --train-steps steps at --race-size, then applied to held-out photos it never saw; their style and content totals
+   (the run's objective, nstcore.training.score) and edge SSIM against the untrained generator (the photo itself) and
+   a pixel run of --race-steps L-BFGS steps on each held-out photo.
+   Photos: the project's assets/content plus ../shared/images when that folder exists (never needed); held out:
+   tubingen.jpg and the_scream.jpg when present, else the last asset.
 Random VGG weights (none can be downloaded here) and the project's sample images, so "style" is the loss, not a look.
-Writes benchmarks/results_generator.md. (Training one generator on many photos and testing it on held-out ones is not
-built yet, so it is not measured.)
+Writes benchmarks/results_generator.md.
 """
 
 from __future__ import annotations
@@ -99,6 +104,68 @@ def race(config, device, network, target: float | None, budget_s: float, content
     return (*last, edge_ssim(image, content) if image is not None else None)
 
 
+SHARED = ROOT.parent / "shared" / "images"
+HELD_OUT_NAMES = ("tubingen.jpg", "the_scream.jpg")
+
+
+def photo_split() -> tuple[list[Path], list[Path]]:
+    """(training photos, held-out photos): assets/content plus ../shared/images if present, the style excluded."""
+    photos = sorted((ROOT / "assets" / "content").glob("*.png"))
+    if SHARED.is_dir():
+        photos += sorted(p for p in SHARED.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
+    held = [p for p in photos if p.name in HELD_OUT_NAMES] or photos[-1:]
+    return [p for p in photos if p not in held], held
+
+
+def held_out(config, device, network, train_steps: int, race_steps: int) -> tuple[list[str], str]:
+    """Rows comparing a generator trained on other photos with pixel runs on photos it never saw."""
+    from PIL import Image
+
+    from nstcore import resize_long_side, run
+    from nstcore.engine import image_to_tensor
+    from nstcore.generator import apply_generator, generator_from_weights
+    from nstcore.training import score, train
+
+    training, held = photo_split()
+    gen_config = config.replace(generator="hrnet", steps=train_steps, preview_every=0)
+    t0 = time.perf_counter()
+    last = list(train(gen_config, training, STYLE, device=device, network=network))[-1]
+    train_s = time.perf_counter() - t0
+    model = generator_from_weights(last.trained[0], gen_config).to(device)
+    style = [image_to_tensor(resize_long_side(Image.open(STYLE).convert("RGB"), config.size), device)]
+    rows = [
+        f"| held-out photo ({config.size} px) | method | seconds | style total | content total | edge SSIM with it |",
+        "|---|---|---|---|---|---|",
+    ]
+    for path in held:
+        photo = resize_long_side(Image.open(path).convert("RGB"), config.size)
+        content = image_to_tensor(photo, device)
+        cells = []
+        apply_generator(model, content)  # warm-up
+        t0 = time.perf_counter()
+        out = apply_generator(model, content)
+        cells.append(("trained generator, one pass", time.perf_counter() - t0, out))
+        cells.append(("untrained (the photo itself)", 0.0, content))
+        t0 = time.perf_counter()
+        pixels = list(run(config.replace(steps=race_steps), path, STYLE, device=device, network=network))[-1]
+        cells.append(
+            (f"pixels, {race_steps} L-BFGS steps", time.perf_counter() - t0, image_to_tensor(pixels.image, device))
+        )
+        for name, seconds, image in cells:
+            losses = score(config, image, content, style, network)
+            array = (image[0].permute(1, 2, 0).clamp(0, 1) * 255).round().byte().cpu().numpy()
+            rows.append(
+                f"| {path.name} | {name} | {seconds:.2f} | {sum(losses.style.values()):.3g} | {losses.content:.3g} | "
+                f"{edge_ssim(array, photo):.3f} |"
+            )
+            print(rows[-1], file=sys.stderr)
+    note = (
+        f"Generator trained once on {len(training)} other photos ({', '.join(p.name for p in training)}): "
+        f"{train_steps} steps of {config.size} px crops in {train_s:.0f} s."
+    )
+    return rows, note
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="cpu")
@@ -106,6 +173,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=5, help="Timed steps per cell (after 2 warm-up).")
     parser.add_argument("--race-size", type=int, default=128)
     parser.add_argument("--race-steps", type=int, default=60)
+    parser.add_argument("--train-steps", type=int, default=300, help="Steps of the many-photo generator.")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results_generator.md"))
     args = parser.parse_args()
 
@@ -168,11 +236,14 @@ def main() -> None:
         ssim_text = (f"{structure:.3f}" + ("" if reached else " (its last picture)")) if structure is not None else "—"
         race_rows.append(f"| {name} | {when} | {steps} | {style:.3g} | {ssim_text} |")
         print(race_rows[-1], file=sys.stderr)
+    held_rows, held_note = held_out(race_config, device, network, args.train_steps, args.race_steps)
     setup = (
         f"{describe_device(device)}, fp32, random VGG19 weights, the sample images; step times are medians of "
         f"{args.steps} steps after 2 warm-up"
     )
-    table = "\n".join(rows) + "\n\n" + "\n".join(apply_rows) + "\n\n" + "\n".join(race_rows) + "\n"
+    table = "\n\n".join(
+        ["\n".join(rows), "\n".join(apply_rows), "\n".join(race_rows), held_note + "\n\n" + "\n".join(held_rows) + "\n"]
+    )
     write_results(args.out, "HRNet generator vs pixel optimisation", setup, table)
 
 

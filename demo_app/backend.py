@@ -107,18 +107,31 @@ class Backend:
         controls: nstcore.Controls,
         variants: Sequence[nstcore.Variant],
         masks: Sequence[Any] | None = None,
+        photos: Sequence[Any] | None = None,
     ) -> Callable[[], Iterator[nstcore.Progress]]:
         """A callable that starts the run where this backend runs jobs: this process's device, or a Dask worker.
-        ``style`` is one image or a list (blended); ``masks`` one per style (regions) or None."""
+        ``style`` is one image or a list (blended); ``masks`` one per style (regions) or None. With ``photos``
+        the job trains one generator on all of them instead (:func:`nstcore.train`; ``content`` is ignored)."""
         if self.dask_address:
             from .dask_runner import remote_runner
 
             return remote_runner(
-                self.dask_address, self.weights, self.device_name, config, content, style, controls, variants, masks
+                self.dask_address,
+                self.weights,
+                self.device_name,
+                config,
+                content,
+                style,
+                controls,
+                variants,
+                masks,
+                photos,
             )
 
         def start_run() -> Iterator[nstcore.Progress]:
             network = self.network(config.model)
+            if photos:
+                return nstcore.train(config, photos, style, device=network.device, network=network, controls=controls)
             return nstcore.run(
                 config,
                 content,

@@ -58,6 +58,7 @@ class CurrentRun:
         record: Mapping[str, Any] | None = None,
         run_info: Mapping[str, Any] | None = None,
         masks: Sequence[Any] | None = None,
+        photos: Sequence[Any] | None = None,
     ) -> None:
         """Queue a run (``variants=None``: one run of ``config`` with every conv layer available to switch on).
         Raises ``SchedulerError`` (a sentence) when the scheduler refuses it."""
@@ -67,7 +68,7 @@ class CurrentRun:
             config = nstcore.every_layer(config)
             variants = [nstcore.Variant("", config.loss_weights())]
         controls = nstcore.Controls([v.weights for v in variants], lr=config.effective_lr)
-        start_run = self.backend.runner(config, content, style, controls, variants, masks)
+        start_run = self.backend.runner(config, content, style, controls, variants, masks, photos)
         width, height = content.size
         pixels = round(width * height * (config.size / max(width, height)) ** 2) * len(variants)
         job = Job(self.session_id, start_run, steps=config.steps, pixels=pixels, label=mode, client=self.client)

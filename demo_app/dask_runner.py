@@ -90,6 +90,7 @@ def remote_job(
     variants: list[nstcore.Variant],
     heartbeat_timeout: float = HEARTBEAT_TIMEOUT,
     masks_png: list[bytes] | None = None,
+    photos_png: list[bytes] | None = None,
 ) -> int:
     """Runs on a Dask worker: optimise and put every snapshot (pickled) on the job's queue. Returns steps done, or
     LOST when this is Dask re-running the task of a lost worker (the job already ran, partly, elsewhere)."""
@@ -116,15 +117,19 @@ def remote_job(
     server_of = {controls.read().version: version}
     last_beat, beat_seen_at = _read(beat, None), time.monotonic()
     steps = 0
-    snapshots = nstcore.run(
-        config,
-        content_png,
-        style_png,
-        masks=masks_png,
-        device=device,
-        network=network,
-        controls=controls,
-        variants=variants,
+    snapshots = (
+        nstcore.train(config, photos_png, style_png, device=device, network=network, controls=controls)
+        if photos_png
+        else nstcore.run(
+            config,
+            content_png,
+            style_png,
+            masks=masks_png,
+            device=device,
+            network=network,
+            controls=controls,
+            variants=variants,
+        )
     )
     try:
         for progress in snapshots:
@@ -184,11 +189,13 @@ def remote_runner(
     controls: nstcore.Controls,
     variants: Sequence[nstcore.Variant],
     masks: Sequence[Image.Image] | None = None,
+    photos: Sequence[Image.Image] | None = None,
 ) -> Callable[[], Iterator[nstcore.Progress]]:
-    """A ``start_run`` for :class:`demo_app.scheduler.Job` that runs the job on the cluster at ``address``."""
+    """A ``start_run`` for :class:`demo_app.scheduler.Job` that runs the job on the cluster at ``address`` (with
+    ``photos``: trains one generator on them, :func:`nstcore.train`)."""
 
     def start_run() -> Iterator[nstcore.Progress]:
-        return _stream(address, weights, device_name, config, content, style, controls, list(variants), masks)
+        return _stream(address, weights, device_name, config, content, style, controls, list(variants), masks, photos)
 
     return start_run
 
@@ -199,7 +206,7 @@ LOST_SENTENCE = (
 
 
 def _stream(
-    address, weights, device_name, config, content, style, controls, variants, masks=None
+    address, weights, device_name, config, content, style, controls, variants, masks=None, photos=None
 ) -> Iterator[nstcore.Progress]:
     from distributed import Queue, Variable
 
@@ -228,6 +235,7 @@ def _stream(
         variants,
         HEARTBEAT_TIMEOUT,
         [encode_png(mask) for mask in masks] if masks else None,
+        [encode_png(photo) for photo in photos] if photos else None,
         key=f"nst-job-{key}",
         pure=False,
         retries=0,

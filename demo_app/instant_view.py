@@ -1,16 +1,19 @@
 """The "Instant styles" card: trained generators (Li et al. 2019's HRNet, nstcore.generator) applied to the content
 image in one forward pass, well under a second, instead of a run.
 
-It lists the server's generators (``--generators DIR``: a host trains them before a workshop) and the one this
-session trained last (Run settings → *Paint with* hrnet), applies the chosen one to the current content image at the
-run size on a worker thread, shows the result, and offers it and the session's generator for download. Built when the
-card is first opened.
+It lists the server's generators (``--generators DIR``: a host trains them before a workshop, ``python -m nstcore
+train``) and the one this session trained last (Run settings → *Paint with* hrnet, or *Train for any photo* here: the
+content image and the sample photos, random crops, :func:`nstcore.train`), applies the chosen one to the content
+image, or to another photo dropped here, at the run size on a worker thread, shows the result, and offers it and the
+session's generator for download. Built when the card is first opened.
 """
 
 from __future__ import annotations
 
+import html
 import io
 import time
+from functools import partial
 from typing import Any
 
 import panel as pn
@@ -19,15 +22,21 @@ import param
 import nstcore
 
 from .background import in_background
-from .imaging import encode_jpeg, encode_png
+from .imaging import PreparedImage, encode_jpeg, encode_png
 from .state import SessionState
-from .widgets import LazyCard, clicks
+from .text import file_label
+from .widgets import LazyCard, clicks, image_uploader
 
 OWN = "this session's generator"
 NONE_YET = "(none yet: train one with Paint with = hrnet)"
 HELP = (
     "A generator trained by a run with **Paint with = hrnet** (Run settings) paints any photo in one pass. Pick one "
-    "and apply it to the content image. The host can offer ready-made ones to everyone (`--generators DIR`)."
+    "and apply it to the content image, or drop another photo below. The host can offer ready-made ones to everyone "
+    "(`--generators DIR`)."
+)
+TRAIN_HELP = (
+    "**Train for any photo**: one generator learns the style on random crops of your photo and {samples}, "
+    "so it also paints photos it never saw. Size and steps come from Run settings (a few hundred steps)."
 )
 
 
@@ -41,11 +50,21 @@ class InstantView(LazyCard):
         self.state = state
         self._result: bytes | None = None
         self._own_file: bytes | None = None
+        self._other: PreparedImage | None = None  # a photo dropped here: applied to instead of the content image
+        self._content_seen: PreparedImage | None = state.content_image
 
     def build(self) -> None:
         self.choice = pn.widgets.Select(label="Generator", options=[NONE_YET], width=270, css_classes=["nst-instant"])
         self.apply = pn.widgets.Button(label="Apply to the content image", width=220, css_classes=["nst-apply"])
         self.apply.on_click(clicks(self._apply))
+        self.other_upload = image_uploader(
+            self.state.limits.max_upload_bytes, "upload-instant-photo", self._photo_uploaded, self._refused
+        )
+        self.train = pn.widgets.Button(
+            label="Train for any photo", color="primary", width=220, css_classes=["nst-train-any"]
+        )
+        self.train.on_click(clicks(self._train))
+        photos = len(self.state.training_photos()) - 1 if self.state.content_image is not None else 0
         self.result = pn.pane.JPG(None, width=270, css_classes=["nst-instant-result"])
         self.note = pn.pane.HTML("", styles={"font-size": "12px"}, margin=(0, 10))
         self.result_download = pn.widgets.FileDownload(
@@ -66,12 +85,22 @@ class InstantView(LazyCard):
             pn.pane.Markdown(HELP, styles={"font-size": "13px"}, margin=(0, 10)),
             self.choice,
             self.apply,
+            self.other_upload,
             self.note,
             self.result,
             self.result_download,
             self.own_download,
+            pn.pane.Markdown(
+                TRAIN_HELP.format(samples=f"{photos} sample photo{'s' if photos != 1 else ''}"),
+                styles={"font-size": "13px"},
+                margin=(8, 10, 0, 10),
+            ),
+            self.train,
         ]
         self.state.param.watch(lambda e: self._refresh(), "trained_version")
+        self.state.param.watch(lambda e: self._use_content(), "images_version")
+        self.state.param.watch(lambda e: setattr(self.train, "disabled", bool(e.new)), "running")
+        self.train.disabled = self.state.running
         self._refresh()
 
     def _refresh(self) -> None:
@@ -92,9 +121,45 @@ class InstantView(LazyCard):
 
             in_background(lambda: nstcore_generator().generator_bytes(weights, config), ready)
 
+    def _use_content(self) -> None:
+        """A new content image (not a new style): apply to it again, not to a photo dropped here earlier."""
+        if self.state.content_image is self._content_seen:
+            return
+        self._content_seen = self.state.content_image
+        self._other = None
+        self.apply.name = "Apply to the content image"
+
+    def _train(self) -> None:
+        if self.state.start_training():
+            self.note.object = "Training: the picture above shows your photo through the generator as it learns."
+
+    def _photo_uploaded(self, filename: str, data: bytes) -> None:
+        state = self.state
+
+        def ready(prepared: PreparedImage) -> None:
+            self._other = prepared
+            self.apply.name = "Apply to the dropped photo"
+            self._apply()
+
+        def refuse(exc: BaseException) -> None:
+            if isinstance(exc, nstcore.ImageError):
+                state.error = str(exc)
+            else:
+                state.error = f"{file_label(filename, 'The upload')} could not be read; try another file."
+                state.log_failure("instant-style upload", exc)
+
+        in_background(partial(state.prepare_upload, data, filename), ready, refuse)
+
+    def _refused(self, filename: str, size: int) -> None:
+        limit = self.state.limits.max_upload_mb
+        self.state.error = (
+            f"{file_label(filename, 'The upload')} is over the upload limit of {limit:g} MB; use a smaller file."
+        )
+
     def _apply(self) -> None:
         state, name = self.state, str(self.choice.value)
-        content, size = state.content, state.size
+        other = self._other
+        content, size = (other.image if other is not None else state.content), state.size
         trained = state.trained
         if content is None or name == NONE_YET:
             return
@@ -119,7 +184,8 @@ class InstantView(LazyCard):
             jpeg, png, elapsed = result
             self.result.object, self._result = jpeg, png
             self.result_download.disabled = False
-            self.note.object = f"Applied in {elapsed * 1000:.0f} ms at {size} px."
+            where = f" to {html.escape(other.name)}" if other is not None else ""
+            self.note.object = f"Applied{where} in {elapsed * 1000:.0f} ms at {size} px."
             self.applied += 1
 
         def failed(exc: BaseException) -> None:

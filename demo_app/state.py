@@ -27,7 +27,7 @@ from .current_run import CurrentRun
 from .history import History, HistoryItem, make_item
 from .imaging import PreparedImage, PreparedMask, prepare_image, prepare_mask
 from .limits import Limits
-from .samples import DEFAULT_CONTENT, DEFAULT_STYLE, sample_image
+from .samples import DEFAULT_CONTENT, DEFAULT_STYLE, sample_image, sample_names
 from .scheduler import Handover, SchedulerError
 from .text import MAX_NAME, capped, file_label
 
@@ -313,6 +313,36 @@ class SessionState(ConfigParams):  # type: ignore[misc, valid-type]  # a class m
             return False
         return self._launch(config, variants, "compare")
 
+    def training_photos(self) -> list[PreparedImage]:
+        """What "Train for any photo" trains on: the content image, then the project's sample photos (each once;
+        decoded once per process)."""
+        photos = [self.content_image] if self.content_image is not None else []
+        for name in sample_names("content"):
+            sample = sample_image("content", name, self.limits.upload_side)
+            if all(sample.sha256 != p.sha256 for p in photos):
+                photos.append(sample)
+        return photos
+
+    def start_training(self) -> bool:
+        """Train one generator for any photo (nstcore.train): random crops of the content image and the sample
+        photos, with the run settings (size = the crop side, steps, weights, live as in a run). Its result becomes
+        this session's instant style. Regions and Keep colours belong to one photo, so they are refused."""
+        config = self._checked_config()
+        if config is None:
+            return False
+        if self.masks:
+            self.error = "Regions are drawn on one photo; clear them (More styles) to train for any photo."
+            return False
+        if config.preserve_colors != "none":
+            self.error = "Keep colours works on one photo at a time; set it to none to train for any photo."
+            return False
+        try:
+            config = config.replace(generator="hrnet")
+        except nstcore.ConfigError as exc:
+            self.error = str(exc)
+            return False
+        return self._launch(config, None, "single", photos=self.training_photos())
+
     def _checked_config(self) -> nstcore.StyleConfig | None:
         if self.running:
             self.error = "A run is already going; press Stop first or wait for it to finish."
@@ -340,7 +370,13 @@ class SessionState(ConfigParams):  # type: ignore[misc, valid-type]  # a class m
             return None
         return config
 
-    def _launch(self, config: nstcore.StyleConfig, variants: list[nstcore.Variant] | None, mode: str) -> bool:
+    def _launch(
+        self,
+        config: nstcore.StyleConfig,
+        variants: list[nstcore.Variant] | None,
+        mode: str,
+        photos: list[PreparedImage] | None = None,
+    ) -> bool:
         try:
             styles, masks = self.run_styles()
             hashes = [p.sha256 if p is not None else "" for p in (self.style_image, *self.extra_styles)]
@@ -350,8 +386,20 @@ class SessionState(ConfigParams):  # type: ignore[misc, valid-type]  # a class m
             }
             if masks is not None:
                 run_info["mask_sha256"] = [self.masks[i].sha256 if i in self.masks else "" for i in range(len(hashes))]
+            if photos:
+                run_info["trained_on_photos_sha256"] = [p.sha256 for p in photos]
             run_info.update(self.backend.run_environment(config.precision))
-            self.run.submit(config, variants, mode, self.content, styles, self._exported(config), run_info, masks=masks)
+            self.run.submit(
+                config,
+                variants,
+                mode,
+                self.content,
+                styles,
+                self._exported(config),
+                run_info,
+                masks=masks,
+                photos=[p.image for p in photos] if photos else None,
+            )
         except SchedulerError as exc:
             self.error = str(exc)
             return False

@@ -30,7 +30,6 @@ from .config import (
 from .controls import Controls, ControlsState
 from .device import describe_device, memory_mib, memory_report, release_memory, resolve_device, set_cpu_threads
 from .engine import prepare_images, run
-from .training import train
 from .errors import ConfigError, ImageError, NSTError, WeightsError, shown
 from .features import Network, VGGFeatures, load_network
 from .grid import grid_image
@@ -45,6 +44,7 @@ from .presets import PRESETS, expand_preset, run_lengths
 from .progress import Losses, Progress, style_image_term
 from .records import LIVE_FIELDS, apply_change, every_layer, file_sha256
 from .timelapse import FrameKeeper, timelapse_bytes, write_timelapse
+from .training import train
 from .variants import MAX_LABEL, VARIANT_FIELDS, Variant, clean_label, comparison_to_dict, variant_from_dict
 
 __all__ = [

@@ -60,3 +60,86 @@ def test_without_a_folder_or_a_trained_generator_there_is_nothing_to_apply() -> 
     view._apply()
     assert view.applied == 0
     state.close()
+
+
+def _png(image) -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def test_train_for_any_photo_uses_the_content_and_the_samples_and_becomes_the_instant_style(
+    content_image,
+) -> None:
+    state = SessionState(Backend(weights="random", device_name="cpu"), Limits())
+    state.param.update(size=32, steps=4, preview_every=2, precision="fp32")  # Paint with stays "pixels"
+    try:
+        view = InstantView(state)
+        view.card.collapsed = False
+        assert "1 sample photo," in view.body.objects[-2].object  # the content is a sample: the other one is added
+        view._train()
+        assert state.error == "" and state.running and view.train.disabled
+        rows, frames = drain(state)
+        assert state.error == "" and state.trained is not None and not view.train.disabled
+        assert state.trained[1].generator == "hrnet"
+        assert "One generator for 2 photos" in " ".join(state.notes)
+        assert len(state.run.run_info["trained_on_photos_sha256"]) == 2
+        assert frames and frames[-1][0].shape == state.content.resize((32, 24)).size[::-1] + (3,)
+        # an uploaded photo joins the samples instead of repeating one
+        assert state.set_image("content", _png(content_image), "mine.png")
+        assert len(state.training_photos()) == 3
+    finally:
+        state.close()
+        state.wait(30)
+
+
+@pytest.mark.parametrize(
+    ("setup", "said"),
+    [
+        (lambda s: s.param.update(preserve_colors="luminance"), "Keep colours"),
+        (lambda s: s.param.update(scales=2), "scales"),
+        (lambda s: setattr(s, "masks", {0: object()}), "Regions"),
+    ],
+)
+def test_train_for_any_photo_refuses_what_belongs_to_one_photo(setup, said) -> None:
+    state = SessionState(Backend(weights="random", device_name="cpu"), Limits())
+    state.param.update(size=32, steps=4)
+    setup(state)
+    try:
+        assert not state.start_training()
+        assert said in state.error and not state.running
+    finally:
+        state.close()
+
+
+def test_apply_to_another_photo_dropped_on_the_card(tmp_path, content_image) -> None:
+    backend = Backend(weights="random", device_name="cpu")
+    state = SessionState(backend, Limits())
+    state.param.update(size=32, steps=2, preview_every=0, precision="fp32", generator="hrnet")
+    try:
+        view = InstantView(state)
+        view.card.collapsed = False
+        assert state.start(), state.error
+        drain(state)
+        view._photo_uploaded("<script>alert(1)</script>.png", _png(content_image.resize((80, 40))))
+        assert view.applied == 1 and view.apply.name == "Apply to the dropped photo"
+        assert "<script>" not in view.note.object and "&lt;script&gt;" in view.note.object
+        assert "at 32 px" in view.note.object
+        for hostile in (b"", b"<script>alert(1)</script>", b"\x89PNG\r\n\x1a\n" + b"\0" * 10):
+            state.error = ""
+            view._photo_uploaded("<b>x</b>.png", hostile)
+            assert state.error and "\n" not in state.error and view.applied == 1
+        view._refused("huge.png", 10**9)
+        assert "upload limit" in state.error
+        state.error = ""
+        view._photo_uploaded("wide.png", _png(content_image))
+        assert view.applied == 2
+        assert state.set_image("style", _png(content_image), "new style.png")  # a new style: still that photo
+        assert view.apply.name == "Apply to the dropped photo"
+        assert state.set_image("content", _png(content_image), "new content.png")  # a new content: back to it
+        assert view.apply.name == "Apply to the content image" and view._other is None
+    finally:
+        state.close()
+        state.wait(30)
