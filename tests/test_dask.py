@@ -64,6 +64,16 @@ def test_a_job_runs_remotely_and_streams_progress(state, cluster) -> None:
     assert "nst-job" in prefixes
 
 
+def test_training_for_any_photo_runs_on_the_cluster(state) -> None:
+    """The page's "Train for any photo" job goes to a worker like a run, and its generator comes back."""
+    state.param.update(size=32, steps=4, precision="fp32")
+    assert state.start_training(), state.error
+    rows, _ = drain(state, timeout=120)
+    assert [step for step, _ in rows] == [1, 2, 3, 4]
+    assert state.error == "" and state.trained is not None and state.trained[1].generator == "hrnet"
+    assert "One generator for 2 photos" in " ".join(state.notes)
+
+
 def test_remote_job_can_be_steered_and_stopped(state) -> None:
     state.steps = 2000
     assert state.start()
