@@ -17,6 +17,7 @@ import nstcore
 
 from .limits import Limits
 from .scheduler import Scheduler, default_concurrency
+from .text import MAX_NAME
 
 log = logging.getLogger("demo_app")
 
@@ -146,13 +147,15 @@ class Backend:
         return start_run
 
     def generator_names(self) -> list[str]:
-        """The trained generators in ``generators_dir`` by file name (never a path), sorted; [] without a folder."""
+        """The trained generators in ``generators_dir`` by file name (never a path), sorted; [] without a folder.
+        A name longer than the page shows (MAX_NAME) is left out rather than cut: the name is also the key."""
         if not self.generators_dir:
             return []
         try:
-            return sorted(p.name for p in Path(self.generators_dir).glob("*.pt") if p.is_file())[:100]
+            names = sorted(p.name for p in Path(self.generators_dir).glob("*.pt") if p.is_file())
         except OSError:
             return []
+        return [name for name in names if len(name) <= MAX_NAME][:100]
 
     def generator(self, name: str) -> Any:
         """Load (once) and return the server's generator ``name`` as ``(model, config)`` (slow: call from a worker).

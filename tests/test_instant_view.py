@@ -18,6 +18,7 @@ from nstcore.generator import generator_bytes
 def folder(tmp_path):
     (tmp_path / "<img src=x onerror=alert(1)>.pt").write_bytes(b"not a generator")
     (tmp_path / "notes.txt").write_text("ignored")
+    (tmp_path / ("long" * 40 + ".pt")).write_bytes(b"a name longer than the page shows: not listed")
     return tmp_path
 
 
