@@ -336,17 +336,17 @@ def _optimise(
             content = image_to_tensor(prepared.content, device)
             styles = [image_to_tensor(style, device) for style in prepared.styles]
             masks = mask_tensors(prepared.masks, prepared.content.size, device) if prepared.masks else None
-            if previous is None:
-                start_image = _initial_image(config, content, prepared.style, batch, device)
-            else:
-                start_image = _upsample(previous, (content.shape[-2], content.shape[-1]))
             group_lanes: Sequence[Any]
-            if config.generator == "hrnet":
+            if config.generator == "hrnet":  # its picture starts as the network's own output: no start pixels
                 group_lanes, group_terms = build_generator_lanes(
                     config, network, content, styles, content_names, style_names, poolings, state, bf16, masks, members
                 )
                 used = 1
             else:
+                if previous is None:
+                    start_image = _initial_image(config, content, prepared.style, batch, device)
+                else:
+                    start_image = _upsample(previous, (content.shape[-2], content.shape[-1]))
                 group_lanes, group_terms, used = build_lanes(
                     config,
                     network,
@@ -362,12 +362,13 @@ def _optimise(
                     masks,
                     members,
                 )
+                del start_image
             lanes += group_lanes
             terms += group_terms
             chunks.append(used)
             if prepared.colour is not None:
                 recolour_from.update(dict.fromkeys(members, prepared.colour))
-            del start_image, content, styles, masks
+            del content, styles, masks
         chunk = min(chunks)
         if auto and not per_variant:
             chunk = min(max_batch or batch, batch)  # a coarser scale's split does not bind the next one
