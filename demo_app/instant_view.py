@@ -28,7 +28,7 @@ from .text import file_label
 from .widgets import LazyCard, clicks, image_uploader
 
 OWN = "this session's generator"
-NONE_YET = "(none yet: train one with Paint with = hrnet)"
+NONE_YET = "(none yet: train one below, or run with Paint with = hrnet)"
 HELP = (
     "A generator trained by a run with **Paint with = hrnet** (Run settings) paints any photo in one pass. Pick one "
     "and apply it to the content image, or drop another photo below. The host can offer ready-made ones to everyone "

@@ -18,6 +18,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -42,6 +43,8 @@ class Handover:
     notes: tuple[str, ...] = ()
     # First step seen for each Controls version (Progress.controls_version): where a steered change took effect.
     version_steps: dict[int, int] = field(default_factory=dict)
+    # A generator run's weights as of its latest picture (Progress.trained), kept when the run is stopped.
+    trained: tuple[dict[str, Any], ...] | None = None
     finished: bool = False
     error: str | None = None
 
@@ -156,6 +159,8 @@ class Job:
                     self._pending.version_steps.setdefault(progress.controls_version, progress.step)
                     if progress.images is not None:
                         self._pending.frames, self._pending.frames_step = progress.images, progress.step
+                    if progress.trained is not None:
+                        self._pending.trained = progress.trained
                 self.latest = progress
                 self.last_progress_at = time.time()
                 if self._stop.is_set():

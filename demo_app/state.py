@@ -74,6 +74,7 @@ class SessionState(ConfigParams):  # type: ignore[misc, valid-type]  # a class m
         self.masks: dict[int, PreparedMask] = {}
         # The generator this session's last hrnet run trained: (weights on the CPU, its config)
         self.trained: tuple[dict[str, Any], nstcore.StyleConfig] | None = None
+        self._trained_pending: dict[str, Any] | None = None  # the running generator's latest weights
         self.result: tuple[Any, ...] | None = None  # last frames (numpy arrays) of the last run
         self.session_id = uuid.uuid4().hex
         self.created = time.time()
@@ -493,10 +494,8 @@ class SessionState(ConfigParams):  # type: ignore[misc, valid-type]  # a class m
             self.notes = handover.notes
         if handover.frames is not None:
             self.result = handover.frames
-        if handover.latest is not None and handover.latest.trained and self.run.config is not None:
-            # a generator run's result: the trained generator, an instant style for this session
-            self.trained = (handover.latest.trained[0], self.run.config)
-            self.trained_version += 1
+        if handover.trained is not None:
+            self._trained_pending = handover.trained[0]
         if handover.latest is not None:
             self.step = handover.latest.step
             first = handover.latest.losses[0]
@@ -510,8 +509,14 @@ class SessionState(ConfigParams):  # type: ignore[misc, valid-type]  # a class m
             self.status = status
         if handover.finished:
             self.running = False
+            pending, self._trained_pending = self._trained_pending, None
             if handover.error:
                 self.error = handover.error
+            elif pending is not None and self.run.config is not None:
+                # a generator run's result, finished or stopped: its generator as of its last picture becomes this
+                # session's instant style
+                self.trained = (pending, self.run.config)
+                self.trained_version += 1
         return handover
 
     def wait(self, timeout: float = 60.0) -> bool:

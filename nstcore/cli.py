@@ -147,7 +147,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.save_generator:
         from .generator import generator_bytes
 
-        if not last.trained:  # stopped early (a record's steps_done): the generator as it was is not kept
+        if not last.trained:  # every step with a picture carries it, and the last step always has one
             raise ConfigError("The run ended before its last step, so there is no trained generator to save.")
         Path(args.save_generator).write_bytes(generator_bytes(last.trained[0], config))
     if not args.no_progress:

@@ -399,7 +399,7 @@ def _optimise(
                         for i, image in enumerate(images)
                     )
             trained = None
-            if step == steps and config.generator == "hrnet":  # the result: the generators themselves
+            if images is not None and config.generator == "hrnet":  # the generators too: a stopped run keeps them
                 trained = tuple(lane.state_dict() for lane in sorted(lanes, key=lambda lane: lane.indices[0]))
             yield Progress(
                 trained=trained,

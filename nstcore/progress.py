@@ -67,8 +67,10 @@ class Progress:
     # The Controls version this step's evaluation used: tells a consumer at which step a change it made took effect
     # (the record of a steered run, replayed exactly by the CLI).
     controls_version: int = 0
-    # With generator="hrnet", on the last step: each variant's trained generator weights (CPU tensors), to save as an
-    # instant stylizer (nstcore.generator.generator_bytes). None otherwise.
+    # With generator="hrnet", on every step that carries images (previews, requested frames, the last step): each
+    # variant's generator weights after this step's update (CPU tensors, ~0.3 MB each), to save as an instant stylizer
+    # (nstcore.generator.generator_bytes); a consumer that stops the run keeps the generator of its last picture.
+    # None otherwise.
     trained: tuple[dict[str, Any], ...] | None = None
 
     @property

@@ -89,8 +89,9 @@ def train(
     progress: bool = False,
 ) -> Generator[Progress, None, None]:
     """Train one generator (``config.generator`` must be ``"hrnet"``) on ``photos`` for ``config.steps`` steps of
-    ``config.size`` px crops; yield a :class:`Progress` after each. The last one carries the trained weights
-    (``trained``), ready for :func:`~nstcore.generator.generator_bytes`.
+    ``config.size`` px crops; yield a :class:`Progress` after each. Every one with a picture (previews, requested
+    frames, the last step) also carries the weights that made it (``trained``), ready for
+    :func:`~nstcore.generator.generator_bytes`: a consumer that stops early keeps the generator of its last picture.
 
     ``style`` is one style image or several (blended by ``style_blend``), each resized to ``size * style_scale``.
     ``controls`` (one variant) is read at every step. Bad input raises a ConfigError/ImageError sentence before the
@@ -203,7 +204,7 @@ def _train(
             notes=notes,
             size=side,
             controls_version=seen,
-            trained=(lane.state_dict(),) if step == steps else None,
+            trained=(lane.state_dict(),) if images is not None else None,  # a stopped training keeps its generator
         )
 
 

@@ -35,6 +35,26 @@ def test_a_generator_run_lowers_the_loss_and_yields_its_weights(config, content_
     assert np.abs(first.astype(int) - content.astype(int)).mean() < 3  # starts as the photo (init=content)
 
 
+def test_a_run_stopped_early_keeps_the_generator_of_its_last_picture(
+    config, content_image, style_image, network
+) -> None:
+    """Every snapshot with a picture carries the weights after its step, so closing the run after step 8 leaves a
+    generator whose output is step 9's picture (as after the last step)."""
+    kept = None
+    snapshots = run(config, content_image, style_image, network=network)  # 12 steps, a picture every 4
+    for snapshot in snapshots:
+        assert (snapshot.trained is not None) == (snapshot.images is not None)
+        if snapshot.trained is not None:
+            kept = snapshot.trained[0]
+        if snapshot.step == 9:
+            snapshots.close()
+    assert kept is not None
+    model = load_generator(generator_bytes(kept, config))[0]
+    applied = tensor_to_arrays(apply_generator(model, image_to_tensor(resize_long_side(content_image, 48))))[0]
+    every = list(run(config.replace(preview_every=1, steps=9), content_image, style_image, network=network))
+    assert np.array_equal(applied, every[8].image) and not np.array_equal(applied, every[7].image)
+
+
 def test_live_weights_reach_a_generator_run(config, content_image, style_image, network) -> None:
     controls = Controls([config.loss_weights()], lr=config.effective_lr)
     seen = []

@@ -144,3 +144,22 @@ def test_apply_to_another_photo_dropped_on_the_card(tmp_path, content_image) -> 
     finally:
         state.close()
         state.wait(30)
+
+
+def test_a_stopped_training_still_gives_this_session_its_generator() -> None:
+    state = SessionState(Backend(weights="random", device_name="cpu"), Limits())
+    state.param.update(size=32, steps=2000, preview_every=3, precision="fp32")
+    try:
+        view = InstantView(state)
+        view.card.collapsed = False
+        assert state.start_training(), state.error
+        drain(state, until=lambda s, h: h.frames is not None)  # a picture (and its generator) came back
+        assert state.trained is None  # published when the run ends, not with every picture
+        state.stop()
+        drain(state)
+        assert state.status.startswith("Stopped at step") and state.error == ""
+        assert state.trained is not None and state.trained_version == 1
+        assert view.choice.value == OWN and view._own_file
+    finally:
+        state.close()
+        state.wait(30)

@@ -56,7 +56,8 @@ def test_the_last_picture_is_what_the_saved_generator_gives(config, style_image,
     snapshots = list(train(config.replace(preview_every=5), PHOTOS, style_image, network=network))
     assert [s.step for s in snapshots] == list(range(1, 13))
     assert [s.step for s in snapshots if s.images is not None] == [5, 10, 12]
-    assert snapshots[-1].trained is not None and all(s.trained is None for s in snapshots[:-1])
+    # every picture comes with the weights that made it (here: after the step), so a stopped training keeps them
+    assert [s.step for s in snapshots if s.trained is not None] == [5, 10, 12]
     assert "4 photos" in snapshots[0].notes[0]
     model, saved = load_generator(generator_bytes(snapshots[-1].trained[0], config))
     applied = tensor_to_arrays(apply_generator(model, image_to_tensor(resize_long_side(PHOTOS[0], 32))))[0]
