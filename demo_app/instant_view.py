@@ -131,7 +131,7 @@ class InstantView(LazyCard):
 
     def _train(self) -> None:
         if self.state.start_training():
-            self.note.object = "Training: the picture above shows your photo through the generator as it learns."
+            self.note.object = "Training: the main picture shows your photo through the generator as it learns."
 
     def _photo_uploaded(self, filename: str, data: bytes) -> None:
         state = self.state
