@@ -94,6 +94,13 @@ def _run(args: argparse.Namespace) -> int:
                 "the result will differ too.",
                 file=sys.stderr,
             )
+    trained_on = record.get("trained_on_photos_sha256")
+    if isinstance(trained_on, list) and len(trained_on) > 1:
+        print(
+            f"warning: this record is of a generator trained on {len(trained_on)} photos (the page's Train for any "
+            "photo); this command trains on the content image alone (python -m nstcore train takes several).",
+            file=sys.stderr,
+        )
     if args.save_config:
         Path(args.save_config).write_text(config.to_json() + "\n", encoding="utf-8")
     device = resolve_device(config.device)

@@ -150,3 +150,20 @@ def test_the_cli_trains_on_a_folder_then_apply_reproduces_the_preview(tmp_path, 
     assert pixels.returncode == 2 and "hrnet" in pixels.stderr
     overwrite = nst("train", str(folder), "--style", str(tmp_path / "style.png"), "-o", str(folder / "p1.png"))
     assert overwrite.returncode == 2 and "overwritten" in overwrite.stderr
+
+
+def test_the_cli_says_when_a_record_was_trained_on_several_photos(tmp_path, style_image) -> None:
+    """A page's "Train for any photo" record replayed by the one-photo command is a different run: it says so."""
+    import json
+
+    config = StyleConfig(size=32, steps=2, weights="random", generator="hrnet", preview_every=0)
+    record = {**config.to_dict(), "run": {"trained_on_photos_sha256": ["a" * 64, "b" * 64]}}
+    (tmp_path / "record.json").write_text(json.dumps(record))
+    PHOTOS[0].save(tmp_path / "photo.png")
+    style_image.save(tmp_path / "style.png")
+    done = nst(
+        str(tmp_path / "photo.png"), str(tmp_path / "style.png"), "-o", str(tmp_path / "out.png"),
+        "--config", str(tmp_path / "record.json"), "--no-progress",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "trained on 2 photos" in done.stderr and "python -m nstcore train" in done.stderr
