@@ -24,7 +24,6 @@ import nstcore
 from .background import in_background
 from .imaging import PreparedImage, encode_jpeg, encode_png
 from .state import SessionState
-from .text import file_label
 from .widgets import LazyCard, clicks, image_uploader
 
 OWN = "this session's generator"
@@ -141,20 +140,12 @@ class InstantView(LazyCard):
             self.apply.name = "Apply to the dropped photo"
             self._apply()
 
-        def refuse(exc: BaseException) -> None:
-            if isinstance(exc, nstcore.ImageError):
-                state.error = str(exc)
-            else:
-                state.error = f"{file_label(filename, 'The upload')} could not be read; try another file."
-                state.log_failure("instant-style upload", exc)
-
-        in_background(partial(state.prepare_upload, data, filename), ready, refuse)
+        in_background(
+            partial(state.prepare_upload, data, filename), ready, partial(state.upload_failed, filename, "The upload")
+        )
 
     def _refused(self, filename: str, size: int) -> None:
-        limit = self.state.limits.max_upload_mb
-        self.state.error = (
-            f"{file_label(filename, 'The upload')} is over the upload limit of {limit:g} MB; use a smaller file."
-        )
+        self.state.upload_too_large(filename, "The upload")
 
     def _apply(self) -> None:
         state, name = self.state, str(self.choice.value)

@@ -165,21 +165,12 @@ class Dashboard(pn.viewable.Viewer):
                 state.apply_image(role, prepared)
                 self._show_uploaded(role)
 
-        def refuse(exc: BaseException) -> None:
-            if isinstance(exc, nstcore.ImageError):
-                state.error = str(exc)
-            else:
-                state.error = f"{file_label(filename, 'The upload')} could not be read; try another file."
-                state.log_failure("upload", exc)
-
-        in_background(lambda: state.prepare_upload(data, filename), use, refuse)
+        in_background(
+            lambda: state.prepare_upload(data, filename), use, partial(state.upload_failed, filename, "The upload")
+        )
 
     def _refused(self, role: str, filename: str, size: int) -> None:
-        limit = self.state.limits.max_upload_mb
-        self.state.error = (
-            f"{file_label(filename, f'The {role} upload')} is over the upload limit of {limit:g} MB; "
-            "use a smaller file."
-        )
+        self.state.upload_too_large(filename, f"The {role} upload")
 
     def _show_uploaded(self, role: str) -> None:
         select = self.content_sample if role == "content" else self.style_sample

@@ -534,6 +534,20 @@ class SessionState(ConfigParams):  # type: ignore[misc, valid-type]  # a class m
         """A message from the host for this page (shown as a notification on its next tick, escaped)."""
         self.announcements.append(capped(text, 200))
 
+    def upload_failed(self, filename: str, what: str, exc: BaseException) -> None:
+        """An upload that could not be used (``what``: "The upload", "The mask" ...): the engine's sentence for a
+        bad image; anything else gets a plain sentence, and its details go to the server log."""
+        if isinstance(exc, nstcore.ImageError):
+            self.error = str(exc)
+        else:
+            self.error = f"{file_label(filename, what)} could not be read; try another file."
+            self.log_failure(what.lower(), exc)
+
+    def upload_too_large(self, filename: str, what: str) -> None:
+        """The browser refused a file over the server's upload limit before sending it."""
+        limit = self.limits.max_upload_mb
+        self.error = f"{file_label(filename, what)} is over the upload limit of {limit:g} MB; use a smaller file."
+
     def log_failure(self, what: str, exc: BaseException) -> None:
         """Details of an unexpected failure go to the server log, never to the page."""
         log.error("session %s: %s failed", self.session_id[:8], what, exc_info=exc)

@@ -28,7 +28,6 @@ import nstcore
 from .background import in_background
 from .imaging import REGION_COLOURS, PreparedMask, mask_thumbnail
 from .state import SessionState
-from .text import file_label
 from .widgets import LazyCard, clicks, image_uploader
 
 # The drawing canvas: the content image at this long side (what a sidebar fits; strokes are scaled to the image).
@@ -221,18 +220,14 @@ class StylesView(LazyCard):
     def _style_uploaded(self, filename: str, data: bytes) -> None:
         state = self.state
 
-        def refuse(exc: BaseException) -> None:
-            if isinstance(exc, nstcore.ImageError):
-                state.error = str(exc)
-            else:
-                state.error = f"{file_label(filename, 'The upload')} could not be read; try another file."
-                state.log_failure("style upload", exc)
-
-        in_background(lambda: state.prepare_upload(data, filename), state.add_style, refuse)
+        in_background(
+            lambda: state.prepare_upload(data, filename),
+            state.add_style,
+            partial(state.upload_failed, filename, "The upload"),
+        )
 
     def _refused(self, what: str, filename: str, size: int) -> None:
-        limit = self.state.limits.max_upload_mb
-        self.state.error = f"{file_label(filename, what)} is over the upload limit of {limit:g} MB; use a smaller file."
+        self.state.upload_too_large(filename, what)
 
     # -- regions ----------------------------------------------------------------------------------------------------
     def _chosen(self) -> int:
@@ -316,11 +311,8 @@ class StylesView(LazyCard):
     def _mask_uploaded(self, filename: str, data: bytes) -> None:
         state, index = self.state, self._chosen()
 
-        def refuse(exc: BaseException) -> None:
-            if isinstance(exc, nstcore.ImageError):
-                state.error = str(exc)
-            else:
-                state.error = f"{file_label(filename, 'The mask')} could not be read; try another file."
-                state.log_failure("mask upload", exc)
-
-        in_background(lambda: state.prepare_mask(data, index, filename), partial(state.set_mask, index), refuse)
+        in_background(
+            lambda: state.prepare_mask(data, index, filename),
+            partial(state.set_mask, index),
+            partial(state.upload_failed, filename, "The mask"),
+        )
