@@ -78,8 +78,8 @@ def run_load(
     """One round; ``job_threads`` (0: the default, every core) is the server's --job-threads."""
     from browser import chromium, open_card, served_dashboard
 
-    from demo_app.backend import Backend
-    from demo_app.limits import Limits
+    from demo_app.jobs.backend import Backend
+    from demo_app.session.limits import Limits
 
     workdir = workdir or Path("/tmp")
     backend = Backend(weights="random", device_name="cpu", max_concurrent=1, max_queue=sessions)

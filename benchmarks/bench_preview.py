@@ -20,11 +20,11 @@ sys.path.insert(0, str(ROOT))
 
 from common import write_results  # noqa: E402
 
-from demo_app.backend import Backend  # noqa: E402
-from demo_app.imaging import encode_jpeg  # noqa: E402
-from demo_app.layout import FRAME_PERIOD_MS  # noqa: E402
-from demo_app.limits import Limits  # noqa: E402
-from demo_app.state import SessionState  # noqa: E402
+from demo_app.jobs.backend import Backend  # noqa: E402
+from demo_app.session.imaging import encode_jpeg  # noqa: E402
+from demo_app.session.limits import Limits  # noqa: E402
+from demo_app.session.state import SessionState  # noqa: E402
+from demo_app.views.dashboard import FRAME_PERIOD_MS  # noqa: E402
 
 
 def measure(state: SessionState, seconds: float, stream: bool) -> dict[str, float]:

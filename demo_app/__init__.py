@@ -1,6 +1,8 @@
 """demo_app: the Panel dashboard over nstcore (Gatys et al.'s neural style transfer).
 
-Served by Bokeh server through Panel; one :class:`~demo_app.state.SessionState` (what the user chose and the run in
-progress) and one :class:`~demo_app.layout.Dashboard` (widgets and views) per browser session. This package never
-imports torch: it talks to the engine through nstcore's public API only.
+Served by Bokeh server through Panel. The folders follow a request: ``server/`` (the application, its pages and
+routes, the host console, the wall), ``views/`` (one view per area of the page, composed by the Dashboard),
+``session/`` (what one visitor chose and their run: SessionState, CurrentRun, history, limits, images) and ``jobs/``
+(the process's backend, the scheduler, the Dask runner). This package never imports torch: it talks to the engine
+through nstcore's public API only.
 """

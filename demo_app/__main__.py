@@ -20,8 +20,8 @@ from pathlib import Path
 
 import nstcore
 
-from .backend import Backend
-from .limits import Limits
+from .jobs.backend import Backend
+from .session.limits import Limits
 
 log = logging.getLogger("demo_app")
 
@@ -188,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import panel as pn
 
-    from .app import TITLE, applications, configure, serve_options
+    from .server.app import TITLE, applications, configure, serve_options
 
     configure(backend, limits, host_secret or "")
     if args.num_threads:

@@ -36,7 +36,7 @@ def free_port() -> int:
 def served_dashboard(backend, limits, host_password: str = "") -> Iterator[str]:
     import panel as pn
 
-    from demo_app.app import applications, configure, serve_options
+    from demo_app.server.app import applications, configure, serve_options
 
     configure(backend, limits, host_password)
     port = free_port()
@@ -66,7 +66,7 @@ def served_dashboard(backend, limits, host_password: str = "") -> Iterator[str]:
         # A stopped server destroys no sessions, so their jobs would run on and starve the next module's tests:
         # end them with the server.
         backend.scheduler.shutdown(timeout=10.0)
-        from demo_app.app import LIVE_SESSIONS
+        from demo_app.server.app import LIVE_SESSIONS
 
         LIVE_SESSIONS.clear()
 
@@ -143,7 +143,7 @@ def wait_until(predicate, timeout: float = 15.0) -> None:
 def open_dashboard(browser, url: str, viewport: tuple[int, int] = (1400, 1000)):
     """A new browser context on the dashboard, once its Run button is drawn; returns (context, page, the session's
     server-side Dashboard)."""
-    from demo_app.app import LIVE_SESSIONS
+    from demo_app.server.app import LIVE_SESSIONS
 
     before = {id(d) for d in LIVE_SESSIONS}
     width, height = viewport

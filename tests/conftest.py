@@ -92,7 +92,7 @@ def _no_job_threads_left_at_exit():
     yield
     import gc
 
-    from demo_app.scheduler import Scheduler
+    from demo_app.jobs.scheduler import Scheduler
 
     # type(), not isinstance(): isinstance reads __class__, which warns on torch.distributed's deprecated aliases
     for scheduler in [o for o in gc.get_objects() if type(o) is Scheduler]:

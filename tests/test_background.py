@@ -11,7 +11,7 @@ from bokeh.document import Document
 from panel.io.state import set_curdoc
 from tornado.ioloop import IOLoop
 
-from demo_app.background import in_background
+from demo_app.views.loop import in_background
 
 
 class _Context:  # a session context stand-in (weakly referenced, as Bokeh does)

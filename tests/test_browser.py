@@ -12,8 +12,8 @@ from browser import wait_until as _wait
 from conftest import make_image
 from PIL import Image
 
-from demo_app.backend import Backend
-from demo_app.limits import Limits
+from demo_app.jobs.backend import Backend
+from demo_app.session.limits import Limits
 
 pytestmark = pytest.mark.browser
 
@@ -165,7 +165,7 @@ def test_three_variant_comparison_fills_the_grid(browser, url) -> None:
 def test_closing_the_tab_cancels_its_job_and_status_page_counts(browser, url) -> None:
     import urllib.request
 
-    from demo_app.app import _defaults
+    from demo_app.server.app import _defaults
 
     scheduler = _defaults()[0].scheduler
     context, page, dashboard = _open(browser, url)
@@ -176,7 +176,7 @@ def test_closing_the_tab_cancels_its_job_and_status_page_counts(browser, url) ->
     status.goto(url + "status")
     status.locator(".nst-server-status").get_by_text("jobs running").wait_for(timeout=10_000)
     status.locator(".nst-server-status").get_by_text("1 of at most").wait_for(timeout=10_000)
-    from demo_app.app import SESSION_CLEANUP
+    from demo_app.server.app import SESSION_CLEANUP
 
     latest = dashboard.state.run.job.latest if dashboard.state.run.job is not None else None
     step_s = 1.0 / latest.rate if latest is not None and latest.rate > 0 else 1.0

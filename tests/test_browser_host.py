@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from browser import ARTIFACTS, chromium, open_dashboard, served_dashboard, start_small_run, wait_until
 
-from demo_app.backend import Backend
-from demo_app.limits import Limits
+from demo_app.jobs.backend import Backend
+from demo_app.session.limits import Limits
 
 pytestmark = pytest.mark.browser
 
@@ -64,7 +64,7 @@ def test_host_console_sees_the_room_broadcasts_and_cancels(browser, url) -> None
 
 
 def test_the_wall_shows_only_what_was_shared_live_and_keeps_forty(browser, url) -> None:
-    from demo_app.wall import WALL, WALL_SIZE
+    from demo_app.server.wall import WALL, WALL_SIZE
 
     for entry in WALL.entries():  # a clean wall for this test
         WALL.remove(entry.key)

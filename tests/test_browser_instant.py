@@ -10,9 +10,9 @@ import pytest
 from browser import ARTIFACTS, chromium, open_card, open_dashboard, served_dashboard, wait_until
 from conftest import make_image
 
-from demo_app.backend import Backend
-from demo_app.instant_view import OWN
-from demo_app.limits import Limits
+from demo_app.jobs.backend import Backend
+from demo_app.session.limits import Limits
+from demo_app.views.instant import OWN
 
 pytestmark = pytest.mark.browser
 

@@ -9,9 +9,9 @@ import pytest
 from browser import ARTIFACTS, chromium, open_card, open_dashboard, served_dashboard, start_small_run, wait_until
 from PIL import Image
 
-from demo_app.backend import Backend
-from demo_app.charts import change_markers, lines
-from demo_app.limits import Limits
+from demo_app.jobs.backend import Backend
+from demo_app.session.limits import Limits
+from demo_app.views.charts import change_markers, lines
 
 pytestmark = pytest.mark.browser
 

@@ -13,9 +13,9 @@ import pytest
 from browser import ARTIFACTS, chromium, open_card, served_dashboard, wait_until
 from PIL import Image
 
-from demo_app.app import LIVE_SESSIONS
-from demo_app.backend import Backend
-from demo_app.limits import Limits
+from demo_app.jobs.backend import Backend
+from demo_app.server.app import LIVE_SESSIONS
+from demo_app.session.limits import Limits
 
 pytestmark = pytest.mark.browser
 SCRIPT_NAME = "<img src=x onerror=window.__pwned=1>"
@@ -156,7 +156,7 @@ def test_uploads_over_the_limit_empty_or_same_named_keep_the_session_and_its_job
     assert 0.8 * 2**20 < under.stat().st_size < LIMIT_MB * 2**20
     page.locator(".upload-style input[type=file]").set_input_files(str(under))
     # Accepted while the job runs: ~3 s here. It took over 45 s once, with the page's main thread kept busy by the
-    # chart's legend re-rendering on every stream (see demo_app/charts.py).
+    # chart's legend re-rendering on every stream (see demo_app/views/charts.py).
     wait_until(lambda: state.style_name == "under.png", timeout=15)
 
     empty = tmp_path / "empty.png"

@@ -13,9 +13,9 @@ from browser import ARTIFACTS, chromium, open_dashboard, served_dashboard, start
 from conftest import make_image
 from PIL import Image
 
-from demo_app.backend import Backend
-from demo_app.charts import lines
-from demo_app.limits import Limits
+from demo_app.jobs.backend import Backend
+from demo_app.session.limits import Limits
+from demo_app.views.charts import lines
 
 pytestmark = pytest.mark.browser
 

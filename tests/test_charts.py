@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bokeh.models import ColumnDataSource
 
-from demo_app.charts import (
+from demo_app.views.charts import (
     LEGEND_TAG,
     change_markers,
     clear_changes,

@@ -192,7 +192,7 @@ def test_every_config_field_is_type_checked_with_a_sentence(tmp_path) -> None:
 
 def test_a_failed_final_write_saves_the_result_elsewhere(tmp_path, monkeypatch, capsys) -> None:
     import nstcore.images
-    from nstcore import cli
+    from nstcore.cli import run as cli
 
     real = nstcore.images.save_image
     target = tmp_path / "out.png"

@@ -8,16 +8,16 @@ from pathlib import Path
 import pytest
 from conftest import drain
 
-from demo_app.backend import Backend
-from demo_app.limits import Limits
-from demo_app.state import SessionState
+from demo_app.jobs.backend import Backend
+from demo_app.session.limits import Limits
+from demo_app.session.state import SessionState
 
 
 @pytest.fixture(scope="module")
 def cluster():
     from distributed import LocalCluster
 
-    # Worker processes import demo_app.dask_runner: make the repository importable there too.
+    # Worker processes import demo_app.jobs.dask_runner: make the repository importable there too.
     root = str(Path(__file__).resolve().parents[1])
     old = os.environ.get("PYTHONPATH")
     os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (root, old) if p)
@@ -26,7 +26,7 @@ def cluster():
             n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=40
         ) as local:
             yield local
-            from demo_app.dask_runner import _clients
+            from demo_app.jobs.dask_runner import _clients
 
             for client in list(_clients.values()):  # before the cluster goes, or they retry connecting at exit
                 client.close()
@@ -56,7 +56,7 @@ def test_a_job_runs_remotely_and_streams_progress(state, cluster) -> None:
     assert frames and frames[-1][0].shape == (30, 40, 3)
     assert state.status.startswith("Done: 8 steps")
     # it really ran as a task on the cluster (whose worker is another process)
-    from demo_app.dask_runner import _client
+    from demo_app.jobs.dask_runner import _client
 
     prefixes = _client(cluster.scheduler_address).run_on_scheduler(
         lambda dask_scheduler: list(dask_scheduler.task_prefixes)
@@ -114,7 +114,7 @@ def _strip_png() -> bytes:
 
 def leftovers(cluster) -> dict:
     """What the cluster still holds of this app's jobs: queues, variables, and tasks not yet done."""
-    from demo_app.dask_runner import _client
+    from demo_app.jobs.dask_runner import _client
 
     def look(dask_scheduler=None):
         queues = dask_scheduler.extensions["queues"].queues
@@ -154,7 +154,7 @@ def test_a_stopped_job_leaves_nothing_on_the_cluster(state, cluster) -> None:
 
 
 def test_a_lost_worker_fails_the_job_without_rerunning_it(state, cluster) -> None:
-    from demo_app.dask_runner import _client
+    from demo_app.jobs.dask_runner import _client
 
     state.steps = 5000
     assert state.start()
@@ -182,11 +182,11 @@ def test_a_crashed_server_stops_its_remote_task(cluster, tmp_path) -> None:
         textwrap.dedent(f"""
         import os, sys, time
         sys.path[:0] = [{str(root)!r}, {str(root / "tests")!r}]
-        import demo_app.dask_runner as runner
+        import demo_app.jobs.dask_runner as runner
         runner.HEARTBEAT_TIMEOUT = 3.0
-        from demo_app.backend import Backend
-        from demo_app.limits import Limits
-        from demo_app.state import SessionState
+        from demo_app.jobs.backend import Backend
+        from demo_app.session.limits import Limits
+        from demo_app.session.state import SessionState
         backend = Backend(weights="random", device_name="cpu", dask_address={cluster.scheduler_address!r})
         state = SessionState(backend, Limits())
         state.param.update(size=40, steps=5000, preview_every=0)

@@ -11,12 +11,12 @@ from conftest import drain
 from PIL import Image
 
 import nstcore
-from demo_app.backend import Backend
-from demo_app.charts import rows_to_columns, term_weights
-from demo_app.current_run import CurrentRun
-from demo_app.history import History, make_item
-from demo_app.limits import Limits
-from demo_app.state import SessionState
+from demo_app.jobs.backend import Backend
+from demo_app.session.current_run import CurrentRun
+from demo_app.session.history import History, make_item
+from demo_app.session.limits import Limits
+from demo_app.session.state import SessionState
+from demo_app.views.charts import rows_to_columns, term_weights
 
 
 @pytest.fixture(scope="module")
@@ -113,7 +113,7 @@ def test_steering_records_each_change_with_its_step(state) -> None:
 
 
 def test_runs_side_by_side_list_only_what_differs() -> None:
-    from demo_app.history import compare_runs, differences
+    from demo_app.session.history import compare_runs, differences
 
     records = [
         {"size": 64, "beta": 1e6, "style_layers": {"conv1_1": 1.0}, "seed": 0, "run": {"changes": []}},

@@ -11,13 +11,13 @@ import pytest
 from conftest import drain
 
 import nstcore
-from demo_app import app
 from demo_app.__main__ import host_password
-from demo_app.backend import Backend
-from demo_app.host_console import HostConsole, check_password, session_rows
-from demo_app.layout import Dashboard
-from demo_app.limits import Limits
-from demo_app.state import SessionState
+from demo_app.jobs.backend import Backend
+from demo_app.server import app
+from demo_app.server.host_console import HostConsole, check_password, session_rows
+from demo_app.session.limits import Limits
+from demo_app.session.state import SessionState
+from demo_app.views.dashboard import Dashboard
 
 
 @pytest.fixture()

@@ -17,11 +17,11 @@ from PIL import Image
 
 import nstcore
 from demo_app.__main__ import basic_auth, build_parser, origins
-from demo_app.backend import Backend
-from demo_app.limits import Limits
-from demo_app.state import SessionState
-from demo_app.text import as_html, capped
-from demo_app.widgets import Uploader
+from demo_app.jobs.backend import Backend
+from demo_app.session.limits import Limits
+from demo_app.session.state import SessionState
+from demo_app.session.text import as_html, capped
+from demo_app.views.widgets import Uploader
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = '<img src=x onerror="alert(1)">'
@@ -168,7 +168,7 @@ def test_job_threads_are_set_for_the_whole_server_process(monkeypatch) -> None:
 
     import torch
 
-    from demo_app import app
+    from demo_app.server import app
 
     assert Limits().job_threads == (os.cpu_count() or 1)
     before = torch.get_num_threads()
@@ -227,7 +227,7 @@ def test_a_vgg16_file_for_vgg19_is_refused_at_start(tmp_path) -> None:
 
 
 def test_one_client_cannot_open_unlimited_pages(backend, monkeypatch) -> None:
-    import demo_app.app as app
+    import demo_app.server.app as app
 
     app.configure(backend, Limits(max_sessions_per_client=2))
     monkeypatch.setattr(app, "client_address", lambda: "10.0.0.9")
@@ -256,7 +256,7 @@ def test_liveness_answers_503_when_the_scheduler_cannot_progress() -> None:
     from browser import free_port
     from tornado.web import Application
 
-    from demo_app.status import LivenessHandler
+    from demo_app.server.status import LivenessHandler
 
     health = {"now": (True, "")}
     port = free_port()

@@ -7,10 +7,10 @@ import pytest
 from conftest import drain
 
 import nstcore
-from demo_app.backend import Backend
-from demo_app.instant_view import OWN, InstantView
-from demo_app.limits import Limits
-from demo_app.state import SessionState
+from demo_app.jobs.backend import Backend
+from demo_app.session.limits import Limits
+from demo_app.session.state import SessionState
+from demo_app.views.instant import OWN, InstantView
 from nstcore.generator import generator_bytes
 
 

@@ -6,10 +6,10 @@ import dataclasses
 import math
 
 import nstcore
-from demo_app.backend import Backend
-from demo_app.layout import Dashboard
-from demo_app.limits import Limits
-from demo_app.state import SessionState
+from demo_app.jobs.backend import Backend
+from demo_app.session.limits import Limits
+from demo_app.session.state import SessionState
+from demo_app.views.dashboard import Dashboard
 
 
 def _meta(name: str) -> dict:

@@ -1,4 +1,4 @@
-"""Pages built off the loop (demo_app.pages): the document a browser gets, however it was made, loads Panel's CSS
+"""Pages built off the loop (demo_app.server.pages): the document a browser gets, however it was made, loads Panel's CSS
 and JS from this server, never from Panel's CDN (a workshop network may have no internet)."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from bokeh.document import Document
 from bokeh.models import ImportedStyleSheet
 from panel.io.state import set_curdoc
 
-from demo_app.pages import OffLoopPage, panel_dist_url
+from demo_app.server.pages import OffLoopPage, panel_dist_url
 
 
 def _stylesheet_urls(doc: Document) -> set[str]:

@@ -12,12 +12,12 @@ from conftest import drain
 from PIL import Image
 
 import nstcore
-from demo_app.backend import Backend
-from demo_app.limits import Limits
-from demo_app.samples import sample_path
-from demo_app.state import SessionState
+from demo_app.jobs.backend import Backend
+from demo_app.session.limits import Limits
+from demo_app.session.samples import sample_path
+from demo_app.session.state import SessionState
 from nstcore import ConfigError, StyleConfig
-from nstcore.cli import main as cli_main
+from nstcore.cli.run import main as cli_main
 from nstcore.records import changes_by_step, split_record
 
 

@@ -8,7 +8,7 @@ import time
 import pytest
 
 import nstcore
-from demo_app.scheduler import Job, Scheduler, SchedulerError
+from demo_app.jobs.scheduler import Job, Scheduler, SchedulerError
 
 LOSSES = (nstcore.Losses(total=1.0, content=0.5, style={"conv1_1": 0.5}, tv=0.0),)
 
@@ -157,9 +157,9 @@ def test_after_job_hook_runs_for_every_finished_job() -> None:
 
 
 def test_session_end_cancels_its_job(tmp_path) -> None:
-    from demo_app.backend import Backend
-    from demo_app.limits import Limits
-    from demo_app.state import SessionState
+    from demo_app.jobs.backend import Backend
+    from demo_app.session.limits import Limits
+    from demo_app.session.state import SessionState
 
     backend = Backend(weights="random", device_name="cpu", max_concurrent=1)
     blocker = Job("other", fake_run(steps=30, step_seconds=0.05), steps=30, pixels=1)

@@ -12,9 +12,9 @@ from conftest import drain
 from PIL import Image
 
 import nstcore
-from demo_app.backend import Backend
-from demo_app.limits import Limits
-from demo_app.state import SessionState
+from demo_app.jobs.backend import Backend
+from demo_app.session.limits import Limits
+from demo_app.session.state import SessionState
 
 
 @pytest.fixture(scope="module")
@@ -127,8 +127,8 @@ def test_config_json_round_trip_restores_every_control(state) -> None:
 
 
 def test_cli_reproduces_a_dashboard_run_from_its_json(state, tmp_path) -> None:
-    from demo_app.samples import sample_path
-    from nstcore.cli import main as cli_main
+    from demo_app.session.samples import sample_path
+    from nstcore.cli.run import main as cli_main
 
     state.param.update(steps=4, size=40, init="noise", seed=5)
     assert state.start()
@@ -217,8 +217,8 @@ def test_comparison_rows_are_checked(state) -> None:
 def test_result_png_carries_the_runs_settings_as_steered(state, tmp_path) -> None:
     """The downloaded PNG says how it was made: the settings the run started with, live weights as steered (not
     what the controls say later), and it loads back as a config; the CLI reproduces an unsteered run from it."""
-    from demo_app.samples import sample_path
-    from nstcore.cli import main as cli_main
+    from demo_app.session.samples import sample_path
+    from nstcore.cli.run import main as cli_main
 
     state.param.update(steps=4, size=40, init="noise", seed=5)
     assert state.start()

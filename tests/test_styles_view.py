@@ -11,12 +11,12 @@ from conftest import drain, make_image, nst
 from PIL import Image
 
 import nstcore
-from demo_app.backend import Backend
-from demo_app.imaging import REGION_COLOURS
-from demo_app.limits import Limits
-from demo_app.samples import sample_path
-from demo_app.state import SessionState
-from demo_app.styles_view import StylesView, hex_colour, overlay_planes, rasterise
+from demo_app.jobs.backend import Backend
+from demo_app.session.imaging import REGION_COLOURS
+from demo_app.session.limits import Limits
+from demo_app.session.samples import sample_path
+from demo_app.session.state import SessionState
+from demo_app.views.styles import StylesView, hex_colour, overlay_planes, rasterise
 
 
 @pytest.fixture(scope="module")

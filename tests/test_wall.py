@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from demo_app.wall import MAX_NAME, Wall, WallPage, wall_images
+from demo_app.server.wall import MAX_NAME, Wall, WallPage, wall_images
 
 
 def test_the_wall_keeps_the_newest_entries_and_removes_on_request() -> None:

@@ -9,10 +9,10 @@ import numpy as np
 from conftest import drain
 from PIL import Image
 
-from demo_app.backend import Backend
-from demo_app.limits import Limits
-from demo_app.state import SessionState
-from demo_app.zoom_view import rgba_planes, zoom_figures
+from demo_app.jobs.backend import Backend
+from demo_app.session.limits import Limits
+from demo_app.session.state import SessionState
+from demo_app.views.zoom import rgba_planes, zoom_figures
 
 
 def test_planes_are_bottom_row_first_rgba_and_the_cells_share_their_ranges() -> None:

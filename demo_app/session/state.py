@@ -1,7 +1,7 @@
 """One browser session's state: the chosen images, every run setting, and the run in progress.
 
-Separate from the layout (``layout.py``) so it can be tested without a server or a browser. The settings are the
-parameters of :class:`~demo_app.config_params.ConfigParams`, i.e. nstcore's ``StyleConfig`` fields; those that
+Separate from the views (``demo_app/views``) so it can be tested without a server or a browser. The settings are the
+parameters of :class:`~demo_app.session.config_params.ConfigParams`, i.e. nstcore's ``StyleConfig`` fields; those that
 the engine reads at every step (alpha, beta, TV, lr, layer weights) are forwarded to the running job's
 ``nstcore.Controls`` as soon as they change, so the next steps use them (Gatys et al.'s objective, steered live).
 """
@@ -21,14 +21,14 @@ from PIL import Image
 
 import nstcore
 
-from .backend import Backend
+from ..jobs.backend import Backend
+from ..jobs.scheduler import Handover, SchedulerError
 from .config_params import CONFIG_PARAM_NAMES, LIVE_FIELDS, ConfigParams
 from .current_run import CurrentRun
 from .history import History, HistoryItem, make_item
 from .imaging import PreparedImage, PreparedMask, prepare_image, prepare_mask
 from .limits import Limits
 from .samples import DEFAULT_CONTENT, DEFAULT_STYLE, sample_image, sample_names
-from .scheduler import Handover, SchedulerError
 from .text import MAX_NAME, capped, file_label
 
 log = logging.getLogger("demo_app")

@@ -13,7 +13,7 @@ import sys
 import time
 from collections.abc import Sequence
 
-from .shared_cli import check_output, guarded, read_bytes, save_result
+from .shared import check_output, guarded, read_bytes, save_result
 
 
 def apply_parser() -> argparse.ArgumentParser:
@@ -35,12 +35,12 @@ def apply_parser() -> argparse.ArgumentParser:
 def run_apply(args: argparse.Namespace) -> int:
     import torch
 
-    from .config import StyleConfig
-    from .device import resolve_device
-    from .engine import image_to_tensor, tensor_to_arrays
-    from .errors import ConfigError
-    from .generator import apply_generator, load_generator
-    from .images import load_image, resize_long_side
+    from ..config import StyleConfig
+    from ..device import resolve_device
+    from ..engine import image_to_tensor, tensor_to_arrays
+    from ..errors import ConfigError
+    from ..generator import apply_generator, load_generator
+    from ..images import load_image, resize_long_side
 
     output = check_output(args.output, keep={"generator file": args.generator, "photo": args.photo})
     model, config = load_generator(read_bytes(args.generator, "generator file"), f"The generator file {args.generator}")

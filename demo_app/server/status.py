@@ -10,7 +10,8 @@ from tornado import web
 
 import nstcore
 
-from .backend import Backend
+from ..jobs.backend import Backend
+from ..views.loop import quiet_periodic
 
 
 class LivenessHandler(web.RequestHandler):
@@ -54,8 +55,6 @@ def status_app(backend: Backend, sessions) -> pn.viewable.Viewable:
 
     def refresh() -> None:
         pane.object = status_text(backend, sessions())
-
-    from .app import quiet_periodic
 
     quiet_periodic(refresh, 2000)
     return pn.Column(pane, width=700)

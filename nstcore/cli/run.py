@@ -14,9 +14,11 @@ from collections.abc import Generator, Sequence
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError
-from .progress import Progress
-from .shared_cli import (
+from ..errors import ConfigError
+from ..progress import Progress
+from ..timelapse import FORMATS as TIMELAPSE_FORMATS
+from ..timelapse import FrameKeeper, write_timelapse
+from .shared import (
     add_common_arguments,
     add_config_arguments,
     build_config,
@@ -28,8 +30,6 @@ from .shared_cli import (
     read_record,
     save_result,
 )
-from .timelapse import FORMATS as TIMELAPSE_FORMATS
-from .timelapse import FrameKeeper, write_timelapse
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -55,10 +55,10 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from .controls import Controls
-    from .device import describe_device, resolve_device, use_bf16
-    from .engine import run
-    from .records import changes_by_step, environment, every_layer, replay
+    from ..controls import Controls
+    from ..device import describe_device, resolve_device, use_bf16
+    from ..engine import run
+    from ..records import changes_by_step, environment, every_layer, replay
 
     config = build_config(args)
     record = read_record(args.config)[1] if args.config else {}
@@ -152,7 +152,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.timelapse:
         write_timelapse(frames.frames, args.timelapse)
     if args.save_generator:
-        from .generator import generator_bytes
+        from ..generator import generator_bytes
 
         if not last.trained:  # every step with a picture carries it, and the last step always has one
             raise ConfigError("The run ended before its last step, so there is no trained generator to save.")
@@ -168,7 +168,7 @@ def _run(args: argparse.Namespace) -> int:
 
 def _sha256_of(path: str) -> str:
     """The file's SHA-256 for the record; "" when it cannot be read (the engine then says why, in its words)."""
-    from .records import file_sha256
+    from ..records import file_sha256
 
     try:
         return file_sha256(Path(path).read_bytes())
@@ -203,5 +203,5 @@ def _keeping(snapshots: Generator[Progress, None, None], frames: FrameKeeper[Any
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m nstcore CONTENT STYLE -o OUT`` (``python -m nstcore compare ...`` goes to compare_cli)."""
+    """``python -m nstcore CONTENT STYLE -o OUT`` (``compare``, ``apply``, ``train``: see :mod:`nstcore.cli`)."""
     return guarded(_run, _parser().parse_args(list(sys.argv[1:] if argv is None else argv)))

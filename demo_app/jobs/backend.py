@@ -15,9 +15,9 @@ from typing import Any
 
 import nstcore
 
-from .limits import Limits
+from ..session.limits import Limits
+from ..session.text import MAX_NAME
 from .scheduler import Scheduler, default_concurrency
-from .text import MAX_NAME
 
 log = logging.getLogger("demo_app")
 
@@ -30,7 +30,7 @@ class Backend:
     device_name: str = "auto"
     max_concurrent: int | None = None  # None: default_concurrency(device)
     max_queue: int = Limits.max_queue
-    dask_address: str | None = None  # run jobs on a Dask cluster (demo_app.dask_runner) instead of here
+    dask_address: str | None = None  # run jobs on a Dask cluster (demo_app.jobs.dask_runner) instead of here
     stall_seconds: float = Limits.job_stall_seconds  # the scheduler's watchdog (see Limits)
     generators_dir: str | None = None  # trained generators (*.pt) the page offers as instant styles
     banner: str | None = None

@@ -25,9 +25,9 @@ from PIL import Image, ImageDraw
 
 import nstcore
 
-from .background import in_background
-from .imaging import REGION_COLOURS, PreparedMask, mask_thumbnail
-from .state import SessionState
+from ..session.imaging import REGION_COLOURS, PreparedMask, mask_thumbnail
+from ..session.state import SessionState
+from .loop import in_background
 from .widgets import LazyCard, clicks, image_uploader
 
 # The drawing canvas: the content image at this long side (what a sidebar fits; strokes are scaled to the image).

@@ -18,12 +18,12 @@ import param
 import nstcore
 from nstcore.config import PreserveColors
 
-from .background import in_background
+from ..jobs.scheduler import Handover
+from ..session.state import SessionState
 from .charts import column_key, loss_figure, rows_to_columns, term_weights
-from .scheduler import Handover
-from .state import SessionState
+from .loop import in_background
 from .widgets import clicks
-from .zoom_view import rgba_planes, zoom_figures
+from .zoom import rgba_planes, zoom_figures
 
 ZOOM_LABEL = "Zoom all cells together"
 VIEW_TITLES = {

@@ -1,9 +1,9 @@
 """One session's current run, from submission to its collected end.
 
-:class:`CurrentRun` owns what exists only while a run does: its :class:`~demo_app.scheduler.Job` in the shared
+:class:`CurrentRun` owns what exists only while a run does: its :class:`~demo_app.jobs.scheduler.Job` in the shared
 scheduler, the ``nstcore.Controls`` the engine reads at every step (Gatys et al.'s weights, steered live), the
 config and labels it started with, and the sentences the page shows about it (queue position, step, rate, ETA,
-how it ended). :class:`~demo_app.state.SessionState` keeps the settings and images and mirrors what this reports
+how it ended). :class:`~demo_app.session.state.SessionState` keeps the settings and images and mirrors what this reports
 into the parameters the page watches.
 """
 
@@ -15,9 +15,9 @@ from typing import Any
 
 import nstcore
 
-from .backend import Backend
+from ..jobs.backend import Backend
+from ..jobs.scheduler import Handover, Job
 from .limits import Limits
-from .scheduler import Handover, Job
 
 
 class CurrentRun:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
-from .imaging import PreparedImage, preview_jpeg, thumbnail
+from .imaging import PreparedImage, encode_jpeg, preview_jpeg, thumbnail
 
-ASSETS = Path(__file__).resolve().parents[1] / "assets"
+ASSETS = Path(__file__).resolve().parents[2] / "assets"
 
 
 def sample_names(role: str) -> list[str]:
@@ -52,8 +52,6 @@ def example_thumb(content: str, style: str, side: int = 112) -> bytes:
     """The content photo with the style image inset in its corner, as a JPEG (once per process)."""
     import numpy as np
     from PIL import Image
-
-    from .imaging import encode_jpeg
 
     photo = sample_image("content", content, side * 2).image.copy()
     photo.thumbnail((side, side))

@@ -89,3 +89,19 @@ def in_background(
     future = _POOL.submit(work)
     future.add_done_callback(done)
     return future
+
+
+def quiet_periodic(callback, period_ms: int):
+    """A session's periodic callback that neither logs nor counts as "busy".
+
+    Panel logs every run at INFO, and with ``--admin`` its log page kept every entry (five a second per open page,
+    memory that only grew). And Panel counts every run of a foreground periodic callback in one *process-wide*
+    busy flag that its template copies into a busy spinner: with every page's clock setting it, the spinner stayed
+    on in pages where nothing happened (60 style recalculations a second, ~10 % of a core per open page on a
+    2-core server). A clock is background work (``_background``: Panel has no public switch for it on
+    ``add_periodic_callback``), and the page template shows no busy indicator."""
+    periodic = pn.state.add_periodic_callback(callback, period=period_ms, start=False)
+    periodic.log = False
+    periodic._background = True
+    periodic.start()
+    return periodic

@@ -15,9 +15,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .config import StyleConfig, config_fields, format_layers, literal_choices, parse_blend, parse_layers
-from .errors import ConfigError, NSTError
-from .png_config import record_from_bytes
+from ..config import StyleConfig, config_fields, format_layers, literal_choices, parse_blend, parse_layers
+from ..errors import ConfigError, NSTError
+from ..png_config import record_from_bytes
 
 EXIT_BAD_INPUT = 2
 # --config takes a JSON file (a few KB) or a result PNG carrying its settings (a 4096 px PNG is ~30 MB).
@@ -185,8 +185,8 @@ def save_result(image: Any, output: Path, config_json: str | None = None) -> Pat
     """Write the result; if that fails after all (disk full, folder removed meanwhile), save it next to the
     intended file, or in the temp folder, under a new name rather than throw the run away. Returns where it went;
     raises ConfigError naming that place when it is not ``output``."""
-    from .images import ImageError, save_image
-    from .png_config import CHUNK
+    from ..images import ImageError, save_image
+    from ..png_config import CHUNK
 
     text = {CHUNK: config_json} if config_json is not None else None
     try:

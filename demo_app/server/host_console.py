@@ -23,10 +23,11 @@ from bokeh.plotting import figure
 
 import nstcore
 
-from .backend import Backend
-from .limits import Limits
-from .text import as_html, capped
-from .widgets import clicks
+from ..jobs.backend import Backend
+from ..session.limits import Limits
+from ..session.text import as_html, capped
+from ..views.loop import quiet_periodic
+from ..views.widgets import clicks
 
 log = logging.getLogger("demo_app")
 
@@ -181,8 +182,6 @@ class HostConsole(pn.viewable.Viewer):
             self.chart,
         ]
         self.refresh()
-        from .app import quiet_periodic
-
         quiet_periodic(self.refresh, 2000)
 
     def refresh(self) -> None:

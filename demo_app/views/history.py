@@ -16,10 +16,10 @@ import param
 
 import nstcore
 
-from .background import in_background
-from .history import HistoryItem, compare_runs, data_url
-from .state import SessionState
-from .text import as_html
+from ..session.history import HistoryItem, compare_runs, data_url
+from ..session.state import SessionState
+from ..session.text import as_html
+from .loop import in_background
 from .widgets import clicks
 
 CONTENT_CHOICE = "its content image"

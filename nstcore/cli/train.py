@@ -14,8 +14,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from .errors import ConfigError
-from .shared_cli import add_config_arguments, build_config, check_output, drive, guarded, save_result
+from ..errors import ConfigError
+from .shared import add_config_arguments, build_config, check_output, drive, guarded, save_result
 
 
 def train_parser() -> argparse.ArgumentParser:
@@ -44,7 +44,7 @@ def train_parser() -> argparse.ArgumentParser:
 
 def photo_files(arguments: Sequence[str]) -> list[str]:
     """The photos named on the command line, each folder replaced by its image files (sorted; not recursive)."""
-    from .images import SUFFIXES
+    from ..images import SUFFIXES
 
     files: list[str] = []
     for argument in arguments:
@@ -60,9 +60,9 @@ def photo_files(arguments: Sequence[str]) -> list[str]:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from .device import describe_device, resolve_device
-    from .generator import generator_bytes
-    from .training import train
+    from ..device import describe_device, resolve_device
+    from ..generator import generator_bytes
+    from ..training import train
 
     config = build_config(args, underlay={"generator": "hrnet"})
     photos = photo_files(args.photos)

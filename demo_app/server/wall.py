@@ -20,9 +20,11 @@ import panel as pn
 import param
 from PIL import Image
 
-from .history import data_url
-from .imaging import encode_jpeg
-from .text import capped
+from ..session.history import data_url
+from ..session.imaging import encode_jpeg
+from ..session.text import capped
+from ..views.loop import quiet_periodic
+from .host_console import Unlock
 
 WALL_SIZE = 40  # a room's worth; the oldest leaves when a new one arrives
 WALL_SIDE = 512  # px: sharp on a projector in a grid of 3-6 columns
@@ -159,8 +161,6 @@ class WallPage(pn.viewable.Viewer):
 
     def __init__(self, wall: Wall, password: str | None) -> None:
         super().__init__()
-        from .host_console import Unlock
-
         self.wall = wall
         self.grid = WallGrid(removable=True, sizing_mode="stretch_width", css_classes=["nst-wall"])
         self.grid.param.watch(lambda e: self._remove(e.new), "remove")
@@ -171,8 +171,6 @@ class WallPage(pn.viewable.Viewer):
     def _unlocked(self) -> None:
         self.body.objects = [self.grid]
         self.refresh()
-        from .app import quiet_periodic
-
         quiet_periodic(self.refresh, 1000)
 
     def refresh(self) -> None:

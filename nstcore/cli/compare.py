@@ -13,10 +13,11 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from .config import StyleConfig, load_json
-from .errors import ConfigError
-from .presets import PRESETS, expand_preset
-from .shared_cli import (
+from ..config import StyleConfig, load_json
+from ..errors import ConfigError
+from ..presets import PRESETS, expand_preset
+from ..variants import MAX_VARIANTS, Variant, check_count, comparison_to_dict, variant_from_dict
+from .shared import (
     add_common_arguments,
     add_config_arguments,
     build_config,
@@ -28,7 +29,6 @@ from .shared_cli import (
     read_text,
     save_result,
 )
-from .variants import MAX_VARIANTS, Variant, check_count, comparison_to_dict, variant_from_dict
 
 
 def compare_parser() -> argparse.ArgumentParser:
@@ -60,9 +60,9 @@ def load_variants(path: str, args: argparse.Namespace) -> tuple[StyleConfig, lis
 
 
 def run_compare(args: argparse.Namespace) -> int:
-    from .device import describe_device, resolve_device
-    from .engine import run
-    from .grid import grid_image
+    from ..device import describe_device, resolve_device
+    from ..engine import run
+    from ..grid import grid_image
 
     if args.preset:
         shared, variants = expand_preset(args.preset, build_config(args), len(args.style))

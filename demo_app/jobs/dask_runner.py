@@ -25,7 +25,7 @@ from PIL import Image
 
 import nstcore
 
-from .imaging import encode_png
+from ..session.imaging import encode_png
 
 _clients: dict[str, Any] = {}
 _clients_lock = threading.Lock()
@@ -191,7 +191,7 @@ def remote_runner(
     masks: Sequence[Image.Image] | None = None,
     photos: Sequence[Image.Image] | None = None,
 ) -> Callable[[], Iterator[nstcore.Progress]]:
-    """A ``start_run`` for :class:`demo_app.scheduler.Job` that runs the job on the cluster at ``address`` (with
+    """A ``start_run`` for :class:`demo_app.jobs.scheduler.Job` that runs the job on the cluster at ``address`` (with
     ``photos``: trains one generator on them, :func:`nstcore.train`)."""
 
     def start_run() -> Iterator[nstcore.Progress]:

@@ -14,7 +14,7 @@ import param
 
 import nstcore
 
-from .config_params import field_metadata, field_range
+from ..session.config_params import field_metadata, field_range
 
 # A visible keyboard focus for every control (each widget's shadow root gets it: page-wide CSS does not reach there).
 FOCUS_CSS = "*:focus-visible { outline: 3px solid #f0a000 !important; outline-offset: 2px; }"

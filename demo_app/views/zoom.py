@@ -14,7 +14,7 @@ import numpy as np
 from bokeh.models import Range1d
 from bokeh.plotting import figure
 
-from .text import capped
+from ..session.text import capped
 
 CELL_WIDTH = 320  # px on the page per cell; the picture keeps its aspect
 

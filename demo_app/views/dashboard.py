@@ -15,7 +15,14 @@ import param
 
 import nstcore
 
-from .background import in_background
+from ..server.wall import MAX_NAME as MAX_WALL_NAME
+from ..server.wall import WALL, wall_images
+from ..session.config_params import field_range
+from ..session.history import HistoryItem, data_url
+from ..session.imaging import encode_jpeg, timelapse_from_jpegs
+from ..session.samples import DEFAULT_CONTENT, DEFAULT_STYLE, EXAMPLES, example_caption, example_thumb, sample_names
+from ..session.state import SessionState
+from ..session.text import as_html, file_label
 from .charts import (
     clear_changes,
     column_key,
@@ -26,20 +33,13 @@ from .charts import (
     show_lines,
     term_weights,
 )
-from .compare_view import CompareView
-from .config_params import field_range
-from .history import HistoryItem, data_url
-from .history_view import HistoryView, PictureButtons
-from .imaging import encode_jpeg, timelapse_from_jpegs
-from .instant_view import InstantView
-from .samples import DEFAULT_CONTENT, DEFAULT_STYLE, EXAMPLES, example_caption, example_thumb, sample_names
-from .state import SessionState
-from .styles_view import StylesView
-from .text import as_html, file_label
-from .wall import MAX_NAME as MAX_WALL_NAME
-from .wall import WALL, wall_images
+from .compare import CompareView
+from .history import HistoryView, PictureButtons
+from .instant import InstantView
+from .loop import in_background
+from .styles import StylesView
 from .widgets import LayerRows, LogSlider, StyleStrength, Uploader, Views, clicks, image_uploader, with_focus_ring
-from .zoom_view import rgba_planes, zoom_figures
+from .zoom import rgba_planes, zoom_figures
 
 PREVIEW_WIDTH = 460  # the preview's widest (beside the chart on a laptop); it shrinks with the screen
 CARD_WIDTH = 320  # the sidebar's cards: fits a 360 px phone, side by side with the result on a laptop

@@ -1,7 +1,7 @@
 """Image work for the page: checking and shrinking uploads, preview JPEGs, thumbnails, PNGs (Pillow, no torch).
 
 Everything here is slow for large images and safe to call from any thread; the page calls it on worker threads
-(:mod:`demo_app.background`) so the event loop that every visitor shares never decodes or encodes a picture.
+(:mod:`demo_app.views.loop`) so the event loop that every visitor shares never decodes or encodes a picture.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The Panel application: one :class:`SessionState` + :class:`Dashboard` per browser session.
 
-``python -m demo_app`` serves :func:`create_app` as a factory; ``panel serve demo_app/app.py`` works too (then the
-backend is configured by the environment: NST_WEIGHTS, NST_DEVICE, NST_MAX_CONCURRENT, NST_MAX_QUEUE,
+``python -m demo_app`` serves :func:`create_app` as a factory; ``panel serve demo_app/server/app.py`` works too
+(then the backend is configured by the environment: NST_WEIGHTS, NST_DEVICE, NST_MAX_CONCURRENT, NST_MAX_QUEUE,
 NST_DASK_SCHEDULER and the NST_MAX_* limits).
 """
 
@@ -14,16 +14,21 @@ import threading
 import weakref
 from pathlib import Path
 
-if __package__ in (None, ""):  # `panel serve demo_app/app.py` runs this file as a script
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+if __package__ in (None, ""):  # `panel serve demo_app/server/app.py` runs this file as a script
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 import panel as pn  # noqa: E402
 
-from demo_app import param_cache  # noqa: E402
-from demo_app.backend import Backend  # noqa: E402
-from demo_app.layout import CSS, FRAME_PERIOD_MS, SIDEBAR_WIDTH, Dashboard, alert_html  # noqa: E402
-from demo_app.limits import Limits  # noqa: E402
-from demo_app.state import SessionState  # noqa: E402
+from demo_app.jobs.backend import Backend  # noqa: E402
+from demo_app.server import param_cache  # noqa: E402
+from demo_app.server.host_console import HostConsole  # noqa: E402
+from demo_app.server.pages import off_loop_application  # noqa: E402
+from demo_app.server.status import liveness_route, status_app  # noqa: E402
+from demo_app.server.wall import WALL, WallPage  # noqa: E402
+from demo_app.session.limits import Limits  # noqa: E402
+from demo_app.session.state import SessionState  # noqa: E402
+from demo_app.views.dashboard import CSS, FRAME_PERIOD_MS, SIDEBAR_WIDTH, Dashboard, alert_html  # noqa: E402
+from demo_app.views.loop import quiet_periodic  # noqa: E402
 from nstcore import set_cpu_threads  # noqa: E402
 
 param_cache.install()  # see param_cache: the page design read its CSS paths from disk on every widget change
@@ -98,22 +103,6 @@ def _defaults() -> tuple[Backend, Limits]:
             generators_dir=os.environ.get("NST_GENERATORS") or None,
         )
     return _backend, _limits
-
-
-def quiet_periodic(callback, period_ms: int):
-    """A session's periodic callback that neither logs nor counts as "busy".
-
-    Panel logs every run at INFO, and with ``--admin`` its log page kept every entry (five a second per open page,
-    memory that only grew). And Panel counts every run of a foreground periodic callback in one *process-wide*
-    busy flag that its template copies into a busy spinner: with every page's clock setting it, the spinner stayed
-    on in pages where nothing happened (60 style recalculations a second, ~10 % of a core per open page on a
-    2-core server). A clock is background work (``_background``: Panel has no public switch for it on
-    ``add_periodic_callback``), and the page template shows no busy indicator."""
-    periodic = pn.state.add_periodic_callback(callback, period=period_ms, start=False)
-    periodic.log = False
-    periodic._background = True
-    periodic.start()
-    return periodic
 
 
 def client_address() -> str:
@@ -208,8 +197,6 @@ RESPONSIVE_CSS = """
 def applications() -> dict[str, object]:
     """What the server serves: the dashboard (each page built on a worker thread, see ``pages.py``), /status, the
     host's /host and /wall."""
-    from demo_app.pages import off_loop_application
-
     # Extensions before the first page: loaded during the first page's build, the page template had already chosen
     # its resources, and that first page came up without FilePond and with its layout scrambled.
     _extension()
@@ -224,8 +211,6 @@ def applications() -> dict[str, object]:
 
 def serve_options() -> dict[str, object]:
     """pn.serve options every server of this app uses (``python -m demo_app`` and the browser tests)."""
-    from demo_app.status import liveness_route
-
     backend, _ = _defaults()
     return {"liveness": False, "extra_patterns": [liveness_route(backend)], **SESSION_CLEANUP}
 
@@ -239,8 +224,6 @@ SESSION_CLEANUP = {"check_unused_sessions_milliseconds": 500, "unused_session_li
 
 def create_host() -> pn.viewable.Viewer:
     """The host's console (its own password; locked without one)."""
-    from demo_app.host_console import HostConsole
-
     _extension()
     backend, _ = _defaults()
     return HostConsole(backend, host_password(), live_dashboards, current_limits, set_limits)
@@ -248,16 +231,12 @@ def create_host() -> pn.viewable.Viewer:
 
 def create_wall() -> pn.viewable.Viewer:
     """The projector wall of shared results (behind the host password; locked without one)."""
-    from demo_app.wall import WALL, WallPage
-
     _extension()
     return WallPage(WALL, host_password())
 
 
 def create_status() -> pn.viewable.Viewable:
     """The host's status page (sessions, queue, jobs, memory)."""
-    from demo_app.status import status_app
-
     backend, _ = _defaults()
     return status_app(backend, lambda: len(LIVE_SESSIONS))
 

@@ -21,9 +21,9 @@ import param
 
 import nstcore
 
-from .background import in_background
-from .imaging import PreparedImage, encode_jpeg, encode_png
-from .state import SessionState
+from ..session.imaging import PreparedImage, encode_jpeg, encode_png
+from ..session.state import SessionState
+from .loop import in_background
 from .widgets import LazyCard, clicks, image_uploader
 
 OWN = "this session's generator"

@@ -1,0 +1,27 @@
+"""``python -m nstcore``: one run (:mod:`.run`), ``compare`` (:mod:`.compare`), ``apply`` (a trained generator,
+:mod:`.apply`) or ``train`` (one generator for many photos, :mod:`.train`); :mod:`.shared` holds what they share."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Dispatch on the first word: ``compare``, ``apply``, ``train``, else a run (``CONTENT STYLE -o OUT``)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args and args[0] == "compare":
+        from .compare import main as compare
+
+        return compare(args[1:])
+    if args and args[0] == "apply":
+        from .apply import main as apply
+
+        return apply(args[1:])
+    if args and args[0] == "train":
+        from .train import main as train
+
+        return train(args[1:])
+    from .run import main as run
+
+    return run(args)
