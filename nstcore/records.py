@@ -7,7 +7,7 @@ top level, so any config reader still takes it) plus a ``"run"`` object::
       "changes": [{"step": 19, "field": "beta", "value": 1e10}, ...],   # in order; value as the page sent it
       "steps_done": 42,                                                  # the last step reached
       "content_sha256": "...", "style_sha256": "...",                   # the input files' bytes
-      "device": "cpu (2 threads)", "precision": "fp32", "torch": "2.14.1", "nstcore": "0.1.0"
+      "device": "cpu (2 threads)", "precision": "fp32", "cpu_threads": 2, "torch": "2.14.1", "nstcore": "0.1.0"
     }
 
 ``"step"`` is the first step whose evaluation used the change (``Progress.controls_version`` tells the page).
@@ -18,6 +18,7 @@ run that was steered live is reproduced by the CLI, byte for byte on the CPU in 
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Generator, Iterator, Mapping
 from typing import Any
 
@@ -114,10 +115,30 @@ def replay(
             close()
 
 
-def environment(device_label: str, precision: str) -> dict[str, str]:
-    """What a run ran on, for its record: device, the arithmetic used, torch's and this project's versions."""
+def environment(device_label: str, precision: str) -> dict[str, Any]:
+    """What a run ran on, for its record: device, the arithmetic used, torch's and this project's versions, and on
+    the CPU the number of torch threads (a step's sums are split between the threads, so another count gives other
+    last bits: a replay is exact only on as many threads)."""
     import torch
 
     from . import __version__
 
-    return {"device": device_label, "precision": precision, "torch": torch.__version__, "nstcore": __version__}
+    info: dict[str, Any] = {"device": device_label, "precision": precision}
+    if device_label.startswith("cpu"):
+        info["cpu_threads"] = torch.get_num_threads()
+    return {**info, "torch": torch.__version__, "nstcore": __version__}
+
+
+MAX_THREADS = 256  # a record asking for more is not one this tool wrote on a real machine
+
+
+def recorded_threads(run: Mapping[str, Any]) -> int | None:
+    """The torch CPU threads a record's run used: its ``cpu_threads``, or in records written before that field the
+    N of its ``"device": "cpu (N threads)"``; None when it does not say (or ran on a GPU)."""
+    threads = run.get("cpu_threads")
+    if threads is None:
+        match = re.fullmatch(r"cpu \((\d{1,4}) threads?\)", str(run.get("device", "")))
+        threads = int(match.group(1)) if match else None
+    if isinstance(threads, int) and not isinstance(threads, bool) and 1 <= threads <= MAX_THREADS:
+        return threads
+    return None

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -76,6 +77,20 @@ def nst(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "nstcore", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=240
     )
+
+
+@contextmanager
+def cpu_load(seconds: float = 120.0):
+    """Every core kept busy by separate processes (each stops by itself after ``seconds``, and at the end of the
+    block): a test of something that must hold on a loaded machine runs inside this."""
+    code = f"import time\nend = time.time() + {seconds}\nwhile time.time() < end:\n    pass\n"
+    burners = [subprocess.Popen([sys.executable, "-c", code]) for _ in range(os.cpu_count() or 1)]
+    try:
+        yield
+    finally:
+        for burner in burners:
+            burner.kill()
+            burner.wait(10)
 
 
 def assert_clean_failure(result: subprocess.CompletedProcess, needle: str) -> None:

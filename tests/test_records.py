@@ -5,20 +5,21 @@ from __future__ import annotations
 
 import io
 import json
+import os
 
 import numpy as np
 import pytest
-from conftest import drain
+from conftest import cpu_load, drain, nst
 from PIL import Image
 
 import nstcore
 from demo_app.jobs.backend import Backend
 from demo_app.session.limits import Limits
-from demo_app.session.samples import sample_path
+from demo_app.session.samples import DEFAULT_CONTENT, DEFAULT_STYLE, sample_path
 from demo_app.session.state import SessionState
 from nstcore import ConfigError, StyleConfig
 from nstcore.cli.run import main as cli_main
-from nstcore.records import changes_by_step, split_record
+from nstcore.records import changes_by_step, recorded_threads, split_record
 
 
 @pytest.fixture()
@@ -127,3 +128,43 @@ def test_a_run_stopped_early_is_replayed_to_the_step_of_its_picture(state, tmp_p
     assert cli_main([*_inputs(state), "-o", str(out), "--config", str(tmp_path / "stopped.png"), "--no-progress"]) == 0
     assert np.array_equal(np.asarray(Image.open(out)), np.asarray(state.result[0]))
     assert json.loads(Image.open(out).info["nst-config"])["run"]["steps_done"] == done
+
+
+def test_a_run_steered_under_load_on_other_threads_is_replayed_exactly(tmp_path) -> None:
+    """Issue 21's replay race: a page's server runs its jobs on its own number of torch threads (all cores), the
+    CLI on torch's default, and a step's sums split differently between threads differ in their last bits, so the
+    replay drifted from the page's pixels (64 px, 1 thread vs 2: up to 2 grey levels on 3 % of the pixels). The
+    record now carries the run's CPU threads and the CLI replays on as many. Steered four times while other
+    processes load every core, so each change lands at whatever step the loaded job has reached."""
+    state = SessionState(Backend(weights="random", device_name="cpu"), Limits())
+    state.param.update(size=64, steps=24, preview_every=0, precision="fp32")
+    before = nstcore.set_cpu_threads(1)
+    try:
+        with cpu_load(120):
+            assert state.start()
+            for at, change in ((3, {"beta": 1e8}), (6, {"tv": 1e-4}), (9, {"alpha": 3.0}), (12, {"beta": 1e7})):
+                drain(state, until=lambda s, h, at=at: s.step >= at)
+                state.param.update(**change)
+            drain(state)
+        png = state.result_png()
+    finally:
+        nstcore.set_cpu_threads(before)
+        state.close()
+        state.wait(30)
+    run = json.loads(Image.open(io.BytesIO(png)).info["nst-config"])["run"]
+    assert run["cpu_threads"] == 1 and len(run["changes"]) == 4 and run["steps_done"] == 24
+    (tmp_path / "page.png").write_bytes(png)
+    inputs = [str(sample_path("content", DEFAULT_CONTENT)), str(sample_path("style", DEFAULT_STYLE))]
+    made = nst(*inputs, "-o", str(tmp_path / "cli.png"), "--config", str(tmp_path / "page.png"))
+    assert made.returncode == 0, made.stderr
+    if (os.cpu_count() or 1) > 1:  # torch's default here is more than the page's one thread
+        assert "replaying on 1 CPU threads" in made.stderr
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "cli.png")), np.asarray(Image.open(io.BytesIO(png))))
+
+
+def test_recorded_threads_are_read_from_new_and_old_records() -> None:
+    assert recorded_threads({"cpu_threads": 3, "device": "cpu (8 threads)"}) == 3
+    assert recorded_threads({"device": "cpu (2 threads)"}) == 2  # written before cpu_threads
+    assert recorded_threads({"device": "cuda (NVIDIA H200)"}) is None
+    assert recorded_threads({"cpu_threads": 10**6}) is None and recorded_threads({"cpu_threads": True}) is None
+    assert recorded_threads({}) is None

@@ -56,9 +56,9 @@ def _parser() -> argparse.ArgumentParser:
 
 def _run(args: argparse.Namespace) -> int:
     from ..controls import Controls
-    from ..device import describe_device, resolve_device, use_bf16
+    from ..device import describe_device, resolve_device, set_cpu_threads, use_bf16
     from ..engine import run
-    from ..records import changes_by_step, environment, every_layer, replay
+    from ..records import changes_by_step, environment, every_layer, recorded_threads, replay
 
     config = build_config(args)
     record = read_record(args.config)[1] if args.config else {}
@@ -104,6 +104,12 @@ def _run(args: argparse.Namespace) -> int:
     if args.save_config:
         Path(args.save_config).write_text(config.to_json() + "\n", encoding="utf-8")
     device = resolve_device(config.device)
+    threads = recorded_threads(record) if device.type == "cpu" else None
+    if threads is not None and threads != set_cpu_threads(threads) and not args.no_progress:
+        # A step's sums are split between the threads: on another count its last bits differ, and a steered run's
+        # replay would drift from the page's picture (issue 21's "replay race": the page's server ran on all cores,
+        # this command on torch's default).
+        print(f"nstcore: replaying on {threads} CPU threads, as the record's run did.", file=sys.stderr)
     # A record from the page: every layer listed, as the page runs it, so a layer switched on mid-run exists.
     running = every_layer(config) if "changes" in record else config
     controls = Controls([running.loss_weights()], lr=running.effective_lr)
