@@ -35,9 +35,11 @@ def free_port() -> int:
 @contextmanager
 def served_dashboard(backend, limits, host_password: str = "") -> Iterator[str]:
     import panel as pn
+    import torch
 
     from demo_app.server.app import applications, configure, serve_options
 
+    threads = torch.get_num_threads()  # configure() sets the server's job threads for the whole process
     configure(backend, limits, host_password)
     port = free_port()
     server = pn.serve(
@@ -69,6 +71,7 @@ def served_dashboard(backend, limits, host_password: str = "") -> Iterator[str]:
         from demo_app.server.app import LIVE_SESSIONS
 
         LIVE_SESSIONS.clear()
+        torch.set_num_threads(threads)  # the next module's in-process runs get the process's own count back
 
 
 @contextmanager

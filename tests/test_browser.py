@@ -100,7 +100,7 @@ def test_upload_run_watch_stop_and_bad_upload(browser, url, tmp_path) -> None:
     frames = _preview_sources(page, count=4, timeout=60, before=before)
     assert len(frames) >= 4, "the preview changed fewer than three times"
     assert all(src.startswith("data:image/jpeg;base64,") for src in frames)
-    _wait(lambda: dashboard.points_streamed >= 5)
+    _wait(lambda: dashboard.single.points_streamed >= 5)
     page.locator(".nst-status").get_by_text(re.compile(r"Step \d+ of 3000 · [\d.]+ it/s")).wait_for(timeout=10_000)
 
     page.get_by_role("button", name="■ Stop", exact=True).click()

@@ -77,7 +77,7 @@ def test_the_wall_shows_only_what_was_shared_live_and_keeps_forty(browser, url) 
     wall.get_by_text("Nothing shared yet").wait_for(timeout=15_000)
     for page, dash in ((page_a, dash_a), (page_b, dash_b)):
         start_small_run(page, steps=4)
-        wait_until(lambda dash=dash: not dash.state.running and not dash.share.disabled, timeout=60)
+        wait_until(lambda dash=dash: not dash.state.running and not dash.single.share.disabled, timeout=60)
     page_b.locator(".nst-wall-name input").fill("<i>Ana</i>")
     page_b.locator(".nst-wall-name input").press("Tab")
     page_b.locator(".nst-share button").click()  # only B shares

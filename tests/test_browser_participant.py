@@ -194,22 +194,22 @@ def test_timelapse_download_and_a_marked_mid_run_change(browser, url, tmp_path) 
     beta = state.beta
     page.locator(".nst-strength input[type=range]").focus()
     page.keyboard.press("ArrowRight")
-    wait_until(lambda: state.beta > beta and dashboard.changes_marked == 1)
-    labels = change_markers(dashboard.chart.object).data["text"]
+    wait_until(lambda: state.beta > beta and dashboard.single.changes_marked == 1)
+    labels = change_markers(dashboard.single.chart.object).data["text"]
     assert len(labels) == 1 and labels[0].startswith("β 1e+06→"), labels
     # the legend's entries stand for proxy lines (see charts.py): a click still hides and shows the drawn line
     entry = page.locator(".bk-Figure").get_by_text("style conv1_1", exact=True)
     entry.click()
-    wait_until(lambda: not lines(dashboard.chart.object)["style_conv1_1"].visible)
-    assert lines(dashboard.chart.object)["total"].visible
+    wait_until(lambda: not lines(dashboard.single.chart.object)["style_conv1_1"].visible)
+    assert lines(dashboard.single.chart.object)["total"].visible
     entry.click()
-    wait_until(lambda: lines(dashboard.chart.object)["style_conv1_1"].visible)
-    wait_until(lambda: len(dashboard._frames) >= 3, timeout=30)
+    wait_until(lambda: lines(dashboard.single.chart.object)["style_conv1_1"].visible)
+    wait_until(lambda: len(dashboard.single._frames) >= 3, timeout=30)
     page.get_by_role("button", name="■ Stop", exact=True).click()
     wait_until(lambda: not state.running)
     page.locator(".nst-make-timelapse button").click()
     download_button = page.locator(".nst-timelapse-download button")
-    wait_until(lambda: not dashboard.timelapse_download.disabled, timeout=30)
+    wait_until(lambda: not dashboard.single.timelapse_download.disabled, timeout=30)
     with page.expect_download() as info:
         download_button.click()
     path = tmp_path / "timelapse.gif"
@@ -219,7 +219,7 @@ def test_timelapse_download_and_a_marked_mid_run_change(browser, url, tmp_path) 
     scrub = page.locator(".nst-scrub")
     scrub.wait_for(timeout=10_000)
     page.locator(".nst-enlarge button").click()  # the result at full size with wheel zoom
-    wait_until(lambda: dashboard.zoomed.visible and len(dashboard.zoomed.objects) == 1)
+    wait_until(lambda: dashboard.single.zoomed.visible and len(dashboard.single.zoomed.objects) == 1)
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "timelapse-and-marker.png"), full_page=False)
     context.close()

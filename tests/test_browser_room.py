@@ -174,7 +174,7 @@ def test_uploads_over_the_limit_empty_or_same_named_keep_the_session_and_its_job
         page.locator(".upload-content input[type=file]").set_input_files(str(same))
         # the image, then (on the page's loop, a moment later) its thumbnail
         wait_until(
-            lambda c=colour: _mean(state.content) == list(c) and _mean(dashboard.content_thumb.object) == list(c)
+            lambda c=colour: _mean(state.content) == list(c) and _mean(dashboard.inputs.content_thumb.object) == list(c)
         )
     page.locator(".sample-content select").select_option("lake_house.png")  # a sample again after an upload
     wait_until(lambda: state.content_name == "lake_house.png")

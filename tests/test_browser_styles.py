@@ -88,7 +88,7 @@ def test_add_a_style_draw_two_regions_run_and_steer_the_blend(browser, url) -> N
 
         start_small_run(page, steps=5000)
         wait_until(lambda: state.running and state.step >= 3, 60)
-        shown = [key for key, line in lines(dashboard.chart.object).items() if line.visible]
+        shown = [key for key, line in lines(dashboard.single.chart.object).items() if line.visible]
         assert {"style image 1", "style image 2"} <= set(shown), shown
         handle = page.locator(".nst-blend-1 .noUi-handle")
         handle.focus()

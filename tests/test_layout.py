@@ -20,17 +20,17 @@ def test_widget_ranges_come_from_the_config_and_the_limits() -> None:
     limits = Limits(max_size=512, max_steps=700)
     dashboard = Dashboard(SessionState(Backend(weights="random", device_name="cpu"), limits))
     for name, slider in (
-        ("alpha", dashboard.alpha),
-        ("beta", dashboard.beta),
-        ("tv", dashboard.tv),
-        ("lr", dashboard.lr),
+        ("alpha", dashboard.controls.alpha),
+        ("beta", dashboard.controls.beta),
+        ("tv", dashboard.controls.tv),
+        ("lr", dashboard.controls.lr),
     ):
         meta = _meta(name)
         assert slider.slider.end == math.log10(meta["max"]), name
         assert slider.slider.start == math.log10(meta["slider_min"] or meta["min"]), name
-    size = dashboard.settings_wide[0]
+    size = dashboard.controls.settings_wide[0]
     assert (size.start, size.end, size.step) == (_meta("size")["min"], 512, _meta("size")["step"])
-    steps = next(w for w in dashboard.settings_grid if "steps-input" in w.css_classes)
+    steps = next(w for w in dashboard.controls.settings_grid if "steps-input" in w.css_classes)
     assert (steps.start, steps.end) == (_meta("steps")["min"], 700)
 
 
@@ -40,19 +40,19 @@ def test_style_strength_run_length_and_running_lock_follow_the_state() -> None:
     the start of a run are locked while it goes."""
     state = SessionState(Backend(weights="random", device_name="cpu"), Limits())
     dashboard = Dashboard(state)
-    strength = dashboard.strength.slider
+    strength = dashboard.controls.strength.slider
     assert strength.value == 6.0 and strength.end == math.log10(_meta("beta")["max"])
     strength.value = 8.0  # the page moves it: alpha and beta change together, the ratio text follows
-    assert state.alpha == 1.0 and state.beta == 1e8 and "β = 1e+08" in dashboard.ratio.object
+    assert state.alpha == 1.0 and state.beta == 1e8 and "β = 1e+08" in dashboard.controls.ratio.object
     state.param.update(alpha=2.0, beta=2e3)
     assert strength.value == 3.0
-    assert dashboard.run_length.value == "Full"
-    dashboard.run_length.value = "Quick (~20 s)"
+    assert dashboard.controls.run_length.value == "Full"
+    dashboard.controls.run_length.value = "Quick (~20 s)"
     assert (state.size, state.steps, state.optimizer) == (128, 80, "lbfgs")
     state.steps = 81
-    assert dashboard.run_length.value is None  # the user's own settings: neither
+    assert dashboard.controls.run_length.value is None  # the user's own settings: neither
     state.running = True
-    assert all(w.disabled for w in dashboard.settings_grid) and not dashboard.alpha.slider.greyed
+    assert all(w.disabled for w in dashboard.controls.settings_grid) and not dashboard.controls.alpha.slider.greyed
     assert dashboard.run_button.disabled
     state.running = False
-    assert not any(w.disabled for w in dashboard.settings_grid)
+    assert not any(w.disabled for w in dashboard.controls.settings_grid)

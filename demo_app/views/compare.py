@@ -21,7 +21,7 @@ from nstcore.config import PreserveColors
 from ..jobs.scheduler import Handover
 from ..session.state import SessionState
 from .charts import column_key, loss_figure, rows_to_columns, term_weights
-from .loop import in_background
+from .loop import NewestFrames, in_background
 from .widgets import clicks
 from .zoom import rgba_planes, zoom_figures
 
@@ -61,6 +61,7 @@ class CompareView(pn.viewable.Viewer):
         super().__init__(**params)
         self.state = state
         self._syncing = False
+        self._frames_encoder = NewestFrames(self.apply_frames, lambda exc: state.log_failure("preview", exc))
         self.preset = pn.widgets.Select.from_param(state.param.preset, label="Preset", width=160)
         # Picking a preset loads it (there was a separate "Load preset" click); "Reload" brings its rows back.
         self._preset_watcher = state.param.watch(lambda e: state.load_preset(e.new), "preset")
@@ -176,6 +177,7 @@ class CompareView(pn.viewable.Viewer):
     # -- results ------------------------------------------------------------------------------------------------
     def started(self) -> None:
         """A comparison began: one empty cell and one chart line per variant."""
+        self._frames_encoder.reset()
         labels = list(self.state.labels)
         self._cells = [pn.pane.JPG(None, width=200, height=160, fixed_aspect=True, embed=True) for _ in labels]
         self._cell_pngs = []
@@ -236,6 +238,18 @@ class CompareView(pn.viewable.Viewer):
             if key:
                 renderer.glyph.y = key if view == "total" else f"{view}_{key}"
         fig.title.text = VIEW_TITLES[view]
+
+    def apply(self, handover: Handover) -> None:
+        """What the job handed over since the last tick: loss rows now, the cells' frames once encoded."""
+        self.apply_rows(handover)
+        if handover.frames is not None:
+            self._frames_encoder.offer(handover.frames)
+
+    def finished(self) -> None:
+        """The comparison ended: its grid and each cell's PNG are made on workers, then offered for download."""
+        state = self.state
+        in_background(state.grid_png, self.set_grid_png, lambda exc: state.log_failure("grid", exc))
+        in_background(state.cell_pngs, self.set_cell_pngs, lambda exc: state.log_failure("cells", exc))
 
     def apply_rows(self, handover: Handover) -> None:
         """Put the worker's new loss rows into the chart (session event loop only)."""

@@ -22,6 +22,8 @@ import panel as pn
 from panel.io.state import set_curdoc
 from tornado.ioloop import IOLoop
 
+from ..session.imaging import encode_jpeg
+
 log = logging.getLogger("demo_app")
 T = TypeVar("T")
 
@@ -105,3 +107,38 @@ def quiet_periodic(callback, period_ms: int):
     periodic._background = True
     periodic.start()
     return periodic
+
+
+class NewestFrames:
+    """Preview frames encoded to JPEG on a worker thread, one batch at a time, then ``show(jpegs)`` on the session's
+    loop. Only the newest batch waits: frames that arrive while one is being encoded replace each other, so a slow
+    encoder skips frames instead of falling behind."""
+
+    def __init__(self, show: Callable[[list[bytes]], object], failed: Callable[[BaseException], object]) -> None:
+        self._show, self._failed = show, failed
+        self._waiting: tuple | None = None
+        self._encoding = False
+
+    def offer(self, frames: tuple) -> None:
+        self._waiting = frames
+        self._next()
+
+    def reset(self) -> None:
+        """A new run: frames of the old one still waiting are dropped."""
+        self._waiting = None
+
+    def _next(self) -> None:
+        if self._encoding or self._waiting is None:
+            return
+        frames, self._waiting, self._encoding = self._waiting, None, True
+
+        def show(jpegs: list[bytes]) -> None:
+            self._encoding = False
+            self._show(jpegs)
+            self._next()
+
+        def failed(exc: BaseException) -> None:
+            self._encoding = False
+            self._failed(exc)
+
+        in_background(lambda: [encode_jpeg(frame) for frame in frames], show, failed)

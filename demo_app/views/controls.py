@@ -1,0 +1,229 @@
+"""The controls of a run: the Style card (live), Advanced weights (live), Run settings (read at the start) and the
+Config card (download the settings, load a config JSON or a result PNG), and the Quick/Full run length."""
+
+from __future__ import annotations
+
+import io
+
+import panel as pn
+import param
+
+import nstcore
+
+from ..session.config_params import field_range
+from ..session.state import SessionState
+from ..session.text import as_html, file_label
+from .inputs import caption
+from .loop import in_background
+from .widgets import LayerRows, LogSlider, StyleStrength, Uploader
+
+RUN_LENGTH_LABELS = {"quick": "Quick (~20 s)", "full": "Full"}
+
+
+class ControlsView:
+    """Every setting of one session's next run, and the weights of its running one."""
+
+    def __init__(self, state: SessionState) -> None:
+        self.state = state
+        self.alpha = LogSlider(state, "alpha", "α content weight", css_classes=["nst-alpha"])
+        self.beta = LogSlider(state, "beta", "β style weight")
+        self.tv = LogSlider(state, "tv", "TV weight", allow_zero=True)
+        self.lr = LogSlider(state, "lr", "learning rate", default=lambda: nstcore.DEFAULT_LR[state.optimizer])
+        self.strength = StyleStrength(state)
+        self.ratio = pn.pane.Markdown("", css_classes=["nst-ratio"], margin=(0, 10))
+        state.param.watch(lambda *_: self._update_ratio(), ["alpha", "beta"])
+        self._update_ratio()
+        self.style_rows = LayerRows(
+            state, "style_layers", lambda: list(nstcore.layer_names(state.model)), nstcore.PAPER_STYLE_LAYERS
+        )
+        self.content_layer = pn.widgets.Select(
+            label="Content layer",
+            options=list(nstcore.layer_names(state.model)),
+            value=next(iter(state.content_layers), nstcore.PAPER_CONTENT_LAYER),
+            width=135,
+        )
+        self.content_layer.param.watch(lambda e: setattr(state, "content_layers", {e.new: 1.0}), "value")
+        # Our own fixed hints (never a visitor's text), wrapped to the card's width.
+        self.content_hint = pn.pane.HTML(
+            "", styles={"font-size": "12px", "opacity": "0.8"}, margin=(0, 10), sizing_mode="stretch_width"
+        )
+        self.content_layer.param.watch(lambda e: self._hint_content(), "value")
+        self._hint_content()
+        state.param.watch(self._sync_content_layer, ["content_layers", "model"])
+        self._syncing_length = False
+        self.run_length = pn.widgets.RadioButtonGroup(
+            options=list(RUN_LENGTH_LABELS.values()), value=None, color="light", css_classes=["nst-run-length"]
+        )
+        self.run_length.param.watch(self._run_length_picked, "value")
+        state.param.watch(lambda *_: self._sync_run_length(), list(nstcore.run_lengths()["quick"]))
+        self._sync_run_length()
+        self._build_settings()
+        self._build_config()
+
+    def _build_settings(self) -> None:
+        """Run settings: small fields two to a row, and the one wide slider under them."""
+        p = self.state.param
+        limits = self.state.limits
+        size_start, size_end, size_step = field_range("size")
+        steps_start, steps_end, _ = field_range("steps")
+        scales_start, scales_end, _ = field_range("scales")
+        self.settings_grid = [
+            pn.widgets.Select.from_param(p.model, label="Model", width=135),
+            pn.widgets.Select.from_param(p.pooling, label="Pooling", width=135),
+            pn.widgets.Select.from_param(p.init, label="Init", width=135),
+            pn.widgets.Select.from_param(p.optimizer, label="Optimizer", width=135, css_classes=["nst-optimizer"]),
+            pn.widgets.IntInput.from_param(
+                p.steps,
+                label="Steps",
+                start=int(steps_start),
+                end=min(int(steps_end), limits.max_steps),
+                width=135,
+                css_classes=["steps-input"],
+            ),
+            pn.widgets.IntInput.from_param(
+                p.scales, label="Coarse-to-fine scales", start=int(scales_start), end=int(scales_end), width=135
+            ),
+            pn.widgets.IntInput.from_param(p.seed, label="Seed", width=135),
+            pn.widgets.IntInput.from_param(p.preview_every, label="Preview every N steps", width=135),
+            pn.widgets.FloatSlider.from_param(p.style_scale, label="Style scale", width=135),
+            pn.widgets.Select.from_param(p.loss_norm, label="Loss normalisation", width=135),
+            pn.widgets.Select.from_param(p.preserve_colors, label="Keep colours", width=135),
+            pn.widgets.Select.from_param(p.generator, label="Paint with", width=135, css_classes=["nst-generator"]),
+        ]
+        self.settings_wide = [
+            pn.widgets.IntSlider.from_param(
+                p.size,
+                label="Size (px)",
+                start=int(size_start),
+                end=min(int(size_end), limits.max_size),
+                step=int(size_step or 1),
+                width=280,
+                css_classes=["size-slider"],
+            ),
+        ]
+
+    def _build_config(self) -> None:
+        state = self.state
+        self.config_download = pn.widgets.FileDownload(
+            callback=self._config_file,
+            filename="nst-config.json",
+            label="Download config (JSON)",
+            color="light",
+            width=280,
+        )
+        # A config file (a few KB) or a result PNG carrying its settings (as large as an image upload may be).
+        self.config_upload = Uploader(
+            max_bytes=max(nstcore.MAX_JSON_BYTES, state.limits.max_upload_bytes),
+            accepted_filetypes=[".json", ".png"],
+            width=280,
+            height=80,
+            layout="compact",
+            css_classes=["upload-config"],
+            on_file=self._config_uploaded,
+            on_refused=lambda name, size: setattr(
+                self.state,
+                "error",
+                f"{file_label(name, 'The config')} is too large to be a config file or a result PNG; "
+                "export one with “Download config”.",
+            ),
+        )
+
+    def lock_settings(self, running: bool) -> None:
+        """Run settings are read once at the start of a run: locked while one goes."""
+        for widget in (*self.settings_grid, *self.settings_wide):
+            widget.disabled = running
+
+    def _hint_content(self) -> None:
+        self.content_hint.object = as_html(nstcore.layer_hint(self.content_layer.value, "content"))
+
+    def _run_length_picked(self, event: param.parameterized.Event) -> None:
+        if self._syncing_length or event.new is None:
+            return
+        key = next(k for k, label in RUN_LENGTH_LABELS.items() if label == event.new)
+        self.state.param.update(**nstcore.run_lengths()[key])
+
+    def _sync_run_length(self) -> None:
+        """Quick or Full lights up when the settings are that run length's, neither when the user set their own."""
+        s = self.state
+        chosen = None
+        for key, values in nstcore.run_lengths().items():
+            if all(getattr(s, name) == value for name, value in values.items()):
+                chosen = RUN_LENGTH_LABELS[key]
+        self._syncing_length = True
+        try:
+            self.run_length.value = chosen
+        finally:
+            self._syncing_length = False
+
+    def _update_ratio(self) -> None:
+        s = self.state
+        ratio = "∞" if s.beta == 0 else f"{s.alpha / s.beta:.1e}"
+        self.ratio.object = f"α/β = **{ratio}** (α = {s.alpha:.2g}, β = {s.beta:.2g})"
+
+    def _sync_content_layer(self, event: param.parameterized.Event) -> None:
+        names = list(nstcore.layer_names(self.state.model))
+        self.content_layer.options = names
+        chosen = next((k for k, v in self.state.content_layers.items() if v > 0), nstcore.PAPER_CONTENT_LAYER)
+        self.content_layer.value = chosen if chosen in names else nstcore.PAPER_CONTENT_LAYER
+
+    def _config_file(self) -> io.BytesIO:
+        try:
+            return io.BytesIO(self.state.config_json().encode())
+        except nstcore.ConfigError as exc:
+            self.state.error = str(exc)
+            return io.BytesIO(b"{}")
+
+    def _config_uploaded(self, filename: str, data: bytes) -> None:
+        state = self.state
+
+        def refuse(exc: BaseException) -> None:
+            state.error = (
+                str(exc)
+                if isinstance(exc, nstcore.NSTError)
+                else f"{file_label(filename, 'The config')} could not be read; export one with “Download config”."
+            )
+
+        in_background(
+            lambda: state.read_config(data, filename), lambda config: state.apply_config(config, filename), refuse
+        )
+
+    def cards(self, width: int) -> list[pn.Card]:
+        """Style (live), Advanced weights (live), Run settings, Config."""
+        style = pn.Card(
+            self.strength,
+            self.ratio,
+            self.content_layer,
+            self.content_hint,
+            pn.pane.Markdown("**Style layers** (switch, weight · what each adds)", margin=(5, 10, 0, 10)),
+            self.style_rows,
+            title="Style (live during a run)",
+            width=width,
+            css_classes=["nst-style-card"],
+        )
+        advanced = pn.Card(
+            self.alpha,
+            self.beta,
+            self.tv,
+            self.lr,
+            title="Advanced weights (live)",
+            width=width,
+            collapsed=True,
+            css_classes=["nst-advanced-card"],
+        )
+        settings = pn.Card(
+            pn.GridBox(*self.settings_grid, ncols=2),
+            *self.settings_wide,
+            title="Run settings",
+            width=width,
+            collapsed=True,
+            css_classes=["nst-settings-card"],
+        )
+        config = pn.Card(
+            self.config_download,
+            caption("Load settings: a config JSON, or a result PNG from this tool (it carries its settings)"),
+            self.config_upload,
+            title="Config",
+            width=width,
+            collapsed=True,
+        )
+        return [style, advanced, settings, config]
