@@ -73,6 +73,15 @@ def drain(state, until=lambda s, h: False, timeout: float = 60.0):
 
 
 def nst(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    """``python -m nstcore *args`` in a process of its own (forked from a server with torch imported: see
+    cli_child), with its exit code, stdout and stderr."""
+    from cli_child import run_cli
+
+    return run_cli(list(args), cwd)
+
+
+def nst_subprocess(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    """``python -m nstcore *args`` exactly as a user types it: a new interpreter (for the entry point itself)."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     return subprocess.run(
         [sys.executable, "-m", "nstcore", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=240

@@ -1,17 +1,18 @@
-"""``python -m nstcore`` end to end, as a user runs it (subprocess, random weights, tiny sizes)."""
+"""``python -m nstcore`` end to end, as a user runs it (a process of its own, random weights, tiny sizes; the first
+two tests start a new interpreter, as a user's shell does)."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-from conftest import CONTENT, STYLE, assert_clean_failure, nst
+from conftest import CONTENT, STYLE, assert_clean_failure, nst, nst_subprocess
 from PIL import Image
 
 
 def test_end_to_end_writes_image_and_jsonl_log(tmp_path) -> None:
     out, log = tmp_path / "out.png", tmp_path / "log.jsonl"
-    result = nst(
+    result = nst_subprocess(
         str(CONTENT),
         str(STYLE),
         "-o",
@@ -126,7 +127,7 @@ def test_bad_inputs_exit_2_with_one_sentence(tmp_path) -> None:
 
 
 def test_debug_shows_the_traceback(tmp_path) -> None:
-    result = nst(str(tmp_path / "missing.jpg"), str(STYLE), "-o", str(tmp_path / "o.png"), "--debug")
+    result = nst_subprocess(str(tmp_path / "missing.jpg"), str(STYLE), "-o", str(tmp_path / "o.png"), "--debug")
     assert result.returncode != 0 and "Traceback" in result.stderr
 
 
