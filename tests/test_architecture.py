@@ -90,3 +90,21 @@ def test_demo_app_never_imports_torch() -> None:
                 assert not any(a.name.split(".")[0] == "torch" for a in node.names), name
             elif isinstance(node, ast.ImportFrom) and not node.level:
                 assert (node.module or "").split(".")[0] != "torch", name
+
+
+def test_every_private_upstream_name_we_use_still_exists() -> None:
+    """demo_app/upstream.py lists each private name of Panel/Bokeh/param/Dask in use, with why; an upgrade that
+    removes one fails here, by name, instead of somewhere in a page."""
+    from demo_app.upstream import PRIVATE_NAMES, PrivateName, missing
+
+    assert missing() == []
+    gone = (
+        PrivateName("panel.widgets:FileDropper", "_no_such_name", "x.py", "test"),
+        PrivateName("bokeh.server.contexts:BokehSessionContext", "_no_such_attribute", "x.py", "test", "init"),
+        PrivateName("no_such_module", "x", "x.py", "test"),
+    )
+    assert len(missing(gone)) == 3
+    # and the list covers every private name the code reaches into (by its spelling in the source)
+    source = "\n".join(p.read_text(encoding="utf-8") for p in (ROOT / "demo_app").rglob("*.py"))
+    for entry in PRIVATE_NAMES:
+        assert entry.name in source and (ROOT / "demo_app" / entry.where).exists(), entry

@@ -196,12 +196,12 @@ def test_job_threads_are_set_for_the_whole_server_process(monkeypatch) -> None:
     ],
 )
 def test_the_server_refuses_to_start_on_bad_settings(argv, env, words, tmp_path) -> None:
-    proc = subprocess.run(
-        [sys.executable, "-m", "demo_app", "--no-show", "--device", "cpu", "--weights", "random", *argv],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
+    from cli_child import run_main
+
+    proc = run_main(  # python -m demo_app ..., in a process of its own (see cli_child)
+        "demo_app.__main__",
+        ["--no-show", "--device", "cpu", "--weights", "random", *argv],
+        ROOT,
         env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "TORCH_HOME": str(tmp_path), **env},
     )
     assert proc.returncode == 2, proc.stderr
