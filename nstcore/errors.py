@@ -28,7 +28,14 @@ class WeightsError(NSTError):
 SHOWN_LIMIT = 60
 
 
+def capped(text: object, limit: int) -> str:
+    """``text`` as one line of at most ``limit`` characters, cut with an ellipsis: white space folded, and anything
+    not printable (control characters, bidi overrides that reorder what a reader sees) removed. The one capper for
+    everything a user supplied, in the engine's sentences and on the page."""
+    line = "".join(ch for ch in " ".join(str(text).split()) if ch.isprintable())
+    return line if len(line) <= limit else line[: max(limit - 1, 0)] + "…"
+
+
 def shown(value: object, limit: int = SHOWN_LIMIT) -> str:
     """``repr(value)`` for an error sentence, cut to ``limit`` characters with an ellipsis."""
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return capped(repr(value), limit)

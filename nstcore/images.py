@@ -17,7 +17,7 @@ from typing import BinaryIO
 import numpy as np
 from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 
-from .errors import ImageError, shown
+from .errors import ImageError, capped, shown
 
 ImageSource = str | os.PathLike | bytes | bytearray | BinaryIO | Image.Image | np.ndarray
 
@@ -33,15 +33,10 @@ SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif")
 def _describe(source: object, name: str | None) -> str:
     """What error sentences call the image: its (capped) name or path."""
     if name:
-        return _capped(name)
+        return capped(name, 80)
     if isinstance(source, (str, os.PathLike)):
-        return _capped(os.fspath(source))
+        return capped(os.fspath(source), 80)
     return "the image"
-
-
-def _capped(text: str, limit: int = 80) -> str:
-    line = "".join(ch for ch in " ".join(text.split()) if ch.isprintable())
-    return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
 def load_image(

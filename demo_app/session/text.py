@@ -8,7 +8,8 @@ the page. The page shows messages in HTML panes fed only through :func:`as_html`
 from __future__ import annotations
 
 import html
-import re
+
+from nstcore.errors import capped  # the one capper, shared with the engine's sentences
 
 # One sentence with a capped file name fits in this; anything longer is cut with an ellipsis.
 MAX_MESSAGE = 300
@@ -17,13 +18,7 @@ MAX_LABEL = 80
 # File names are shown on the page and repeated in sentences.
 MAX_NAME = 60
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
-
-
-def capped(text: object, limit: int) -> str:
-    """``text`` as one line of at most ``limit`` characters (control and bidi-override characters removed)."""
-    line = _CONTROL.sub("", " ".join(str(text).split()))
-    return line if len(line) <= limit else line[: max(limit - 1, 0)] + "…"
+__all__ = ["MAX_LABEL", "MAX_MESSAGE", "MAX_NAME", "as_html", "capped", "file_label"]
 
 
 def as_html(text: object, limit: int = MAX_MESSAGE) -> str:
