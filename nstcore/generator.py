@@ -81,15 +81,15 @@ class GeneratorLane:
 
     def step(self) -> Tensor:
         """One objective evaluation of the generator's current picture and one Adam step on its weights; returns the
-        (1, T) weighted terms of the picture it evaluated (which is also the one ``image`` shows)."""
+        (1, 2T) weighted then raw terms of the picture it evaluated (which is also the one ``image`` shows)."""
         self.optimizer.zero_grad(set_to_none=True)
         image = self._render()
         with self.autocast():
-            total, terms = self.objective(image)
+            total, weighted, raw = self.objective.evaluate(image)
         total.backward()
         self.optimizer.step()
         self.image = image.detach()
-        return terms
+        return torch.cat([weighted, raw], dim=1)
 
     def state_dict(self) -> dict[str, Tensor]:
         """The trained weights on the CPU (what a snapshot hands over)."""

@@ -96,15 +96,16 @@ class Lane:
             self._accepted = None
 
     def step(self) -> Tensor:
-        """One objective evaluation and update; returns the (b, T) weighted terms at the evaluated image."""
+        """One objective evaluation and update; returns the (b, 2T) terms at the evaluated image: the weighted ones,
+        then the raw ones (:meth:`Objective.evaluate`)."""
         holder: dict[str, Tensor] = {}
 
         def closure() -> Tensor:
             self.optimizer.zero_grad(set_to_none=True)
             with self.autocast():
-                total, terms = self.objective(self.image)
+                total, weighted, raw = self.objective.evaluate(self.image)
             (total * self.loss_scale if self.lbfgs else total).backward()
-            holder["terms"] = terms
+            holder["terms"] = torch.cat([weighted, raw], dim=1)
             return total
 
         evaluated = self.image.detach().clone() if self.lbfgs else None
@@ -126,7 +127,7 @@ class Lane:
         in a row the history starts afresh. Such a step reports the losses of the point it went back to (which is also
         the image it yields), not those of the blow-up. Measured: benchmarks/results_ablation.md.
         """
-        loss = float(terms.sum())
+        loss = float(terms[:, : terms.shape[1] // 2].sum())  # the weighted half: what the optimiser minimises
         if self._accepted is None or loss <= 2.0 * self._accepted[0]:
             self._accepted = (loss, evaluated, terms)
             self._undone = 0

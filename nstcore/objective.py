@@ -29,7 +29,8 @@ class Objective:
     gigabytes for nothing. ``set_weights`` turns one :class:`LossWeights` per variant into a (B, T) weight matrix;
     ``__call__`` returns the scalar to minimise (the sum over variants, whose gradients do not interact) and the
     (B, T) weighted terms in the column order ``content_names``, then ``style_names`` once per style image, then
-    ``"tv"``.
+    ``"tv"``; :meth:`evaluate` also returns the (B, T) raw terms (unweighted: each layer's own loss), so a consumer
+    can show either without dividing weights out again.
 
     Several style images (Gatys et al. 2017, "Controlling Perceptual Factors in Neural Style Transfer"): each has its
     own Gram targets, and its terms are weighted by ``beta * w_l * blend_s`` (:func:`~nstcore.config.blend_weights`).
@@ -129,6 +130,12 @@ class Objective:
         return self._layer_masks[name]
 
     def __call__(self, image: Tensor) -> tuple[Tensor, Tensor]:
+        total, weighted, _ = self.evaluate(image)
+        return total, weighted
+
+    def evaluate(self, image: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """``(scalar to minimise, (B, T) weighted terms, (B, T) raw terms)``; a term whose weight is 0 is not
+        computed, so its raw value is 0 too."""
         assert self.weights is not None, "call set_weights first"
         ns = len(self.style_names)
         style_layers = sorted({j % ns for j in self._active_style})
@@ -156,16 +163,28 @@ class Objective:
                     own = grams[name] if name in grams else grams.setdefault(name, gram(features))
                 terms.append(style_loss(features, self.style_targets[(s, name)], self.norm, own_gram=own))
         terms.append(tv_loss(image, self.norm) if self._use_tv else zero)
-        weighted = torch.stack(terms, dim=1) * self.weights
-        return weighted.sum(), weighted.detach()
+        raw = torch.stack(terms, dim=1)
+        weighted = raw * self.weights
+        return weighted.sum(), weighted.detach(), raw.detach()
 
 
 def losses_from_row(row: list[float], content_names: list[str], style_names: list[str], styles: int = 1) -> Losses:
-    """One variant's :class:`Losses` from its row of weighted terms (columns as :attr:`Objective.columns`)."""
+    """One variant's :class:`Losses` from its row of weighted terms (columns as :attr:`Objective.columns`),
+    followed by as many raw terms where the row has them (what a lane's step returns)."""
     nc, ns = len(content_names), len(style_names)
+    width = nc + ns * styles + 1
+    raw_row = row[width : 2 * width]
+    row = row[:width]
     content = sum(row[:nc])
     per_style = [row[nc + s * ns : nc + (s + 1) * ns] for s in range(styles)]
     style = {name: sum(values[i] for values in per_style) for i, name in enumerate(style_names)}
     tv = row[-1]
     totals = tuple(sum(values) for values in per_style) if styles > 1 else ()
-    return Losses(total=content + sum(style.values()) + tv, content=content, style=style, tv=tv, styles=totals)
+    raw: dict[str, float] = {}
+    if len(raw_row) == width:
+        raw = {f"content:{name}": raw_row[i] for i, name in enumerate(content_names)}
+        for s in range(styles):
+            image = "style" if styles == 1 else f"style {s + 1}"
+            raw.update({f"{image}:{name}": raw_row[nc + s * ns + i] for i, name in enumerate(style_names)})
+        raw["tv"] = raw_row[-1]
+    return Losses(total=content + sum(style.values()) + tv, content=content, style=style, tv=tv, styles=totals, raw=raw)

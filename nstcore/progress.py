@@ -7,7 +7,7 @@ Following Gatys et al.'s objective, each snapshot reports the *weighted* terms, 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
@@ -25,13 +25,40 @@ class Losses:
     # With several style images: each one's weighted total (its terms over every layer); the per-layer ``style``
     # sums over the images. Empty for a run with one style image.
     styles: tuple[float, ...] = ()
+    # The raw terms, unweighted (each layer's own loss; 0 where the weight is 0, since it is not computed):
+    # "content:conv4_2", "style:conv1_1" (with several style images "style 1:conv1_1", "style 2:conv1_1", ...), "tv".
+    # Empty where they were not reported (hand-made Losses).
+    raw: Mapping[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "style", MappingProxyType(dict(self.style)))
         object.__setattr__(self, "styles", tuple(self.styles))
+        object.__setattr__(self, "raw", MappingProxyType(dict(self.raw)))
 
     def __reduce__(self):  # a read-only mapping does not pickle; snapshots travel to other processes (Dask)
-        return (Losses, (self.total, self.content, dict(self.style), self.tv, self.styles))
+        return (Losses, (self.total, self.content, dict(self.style), self.tv, self.styles, dict(self.raw)))
+
+    def unweighted(self) -> dict[str, float]:
+        """The raw terms under :meth:`as_dict`'s names: ``content`` (its layers summed), ``style:<layer>`` (summed
+        over the style images), ``style image k`` (its layers summed), ``tv`` and their ``total``; {} where the
+        raw terms were not reported."""
+        if not self.raw:
+            return {}
+        out: dict[str, float] = {"content": 0.0}
+        images: dict[int, float] = {}
+        for key, value in self.raw.items():
+            kind, _, layer = key.partition(":")
+            if kind == "content":
+                out["content"] += value
+            elif kind.startswith("style"):
+                out[f"style:{layer}"] = out.get(f"style:{layer}", 0.0) + value
+                if kind != "style":
+                    index = int(kind.split()[1]) - 1
+                    images[index] = images.get(index, 0.0) + value
+        out.update({style_image_term(k): images[k] for k in sorted(images)})
+        out["tv"] = self.raw.get("tv", 0.0)
+        out["total"] = out["content"] + sum(v for k, v in out.items() if k.startswith("style:")) + out["tv"]
+        return out
 
     def as_dict(self) -> dict[str, float]:
         """Flat ``{"total": .., "content": .., "style:conv1_1": .., "tv": ..}`` (and ``"style image 1"`` ... with

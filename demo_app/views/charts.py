@@ -156,12 +156,13 @@ def rows_to_columns(
     rows: Sequence[tuple[int, nstcore.Losses]], terms: Sequence[str], weights: Mapping[str, float] | None = None
 ) -> dict[str, list[float]]:
     """New rows for ``source.stream``; zero terms become NaN (a log axis cannot show 0: the line just pauses).
-    ``weights`` (term -> its weight when the rows were made) gives the unweighted ``u_`` columns; without it (a
-    comparison's totals) they repeat the weighted values."""
+    The unweighted ``u_`` columns are the engine's raw terms (``Losses.unweighted``); for rows without them,
+    ``weights`` (term -> its weight when the rows were made) divides them out, and without either (a comparison's
+    totals) they repeat the weighted values."""
     data: dict[str, list[float]] = {"step": [], **{column_key(t): [] for t in terms}}
     data.update({"u_" + column_key(t): [] for t in terms})
     for step, losses in rows:
-        values = losses.as_dict()
+        values, reported = losses.as_dict(), losses.unweighted()
         data["step"].append(step)
         unweighted_total = 0.0
         for term in terms:
@@ -169,13 +170,16 @@ def rows_to_columns(
             data[column_key(term)].append(_shown(value))
             if term == "total":
                 continue
-            weight = (weights or {}).get(term, 1.0)
-            raw = value / weight if weight > 0 else 0.0
+            if reported:
+                raw = reported.get(term, 0.0)
+            else:
+                weight = (weights or {}).get(term, 1.0)
+                raw = value / weight if weight > 0 else 0.0
             unweighted_total += raw
             data["u_" + column_key(term)].append(_shown(raw))
         if "total" in terms:
-            total = unweighted_total if weights is not None else values.get("total", 0.0)
-            data["u_total"].append(_shown(total))
+            total = reported.get("total", 0.0) if reported else unweighted_total if weights is not None else None
+            data["u_total"].append(_shown(values.get("total", 0.0) if total is None else total))
     return data
 
 

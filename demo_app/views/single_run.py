@@ -30,7 +30,6 @@ from .charts import (
     mark_change,
     rows_to_columns,
     show_lines,
-    term_weights,
 )
 from .loop import NewestFrames, in_background
 from .widgets import clicks
@@ -310,8 +309,8 @@ class SingleRunView(param.Parameterized):
         self._fig.title.text = f"Loss ({self._view()} terms, log scale)"
 
     def _stream_rows(self, rows: list) -> None:
-        """New loss rows: both views computed now (the weights of this moment), the shown one streamed."""
-        columns = rows_to_columns(rows, self._terms, self._weights())
+        """New loss rows: both views (the engine reports every term weighted and raw), the shown one streamed."""
+        columns = rows_to_columns(rows, self._terms)
         new = {
             "weighted": {"step": columns["step"], **{k: columns[k] for k in self._shown_keys}},
             "unweighted": {"step": columns["step"], **{k: columns["u_" + k] for k in self._shown_keys}},
@@ -325,15 +324,6 @@ class SingleRunView(param.Parameterized):
         """Weighted <-> unweighted: the whole run so far in the other view."""
         self._source.data = {key: list(values) for key, values in self._views_data[self._view()].items()}
         self._title_view()
-
-    def _weights(self) -> dict[str, float]:
-        """Each chart term's weight as the run has it now (its start settings, updated as they were steered)."""
-        r = self.state.run.record
-        if not r:
-            return {}
-        return term_weights(
-            r["alpha"], r["beta"], r["tv"], r["content_layers"], r["style_layers"], r.get("style_blend") or ()
-        )
 
     def _mark_changes(self) -> None:
         """A labelled marker on the chart for each change steered into the run since the last tick."""
