@@ -1,0 +1,206 @@
+"""Starting a session's jobs: a single run, a comparison of the variants table, or a training for any photo, each
+checked against the server's limits first (a refusal is a sentence in ``error``), and Stop. The comparison's
+table (presets, variants) lives here too. Part of :class:`~demo_app.session.state.SessionState`.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import param
+
+import nstcore
+
+from ..jobs.scheduler import SchedulerError
+from .config_params import CONFIG_PARAM_NAMES
+from .core import SessionCore
+from .imaging import PreparedImage
+
+
+class LaunchPart(SessionCore):
+    """Jobs of one session: what starts them and what a comparison runs."""
+
+    preset: param.Selector = param.Selector(
+        default="style_layers", objects=list(nstcore.PRESETS), doc="Comparison preset."
+    )
+    variants = param.List(default=[], doc="Comparison rows: label, alpha, beta, tv, content/style layers, pooling.")
+    compare_shared = param.Dict(
+        default={}, doc="Shared settings the loaded preset needs (e.g. init=noise), for the comparison only."
+    )
+
+    def start(self) -> bool:
+        """Start a single run in a background thread; refuse (with ``error``) if one is running or input is bad."""
+        config = self._checked_config()
+        return config is not None and self._launch(config, None, "single")
+
+    def start_compare(self) -> bool:
+        """Optimise every row of :attr:`variants` together as one batch (same images, size and shared settings)."""
+        config = self.compare_config()
+        if config is None:
+            return False
+        rows = self.variants
+        if not 2 <= len(rows) <= self.limits.max_variants:
+            self.error = f"A comparison needs 2 to {self.limits.max_variants} variants; this one has {len(rows)}."
+            return False
+        try:
+            variants = [nstcore.variant_from_dict(config, row, i) for i, row in enumerate(rows)]
+        except nstcore.ConfigError as exc:
+            self.error = str(exc)
+            return False
+        return self._launch(config, variants, "compare")
+
+    def start_training(self) -> bool:
+        """Train one generator for any photo (nstcore.train): random crops of the content image and the sample
+        photos, with the run settings (size = the crop side, steps, weights, live as in a run). Its result becomes
+        this session's instant style. Regions and Keep colours belong to one photo, so they are refused."""
+        config = self._checked_config()
+        if config is None:
+            return False
+        if self.masks:
+            self.error = "Regions are drawn on one photo; clear them (More styles) to train for any photo."
+            return False
+        if config.preserve_colors != "none":
+            self.error = "Keep colours works on one photo at a time; set it to none to train for any photo."
+            return False
+        try:
+            config = config.replace(generator="hrnet")
+        except nstcore.ConfigError as exc:
+            self.error = str(exc)
+            return False
+        return self._launch(config, None, "single", photos=self.training_photos())
+
+    def _checked_config(self) -> nstcore.StyleConfig | None:
+        if self.running:
+            self.error = "A run is already going; press Stop first or wait for it to finish."
+            return None
+        if self.content is None or self.style is None:
+            self.error = "Choose a content and a style image first."
+            return None
+        try:
+            config = self.config()
+        except nstcore.ConfigError as exc:
+            self.error = str(exc)
+            return None
+        if config.size > self.limits.max_size or config.steps > self.limits.max_steps:
+            self.error = (
+                f"This server allows at most {self.limits.max_size} px and {self.limits.max_steps} steps; "
+                "lower the size or the number of steps."
+            )
+            return None
+        if config.size * config.style_scale > self.limits.max_size:
+            self.error = (
+                f"Style scale {config.style_scale:g} at {config.size} px makes the style image "
+                f"{config.size * config.style_scale:.0f} px, over this server's {self.limits.max_size} px; "
+                "lower the style scale or the size."
+            )
+            return None
+        return config
+
+    def _launch(
+        self,
+        config: nstcore.StyleConfig,
+        variants: list[nstcore.Variant] | None,
+        mode: str,
+        photos: list[PreparedImage] | None = None,
+    ) -> bool:
+        try:
+            styles, masks = self.run_styles()
+            hashes = [p.sha256 if p is not None else "" for p in (self.style_image, *self.extra_styles)]
+            run_info: dict[str, Any] = {
+                "content_sha256": self.content_image.sha256 if self.content_image is not None else "",
+                "style_sha256": hashes[0] if len(hashes) == 1 else hashes,
+            }
+            if masks is not None:
+                run_info["mask_sha256"] = [self.masks[i].sha256 if i in self.masks else "" for i in range(len(hashes))]
+            if photos:
+                run_info["trained_on_photos_sha256"] = [p.sha256 for p in photos]
+            run_info.update(self.backend.run_environment(config.precision))
+            self.run.submit(
+                config,
+                variants,
+                mode,
+                self.content,
+                styles,
+                self._exported(config),
+                run_info,
+                masks=masks,
+                photos=[p.image for p in photos] if photos else None,
+            )
+        except SchedulerError as exc:
+            self.error = str(exc)
+            return False
+        self.result, self.notes, self.last_losses = None, (), {}
+        self._run_content_jpeg = self.content_image.preview_jpeg if self.content_image is not None else b""
+        self.param.update(mode=mode, error="", step=0, total_steps=config.steps)
+        self.status = self.run.queue_text() or self.status
+        self.running = True
+        return True
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """The last run's variant labels."""
+        return self.run.labels
+
+    # -- comparisons ----------------------------------------------------------------------------------------------
+    def load_preset(self, name: str | None = None) -> bool:
+        """Fill :attr:`variants` (and the shared settings a preset needs, e.g. init=noise) from a preset."""
+        name = name or self.preset
+        try:
+            base = self.config()
+            shared, variants = nstcore.expand_preset(name, base, self.style_count)
+        except nstcore.ConfigError as exc:
+            self.error = str(exc)
+            return False
+        # What the preset needs of the shared settings stays with the comparison: the single run keeps its own.
+        plain = base.to_dict()
+        needs = {k: v for k, v in shared.to_dict().items() if plain[k] != v and k in CONFIG_PARAM_NAMES}
+        self.param.update(preset=name, compare_shared=needs, variants=[variant_row(v, shared) for v in variants])
+        return True
+
+    def compare_config(self) -> nstcore.StyleConfig | None:
+        """The comparison's shared config: the current settings plus what its preset needs (None: refused)."""
+        config = self._checked_config()
+        return config.replace(**self.compare_shared) if config is not None else None
+
+    def add_variant(self) -> None:
+        if len(self.variants) >= self.limits.max_variants:
+            self.error = f"At most {self.limits.max_variants} variants per comparison."
+            return
+        base = (
+            dict(self.variants[-1])
+            if self.variants
+            else variant_row(nstcore.Variant("", self.config().loss_weights()), self.config())
+        )
+        base["label"] = f"variant {len(self.variants) + 1}"
+        self.variants = [*self.variants, base]
+
+    def remove_variant(self) -> None:
+        if self.variants:
+            self.variants = self.variants[:-1]
+
+    def variants_json(self) -> str:
+        config = self.config().replace(**self.compare_shared)
+        variants = [nstcore.variant_from_dict(config, row, i) for i, row in enumerate(self.variants)]
+        return json.dumps(nstcore.comparison_to_dict(config, variants), indent=2)
+
+    def stop(self) -> None:
+        """Cancel the job: a queued one leaves the queue now, a running one ends after its current step."""
+        if self.running:
+            self.status = self.run.stop() or self.status
+
+
+def variant_row(variant: nstcore.Variant, shared: nstcore.StyleConfig) -> dict[str, Any]:
+    """A comparison-table row (layers as 'conv1_1:1,conv2_1:1' strings) for a variant."""
+    w = variant.weights
+    return {
+        "label": variant.label,
+        "alpha": w.alpha,
+        "beta": w.beta,
+        "tv": w.tv,
+        "content_layers": nstcore.format_layers({k: v for k, v in w.content_layers.items() if v > 0}),
+        "style_layers": nstcore.format_layers({k: v for k, v in w.style_layers.items() if v > 0}),
+        "pooling": variant.pooling or shared.pooling,
+        "style_blend": ":".join(f"{w:g}" for w in w.style_blend),
+        "preserve_colors": variant.preserve_colors or shared.preserve_colors,
+    }
