@@ -43,6 +43,7 @@ from .png_config import config_from_bytes, config_text_from_png, png_with_config
 from .presets import PRESETS, expand_preset, run_lengths
 from .progress import Losses, Progress, style_image_term
 from .records import LIVE_FIELDS, apply_change, every_layer, file_sha256
+from .request import RunRequest
 from .timelapse import FrameKeeper, timelapse_bytes, write_timelapse
 from .training import train
 from .variants import MAX_LABEL, VARIANT_FIELDS, Variant, clean_label, comparison_to_dict, variant_from_dict
@@ -93,6 +94,7 @@ __all__ = [
     "resize_long_side",
     "resolve_device",
     "set_cpu_threads",
+    "RunRequest",
     "run",
     "train",
     "save_image",

@@ -17,7 +17,10 @@ from demo_app.session.state import SessionState
 def cluster():
     from distributed import LocalCluster
 
-    # Worker processes import demo_app.jobs.dask_runner: make the repository importable there too.
+    # Worker processes import demo_app.jobs.dask_runner: make the repository importable there too. And Dask's nanny
+    # writes its workers' environment (OMP_NUM_THREADS=1, MKL_NUM_THREADS=1 ...) into *this* process's os.environ
+    # for good: every process the later tests start (the CLI, servers) then ran torch on one thread. Put it back.
+    saved = dict(os.environ)
     root = str(Path(__file__).resolve().parents[1])
     old = os.environ.get("PYTHONPATH")
     os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (root, old) if p)
@@ -32,10 +35,8 @@ def cluster():
                 client.close()
             _clients.clear()
     finally:
-        if old is None:
-            os.environ.pop("PYTHONPATH", None)
-        else:
-            os.environ["PYTHONPATH"] = old
+        os.environ.clear()
+        os.environ.update(saved)
 
 
 @pytest.fixture()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -101,48 +101,18 @@ class Backend:
             return self._scheduler
 
     def runner(
-        self,
-        config: nstcore.StyleConfig,
-        content: Any,
-        style: Any,
-        controls: nstcore.Controls,
-        variants: Sequence[nstcore.Variant],
-        masks: Sequence[Any] | None = None,
-        photos: Sequence[Any] | None = None,
+        self, request: nstcore.RunRequest, controls: nstcore.Controls
     ) -> Callable[[], Iterator[nstcore.Progress]]:
-        """A callable that starts the run where this backend runs jobs: this process's device, or a Dask worker.
-        ``style`` is one image or a list (blended); ``masks`` one per style (regions) or None. With ``photos``
-        the job trains one generator on all of them instead (:func:`nstcore.train`; ``content`` is ignored)."""
+        """A callable that starts ``request`` where this backend runs jobs: this process's device, or a Dask
+        worker; ``controls`` carry its live weights."""
         if self.dask_address:
             from .dask_runner import remote_runner
 
-            return remote_runner(
-                self.dask_address,
-                self.weights,
-                self.device_name,
-                config,
-                content,
-                style,
-                controls,
-                variants,
-                masks,
-                photos,
-            )
+            return remote_runner(self.dask_address, self.weights, self.device_name, request, controls)
 
         def start_run() -> Iterator[nstcore.Progress]:
-            network = self.network(config.model)
-            if photos:
-                return nstcore.train(config, photos, style, device=network.device, network=network, controls=controls)
-            return nstcore.run(
-                config,
-                content,
-                style,
-                masks=masks,
-                device=network.device,
-                network=network,
-                controls=controls,
-                variants=variants,
-            )
+            network = self.network(request.config.model)
+            return request.snapshots(device=network.device, network=network, controls=controls)
 
         return start_run
 

@@ -18,10 +18,8 @@ import pickle
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from typing import Any
-
-from PIL import Image
 
 import nstcore
 
@@ -81,16 +79,7 @@ def forget(client, key: str) -> None:
 
 
 def remote_job(
-    key: str,
-    weights: str,
-    device_name: str,
-    config_json: str,
-    content_png: bytes,
-    style_png: bytes | list[bytes],
-    variants: list[nstcore.Variant],
-    heartbeat_timeout: float = HEARTBEAT_TIMEOUT,
-    masks_png: list[bytes] | None = None,
-    photos_png: list[bytes] | None = None,
+    key: str, weights: str, device_name: str, request: nstcore.RunRequest, heartbeat_timeout: float = HEARTBEAT_TIMEOUT
 ) -> int:
     """Runs on a Dask worker: optimise and put every snapshot (pickled) on the job's queue. Returns steps done, or
     LOST when this is Dask re-running the task of a lost worker (the job already ran, partly, elsewhere)."""
@@ -106,31 +95,17 @@ def remote_job(
     stop = Variable(names["stop"], client=client)
     steer = Variable(names["controls"], client=client)
     beat = Variable(names["beat"], client=client)
-    config = nstcore.StyleConfig.from_json(config_json)
     device = nstcore.resolve_device(device_name)
-    network = nstcore.load_network(config.model, weights, device)  # cached per worker process
+    network = nstcore.load_network(request.config.model, weights, device)  # cached per worker process
     version, _, lr, requests = pickle.loads(steer.get())
-    controls = nstcore.Controls([v.weights for v in variants], lr=lr)
+    controls = nstcore.Controls([v.weights for v in request.variants or ()], lr=lr)
     seen_version, seen_requests = version, requests
     # The engine here numbers its own Controls' versions; the page knows the server's. Every snapshot goes back with
     # the server's version in effect, so the page can tell at which step a change it made took effect (records).
     server_of = {controls.read().version: version}
     last_beat, beat_seen_at = _read(beat, None), time.monotonic()
     steps = 0
-    snapshots = (
-        nstcore.train(config, photos_png, style_png, device=device, network=network, controls=controls)
-        if photos_png
-        else nstcore.run(
-            config,
-            content_png,
-            style_png,
-            masks=masks_png,
-            device=device,
-            network=network,
-            controls=controls,
-            variants=variants,
-        )
-    )
+    snapshots = request.snapshots(device=device, network=network, controls=controls)
     try:
         for progress in snapshots:
             steps = progress.step
@@ -180,22 +155,13 @@ def _read(variable, missing):
 
 
 def remote_runner(
-    address: str,
-    weights: str,
-    device_name: str,
-    config: nstcore.StyleConfig,
-    content: Image.Image,
-    style: Image.Image | Sequence[Image.Image],
-    controls: nstcore.Controls,
-    variants: Sequence[nstcore.Variant],
-    masks: Sequence[Image.Image] | None = None,
-    photos: Sequence[Image.Image] | None = None,
+    address: str, weights: str, device_name: str, request: nstcore.RunRequest, controls: nstcore.Controls
 ) -> Callable[[], Iterator[nstcore.Progress]]:
-    """A ``start_run`` for :class:`demo_app.jobs.scheduler.Job` that runs the job on the cluster at ``address`` (with
-    ``photos``: trains one generator on them, :func:`nstcore.train`)."""
+    """A ``start_run`` for :class:`demo_app.jobs.scheduler.Job` that runs ``request`` on the cluster at
+    ``address`` (its images travel as PNG bytes)."""
 
     def start_run() -> Iterator[nstcore.Progress]:
-        return _stream(address, weights, device_name, config, content, style, controls, list(variants), masks, photos)
+        return _stream(address, weights, device_name, request, controls)
 
     return start_run
 
@@ -206,7 +172,7 @@ LOST_SENTENCE = (
 
 
 def _stream(
-    address, weights, device_name, config, content, style, controls, variants, masks=None, photos=None
+    address: str, weights: str, device_name: str, request: nstcore.RunRequest, controls: nstcore.Controls
 ) -> Iterator[nstcore.Progress]:
     from distributed import Queue, Variable
 
@@ -229,13 +195,8 @@ def _stream(
         key,
         weights,
         device_name,
-        config.to_json(),
-        encode_png(content),
-        [encode_png(image) for image in style] if isinstance(style, (list, tuple)) else encode_png(style),
-        variants,
+        request.with_images(encode_png),
         HEARTBEAT_TIMEOUT,
-        [encode_png(mask) for mask in masks] if masks else None,
-        [encode_png(photo) for photo in photos] if photos else None,
         key=f"nst-job-{key}",
         pure=False,
         retries=0,

@@ -10,7 +10,7 @@ into the parameters the page watches.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import nstcore
@@ -50,31 +50,28 @@ class CurrentRun:
 
     def submit(
         self,
-        config: nstcore.StyleConfig,
-        variants: Sequence[nstcore.Variant] | None,
+        request: nstcore.RunRequest,
         mode: str,
-        content: Any,
-        style: Any,
         record: Mapping[str, Any] | None = None,
         run_info: Mapping[str, Any] | None = None,
-        masks: Sequence[Any] | None = None,
-        photos: Sequence[Any] | None = None,
     ) -> None:
-        """Queue a run (``variants=None``: one run of ``config`` with every conv layer available to switch on).
-        Raises ``SchedulerError`` (a sentence) when the scheduler refuses it."""
-        if variants is None:
+        """Queue the job ``request`` describes (without variants: one run of its config with every conv layer
+        available to switch on). Raises ``SchedulerError`` (a sentence) when the scheduler refuses it."""
+        config = request.config
+        if request.variants is None:
             # Every conv layer joins the run at weight 0 unless chosen, so switching one on mid-run works (the CLI
             # replays a record from the same list).
             config = nstcore.every_layer(config)
-            variants = [nstcore.Variant("", config.loss_weights())]
+            request = request.replace(config=config, variants=(nstcore.Variant("", config.loss_weights()),))
+        variants = request.variants or ()
         controls = nstcore.Controls([v.weights for v in variants], lr=config.effective_lr)
-        start_run = self.backend.runner(config, content, style, controls, variants, masks, photos)
-        width, height = content.size
+        start_run = self.backend.runner(request, controls)
+        width, height = request.content.size
         pixels = round(width * height * (config.size / max(width, height)) ** 2) * len(variants)
         job = Job(self.session_id, start_run, steps=config.steps, pixels=pixels, label=mode, client=self.client)
         self.backend.scheduler.submit(job, max_per_client=self.limits.max_jobs_per_client)
         self.job, self.controls, self.config = job, controls, config
-        self.styles = len(style) if isinstance(style, (list, tuple)) else 1
+        self.styles = len(request.styles)
         self.labels = tuple(v.label for v in variants)
         self.variants = list(variants)
         self.mode = mode

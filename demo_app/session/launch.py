@@ -116,17 +116,15 @@ class LaunchPart(SessionCore):
             if photos:
                 run_info["trained_on_photos_sha256"] = [p.sha256 for p in photos]
             run_info.update(self.backend.run_environment(config.precision))
-            self.run.submit(
+            request = nstcore.RunRequest(
                 config,
-                variants,
-                mode,
                 self.content,
-                styles,
-                self._exported(config),
-                run_info,
-                masks=masks,
-                photos=[p.image for p in photos] if photos else None,
+                tuple(styles) if isinstance(styles, list) else (styles,),
+                masks=tuple(masks) if masks is not None else None,
+                variants=tuple(variants) if variants is not None else None,
+                photos=tuple(p.image for p in photos) if photos else None,
             )
+            self.run.submit(request, mode, self._exported(config), run_info)
         except SchedulerError as exc:
             self.error = str(exc)
             return False
