@@ -106,7 +106,7 @@ def step_cell(
 @contextlib.contextmanager
 def lbfgs_fixes(level: int) -> Iterator[None]:
     """Switch off the engine's L-BFGS fixes above ``level`` (0 = torch's L-BFGS as shipped ... 3 = the engine)."""
-    lane = nstcore.lanes.Lane
+    lane = nstcore.lanes.PixelLane
     saved_init, saved_guard = lane.__init__, lane._guard
 
     def init(self, *args, **kwargs) -> None:

@@ -29,12 +29,13 @@ from .controls import Controls
 from .device import tune_backends, use_bf16
 from .errors import ConfigError, ImageError
 from .features import Network, load_network, min_image_side
-from .generator import build_generator_lanes
+from .generator import GeneratorLane, build_generator_lanes
 from .images import ImageSource, check_survives_pooling, load_image, resize_long_side
-from .lanes import CPU_BATCH_PIXELS, Lane, build_lanes, split_note, steer
+from .lanes import CPU_BATCH_PIXELS, Lane, build_lanes, split_note
 from .masks import load_masks, mask_tensors
 from .objective import losses_from_row
 from .progress import Progress
+from .stepping import ControlsReader, wants_image
 from .variants import Variant, as_variant, check_count
 
 
@@ -305,8 +306,8 @@ def _optimise(
             + " → ".join(f"{size} px" for size, _ in plan)
             + f", {' + '.join(str(n) for _, n in plan)} steps.",
         )
-    state = controls.read()
-    seen_version = state.version
+    reader = ControlsReader(controls)
+    state = reader.state
     # L-BFGS steps the whole lane as one flat vector: its curvature history, step length and blow-up guard would mix
     # the variants of a batch, so a variant's picture would depend on its neighbours. Under L-BFGS every variant
     # gets a lane of its own (still one run, one snapshot per step); Adam's per-element moments keep a batch
@@ -320,7 +321,7 @@ def _optimise(
         groups.setdefault(mode, []).append(i)
     start = time.perf_counter()
     step = 0
-    lanes: list[Any] = []  # pixel Lanes or GeneratorLanes: the loop needs only their common interface
+    lanes: list[Lane] = []  # PixelLanes or GeneratorLanes
     for index, (raw, (size, scale_steps)) in enumerate(zip(scales, plan)):
         previous = None
         if index > 0:
@@ -378,20 +379,11 @@ def _optimise(
         for scale_step in range(1, scale_steps + 1):
             step += 1
             if scale_step > 1:
-                state = controls.read()
-                if state.version != seen_version:
-                    steer(lanes, state, batch)
-                    seen_version = state.version
+                reader.refresh(lanes, batch)
                 terms = [lane.step() for lane in lanes]
             rows = _in_order(lanes, terms).tolist()  # the one device->host sync
-            want_image = (
-                step == steps
-                or scale_step == scale_steps
-                or (config.preview_every > 0 and step % config.preview_every == 0)
-                or controls.take_image_request()
-            )
             images = None
-            if want_image:
+            if wants_image(step, steps, config.preview_every, controls, end_of_scale=scale_step == scale_steps):
                 images = tensor_to_arrays(_in_order(lanes, [lane.image for lane in lanes]))
                 if recolour_from:  # luminance only: the content's chroma comes back
                     images = tuple(
@@ -400,7 +392,8 @@ def _optimise(
                     )
             trained = None
             if images is not None and config.generator == "hrnet":  # the generators too: a stopped run keeps them
-                trained = tuple(lane.state_dict() for lane in sorted(lanes, key=lambda lane: lane.indices[0]))
+                generators = sorted(lanes, key=lambda lane: lane.indices[0])
+                trained = tuple(lane.state_dict() for lane in generators if isinstance(lane, GeneratorLane))
             yield Progress(
                 trained=trained,
                 step=step,
@@ -411,8 +404,6 @@ def _optimise(
                 labels=labels,
                 notes=notes + split,
                 size=size,
-                controls_version=seen_version,
+                controls_version=reader.version,
             )
-        # A new scale reads the controls afresh (they may have moved during the last step of this one).
-        state = controls.read()
-        seen_version = state.version
+        state = reader.restart()

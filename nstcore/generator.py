@@ -2,10 +2,11 @@
 the pixels, with the same objective (Gatys et al.'s perceptual losses; Li et al. 2019 for the network), and use a
 trained generator again as an instant stylizer.
 
-A :class:`GeneratorLane` behaves like a pixel :class:`~nstcore.lanes.Lane` for the run loop (``step``,
-``set_controls``, ``image``, ``indices``, ``objective``), so snapshots, live weights, previews and stopping work the
-same. Each variant gets a generator of its own. Files: :func:`generator_bytes` and :func:`load_generator` (tensors
-and plain values only, read with ``torch.load(weights_only=True)``; anything else is refused with a sentence).
+A :class:`GeneratorLane` is a :class:`~nstcore.lanes.Lane` for the step loops (:mod:`~nstcore.stepping`), as a
+:class:`~nstcore.lanes.PixelLane` is (``step``, ``set_controls``, ``image``, ``indices``, ``objective``), so
+snapshots, live weights, previews and stopping work the same. Each variant gets a generator of its own. Files:
+:func:`generator_bytes` and :func:`load_generator` (tensors and plain values only, read with
+``torch.load(weights_only=True)``; anything else is refused with a sentence).
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ keeps L-BFGS usable at this loss scale (loss scaling, tolerances 0, the blow-up 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Protocol
 
 import torch
 from torch import Tensor
@@ -27,7 +28,25 @@ def is_out_of_memory(exc: BaseException) -> bool:
     )
 
 
-class Lane:
+class Lane(Protocol):
+    """What the step loops (:mod:`.stepping`, :mod:`.engine`, :mod:`.training`) need of a lane: the variants it
+    holds, its picture, its objective, new weights, and one step. :class:`PixelLane` optimises pixels;
+    :class:`~nstcore.generator.GeneratorLane` a generator network's weights."""
+
+    indices: list[int]
+    objective: Objective
+
+    @property
+    def image(self) -> Tensor: ...
+
+    def set_controls(self, variants: Sequence[LossWeights], lr: float) -> None: ...
+
+    def step(self) -> Tensor:
+        """One objective evaluation and update: the (b, 2T) weighted then raw terms of the evaluated picture."""
+        ...
+
+
+class PixelLane:
     """A slice of the variants that shares one forward/backward pass, with its own image and optimiser."""
 
     def __init__(
@@ -158,7 +177,7 @@ def build_lanes(
     bf16: bool,
     masks: Sequence[Tensor] | None = None,
     indices: Sequence[int] | None = None,
-) -> tuple[list[Lane], list[Tensor], int]:
+) -> tuple[list[PixelLane], list[Tensor], int]:
     """Lanes of up to ``chunk`` of the variants ``indices`` (default: all) and their first step; halves ``chunk`` on
     out-of-memory until it fits."""
     members = list(range(start_image.shape[0]) if indices is None else indices)
@@ -166,7 +185,7 @@ def build_lanes(
         lanes = []
         try:
             for first in range(0, len(members), chunk):
-                lane = Lane(
+                lane = PixelLane(
                     members[first : first + chunk],
                     config,
                     network,

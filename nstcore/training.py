@@ -34,6 +34,7 @@ from .generator import GeneratorLane, apply_generator
 from .images import ImageSource, check_survives_pooling, load_image, resize_long_side
 from .objective import Objective, losses_from_row
 from .progress import Losses, Progress
+from .stepping import ControlsReader, wants_image
 
 # Photos are resized so their short side is this much larger than the crop: consecutive crops of one photo then
 # frame it differently (a crop covers 80 % of the short side), while each still shows most of the scene, so the
@@ -157,8 +158,8 @@ def _train(
     bf16 = use_bf16(config.precision, device)
     tune_backends(device)
     side, steps = config.size, config.steps
-    state = controls.read()
-    seen = state.version
+    reader = ControlsReader(controls)
+    state = reader.state
     lane = GeneratorLane(
         0,
         config,
@@ -181,19 +182,10 @@ def _train(
     for step, crop in enumerate(plan, start=1):
         if step > 1:
             lane.set_input(_cut(photos[crop.photo], crop, side))
-            state = controls.read()
-            if state.version != seen:
-                if len(state.variants) != 1:
-                    raise ConfigError("The number of variants cannot change during a run.")
-                lane.set_controls(state.variants, state.lr)
-                seen = state.version
+            reader.refresh([lane], 1)
         row = lane.step()[0].tolist()  # the one device->host sync of the losses
         images = None
-        if (
-            step == steps
-            or (config.preview_every > 0 and step % config.preview_every == 0)
-            or controls.take_image_request()
-        ):
+        if wants_image(step, steps, config.preview_every, controls):
             images = tensor_to_arrays(apply_generator(lane.generator, preview))
         yield Progress(
             step=step,
@@ -203,7 +195,7 @@ def _train(
             images=images,
             notes=notes,
             size=side,
-            controls_version=seen,
+            controls_version=reader.version,
             trained=(lane.state_dict(),) if images is not None else None,  # a stopped training keeps its generator
         )
 
