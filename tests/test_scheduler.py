@@ -326,3 +326,12 @@ def test_shutdown_ends_queued_and_running_jobs_even_when_one_is_stuck() -> None:
             scheduler.submit(job("c"))
     finally:
         release.set()
+
+
+def test_shutdown_does_not_wait_for_the_watchdogs_next_round() -> None:
+    """The watchdog sleeps between rounds; shutdown wakes it (a SIGTERM ended up to a round later, and the suite's
+    last 10 s went to a test scheduler whose watchdog slept 1000 s)."""
+    scheduler = Scheduler(max_concurrent=1, max_queue=5, watch_every=1000)
+    t = time.perf_counter()
+    assert scheduler.shutdown(timeout=10) is True
+    assert time.perf_counter() - t < 2

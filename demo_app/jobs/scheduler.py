@@ -220,6 +220,7 @@ class Scheduler:
         self._active: dict[str, Job] = {}  # session -> its queued or running job
         self._cv = threading.Condition()
         self._closed = False
+        self._closing = threading.Event()  # wakes the watchdog at shutdown instead of after its next sleep
         self.paused = False  # the host paused the queue: running jobs go on, queued ones wait
         self.jobs_done = self.jobs_failed = self.jobs_cancelled = 0
         self.workers_replaced = 0
@@ -355,6 +356,7 @@ class Scheduler:
                 job.finish("cancelled", "The server is shutting down; your run was stopped.")
             self._cv.notify_all()
             threads = list(self._workers.values())
+        self._closing.set()
         deadline = time.monotonic() + timeout
         for thread in threads:
             thread.join(max(0.0, deadline - time.monotonic()))
@@ -409,8 +411,7 @@ class Scheduler:
 
     def _watch(self, every: float) -> None:
         """The watchdog: fail stalled jobs, leave stuck threads behind and replace them, replace dead threads."""
-        while True:
-            time.sleep(every)
+        while not self._closing.wait(every):
             with self._cv:
                 if self._closed:
                     return
