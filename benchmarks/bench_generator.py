@@ -122,8 +122,8 @@ def held_out(config, device, network, train_steps: int, race_steps: int) -> tupl
     from PIL import Image
 
     from nstcore import resize_long_side, run
-    from nstcore.engine import image_to_tensor
     from nstcore.generator import apply_generator, generator_from_weights
+    from nstcore.tensors import image_to_tensor
     from nstcore.training import score, train
 
     training, held = photo_split()
@@ -180,9 +180,9 @@ def main() -> None:
     from PIL import Image
 
     from nstcore import StyleConfig, describe_device, load_network, resize_long_side, resolve_device, run
-    from nstcore.engine import image_to_tensor
     from nstcore.generator import apply_generator
     from nstcore.hrnet import HRNet
+    from nstcore.tensors import image_to_tensor
 
     device = resolve_device(args.device)
     network = load_network("vgg19", "random", device)

@@ -109,7 +109,7 @@ def _baseline(spec: dict, device, network) -> dict:
     from baseline import build_baseline
 
     from nstcore import StyleConfig, prepare_images
-    from nstcore.engine import image_to_tensor
+    from nstcore.tensors import image_to_tensor
 
     config = StyleConfig(size=spec["size"], weights="random")
     prepared = prepare_images(config, CONTENT, STYLE)

@@ -18,7 +18,7 @@ STYLE = ROOT / "assets" / "style" / "swirls.png"
 def sample_objective(config, device, network, *, channels_last: bool | None = None):
     """``(Objective, content tensor)`` of ``config``'s layers on the sample images; call ``set_weights`` next."""
     from nstcore import Objective, VGGFeatures, prepare_images
-    from nstcore.engine import image_to_tensor
+    from nstcore.tensors import image_to_tensor
 
     prepared = prepare_images(config, CONTENT, STYLE)
     names_c, names_s = list(config.content_layers), list(config.style_layers)

@@ -58,14 +58,14 @@ PRIVATE_NAMES: tuple[PrivateName, ...] = (
     PrivateName(
         "panel.widgets:FileDropper",
         "_process_event",
-        "views/widgets.py",
+        "views/uploads.py",
         "each upload chunk as it arrives, to refuse a file over the server's limit before it is held whole; "
         "FileDropper's public value appears only when the file is complete.",
     ),
     PrivateName(
         "panel.widgets:FileDropper",
         "_file_buffer",
-        "views/widgets.py",
+        "views/uploads.py",
         "the chunks of a refused file, dropped at once instead of held until the page closes.",
         "init",
     ),

@@ -15,17 +15,13 @@ __version__ = "0.1.0"  # the project's version (pyproject.toml says the same; a 
 from .config import (
     DEFAULT_LR,
     MAX_JSON_BYTES,
-    MAX_STYLES,
     PAPER_CONTENT_LAYER,
     PAPER_STYLE_LAYERS,
     LossWeights,
     StyleConfig,
-    blend_weights,
     config_fields,
-    format_layers,
     literal_choices,
     load_json,
-    parse_layers,
 )
 from .controls import Controls, ControlsState
 from .device import describe_device, memory_mib, memory_report, release_memory, resolve_device, set_cpu_threads
@@ -47,6 +43,7 @@ from .request import RunRequest
 from .timelapse import FrameKeeper, timelapse_bytes, write_timelapse
 from .training import train
 from .variants import MAX_LABEL, VARIANT_FIELDS, Variant, clean_label, comparison_to_dict, variant_from_dict
+from .weight_text import MAX_STYLES, blend_weights, format_layers, parse_layers
 
 __all__ = [
     "DEFAULT_LR",

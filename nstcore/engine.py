@@ -18,13 +18,12 @@ from collections.abc import Generator, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-import numpy as np
 import torch
 from PIL import Image
 from torch import Tensor
 
 from .colour import luminance_image, match_colours, recolour
-from .config import MAX_STYLES, LossWeights, StyleConfig, blend_weights
+from .config import LossWeights, StyleConfig
 from .controls import Controls
 from .device import tune_backends, use_bf16
 from .errors import ConfigError, ImageError
@@ -36,25 +35,9 @@ from .masks import load_masks, mask_tensors
 from .objective import losses_from_row
 from .progress import Progress
 from .stepping import ControlsReader, wants_image
+from .tensors import image_to_tensor, tensor_to_arrays
 from .variants import Variant, as_variant, check_count
-
-
-def image_to_tensor(img: Image.Image, device: torch.device | str = "cpu") -> Tensor:
-    """RGB PIL image -> (1, 3, H, W) float32 in [0, 1]."""
-    array = np.asarray(img, dtype=np.uint8)
-    tensor = torch.from_numpy(array.copy()).permute(2, 0, 1).unsqueeze(0).contiguous()
-    return tensor.to(device=device, dtype=torch.float32) / 255.0
-
-
-def tensor_to_arrays(batch: Tensor) -> tuple[np.ndarray, ...]:
-    """(B, 3, H, W) in [0, 1] -> B read-only HxWx3 uint8 arrays on the CPU."""
-    data = batch.detach().clamp(0, 1).mul(255).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
-    arrays = []
-    for array in data:
-        array = np.ascontiguousarray(array)
-        array.flags.writeable = False
-        arrays.append(array)
-    return tuple(arrays)
+from .weight_text import MAX_STYLES, blend_weights
 
 
 @dataclass(frozen=True)

@@ -13,12 +13,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .config import LossWeights, blend_weights
+from .config import LossWeights
 from .errors import ConfigError
 from .features import VGGFeatures
 from .layers import sort_layers
 from .losses import content_loss, gram, guided_gram, style_loss, tv_loss
 from .progress import Losses
+from .weight_text import blend_weights
 
 
 class Objective:
@@ -33,7 +34,8 @@ class Objective:
     can show either without dividing weights out again.
 
     Several style images (Gatys et al. 2017, "Controlling Perceptual Factors in Neural Style Transfer"): each has its
-    own Gram targets, and its terms are weighted by ``beta * w_l * blend_s`` (:func:`~nstcore.config.blend_weights`).
+    own Gram targets, and its terms are weighted by ``beta * w_l * blend_s``
+    (:func:`~nstcore.weight_text.blend_weights`).
     Without masks the generated image's Gram at a layer is computed once and compared with every style's target, so
     an extra style costs a C x C difference per layer. With ``masks`` (one (1, 1, H, W) tensor in [0, 1] per style, in
     the content image's frame) each style is matched over its own region only: the mask is downsampled to each

@@ -24,10 +24,10 @@ import torch
 from PIL import Image
 from torch import Tensor
 
-from .config import StyleConfig, blend_weights
+from .config import StyleConfig
 from .controls import Controls
 from .device import tune_backends, use_bf16
-from .engine import StyleSources, image_to_tensor, style_list, tensor_to_arrays
+from .engine import StyleSources, style_list
 from .errors import ConfigError
 from .features import Network, VGGFeatures, load_network, min_image_side
 from .generator import GeneratorLane, apply_generator
@@ -35,6 +35,8 @@ from .images import ImageSource, check_survives_pooling, load_image, resize_long
 from .objective import Objective, losses_from_row
 from .progress import Losses, Progress
 from .stepping import ControlsReader, wants_image
+from .tensors import image_to_tensor, tensor_to_arrays
+from .weight_text import blend_weights
 
 # Photos are resized so their short side is this much larger than the crop: consecutive crops of one photo then
 # frame it differently (a crop covers 80 % of the short side), while each still shows most of the scene, so the

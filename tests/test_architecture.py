@@ -108,3 +108,22 @@ def test_every_private_upstream_name_we_use_still_exists() -> None:
     source = "\n".join(p.read_text(encoding="utf-8") for p in (ROOT / "demo_app").rglob("*.py"))
     for entry in PRIVATE_NAMES:
         assert entry.name in source and (ROOT / "demo_app" / entry.where).exists(), entry
+
+
+def test_nstcore_never_prints_and_the_cli_speaks_in_one_place() -> None:
+    """The engine hands progress over as snapshots; the command line's lines go through cli/shared.say only."""
+    for name, path in _modules().items():
+        if not name.startswith("nstcore"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+                assert node.func.id != "print", f"{name} line {node.lineno}"
+            if isinstance(node, ast.Attribute) and node.attr in ("stdout", "stderr") and name != "nstcore.cli.shared":
+                assert not (isinstance(node.value, ast.Name) and node.value.id == "sys"), f"{name} line {node.lineno}"
+
+
+def test_modules_stay_under_400_lines() -> None:
+    long = {
+        name: n for name, path in _modules().items() if (n := len(path.read_text(encoding="utf-8").splitlines())) > 400
+    }
+    assert long == {}, long

@@ -20,7 +20,7 @@ import pytest
 import torch
 
 from nstcore import LossWeights, Objective, VGGFeatures
-from nstcore.engine import image_to_tensor
+from nstcore.tensors import image_to_tensor
 
 CONTENT = ("conv4_2",)
 STYLE = ("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1")

@@ -14,8 +14,8 @@ from conftest import CONTENT, STYLE, nst
 from PIL import Image
 
 from nstcore import ConfigError, Controls, StyleConfig, resize_long_side, run
-from nstcore.engine import image_to_tensor, tensor_to_arrays
 from nstcore.generator import apply_generator, generator_bytes, load_generator
+from nstcore.tensors import image_to_tensor, tensor_to_arrays
 
 
 @pytest.fixture()

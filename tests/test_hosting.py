@@ -21,7 +21,7 @@ from demo_app.jobs.backend import Backend
 from demo_app.session.limits import Limits
 from demo_app.session.state import SessionState
 from demo_app.session.text import as_html, capped
-from demo_app.views.widgets import Uploader
+from demo_app.views.uploads import Uploader
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = '<img src=x onerror="alert(1)">'

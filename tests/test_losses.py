@@ -96,7 +96,7 @@ def test_total_loss_gradient_matches_finite_differences(norm: str) -> None:
 
 
 def test_weighted_terms_add_up_to_total(network, content_image, style_image) -> None:
-    from nstcore.engine import image_to_tensor
+    from nstcore.tensors import image_to_tensor
 
     extractor = VGGFeatures(network, ["conv4_2", "conv1_1", "conv3_1"], "avg")
     content, style = image_to_tensor(content_image), image_to_tensor(style_image)

@@ -13,10 +13,10 @@ from PIL import Image
 
 import nstcore
 from nstcore import ConfigError, Controls, ImageError, StyleConfig, run
-from nstcore.config import blend_weights
-from nstcore.engine import image_to_tensor
 from nstcore.features import VGGFeatures
 from nstcore.losses import gram
+from nstcore.tensors import image_to_tensor
+from nstcore.weight_text import blend_weights
 
 
 def stripes(width: int, height: int) -> Image.Image:

@@ -10,8 +10,8 @@ from conftest import make_image, nst
 from PIL import Image
 
 from nstcore import ConfigError, Controls, ImageError, StyleConfig, resize_long_side
-from nstcore.engine import image_to_tensor, tensor_to_arrays
 from nstcore.generator import apply_generator, generator_bytes, generator_from_weights, load_generator
+from nstcore.tensors import image_to_tensor, tensor_to_arrays
 from nstcore.training import CROP_ROOM, crop_plan, score, train
 
 PHOTOS = [make_image(64, 48, seed=s) for s in (1, 3, 5, 7)]

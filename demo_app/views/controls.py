@@ -15,7 +15,8 @@ from ..session.state import SessionState
 from ..session.text import as_html, file_label
 from .inputs import caption
 from .loop import in_background
-from .widgets import LayerRows, LogSlider, StyleStrength, Uploader
+from .uploads import Uploader
+from .widgets import LayerRows, LogSlider, StyleStrength
 
 RUN_LENGTH_LABELS = {"quick": "Quick (~20 s)", "full": "Full"}
 

@@ -16,7 +16,7 @@ from ..session.samples import DEFAULT_CONTENT, DEFAULT_STYLE, EXAMPLES, example_
 from ..session.state import SessionState
 from .history import PictureButtons
 from .loop import in_background
-from .widgets import image_uploader
+from .uploads import image_uploader
 
 UPLOADED = "(your upload)"  # the sample menus' entry while an upload is in use, so picking a sample again works
 

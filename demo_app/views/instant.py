@@ -24,7 +24,8 @@ import nstcore
 from ..session.imaging import PreparedImage, encode_jpeg, encode_png
 from ..session.state import SessionState
 from .loop import in_background
-from .widgets import LazyCard, clicks, image_uploader
+from .uploads import image_uploader
+from .widgets import LazyCard, clicks
 
 OWN = "this session's generator"
 NONE_YET = "(none yet: train one below, or run with Paint with = hrnet)"
@@ -164,7 +165,7 @@ class InstantView(LazyCard):
                 model, _ = state.backend.generator(name)
             image = nstcore.resize_long_side(content, size)
             device = next(model.parameters()).device
-            from nstcore.engine import image_to_tensor, tensor_to_arrays
+            from nstcore.tensors import image_to_tensor, tensor_to_arrays
 
             start = time.perf_counter()
             out = tensor_to_arrays(generator.apply_generator(model, image_to_tensor(image, device)))[0]

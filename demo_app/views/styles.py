@@ -28,7 +28,8 @@ import nstcore
 from ..session.imaging import REGION_COLOURS, PreparedMask, mask_thumbnail
 from ..session.state import SessionState
 from .loop import in_background
-from .widgets import LazyCard, clicks, image_uploader
+from .uploads import image_uploader
+from .widgets import LazyCard, clicks
 
 # The drawing canvas: the content image at this long side (what a sidebar fits; strokes are scaled to the image).
 CANVAS_SIDE = 290

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from collections.abc import Sequence
 
-from .shared import check_output, guarded, read_bytes, save_result
+from .shared import check_output, guarded, read_bytes, save_result, say
 
 
 def apply_parser() -> argparse.ArgumentParser:
@@ -37,10 +36,10 @@ def run_apply(args: argparse.Namespace) -> int:
 
     from ..config import StyleConfig
     from ..device import resolve_device
-    from ..engine import image_to_tensor, tensor_to_arrays
     from ..errors import ConfigError
     from ..generator import apply_generator, load_generator
     from ..images import load_image, resize_long_side
+    from ..tensors import image_to_tensor, tensor_to_arrays
 
     output = check_output(args.output, keep={"generator file": args.generator, "photo": args.photo})
     model, config = load_generator(read_bytes(args.generator, "generator file"), f"The generator file {args.generator}")
@@ -59,7 +58,7 @@ def run_apply(args: argparse.Namespace) -> int:
     record = {**config.to_dict(), "run": {"applied_generator": True}}
     save_result(tensor_to_arrays(result)[0], output, json.dumps(record, indent=2))
     if not args.no_progress:
-        print(f"wrote {output} ({image.width}x{image.height}) in {elapsed * 1000:.0f} ms", file=sys.stderr)
+        say(f"wrote {output} ({image.width}x{image.height}) in {elapsed * 1000:.0f} ms")
     return 0
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -28,6 +27,7 @@ from .shared import (
     mask_paths,
     read_text,
     save_result,
+    say,
 )
 
 
@@ -98,17 +98,16 @@ def run_compare(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
     )
     if not args.no_progress:
-        print(
+        say(
             f"nstcore compare: {len(variants)} variants ({', '.join(v.label for v in variants)}) as one batch on "
             f"{describe_device(device)}; {shared.steps} {shared.optimizer} steps at {shared.size} px",
-            file=sys.stderr,
         )
     last = drive(snapshots, shared.steps, args.no_progress, args.log_json)
     # The grid carries the shared settings: loading it as a config restores what every cell had in common.
     save_result(grid_image(last.images, [v.label for v in variants], args.columns), output, shared.to_json())
     json_path.write_text(json.dumps(comparison_to_dict(shared, variants), indent=2) + "\n", encoding="utf-8")
     if not args.no_progress:
-        print(f"wrote {output} and {json_path} ({last.rate:.2f} steps/s for the whole batch)", file=sys.stderr)
+        say(f"wrote {output} and {json_path} ({last.rate:.2f} steps/s for the whole batch)")
     return 0
 
 

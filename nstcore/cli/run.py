@@ -29,6 +29,7 @@ from .shared import (
     mask_paths,
     read_record,
     save_result,
+    say,
 )
 
 
@@ -89,17 +90,15 @@ def _run(args: argparse.Namespace) -> int:
     for role, digest in hashes.items():
         recorded = record.get(f"{role}_sha256")
         if recorded and recorded != digest:
-            print(
+            say(
                 f"warning: the {role} image is not the one this record was made with (its SHA-256 differs); "
                 "the result will differ too.",
-                file=sys.stderr,
             )
     trained_on = record.get("trained_on_photos_sha256")
     if isinstance(trained_on, list) and len(trained_on) > 1:
-        print(
+        say(
             f"warning: this record is of a generator trained on {len(trained_on)} photos (the page's Train for any "
             "photo); this command trains on the content image alone (python -m nstcore train takes several).",
-            file=sys.stderr,
         )
     if args.save_config:
         Path(args.save_config).write_text(config.to_json() + "\n", encoding="utf-8")
@@ -109,7 +108,7 @@ def _run(args: argparse.Namespace) -> int:
         # A step's sums are split between the threads: on another count its last bits differ, and a steered run's
         # replay would drift from the page's picture (issue 21's "replay race": the page's server ran on all cores,
         # this command on torch's default).
-        print(f"nstcore: replaying on {threads} CPU threads, as the record's run did.", file=sys.stderr)
+        say(f"nstcore: replaying on {threads} CPU threads, as the record's run did.")
     # A record from the page: every layer listed, as the page runs it, so a layer switched on mid-run exists.
     running = every_layer(config) if "changes" in record else config
     controls = Controls([running.loss_weights()], lr=running.effective_lr)
@@ -129,17 +128,16 @@ def _run(args: argparse.Namespace) -> int:
         # The recorded run was stopped there: reproduce it, not a longer run.
         snapshots = _until(snapshots, done, controls)
         if not args.no_progress:
-            print(f"nstcore: the record stopped at step {done} of {config.steps}; so does this run.", file=sys.stderr)
+            say(f"nstcore: the record stopped at step {done} of {config.steps}; so does this run.")
     if not args.no_progress:
         replayed = f"; replaying {sum(map(len, changes.values()))} recorded changes" if changes else ""
-        print(
+        say(
             f"nstcore: {config.model} ({config.weights} weights, {config.pooling} pooling) on "
             f"{describe_device(device)}; {config.steps} {config.effective_optimizer} steps at {config.size} px"
             + (" (hrnet generator)" if config.generator == "hrnet" else "")
             + replayed
             + (f"; {len(args.style)} style images" if len(args.style) > 1 else "")
             + (" with masks" if masks else ""),
-            file=sys.stderr,
         )
     frames: FrameKeeper[Any] = FrameKeeper()
     last = drive(
@@ -164,10 +162,9 @@ def _run(args: argparse.Namespace) -> int:
             raise ConfigError("The run ended before its last step, so there is no trained generator to save.")
         Path(args.save_generator).write_bytes(generator_bytes(last.trained[0], config))
     if not args.no_progress:
-        print(
+        say(
             f"wrote {output} ({last.image.shape[1]}x{last.image.shape[0]}), final loss {last.loss.total:.4g}, "
             f"{last.rate:.2f} steps/s",
-            file=sys.stderr,
         )
     return 0
 

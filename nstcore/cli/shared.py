@@ -15,9 +15,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ..config import StyleConfig, config_fields, format_layers, literal_choices, parse_blend, parse_layers
+from ..config import StyleConfig, config_fields, literal_choices
 from ..errors import ConfigError, NSTError
 from ..png_config import record_from_bytes
+from ..weight_text import format_layers, parse_blend, parse_layers
 
 EXIT_BAD_INPUT = 2
 # --config takes a JSON file (a few KB) or a result PNG carrying its settings (a 4096 px PNG is ~30 MB).
@@ -127,7 +128,7 @@ def drive(snapshots, steps: int, quiet: bool, log_path: str | None):
     try:
         for last in snapshots:
             if last.notes and not notes_shown:
-                bar.write("note: " + " ".join(last.notes), file=sys.stderr)
+                bar.write("note: " + " ".join(last.notes))
                 notes_shown = True
             bar.update(1)
             bar.set_postfix(loss=f"{sum(losses.total for losses in last.losses):.4g}", refresh=False)
@@ -248,23 +249,28 @@ def input_files(args: argparse.Namespace) -> dict[str, str | None]:
     return files
 
 
+def say(text: str) -> None:
+    """The command line's one voice: a line for the person at the terminal, on stderr (stdout stays free). The engine
+    never prints; its progress reaches the CLI as snapshots."""
+    sys.stderr.write(text + "\n")
+
+
 def guarded(func, args: argparse.Namespace) -> int:
     """Run ``func(args)``; turn errors into one sentence on stderr and an exit code (tracebacks with --debug)."""
     try:
         return func(args)
     except KeyboardInterrupt:
-        print("Interrupted.", file=sys.stderr)
+        say("Interrupted.")
         return 130
     except NSTError as exc:
         if args.debug:
             raise
-        print(f"error: {exc}", file=sys.stderr)
+        say(f"error: {exc}")
         return EXIT_BAD_INPUT
     except Exception as exc:  # an engine bug: still one sentence unless --debug
         if args.debug:
             raise
-        print(
+        say(
             f"error: unexpected failure ({type(exc).__name__}: {exc}); re-run with --debug for details.",
-            file=sys.stderr,
         )
         return 1

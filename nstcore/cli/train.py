@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from ..errors import ConfigError
-from .shared import add_config_arguments, build_config, check_output, drive, guarded, save_result
+from .shared import add_config_arguments, build_config, check_output, drive, guarded, save_result, say
 
 
 def train_parser() -> argparse.ArgumentParser:
@@ -77,10 +76,9 @@ def run_train(args: argparse.Namespace) -> int:
     device = resolve_device(config.device)
     snapshots = train(config, photos, args.style, device=device, progress=not args.no_progress)
     if not args.no_progress:
-        print(
+        say(
             f"nstcore train: {config.model} ({config.weights} weights) on {describe_device(device)}; {config.steps} "
             f"steps of {config.size} px crops from {len(photos)} photo{'s' if len(photos) != 1 else ''}",
-            file=sys.stderr,
         )
     last = drive(snapshots, config.steps, args.no_progress, args.log_json)
     assert last.trained is not None  # the last step always carries the generator
@@ -89,7 +87,7 @@ def run_train(args: argparse.Namespace) -> int:
         record = {**config.to_dict(), "run": {"trained_on_photos": len(photos), "steps_done": last.step}}
         save_result(last.image, preview, json.dumps(record, indent=2))
     if not args.no_progress:
-        print(f"wrote {output} after {last.step} steps ({last.rate:.2f} steps/s)", file=sys.stderr)
+        say(f"wrote {output} after {last.step} steps ({last.rate:.2f} steps/s)")
     return 0
 
 

@@ -1,0 +1,75 @@
+"""Uploads on the page: Panel's chunked FileDropper with the server's size limit enforced chunk by chunk
+(:class:`Uploader`), and the drop area for one image (:func:`image_uploader`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import panel as pn
+
+import nstcore
+
+
+class Uploader(pn.widgets.FileDropper):
+    """Panel's chunked FileDropper with the size limit enforced on the server as well as in the browser.
+
+    A file travels in chunks of ``CHUNK_BYTES`` (never one websocket message the size of the file: the old
+    FileInput's single message over the websocket cap dropped the connection and the session with its job). The
+    browser refuses a file over the limit before sending it (FilePond says so in the widget); a client that skips
+    that check is stopped here at the first chunk that would pass the limit, and ``on_refused(name, size)`` says
+    so. ``on_file(name, data)`` gets each complete file once, then the widget forgets it.
+    """
+
+    CHUNK_BYTES = 1024 * 1024
+
+    def __init__(
+        self, *, max_bytes: int, on_file: Callable[[str, bytes], None], on_refused: Callable[[str, int], None], **params
+    ) -> None:
+        # FilePond reads "KB" as 1000 bytes; round up so a file just under the server's limit is never refused.
+        params.setdefault("max_file_size", f"{max_bytes // 1000 + 1}KB")
+        super().__init__(chunk_size=self.CHUNK_BYTES, multiple=False, **params)
+        self._max_bytes, self._on_file, self._on_refused = max_bytes, on_file, on_refused
+        self._received: dict[str, int] = {}
+        self._refused: set[str] = set()
+
+    def _process_event(self, event) -> None:
+        if event.event_name != "upload_event":
+            super()._process_event(event)
+            return
+        data = event.data
+        name, chunk, total = str(data.get("name", "")), int(data.get("chunk", 0)), int(data.get("total_chunks", 0))
+        if chunk == 1:
+            self._received[name] = 0
+            self._refused.discard(name)
+        if name in self._refused:
+            return
+        size = self._received.get(name, 0) + len(data.get("data") or b"")
+        self._received[name] = size
+        if size > self._max_bytes or (total - 1) * self.chunk_size > self._max_bytes:
+            self._file_buffer.pop(name, None)
+            self._received.pop(name, None)
+            self._refused.add(name)
+            self._on_refused(name, max(size, (total - 1) * self.chunk_size))
+            return
+        super()._process_event(event)
+        if chunk == total and name in self.value:
+            content = self.value.pop(name)
+            self.mime_type.pop(name, None)
+            self._received.pop(name, None)
+            self._on_file(name, content.encode() if isinstance(content, str) else content)
+
+
+def image_uploader(
+    max_bytes: int, css_class: str, on_file: Callable[[str, bytes], None], on_refused: Callable[[str, int], None]
+) -> Uploader:
+    """The page's drop area for one image (the formats nstcore reads), as wide as a sidebar card."""
+    return Uploader(
+        max_bytes=max_bytes,
+        accepted_filetypes=list(nstcore.IMAGE_SUFFIXES),
+        width=290,
+        height=76,
+        layout="compact",
+        css_classes=[css_class],
+        on_file=on_file,
+        on_refused=on_refused,
+    )
