@@ -50,10 +50,6 @@ class RunRequest:
         """The style argument of :func:`~nstcore.engine.run`: the one image, or the list of several."""
         return self.styles[0] if len(self.styles) == 1 else list(self.styles)
 
-    @property
-    def training(self) -> bool:
-        return bool(self.photos)
-
     def replace(self, **changes: Any) -> RunRequest:
         return dataclasses.replace(self, **changes)
 

@@ -50,8 +50,9 @@ class Backend:
     def device_label(self) -> str:
         return nstcore.describe_device(self.device)
 
-    def run_environment(self, precision: str) -> dict[str, str]:
-        """Device, the arithmetic a run of ``precision`` uses here, torch's and nstcore's versions (for records)."""
+    def run_environment(self, precision: str) -> dict[str, Any]:
+        """Device, the arithmetic a run of ``precision`` uses here (and its CPU threads), torch's and nstcore's versions
+        (for records)."""
         from nstcore.device import use_bf16
         from nstcore.records import environment
 

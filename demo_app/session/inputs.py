@@ -130,16 +130,21 @@ class InputsPart(SessionCore):
         self.masks = {}
         self.param.update(mask_note="", styles_version=self.styles_version + 1)
 
-    def run_styles(self) -> tuple[Any, list[Image.Image] | None]:
-        """What a run gets: the style image (or the list of them) and the masks (None without regions). A style
-        without a painted region goes everywhere."""
+    def run_images(self) -> tuple[tuple[Image.Image, ...], tuple[Image.Image, ...] | None]:
+        """What a run gets: every style image, and the masks (None without regions). A style without a painted
+        region goes everywhere."""
         assert self.style is not None and self.content is not None
-        styles = [self.style, *(p.image for p in self.extra_styles)]
+        styles = (self.style, *(p.image for p in self.extra_styles))
         masks = None
         if self.masks:
             everywhere = Image.new("L", self.content.size, 255)
-            masks = [self.masks[i].image if i in self.masks else everywhere for i in range(len(styles))]
-        return (styles if len(styles) > 1 else styles[0]), masks
+            masks = tuple(self.masks[i].image if i in self.masks else everywhere for i in range(len(styles)))
+        return styles, masks
+
+    def run_styles(self) -> tuple[Any, list[Image.Image] | None]:
+        """:meth:`run_images` as the engine's ``style`` argument (one image, or the list of several) and a list."""
+        styles, masks = self.run_images()
+        return (list(styles) if len(styles) > 1 else styles[0]), (list(masks) if masks is not None else None)
 
     def training_photos(self) -> list[PreparedImage]:
         """What "Train for any photo" trains on: the content image, then the project's sample photos (each once;

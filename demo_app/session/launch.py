@@ -105,7 +105,7 @@ class LaunchPart(SessionCore):
         photos: list[PreparedImage] | None = None,
     ) -> bool:
         try:
-            styles, masks = self.run_styles()
+            styles, masks = self.run_images()
             hashes = [p.sha256 if p is not None else "" for p in (self.style_image, *self.extra_styles)]
             run_info: dict[str, Any] = {
                 "content_sha256": self.content_image.sha256 if self.content_image is not None else "",
@@ -119,8 +119,8 @@ class LaunchPart(SessionCore):
             request = nstcore.RunRequest(
                 config,
                 self.content,
-                tuple(styles) if isinstance(styles, list) else (styles,),
-                masks=tuple(masks) if masks is not None else None,
+                styles,
+                masks=masks,
                 variants=tuple(variants) if variants is not None else None,
                 photos=tuple(p.image for p in photos) if photos else None,
             )

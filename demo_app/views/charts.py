@@ -178,8 +178,13 @@ def rows_to_columns(
             unweighted_total += raw
             data["u_" + column_key(term)].append(_shown(raw))
         if "total" in terms:
-            total = reported.get("total", 0.0) if reported else unweighted_total if weights is not None else None
-            data["u_total"].append(_shown(values.get("total", 0.0) if total is None else total))
+            if reported:
+                total = reported.get("total", 0.0)
+            elif weights is not None:
+                total = unweighted_total
+            else:
+                total = values.get("total", 0.0)
+            data["u_total"].append(_shown(total))
     return data
 
 
