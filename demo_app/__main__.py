@@ -169,6 +169,7 @@ def main(argv: list[str] | None = None) -> int:
             max_queue=limits.max_queue,
             dask_address=args.dask_scheduler,
             stall_seconds=limits.job_stall_seconds,
+            stuck_seconds=limits.stuck_thread_seconds,
             generators_dir=args.generators,
         )
         if args.generators and not Path(args.generators).is_dir():

@@ -18,6 +18,7 @@ from torch import Tensor, nn
 
 from .device import prefers_channels_last
 from .errors import ConfigError, shown
+from .interrupt import checkpoint
 from .layers import pools_before, tap_index
 from .weights import load_features
 
@@ -141,6 +142,9 @@ class VGGFeatures(nn.Module):
         out: dict[str, Tensor] = {}
         for index, module in enumerate(self.body):
             x = module(x)
+            # A job stopped mid-step ends here, not after the whole step (nstcore.interrupt); backward checks at each
+            # ReLU's output (the tensors no in-place operation changes afterwards).
+            checkpoint(x, backward=isinstance(module, nn.ReLU))
             if index in wanted:
                 out[wanted[index]] = x
             if index == stop:

@@ -17,6 +17,7 @@ import nstcore
 
 from ..session.limits import Limits
 from ..session.text import MAX_NAME
+from .gate import Gate
 from .scheduler import Scheduler, default_concurrency
 
 log = logging.getLogger("demo_app")
@@ -32,8 +33,10 @@ class Backend:
     max_queue: int = Limits.max_queue
     dask_address: str | None = None  # run jobs on a Dask cluster (demo_app.jobs.dask_runner) instead of here
     stall_seconds: float = Limits.job_stall_seconds  # the scheduler's watchdog (see Limits)
+    stuck_seconds: float = Limits.stuck_thread_seconds  # a left-behind thread this long fails /liveness (see Limits)
     generators_dir: str | None = None  # trained generators (*.pt) the page offers as instant styles
     banner: str | None = None
+    gate: Gate = field(default_factory=Gate, repr=False)  # admits every piece of work a visitor can cause
     _scheduler: Scheduler | None = field(default=None, repr=False)
     _device: object = field(default=None, repr=False)
     _effective: dict[str, str] = field(default_factory=dict, repr=False)
@@ -98,6 +101,7 @@ class Backend:
                     self.max_queue,
                     after_job=lambda job: nstcore.release_memory(self.device),
                     stall_seconds=self.stall_seconds,
+                    stuck_seconds=self.stuck_seconds,
                 )
             return self._scheduler
 

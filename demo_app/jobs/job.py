@@ -39,6 +39,7 @@ class Handover:
     trained: tuple[dict[str, Any], ...] | None = None
     finished: bool = False
     error: str | None = None
+    reason: str | None = None  # why a job that was not stopped by its page ended early (a time cap)
 
 
 def describe_failure(exc: BaseException) -> str:
@@ -71,6 +72,7 @@ class Job:
         pixels: int,
         label: str = "run",
         client: str = "",
+        time_cap: float | None = None,
     ) -> None:
         self.id = next(_ids)
         self.session_id = session_id
@@ -82,6 +84,8 @@ class Job:
         self.submitted_at = self.started_at = self.finished_at = 0.0
         self.last_progress_at = 0.0  # when it started or last yielded a snapshot (the watchdog's clock)
         self.cancel_requested_at: float | None = None
+        self.time_cap = time_cap  # seconds it may run; then the watchdog stops it (see Scheduler)
+        self.stop_reason: str | None = None  # a sentence for the page when something else than its Stop ended it
         self._start_run = start_run
         self._lock = threading.Lock()
         self._pending = Handover()
@@ -129,6 +133,7 @@ class Job:
             self.finished_at = time.time()
             self._pending.finished = True
             self._pending.error = error
+            self._pending.reason = self.stop_reason
             self._done.set()
         self._stop.set()
         return True
@@ -140,24 +145,13 @@ class Job:
         self.last_progress_at = self.started_at
         snapshots = None
         try:
-            snapshots = self._start_run()
-            for progress in snapshots:
-                with self._lock:
-                    if self._done.is_set():  # ended meanwhile (cancelled, or failed by the watchdog)
-                        break
-                    self._pending.rows.append((progress.step, progress.losses))
-                    self._pending.latest = progress
-                    self._pending.notes = progress.notes
-                    self._pending.version_steps.setdefault(progress.controls_version, progress.step)
-                    if progress.images is not None:
-                        self._pending.frames, self._pending.frames_step = progress.images, progress.step
-                    if progress.trained is not None:
-                        self._pending.trained = progress.trained
-                self.latest = progress
-                self.last_progress_at = time.time()
-                if self._stop.is_set():
-                    break
+            with nstcore.stop_when(self._stop.is_set):  # Stop ends a long step between layers (nstcore.interrupt)
+                snapshots = self._start_run()
+                self._follow(snapshots)
         except BaseException as exc:  # noqa: BLE001 - one job's failure must not stop the scheduler
+            if self._stop.is_set():  # stopped inside a step (nstcore.Stopped), or failing because it was stopped
+                self.finish("cancelled")
+                return
             if isinstance(exc, nstcore.NSTError):
                 log.info("job %s of session %s refused: %s", self.id, self.session_id[:8], exc)
             else:
@@ -171,3 +165,22 @@ class Job:
                 except BaseException:  # noqa: BLE001 - closing a broken run must not kill the thread either
                     log.exception("closing job %s failed", self.id)
         self.finish("cancelled" if self._stop.is_set() else "done")
+
+    def _follow(self, snapshots: Iterator[nstcore.Progress]) -> None:
+        """Hand every snapshot to the page until the run ends or the job is stopped."""
+        for progress in snapshots:
+            with self._lock:
+                if self._done.is_set():  # ended meanwhile (cancelled, or failed by the watchdog)
+                    break
+                self._pending.rows.append((progress.step, progress.losses))
+                self._pending.latest = progress
+                self._pending.notes = progress.notes
+                self._pending.version_steps.setdefault(progress.controls_version, progress.step)
+                if progress.images is not None:
+                    self._pending.frames, self._pending.frames_step = progress.images, progress.step
+                if progress.trained is not None:
+                    self._pending.trained = progress.trained
+            self.latest = progress
+            self.last_progress_at = time.time()
+            if self._stop.is_set():
+                break

@@ -36,10 +36,13 @@ def default_concurrency(device_type: str) -> int:
 class Scheduler:
     """FIFO across sessions, one active job per session, ``max_concurrent`` jobs running at once.
 
-    Jobs always end: Stop (or a closed tab) ends a job for its page at once; a job that makes no progress for
-    ``stall_seconds`` is failed by a watchdog with a sentence; a worker thread that is stuck in such a job (or still
-    in a cancelled one after ``cancel_grace`` seconds) is left behind and replaced, as is one that died, so the
-    queue always moves on. :meth:`health` says when that is no longer true.
+    Jobs always end: Stop (or a closed tab) ends a job for its page at once (its thread leaves the step between
+    two layers, see ``nstcore.interrupt``); a job that makes no progress for ``stall_seconds`` is failed by a
+    watchdog with a sentence; a job past its ``time_cap`` is stopped. A worker thread still inside an ended job
+    after ``cancel_grace`` seconds is left behind and replaced, but **it keeps its device slot** until it returns:
+    no new job starts past ``max_concurrent`` computing threads (five Run/Stop clicks once left thirteen threads
+    computing at once). :meth:`health` fails once such a thread has been stuck for ``stuck_seconds``, so an
+    orchestrator restarts the process.
     """
 
     def __init__(
@@ -51,6 +54,7 @@ class Scheduler:
         stall_seconds: float = 300.0,
         cancel_grace: float = 2.0,
         watch_every: float = 0.5,
+        stuck_seconds: float = 600.0,
     ) -> None:
         if max_concurrent < 1:
             raise ValueError("max_concurrent must be at least 1")
@@ -58,6 +62,7 @@ class Scheduler:
         self.max_queue = max_queue
         self.stall_seconds = stall_seconds
         self.cancel_grace = cancel_grace
+        self.stuck_seconds = stuck_seconds
         self._after_job = after_job
         self._queue: collections.deque[Job] = collections.deque()
         self._running: dict[Job, int] = {}  # job -> the worker running it
@@ -70,6 +75,8 @@ class Scheduler:
         self.workers_replaced = 0
         self._seconds_per_pixel_step: float | None = None  # learnt from finished jobs, for ETAs
         self._workers: dict[int, threading.Thread] = {}  # the current workers; a left-behind one is not here
+        # Left-behind threads still inside an ended job: thread -> (job, since when). Each holds a device slot.
+        self._leftovers: dict[threading.Thread, tuple[Job, float]] = {}
         self._worker_ids = itertools.count()
         for _ in range(max_concurrent):
             self._spawn()
@@ -166,6 +173,7 @@ class Scheduler:
                 "cancelled": self.jobs_cancelled,
                 "stalled": stalled,
                 "workers_replaced": self.workers_replaced,
+                "stuck_threads": sum(thread.is_alive() for thread in self._leftovers),
                 "max_concurrent": self.max_concurrent,
                 "max_queue": self.max_queue,
             }
@@ -184,6 +192,12 @@ class Scheduler:
                 return False, f"{self.max_concurrent - alive} scheduler thread(s) died and were not replaced"
             if any(now - job.last_progress_at > self.stall_seconds + 10 for job in self._running):
                 return False, "a job is stuck and the watchdog has not ended it"
+            stuck = [now - since for thread, (_, since) in self._leftovers.items() if thread.is_alive()]
+            if stuck and max(stuck) > self.stuck_seconds:
+                return False, (
+                    f"a job thread has been stuck for {max(stuck):.0f} s after its job ended and holds a device slot;"
+                    " restart the server"
+                )
         return True, ""
 
     def shutdown(self, timeout: float = 10.0) -> bool:
@@ -199,7 +213,7 @@ class Scheduler:
                 job.request_stop()
                 job.finish("cancelled", "The server is shutting down; your run was stopped.")
             self._cv.notify_all()
-            threads = list(self._workers.values())
+            threads = [*self._workers.values(), *self._leftovers]
         self._closing.set()
         deadline = time.monotonic() + timeout
         for thread in threads:
@@ -213,6 +227,10 @@ class Scheduler:
         thread = threading.Thread(target=self._work, args=(worker,), name=f"nst-scheduler-{worker}", daemon=True)
         self._workers[worker] = thread
         thread.start()
+
+    def _computing(self) -> int:
+        """Threads computing on the device: running jobs and left-behind threads (under the lock)."""
+        return len(self._running) + sum(thread.is_alive() for thread in self._leftovers)
 
     def _release(self, job: Job) -> None:
         if self._active.get(job.session_id) is job:
@@ -231,7 +249,11 @@ class Scheduler:
     def _work(self, worker: int) -> None:
         while True:
             with self._cv:
-                while (not self._queue or self.paused) and not self._closed and worker in self._workers:
+                while (
+                    (not self._queue or self.paused or self._computing() >= self.max_concurrent)
+                    and not self._closed
+                    and worker in self._workers
+                ):
                     self._cv.wait()
                 if self._closed or worker not in self._workers:
                     return
@@ -239,8 +261,10 @@ class Scheduler:
                 self._running[job] = worker
             job.execute()
             with self._cv:
-                if self._running.get(job) != worker:
-                    return  # left behind (stuck or too slow to stop): a replacement took this slot
+                if self._running.get(job) != worker:  # left behind (stuck or too slow to stop): its slot is free now
+                    self._leftovers.pop(threading.current_thread(), None)
+                    self._cv.notify_all()
+                    return
                 del self._running[job]
                 self._release(job)
                 self._account(job)
@@ -254,53 +278,61 @@ class Scheduler:
                 log.exception("after-job hook failed")
 
     def _watch(self, every: float) -> None:
-        """The watchdog: fail stalled jobs, leave stuck threads behind and replace them, replace dead threads."""
+        """The watchdog: stop jobs past their time cap, fail stalled jobs, leave stuck threads behind (holding their
+        slot) and replace them, replace dead threads."""
         while not self._closing.wait(every):
             with self._cv:
                 if self._closed:
                     return
                 now = time.time()
                 for job, worker in list(self._running.items()):
-                    stalled = now - job.last_progress_at > self.stall_seconds
-                    slow_stop = (
-                        job.cancel_requested_at is not None and now - job.cancel_requested_at > self.cancel_grace
-                    )
-                    dead = not self._workers[worker].is_alive()
-                    if not (stalled or slow_stop or dead):
-                        continue
-                    if stalled and job.finish(
-                        "failed",
-                        f"The run made no progress for {self.stall_seconds:.0f} s, "
-                        "so the server stopped it; try a smaller size, or try "
-                        "again later.",
-                    ):
-                        log.error(
-                            "job %s of session %s made no progress for %.0f s: failed, thread replaced",
-                            job.id,
-                            job.session_id[:8],
-                            self.stall_seconds,
-                        )
-                    elif dead and job.finish("failed", describe_failure(RuntimeError("worker thread died"))):
-                        log.error("the thread running job %s died", job.id)
-                    else:
-                        log.warning(
-                            "job %s did not stop within %.0f s of Stop: its thread is left behind",
-                            job.id,
-                            self.cancel_grace,
-                        )
-                    del self._running[job]
-                    self._release(job)
-                    self._account(job)
-                    del self._workers[worker]
-                    self.workers_replaced += 1
-                    self._spawn()
+                    self._check(job, worker, now)
                 for worker, thread in list(self._workers.items()):
                     if not thread.is_alive():  # died between jobs (a bug in the loop itself)
                         log.error("scheduler thread %s died: replaced", worker)
                         del self._workers[worker]
                         self.workers_replaced += 1
                         self._spawn()
+                for thread in [t for t in self._leftovers if not t.is_alive()]:
+                    del self._leftovers[thread]
                 self._cv.notify_all()
+
+    def _check(self, job: Job, worker: int, now: float) -> None:
+        """One running job, under the lock: stop it at its time cap; end it and replace its thread when it stalled,
+        did not stop within the grace period, or its thread died."""
+        if job.time_cap and job.cancel_requested_at is None and now - job.started_at > job.time_cap:
+            job.stop_reason = f"It reached this server's time limit of {job.time_cap / 60:.0f} min per job."
+            log.warning("job %s of session %s reached its time cap: stopping", job.id, job.session_id[:8])
+            job.request_stop()
+            return
+        stalled = now - job.last_progress_at > self.stall_seconds
+        slow_stop = job.cancel_requested_at is not None and now - job.cancel_requested_at > self.cancel_grace
+        thread = self._workers[worker]
+        dead = not thread.is_alive()
+        if not (stalled or slow_stop or dead):
+            return
+        if stalled and job.finish(
+            "failed",
+            f"The run made no progress for {self.stall_seconds:.0f} s, so the server stopped it; try a smaller size, "
+            "or try again later.",
+        ):
+            log.error(
+                "job %s of session %s made no progress for %.0f s", job.id, job.session_id[:8], now - job.started_at
+            )
+        elif dead and job.finish("failed", describe_failure(RuntimeError("worker thread died"))):
+            log.error("the thread running job %s died", job.id)
+        else:
+            log.warning("job %s did not stop within %.0f s of Stop", job.id, self.cancel_grace)
+        if not dead:
+            log.warning("job %s: its thread is left behind and holds its device slot until it returns", job.id)
+            job.request_stop()
+            self._leftovers[thread] = (job, now)
+        del self._running[job]
+        self._release(job)
+        self._account(job)
+        del self._workers[worker]
+        self.workers_replaced += 1
+        self._spawn()
 
     def _learn(self, job: Job) -> None:
         latest = job.latest

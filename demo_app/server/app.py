@@ -100,6 +100,7 @@ def _defaults() -> tuple[Backend, Limits]:
             max_queue=_limits.max_queue,
             dask_address=os.environ.get("NST_DASK_SCHEDULER") or None,
             stall_seconds=_limits.job_stall_seconds,
+            stuck_seconds=_limits.stuck_thread_seconds,
             generators_dir=os.environ.get("NST_GENERATORS") or None,
         )
     return _backend, _limits

@@ -68,7 +68,16 @@ class CurrentRun:
         start_run = self.backend.runner(request, controls)
         width, height = request.content.size
         pixels = round(width * height * (config.size / max(width, height)) ** 2) * len(variants)
-        job = Job(self.session_id, start_run, steps=config.steps, pixels=pixels, label=mode, client=self.client)
+        minutes = self.limits.max_train_minutes if config.generator == "hrnet" else self.limits.max_job_minutes
+        job = Job(
+            self.session_id,
+            start_run,
+            steps=config.steps,
+            pixels=pixels,
+            label=mode,
+            client=self.client,
+            time_cap=minutes * 60,
+        )
         self.backend.scheduler.submit(job, max_per_client=self.limits.max_jobs_per_client)
         self.job, self.controls, self.config = job, controls, config
         self.styles = len(request.styles)
@@ -125,7 +134,8 @@ class CurrentRun:
                 done = job.latest
                 status = f"Done: {done.total_steps} steps in {done.elapsed:.1f}s ({done.rate:.2f} it/s)."
             else:
-                status = f"Stopped at step {step} of {total_steps}."
+                why = f" {handover.reason}" if handover.reason else ""
+                status = f"Stopped at step {step} of {total_steps}.{why}"
         return handover, status
 
     def stop(self) -> str | None:

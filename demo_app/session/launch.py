@@ -82,19 +82,6 @@ class LaunchPart(SessionCore):
         except nstcore.ConfigError as exc:
             self.error = str(exc)
             return None
-        if config.size > self.limits.max_size or config.steps > self.limits.max_steps:
-            self.error = (
-                f"This server allows at most {self.limits.max_size} px and {self.limits.max_steps} steps; "
-                "lower the size or the number of steps."
-            )
-            return None
-        if config.size * config.style_scale > self.limits.max_size:
-            self.error = (
-                f"Style scale {config.style_scale:g} at {config.size} px makes the style image "
-                f"{config.size * config.style_scale:.0f} px, over this server's {self.limits.max_size} px; "
-                "lower the style scale or the size."
-            )
-            return None
         return config
 
     def _launch(
@@ -115,7 +102,6 @@ class LaunchPart(SessionCore):
                 run_info["mask_sha256"] = [self.masks[i].sha256 if i in self.masks else "" for i in range(len(hashes))]
             if photos:
                 run_info["trained_on_photos_sha256"] = [p.sha256 for p in photos]
-            run_info.update(self.backend.run_environment(config.precision))
             request = nstcore.RunRequest(
                 config,
                 self.content,
@@ -124,6 +110,8 @@ class LaunchPart(SessionCore):
                 variants=tuple(variants) if variants is not None else None,
                 photos=tuple(p.image for p in photos) if photos else None,
             )
+            self.backend.gate.check_request(self.limits, request)
+            run_info.update(self.backend.run_environment(config.precision))
             self.run.submit(request, mode, self._exported(config), run_info)
         except SchedulerError as exc:
             self.error = str(exc)

@@ -42,8 +42,24 @@ class Limits:
     # the first step of a 1024 px L-BFGS run on a 2-core CPU takes tens of seconds, and a first use of VGG16 may
     # download its weights inside that step.
     job_stall_seconds: float = 300.0
+    # Memory one job may need by the gate's estimate (demo_app/jobs/gate.py: ~3 KB per output pixel and variant):
+    # a 1024 px run needs ~2-3 GB, an 8-variant comparison at 1024 px ~25 GB, more than a 24 GB server has.
+    max_job_gb: float = 8.0
+    # Wall-clock cap of a run or comparison: the queue is shared, and 5,000 steps at 1024 px on a CPU take hours.
+    # At the cap the job stops as if Stop was pressed (its picture so far is kept).
+    max_job_minutes: float = 30.0
+    # Wall-clock cap of a training (Train for any photo, Paint with = hrnet): the generator so far is kept.
+    max_train_minutes: float = 60.0
+    # Worker-pool tasks (instant styles, time-lapses, grids) one client address may have in flight at once (one
+    # page: one of each kind). The pool has 2-4 threads for every page's decoding and encoding.
+    max_tasks_per_client: int = 2
+    # A job thread still inside a step this long after its job ended (Stop, the watchdog, a time cap) holds its
+    # device slot; past this, /liveness fails so an orchestrator restarts the server.
+    stuck_thread_seconds: float = 600.0
     # Earlier runs a page keeps to look back on and compare (~0.5 MB each at 256 px, ~4 MB at 1024 px).
     history_size: int = 12
+    # ... and their bytes at most (oldest dropped first): 12 entries at 1024 px were 28 MB a page.
+    max_history_mb: float = 12.0
     # CPU threads for a job's torch operations (torch's own default: every core). A job alone runs 1.4-1.8x faster
     # on 2 threads than on 1 (2-core EPYC, 64-256 px); but the job's threads then compete with the event loop that
     # serves every page. On a small CPU server hosting a room, give the pages a core (cores - 1): see

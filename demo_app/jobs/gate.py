@@ -1,0 +1,223 @@
+"""The admission gate: every piece of work a visitor can cause is admitted here, or refused with one sentence.
+
+A workshop server is shared by a room, so a limit checked in one feature and forgotten in the next lets one visitor
+take the server down (an instant style at 2048 px while runs were capped at 1024; ten scripted Apply clicks filling
+the worker pool; forty half-sent uploads). So the checks live in one place, and the features ask it:
+
+- **jobs** (a run, a comparison, a training): :meth:`Gate.check_request` validates the ``RunRequest`` once against
+  the server's :class:`~demo_app.session.limits.Limits` (size, size x style scale, steps, variants, styles, the
+  memory estimate); the scheduler then counts it in the visitor's share (one job per page, ``max_jobs_per_client``)
+  and caps its time (``max_job_minutes``, ``max_train_minutes``);
+- **worker-pool tasks** (instant styles, time-lapses, grids, comparisons of earlier runs): :meth:`Gate.task` admits
+  one task of a kind per page at a time and ``max_tasks_per_client`` per visitor; an instant style is also held to
+  the size limit (:meth:`Gate.check_size`);
+- **upload buffering**: :meth:`Gate.buffer` counts every unfinished file of a page against one budget per page and
+  one per visitor; a file that sends nothing for ``UPLOAD_EXPIRY_SECONDS`` is dropped;
+- **wall shares**: :meth:`Gate.share` limits how often a visitor may share (the wall keeps one entry per visitor).
+
+A button disabled in the browser is a convenience; these checks are what hold. :meth:`Gate.snapshot` is what the
+host's console and ``/status`` show. Thread-safe: pages call it from their loops, worker threads release tasks.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import nstcore
+
+from ..session.limits import Limits
+from .job import SchedulerError
+
+# An upload that sends no chunk for this long was abandoned (a closed laptop, a script): its chunks are dropped.
+UPLOAD_EXPIRY_SECONDS = 60.0
+# Unfinished uploads one page may hold at once: a content and a style image dropped together.
+UPLOADS_PER_PAGE = 2
+# ... and one visitor over all their pages: a few tabs uploading at once, never dozens.
+UPLOADS_PER_CLIENT = 4
+# A visitor may share to the wall once per this many seconds (the wall keeps one entry per visitor anyway).
+SHARE_EVERY_SECONDS = 10.0
+# Memory a job holds per output pixel and image (activations forward and backward, optimiser state, fp32), measured
+# as peak RSS growth of a 2-step VGG19 run on random weights (2-core AMD EPYC): 2.6-2.8 KB/px at 512 px (Adam and
+# L-BFGS), 3.8 KB/px at 256 px where fixed costs weigh more. Rounded up: an over-estimate is the safe side.
+BYTES_PER_PIXEL = {"vgg19": 3000, "vgg16": 2600}
+
+
+class Refused(SchedulerError):
+    """The gate refused a piece of work; the message is one sentence for the visitor."""
+
+
+@dataclass(frozen=True)
+class TaskTicket:
+    """An admitted worker-pool task; :meth:`Gate.done` (or the ``with`` block of :meth:`Gate.running`) ends it."""
+
+    session_id: str
+    client: str
+    kind: str
+
+
+def memory_estimate(request: nstcore.RunRequest) -> int:
+    """Bytes the job of ``request`` needs, roughly: activations per output pixel for each image the network sees at
+    once (a comparison's variants; a training's square crop)."""
+    config = request.config
+    if request.photos is not None:
+        pixels = float(config.size * config.size)
+    else:
+        width, height = request.content.size
+        scale = config.size / max(width, height, 1)
+        pixels = width * height * scale * scale * (len(request.variants or ()) or 1)
+    return int(pixels * BYTES_PER_PIXEL.get(config.model, 3000))
+
+
+class Gate:
+    """One per server process (:attr:`Backend.gate <demo_app.jobs.backend.Backend.gate>`)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._tasks: dict[tuple[str, str], TaskTicket] = {}  # (session, kind) -> the task in flight
+        # session -> file name -> (client, bytes buffered, last chunk's time)
+        self._buffers: dict[str, dict[str, tuple[str, int, float]]] = {}
+        self._shares: dict[str, float] = {}  # client -> when it last shared to the wall
+        self.refusals = 0  # pieces of work refused since start (for /status and the host)
+
+    # -- jobs ---------------------------------------------------------------------------------------------------
+    def check_request(self, limits: Limits, request: nstcore.RunRequest) -> None:
+        """Refuse (:class:`Refused`, one sentence) a job the server's limits do not allow."""
+        config = request.config
+        if config.size > limits.max_size or config.steps > limits.max_steps:
+            self._refuse(
+                f"This server allows at most {limits.max_size} px and {limits.max_steps} steps; "
+                "lower the size or the number of steps."
+            )
+        if config.size * config.style_scale > limits.max_size:
+            self._refuse(
+                f"Style scale {config.style_scale:g} at {config.size} px makes the style image "
+                f"{config.size * config.style_scale:.0f} px, over this server's {limits.max_size} px; "
+                "lower the style scale or the size."
+            )
+        variants = len(request.variants or ()) or 1
+        if variants > limits.max_variants:
+            self._refuse(f"A comparison may have at most {limits.max_variants} variants on this server.")
+        if len(request.styles) > limits.max_styles:
+            self._refuse(f"This server blends at most {limits.max_styles} style images; remove one.")
+        needed = memory_estimate(request)
+        if needed > limits.max_job_gb * 2**30:
+            self._refuse(
+                f"This job would need about {needed / 2**30:.1f} GB of memory, over this server's "
+                f"{limits.max_job_gb:g} GB per job; lower the size or use fewer variants."
+            )
+
+    def check_size(self, limits: Limits, size: int) -> None:
+        """An instant style (one pass of a generator) at ``size`` px: held to the same size limit as a run."""
+        if size > limits.max_size:
+            self._refuse(f"This server allows at most {limits.max_size} px; lower the size (Run settings).")
+
+    # -- worker-pool tasks --------------------------------------------------------------------------------------
+    def task(self, limits: Limits, session_id: str, client: str, kind: str, what: str) -> TaskTicket:
+        """Admit one worker-pool task of ``kind`` ("apply", "timelapse" ...) for a page, or refuse it: the page
+        already has one of that kind in flight, or its visitor has ``max_tasks_per_client`` in flight."""
+        with self._lock:
+            if (session_id, kind) in self._tasks:
+                self.refusals += 1
+                raise Refused(f"{what} is still being made for this page; wait for it to finish.")
+            if client and sum(t.client == client for t in self._tasks.values()) >= limits.max_tasks_per_client:
+                self.refusals += 1
+                raise Refused(
+                    f"Your computer already has {limits.max_tasks_per_client} pictures being made on this server; "
+                    "wait for one to finish."
+                )
+            ticket = TaskTicket(session_id, client, kind)
+            self._tasks[(session_id, kind)] = ticket
+            return ticket
+
+    def done(self, ticket: TaskTicket) -> None:
+        with self._lock:
+            if self._tasks.get((ticket.session_id, ticket.kind)) is ticket:
+                del self._tasks[(ticket.session_id, ticket.kind)]
+
+    @contextmanager
+    def running(self, ticket: TaskTicket) -> Iterator[None]:
+        try:
+            yield
+        finally:
+            self.done(ticket)
+
+    # -- upload buffering ---------------------------------------------------------------------------------------
+    def buffer(self, limits: Limits, session_id: str, client: str, name: str, size: int) -> None:
+        """Admit ``size`` bytes buffered so far for the unfinished file ``name`` of a page, or refuse it (one
+        sentence) when the page's or the visitor's unfinished uploads would pass their budget. Expires abandoned
+        files of every page first."""
+        now = time.monotonic()
+        with self._lock:
+            self._expire(now)
+            files = self._buffers.setdefault(session_id, {})
+            others = sum(b for n, (_, b, _) in files.items() if n != name)
+            page_budget = UPLOADS_PER_PAGE * limits.max_upload_bytes
+            client_budget = UPLOADS_PER_CLIENT * limits.max_upload_bytes
+            elsewhere = sum(
+                b
+                for s, named in self._buffers.items()
+                for n, (c, b, _) in named.items()
+                if client and c == client and (s, n) != (session_id, name)
+            )
+            if others + size > page_budget or (client and elsewhere + size > client_budget):
+                files.pop(name, None)
+                self.refusals += 1
+                raise Refused(
+                    "Too many uploads at once from this computer; wait for the others to finish, then drop the file "
+                    "again."
+                )
+            files[name] = (client, size, now)
+
+    def unbuffer(self, session_id: str, name: str | None = None) -> None:
+        """A file arrived whole or was refused (``name``), or the page closed (every file of it)."""
+        with self._lock:
+            if name is None:
+                self._buffers.pop(session_id, None)
+            else:
+                self._buffers.get(session_id, {}).pop(name, None)
+
+    def buffered(self, session_id: str) -> dict[str, int]:
+        """The page's unfinished uploads: name -> bytes (after expiring abandoned ones)."""
+        with self._lock:
+            self._expire(time.monotonic())
+            return {n: b for n, (_, b, _) in self._buffers.get(session_id, {}).items()}
+
+    def _expire(self, now: float) -> None:
+        for session_id, files in list(self._buffers.items()):
+            for name, (_, _, when) in list(files.items()):
+                if now - when > UPLOAD_EXPIRY_SECONDS:
+                    del files[name]
+            if not files:
+                del self._buffers[session_id]
+
+    # -- wall ---------------------------------------------------------------------------------------------------
+    def share(self, client: str) -> None:
+        """Admit a share to the wall, or refuse it when this visitor shared less than SHARE_EVERY_SECONDS ago."""
+        now = time.monotonic()
+        with self._lock:
+            last = self._shares.get(client)
+            if client and last is not None and now - last < SHARE_EVERY_SECONDS:
+                self.refusals += 1
+                raise Refused(f"You shared a moment ago; wait {SHARE_EVERY_SECONDS - (now - last):.0f} s.")
+            self._shares[client] = now
+
+    # -- status ---------------------------------------------------------------------------------------------------
+    def snapshot(self) -> dict[str, int]:
+        """What the host sees: tasks in flight, unfinished uploads and their bytes, refusals since start."""
+        with self._lock:
+            self._expire(time.monotonic())
+            return {
+                "tasks": len(self._tasks),
+                "uploads": sum(len(files) for files in self._buffers.values()),
+                "upload_bytes": sum(b for files in self._buffers.values() for _, b, _ in files.values()),
+                "refused": self.refusals,
+            }
+
+    def _refuse(self, sentence: str) -> None:
+        with self._lock:
+            self.refusals += 1
+        raise Refused(sentence)
