@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -48,6 +48,33 @@ BYTES_PER_PIXEL = {"vgg19": 3000, "vgg16": 2600}
 
 class Refused(SchedulerError):
     """The gate refused a piece of work; the message is one sentence for the visitor."""
+
+
+@dataclass(frozen=True)
+class Buffered:
+    """An unfinished upload: whose, how many bytes so far, when its last chunk came, how to forget its chunks."""
+
+    client: str
+    size: int
+    when: float
+    drop: Callable[[], None]
+
+
+@dataclass(frozen=True)
+class UploadBudget:
+    """One page's side of :meth:`Gate.buffer`, handed to its upload widgets (``views/uploads.py``)."""
+
+    gate: Gate
+    limits: Callable[[], Limits]
+    session_id: str
+    client: str
+    told: Callable[[str], None]  # shows a refusal's sentence on the page
+
+    def admit(self, key: str, size: int, drop: Callable[[], None]) -> None:
+        self.gate.buffer(self.limits(), self.session_id, self.client, key, size, drop)
+
+    def release(self, key: str) -> None:
+        self.gate.unbuffer(self.session_id, key)
 
 
 @dataclass(frozen=True)
@@ -78,8 +105,7 @@ class Gate:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._tasks: dict[tuple[str, str], TaskTicket] = {}  # (session, kind) -> the task in flight
-        # session -> file name -> (client, bytes buffered, last chunk's time)
-        self._buffers: dict[str, dict[str, tuple[str, int, float]]] = {}
+        self._buffers: dict[str, dict[str, Buffered]] = {}  # session -> upload key -> its unfinished file
         self._shares: dict[str, float] = {}  # client -> when it last shared to the wall
         self.refusals = 0  # pieces of work refused since start (for /status and the host)
 
@@ -146,53 +172,65 @@ class Gate:
             self.done(ticket)
 
     # -- upload buffering ---------------------------------------------------------------------------------------
-    def buffer(self, limits: Limits, session_id: str, client: str, name: str, size: int) -> None:
-        """Admit ``size`` bytes buffered so far for the unfinished file ``name`` of a page, or refuse it (one
-        sentence) when the page's or the visitor's unfinished uploads would pass their budget. Expires abandoned
-        files of every page first."""
+    def buffer(
+        self, limits: Limits, session_id: str, client: str, key: str, size: int, drop: Callable[[], None]
+    ) -> None:
+        """Admit ``size`` bytes buffered so far for the unfinished file ``key`` of a page, or refuse it (one
+        sentence) when the page's or the visitor's unfinished uploads would pass their budget. ``drop()`` forgets
+        the file's chunks: the gate calls it when the file sends nothing for UPLOAD_EXPIRY_SECONDS (checked at
+        every chunk of any page and by :meth:`snapshot`)."""
         now = time.monotonic()
         with self._lock:
-            self._expire(now)
+            expired = self._expire(now)
             files = self._buffers.setdefault(session_id, {})
-            others = sum(b for n, (_, b, _) in files.items() if n != name)
-            page_budget = UPLOADS_PER_PAGE * limits.max_upload_bytes
-            client_budget = UPLOADS_PER_CLIENT * limits.max_upload_bytes
+            others = sum(f.size for k, f in files.items() if k != key)
             elsewhere = sum(
-                b
+                f.size
                 for s, named in self._buffers.items()
-                for n, (c, b, _) in named.items()
-                if client and c == client and (s, n) != (session_id, name)
+                for k, f in named.items()
+                if client and f.client == client and (s, k) != (session_id, key)
             )
-            if others + size > page_budget or (client and elsewhere + size > client_budget):
-                files.pop(name, None)
+            refused = others + size > UPLOADS_PER_PAGE * limits.max_upload_bytes or (
+                client and elsewhere + size > UPLOADS_PER_CLIENT * limits.max_upload_bytes
+            )
+            if refused:
+                files.pop(key, None)
                 self.refusals += 1
-                raise Refused(
-                    "Too many uploads at once from this computer; wait for the others to finish, then drop the file "
-                    "again."
-                )
-            files[name] = (client, size, now)
+            else:
+                files[key] = Buffered(client, size, now, drop)
+        for forget in expired:
+            forget()
+        if refused:
+            raise Refused(
+                "Too many unfinished uploads from this computer; wait for the others to finish, then drop the file "
+                "again."
+            )
 
-    def unbuffer(self, session_id: str, name: str | None = None) -> None:
-        """A file arrived whole or was refused (``name``), or the page closed (every file of it)."""
+    def unbuffer(self, session_id: str, key: str | None = None) -> None:
+        """A file arrived whole or was refused (``key``), or the page closed (every file of it)."""
         with self._lock:
-            if name is None:
+            if key is None:
                 self._buffers.pop(session_id, None)
             else:
-                self._buffers.get(session_id, {}).pop(name, None)
+                self._buffers.get(session_id, {}).pop(key, None)
 
     def buffered(self, session_id: str) -> dict[str, int]:
-        """The page's unfinished uploads: name -> bytes (after expiring abandoned ones)."""
+        """The page's unfinished uploads: key -> bytes."""
         with self._lock:
-            self._expire(time.monotonic())
-            return {n: b for n, (_, b, _) in self._buffers.get(session_id, {}).items()}
+            return {k: f.size for k, f in self._buffers.get(session_id, {}).items()}
 
-    def _expire(self, now: float) -> None:
+    def _expire(self, now: float) -> list[Callable[[], None]]:
+        """Forget files that sent nothing for UPLOAD_EXPIRY_SECONDS (under the lock); their drop callbacks, for the
+        caller to call once the lock is released."""
+        dropped = []
         for session_id, files in list(self._buffers.items()):
-            for name, (_, _, when) in list(files.items()):
-                if now - when > UPLOAD_EXPIRY_SECONDS:
-                    del files[name]
+            for key, buffered in list(files.items()):
+                if now - buffered.when > UPLOAD_EXPIRY_SECONDS:
+                    del files[key]
+                    dropped.append(buffered.drop)
             if not files:
                 del self._buffers[session_id]
+        return dropped
 
     # -- wall ---------------------------------------------------------------------------------------------------
     def share(self, client: str) -> None:
@@ -209,13 +247,16 @@ class Gate:
     def snapshot(self) -> dict[str, int]:
         """What the host sees: tasks in flight, unfinished uploads and their bytes, refusals since start."""
         with self._lock:
-            self._expire(time.monotonic())
-            return {
+            expired = self._expire(time.monotonic())
+            figures = {
                 "tasks": len(self._tasks),
                 "uploads": sum(len(files) for files in self._buffers.values()),
-                "upload_bytes": sum(b for files in self._buffers.values() for _, b, _ in files.values()),
+                "upload_bytes": sum(f.size for files in self._buffers.values() for f in files.values()),
                 "refused": self.refusals,
             }
+        for forget in expired:
+            forget()
+        return figures
 
     def _refuse(self, sentence: str) -> None:
         with self._lock:

@@ -317,7 +317,7 @@ class Scheduler:
             "or try again later.",
         ):
             log.error(
-                "job %s of session %s made no progress for %.0f s", job.id, job.session_id[:8], now - job.started_at
+                "job %s of session %s made no progress for %.0f s", job.id, job.session_id[:8], self.stall_seconds
             )
         elif dead and job.finish("failed", describe_failure(RuntimeError("worker thread died"))):
             log.error("the thread running job %s died", job.id)

@@ -6,7 +6,8 @@ attributes with their types."""
 from __future__ import annotations
 
 import logging
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import param
 from PIL import Image
@@ -14,6 +15,7 @@ from PIL import Image
 import nstcore
 
 from ..jobs.backend import Backend
+from ..jobs.gate import Refused
 from .config_params import ConfigParams
 from .current_run import CurrentRun
 from .history import History
@@ -21,6 +23,7 @@ from .imaging import PreparedImage, PreparedMask
 from .limits import Limits
 
 log = logging.getLogger("demo_app")
+T = TypeVar("T")
 
 
 class SessionCore(ConfigParams):  # type: ignore[misc, valid-type]  # a class made at import from StyleConfig
@@ -59,3 +62,20 @@ class SessionCore(ConfigParams):  # type: ignore[misc, valid-type]  # a class ma
     def log_failure(self, what: str, exc: BaseException) -> None:
         """Details of an unexpected failure go to the server log, never to the page."""
         log.error("session %s: %s failed", self.session_id[:8], what, exc_info=exc)
+
+    def gated(self, kind: str, what: str, work: Callable[[], T]) -> Callable[[], T] | None:
+        """``work`` as a worker-pool task the gate admitted (one of ``kind`` per page, a few per visitor: see
+        :meth:`Gate.task <demo_app.jobs.gate.Gate.task>`), to hand to ``in_background``; None, with the refusal
+        in ``error``, when the gate says no. ``what`` names it in that sentence ("A time-lapse")."""
+        gate = self.backend.gate
+        try:
+            ticket = gate.task(self.limits, self.session_id, self.client, kind, what)
+        except Refused as exc:
+            self.error = str(exc)
+            return None
+
+        def admitted() -> T:
+            with gate.running(ticket):
+                return work()
+
+        return admitted

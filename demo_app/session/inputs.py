@@ -12,6 +12,7 @@ from PIL import Image
 
 import nstcore
 
+from ..jobs.gate import UploadBudget
 from .core import SessionCore
 from .imaging import PreparedImage, PreparedMask, prepare_image, prepare_mask
 from .samples import sample_image, sample_names
@@ -164,6 +165,15 @@ class InputsPart(SessionCore):
         else:
             self.error = f"{file_label(filename, what)} could not be read; try another file."
             self.log_failure(what.lower(), exc)
+
+    def upload_budget(self) -> UploadBudget:
+        """What this page's upload widgets ask before buffering a chunk (one budget for all of the page's unfinished
+        files, and the visitor's); a refusal's sentence goes to ``error``."""
+
+        def told(sentence: str) -> None:
+            self.error = sentence
+
+        return UploadBudget(self.backend.gate, lambda: self.limits, self.session_id, self.client, told)
 
     def upload_too_large(self, filename: str, what: str) -> None:
         """The browser refused a file over the server's upload limit before sending it."""

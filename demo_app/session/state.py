@@ -64,6 +64,7 @@ class SessionState(InputsPart, SettingsPart, LaunchPart, ResultsPart):
     def close(self) -> None:
         """Session ended: cancel its job (queued or running) and forget its images."""
         self.run.close()
+        self.backend.gate.unbuffer(self.session_id)  # its unfinished uploads
         self.content = self.style = None
         self.extra_styles, self.masks = [], {}
         self.result = None

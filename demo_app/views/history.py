@@ -275,7 +275,9 @@ class HistoryView(pn.viewable.Viewer):
                 state.error = "Those runs could not be put side by side; pick others."
                 state.log_failure("compare runs", exc)
 
-        in_background(lambda: compare_runs(chosen), show, failed)
+        work = state.gated("side-by-side", "A side-by-side picture", lambda: compare_runs(chosen))
+        if work is not None:
+            in_background(work, show, failed)
 
     def _png(self) -> io.BytesIO | None:
         item = self.state.history.get(self.strip.selected)

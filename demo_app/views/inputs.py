@@ -50,9 +50,9 @@ class InputsView:
         )
         self.content_sample.param.watch(lambda e: self._sample_picked("content", e.new), "value")
         self.style_sample.param.watch(lambda e: self._sample_picked("style", e.new), "value")
-        limit = state.limits.max_upload_bytes
+        limit, budget = state.limits.max_upload_bytes, state.upload_budget()
         self.content_upload, self.style_upload = (
-            image_uploader(limit, f"upload-{role}", partial(self._uploaded, role), partial(self._refused, role))
+            image_uploader(limit, f"upload-{role}", partial(self._uploaded, role), partial(self._refused, role), budget)
             for role in ("content", "style")
         )
         self.content_thumb = pn.pane.PNG(None, width=135, height=110, fixed_aspect=True)

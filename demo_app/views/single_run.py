@@ -252,6 +252,9 @@ class SingleRunView(param.Parameterized):
         kind = self.timelapse_kind.value.lower()
         frames = list(self._frames.frames)
         state = self.state
+        work = state.gated("timelapse", "A time-lapse", lambda: timelapse_from_jpegs(frames, kind))
+        if work is None:
+            return
         self.make_timelapse.disabled = True
         self.make_timelapse.label = "Making…"
 
@@ -271,7 +274,7 @@ class SingleRunView(param.Parameterized):
                 state.error = "The time-lapse could not be made; try the other format."
                 state.log_failure("timelapse", exc)
 
-        in_background(lambda: timelapse_from_jpegs(frames, kind), ready, failed)
+        in_background(work, ready, failed)
 
     # -- the chart --------------------------------------------------------------------------------------------------
     def _new_chart(self) -> None:

@@ -95,7 +95,11 @@ class StylesView(LazyCard):
         state = self.state
         limit = state.limits.max_upload_bytes
         self.add_upload = image_uploader(
-            limit, "upload-extra-style", self._style_uploaded, partial(self._refused, "The style upload")
+            limit,
+            "upload-extra-style",
+            self._style_uploaded,
+            partial(self._refused, "The style upload"),
+            state.upload_budget(),
         )
         self.rows = pn.Column(sizing_mode="stretch_width", css_classes=["nst-style-rows"])
         self.paint_for = pn.widgets.RadioButtonGroup(
@@ -107,7 +111,7 @@ class StylesView(LazyCard):
         self.clear = pn.widgets.Button(label="Clear regions", width=120, css_classes=["nst-clear-regions"])
         self.clear.on_click(clicks(self._clear))
         self.mask_upload = image_uploader(
-            limit, "upload-mask", self._mask_uploaded, partial(self._refused, "The mask upload")
+            limit, "upload-mask", self._mask_uploaded, partial(self._refused, "The mask upload"), state.upload_budget()
         )
         self.note = pn.pane.HTML("", styles={"font-size": "12px"}, margin=(0, 10), css_classes=["nst-mask-note"])
         self._strokes = ColumnDataSource({"xs": [], "ys": [], "colour": []})

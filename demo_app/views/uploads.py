@@ -3,11 +3,16 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 
 import panel as pn
 
 import nstcore
+
+from ..jobs.gate import Refused, UploadBudget
+
+_keys = itertools.count(1)
 
 
 class Uploader(pn.widgets.FileDropper):
@@ -18,12 +23,23 @@ class Uploader(pn.widgets.FileDropper):
     browser refuses a file over the limit before sending it (FilePond says so in the widget); a client that skips
     that check is stopped here at the first chunk that would pass the limit, and ``on_refused(name, size)`` says
     so. ``on_file(name, data)`` gets each complete file once, then the widget forgets it.
+
+    With a ``budget`` (the page's :class:`~demo_app.jobs.gate.UploadBudget`), every chunk is admitted by the gate
+    against one budget for all of the page's (and the visitor's) unfinished files: forty names each sending half a
+    file once held +779 MB until the page closed. A refused file's chunks are dropped and the page is told; a file
+    that sends nothing for a minute is dropped by the gate.
     """
 
     CHUNK_BYTES = 1024 * 1024
 
     def __init__(
-        self, *, max_bytes: int, on_file: Callable[[str, bytes], None], on_refused: Callable[[str, int], None], **params
+        self,
+        *,
+        max_bytes: int,
+        on_file: Callable[[str, bytes], None],
+        on_refused: Callable[[str, int], None],
+        budget: UploadBudget | None = None,
+        **params,
     ) -> None:
         # FilePond reads "KB" as 1000 bytes; round up so a file just under the server's limit is never refused.
         params.setdefault("max_file_size", f"{max_bytes // 1000 + 1}KB")
@@ -31,6 +47,8 @@ class Uploader(pn.widgets.FileDropper):
         self._max_bytes, self._on_file, self._on_refused = max_bytes, on_file, on_refused
         self._received: dict[str, int] = {}
         self._refused: set[str] = set()
+        self._budget = budget
+        self._key = f"upload-{next(_keys)}:"  # this widget's files in the gate (two widgets may get one name)
 
     def _process_event(self, event) -> None:
         if event.event_name != "upload_event":
@@ -46,21 +64,39 @@ class Uploader(pn.widgets.FileDropper):
         size = self._received.get(name, 0) + len(data.get("data") or b"")
         self._received[name] = size
         if size > self._max_bytes or (total - 1) * self.chunk_size > self._max_bytes:
-            self._file_buffer.pop(name, None)
-            self._received.pop(name, None)
-            self._refused.add(name)
+            self._forget(name, refused=True)
             self._on_refused(name, max(size, (total - 1) * self.chunk_size))
             return
+        if self._budget is not None:
+            try:
+                self._budget.admit(self._key + name, size, lambda: self._forget(name, refused=True))
+            except Refused as exc:
+                self._forget(name, refused=True)
+                self._budget.told(str(exc))
+                return
         super()._process_event(event)
         if chunk == total and name in self.value:
             content = self.value.pop(name)
             self.mime_type.pop(name, None)
-            self._received.pop(name, None)
+            self._forget(name)
             self._on_file(name, content.encode() if isinstance(content, str) else content)
+
+    def _forget(self, name: str, refused: bool = False) -> None:
+        """Drop what was buffered of ``name`` (and, ``refused``, ignore its remaining chunks)."""
+        self._file_buffer.pop(name, None)
+        self._received.pop(name, None)
+        if refused:
+            self._refused.add(name)
+        if self._budget is not None:
+            self._budget.release(self._key + name)
 
 
 def image_uploader(
-    max_bytes: int, css_class: str, on_file: Callable[[str, bytes], None], on_refused: Callable[[str, int], None]
+    max_bytes: int,
+    css_class: str,
+    on_file: Callable[[str, bytes], None],
+    on_refused: Callable[[str, int], None],
+    budget: UploadBudget | None = None,
 ) -> Uploader:
     """The page's drop area for one image (the formats nstcore reads), as wide as a sidebar card."""
     return Uploader(
@@ -72,4 +108,5 @@ def image_uploader(
         css_classes=[css_class],
         on_file=on_file,
         on_refused=on_refused,
+        budget=budget,
     )

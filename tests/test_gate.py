@@ -1,0 +1,182 @@
+"""The admission gate (demo_app/jobs/gate.py): every piece of work a visitor can cause is admitted in one place, and
+what a scripted visitor does past a disabled button is refused there with a sentence."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import pytest
+
+import nstcore
+from demo_app.jobs.backend import Backend
+from demo_app.jobs.gate import Gate, Refused, memory_estimate
+from demo_app.session.limits import Limits
+from demo_app.session.state import SessionState
+from demo_app.views.instant import OWN, InstantView
+from nstcore.hrnet import HRNet
+from tests.conftest import make_image
+
+
+@pytest.fixture()
+def backend() -> Backend:
+    return Backend(weights="random", device_name="cpu")
+
+
+def with_generator(state: SessionState) -> InstantView:
+    config = nstcore.StyleConfig(size=32, weights="random", generator="hrnet")
+    state.trained = ({k: v.clone() for k, v in HRNet().state_dict().items()}, config)
+    state.trained_version += 1
+    view = InstantView(state)
+    view.card.collapsed = False
+    assert view.choice.value == OWN
+    return view
+
+
+def test_an_instant_style_is_held_to_the_servers_size_limit(backend) -> None:
+    """A loaded config of 2048 px was refused for Run but applied as an instant style: 24 s and +6 GB."""
+    state = SessionState(backend, Limits(max_size=64))
+    try:
+        view = with_generator(state)
+        assert state.apply_config_json(json.dumps({"size": 96}), "big.json"), state.error
+        view._apply()
+        assert view.applied == 0 and "at most 64 px" in state.error
+        assert not state.start() and "at most 64 px" in state.error  # the same gate as a run
+        state.param.update(size=48, error="")
+        view._apply()
+        assert view.applied == 1 and state.error == "" and "at 48 px" in view.note.object
+    finally:
+        state.close()
+
+
+def test_a_page_gets_one_pool_task_of_a_kind_and_a_visitor_a_few(backend) -> None:
+    """Ten scripted Apply clicks at 1024 px once filled the shared worker pool (another visitor's upload took 36 s
+    instead of 2.5 s): the second click of a page is refused while the first is being made, and one computer's
+    pages share ``max_tasks_per_client``."""
+    limits = Limits(max_tasks_per_client=2)
+    pages = [SessionState(backend, limits, client="10.0.0.7") for _ in range(3)]
+    other = SessionState(backend, limits, client="10.0.0.8")
+    release = threading.Event()
+    try:
+        first = pages[0].gated("apply", "An instant style", release.wait)
+        assert first is not None
+        assert pages[0].gated("apply", "An instant style", release.wait) is None
+        assert "still being made" in pages[0].error
+        assert pages[0].gated("timelapse", "A time-lapse", release.wait) is not None  # another kind: admitted
+        assert pages[1].gated("apply", "An instant style", release.wait) is None  # the computer has 2 in flight
+        assert "Your computer already has 2" in pages[1].error
+        assert other.gated("apply", "An instant style", release.wait) is not None  # another visitor is not held up
+        release.set()
+        first()  # the task ran: its page and its computer may have another
+        assert pages[1].gated("apply", "An instant style", release.wait) is not None
+        assert backend.gate.snapshot()["refused"] >= 2
+    finally:
+        for state in (*pages, other):
+            state.close()
+
+
+def test_the_instant_view_and_the_time_lapse_ask_the_gate(backend, monkeypatch) -> None:
+    """Browser-side disabling is a convenience: a click that arrives while the page's task is in flight is refused
+    on the server (the view's handler is called directly, as a script would)."""
+    state = SessionState(backend, Limits(max_size=64))
+    try:
+        view = with_generator(state)
+        state.size = 32
+        held = backend.gate.task(state.limits, state.session_id, state.client, "apply", "An instant style")
+        view._apply()
+        assert view.applied == 0 and "still being made" in state.error
+        backend.gate.done(held)
+        state.error = ""
+        view._apply()
+        assert view.applied == 1 and state.error == ""
+    finally:
+        state.close()
+
+
+def test_jobs_are_checked_once_against_every_limit(backend, content_image, style_image) -> None:
+    gate = Gate()
+    limits = Limits(max_size=512, max_steps=100, max_variants=2, max_styles=1, max_job_gb=0.5)
+
+    def request(**changes):
+        config = nstcore.StyleConfig(weights="random", size=changes.pop("size", 256), steps=changes.pop("steps", 50))
+        config = config.replace(**changes.pop("config", {}))
+        return nstcore.RunRequest(config, content_image, changes.pop("styles", (style_image,)), **changes)
+
+    gate.check_request(limits, request())
+    sentences = {
+        "size": request(size=1024),
+        "steps": request(steps=101),
+        "style scale": request(config={"style_scale": 4.0}),
+        "variants": request(
+            variants=tuple(nstcore.Variant(f"v{i}", nstcore.StyleConfig().loss_weights()) for i in range(3))
+        ),
+        "style images": request(styles=(style_image, style_image)),
+        "GB of memory": request(size=512),
+    }
+    for words, refused in sentences.items():
+        with pytest.raises(Refused, match=words):
+            gate.check_request(limits, refused)
+    assert gate.refusals == len(sentences)
+    # the estimate: ~3 KB per output pixel and variant (measured, see BYTES_PER_PIXEL)
+    one = memory_estimate(request(size=512))
+    assert 0.4 * 2**30 < one < 0.8 * 2**30
+    variants = tuple(nstcore.Variant(f"v{i}", nstcore.StyleConfig().loss_weights()) for i in range(2))
+    assert memory_estimate(request(size=512, variants=variants)) == 2 * one
+    assert memory_estimate(request(size=512, photos=(make_image(64, 64),))) > one  # a training's square crops
+
+
+def _send(uploader, name: str, chunk: int, total: int, data: bytes) -> None:
+    from types import SimpleNamespace
+
+    event = {"name": name, "chunk": chunk, "total_chunks": total, "data": data, "type": "image/png"}
+    uploader._process_event(SimpleNamespace(event_name="upload_event", data=event))
+
+
+def _held(uploaders) -> int:
+    return sum(len(b) for u in uploaders for chunks in u._file_buffer.values() for b in chunks)
+
+
+def test_unfinished_uploads_share_one_budget_per_page_and_per_visitor(backend, monkeypatch) -> None:
+    """Forty names each sending chunk 1 of 2 once held +779 MB until the page closed, with no word. Now a page's
+    unfinished files (over all its drop areas) and a visitor's (over all their pages) share one budget, the file
+    past it is refused with a sentence, and an abandoned file is dropped after a minute."""
+    from demo_app.jobs import gate as gate_module
+    from demo_app.views.uploads import Uploader
+
+    limits = Limits(max_upload_mb=1)  # chunks of 1 MiB: each file below is one chunk of two
+    chunk = b"x" * (1024 * 1024 - 1000)
+    pages = [SessionState(backend, limits, client="10.0.0.9") for _ in range(3)]
+    uploaders = []
+    for page in pages:
+        budget = page.upload_budget()
+        uploaders.append(
+            [Uploader(max_bytes=limits.max_upload_bytes, on_file=print, on_refused=print, budget=budget) for _ in "ab"]
+        )
+    try:
+        for i in range(40):  # a script: new names into both drop areas of the first page
+            _send(uploaders[0][i % 2], f"{i}.png", 1, 2, chunk)
+        assert len(chunk) < _held(uploaders[0]) <= 2 * len(chunk)  # UPLOADS_PER_PAGE files at most
+        assert "Too many unfinished uploads" in pages[0].error
+        for page, (a, b) in zip(pages[1:], uploaders[1:]):
+            for i in range(10):
+                _send(a, f"p{i}.png", 1, 2, chunk)
+        assert sum(_held(u) for u in uploaders) <= 4 * len(chunk)  # UPLOADS_PER_CLIENT for the computer
+        assert "Too many unfinished uploads" in pages[2].error
+        # a minute later the abandoned files are dropped, and a new file is admitted and arrives whole
+        now = gate_module.time.monotonic()
+        monkeypatch.setattr(gate_module.time, "monotonic", lambda: now + gate_module.UPLOAD_EXPIRY_SECONDS + 1)
+        got = []
+        fresh = Uploader(
+            max_bytes=limits.max_upload_bytes,
+            on_file=lambda n, d: got.append(n),
+            on_refused=print,
+            budget=pages[2].upload_budget(),
+        )
+        _send(fresh, "new.png", 1, 2, chunk)
+        _send(fresh, "new.png", 2, 2, b"end")
+        assert got == ["new.png"] and sum(_held(u) for u in uploaders) == 0
+        assert backend.gate.buffered(pages[2].session_id) == {}
+    finally:
+        for page in pages:
+            page.close()
+    assert backend.gate.snapshot()["uploads"] == 0
