@@ -157,9 +157,9 @@ def test_unfinished_uploads_share_one_budget_per_page_and_per_visitor(backend, m
             _send(uploaders[0][i % 2], f"{i}.png", 1, 2, chunk)
         assert len(chunk) < _held(uploaders[0]) <= 2 * len(chunk)  # UPLOADS_PER_PAGE files at most
         assert "Too many unfinished uploads" in pages[0].error
-        for page, (a, b) in zip(pages[1:], uploaders[1:]):
+        for drop_areas in uploaders[1:]:
             for i in range(10):
-                _send(a, f"p{i}.png", 1, 2, chunk)
+                _send(drop_areas[0], f"p{i}.png", 1, 2, chunk)
         assert sum(_held(u) for u in uploaders) <= 4 * len(chunk)  # UPLOADS_PER_CLIENT for the computer
         assert "Too many unfinished uploads" in pages[2].error
         # a minute later the abandoned files are dropped, and a new file is admitted and arrives whole
