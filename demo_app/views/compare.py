@@ -22,7 +22,7 @@ from ..jobs.scheduler import Handover
 from ..session.state import SessionState
 from .charts import column_key, loss_figure, rows_to_columns, term_weights
 from .loop import NewestFrames, in_background
-from .widgets import clicks
+from .widgets import clicks, plain_text, set_text
 from .zoom import rgba_planes, zoom_figures
 
 ZOOM_LABEL = "Zoom all cells together"
@@ -67,7 +67,7 @@ class CompareView(pn.viewable.Viewer):
         self._preset_watcher = state.param.watch(lambda e: state.load_preset(e.new), "preset")
         self.load = pn.widgets.Button(label="Reload preset", width=120, css_classes=["load-preset"])
         self.load.on_click(clicks(state.load_preset))
-        self.shared_note = pn.pane.Str("", styles={"font-size": "12px"}, css_classes=["nst-compare-shared"])
+        self.shared_note = plain_text("", styles={"font-size": "12px"}, css_classes=["nst-compare-shared"])
         state.param.watch(lambda e: self._note_shared(), "compare_shared")
         self._note_shared()
         self.add = pn.widgets.Button(label="+ variant", width=90, css_classes=["add-variant"])
@@ -168,10 +168,11 @@ class CompareView(pn.viewable.Viewer):
 
     def _note_shared(self) -> None:
         needs = self.state.compare_shared
-        self.shared_note.object = (
+        set_text(
+            self.shared_note,
             "This preset runs with " + ", ".join(f"{k} = {v}" for k, v in needs.items()) + " (the comparison only)."
             if needs
-            else ""
+            else "",
         )
 
     # -- results ------------------------------------------------------------------------------------------------
@@ -196,7 +197,7 @@ class CompareView(pn.viewable.Viewer):
         self.grid.objects = [
             pn.Column(
                 cell,
-                pn.Row(pn.pane.Str(label, styles={"font-size": "12px"}, width=120), download),
+                pn.Row(plain_text(label, styles={"font-size": "12px"}, width=120), download),
                 css_classes=["nst-cell"],
                 margin=4,
             )

@@ -22,7 +22,7 @@ from .inputs import UPLOADED, InputsView
 from .instant import InstantView
 from .single_run import PREVIEW_WIDTH, SingleRunView
 from .styles import StylesView
-from .widgets import Views, clicks, with_focus_ring
+from .widgets import Views, clicks, plain_text, set_text, with_focus_ring
 
 __all__ = ["CSS", "FRAME_PERIOD_MS", "RUN_LENGTH_LABELS", "SIDEBAR_WIDTH", "UPLOADED", "Dashboard", "alert_html"]
 
@@ -78,7 +78,7 @@ class Dashboard(pn.viewable.Viewer):
         # HTML panes fed only through alert_html (escaped): sentences repeat what visitors typed or uploaded.
         self.error_box = pn.pane.HTML("", visible=False, css_classes=["nst-error"], sizing_mode="stretch_width")
         self.note_box = pn.pane.HTML("", visible=False, css_classes=["nst-note"], sizing_mode="stretch_width")
-        self.status = pn.pane.Str(self.state.status, css_classes=["nst-status"])
+        self.status = plain_text(self.state.status, css_classes=["nst-status"])
         self.progress = pn.indicators.Progress(
             value=0, max=100, sizing_mode="stretch_width", max_width=PREVIEW_WIDTH, bar_color="primary"
         )
@@ -147,7 +147,7 @@ class Dashboard(pn.viewable.Viewer):
         handover = state.poll()
         view = self._run_view()
         view.apply(handover)
-        self.status.object = state.status
+        set_text(self.status, state.status)
         if handover.notes:  # e.g. "8 variants run as 2 batches of up to 4 to fit in the device's memory"
             self.note_box.object = alert_html(" ".join(handover.notes), "info")
             self.note_box.visible = True

@@ -15,6 +15,7 @@ import param
 import nstcore
 
 from ..session.config_params import field_metadata, field_range
+from ..session.text import as_html
 
 # A visible keyboard focus for every control (each widget's shadow root gets it: page-wide CSS does not reach there).
 FOCUS_CSS = "*:focus-visible { outline: 3px solid #f0a000 !important; outline-offset: 2px; }"
@@ -27,6 +28,17 @@ def with_focus_ring(*objects: Any) -> None:
         for widget in layout.select(pn.widgets.Widget):
             if FOCUS_CSS not in widget.stylesheets:
                 widget.stylesheets = [*widget.stylesheets, FOCUS_CSS]
+
+
+def plain_text(text: object = "", **params: Any) -> pn.pane.HTML:
+    """A pane that shows ``text`` literally. Panel's ``Str`` pane looks like it, but its text reaches the page as
+    markup (a Compare label ``<img src=x onerror=...>`` ran script): this escapes and caps it. Change the text with
+    :func:`set_text`."""
+    return pn.pane.HTML(as_html(text), **params)
+
+
+def set_text(pane: pn.pane.HTML, text: object) -> None:
+    pane.object = as_html(text)
 
 
 def clicks(action: Callable[[], object]) -> Callable[[object], None]:
