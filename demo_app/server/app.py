@@ -23,6 +23,7 @@ from demo_app.jobs.backend import Backend  # noqa: E402
 from demo_app.server import param_cache  # noqa: E402
 from demo_app.server.host_console import HostConsole  # noqa: E402
 from demo_app.server.pages import off_loop_application  # noqa: E402
+from demo_app.server.routes import COMPONENTS_ROUTE  # noqa: E402
 from demo_app.server.status import liveness_route, status_app  # noqa: E402
 from demo_app.server.wall import WALL, WallPage  # noqa: E402
 from demo_app.session.limits import Limits  # noqa: E402
@@ -213,7 +214,7 @@ def applications() -> dict[str, object]:
 def serve_options() -> dict[str, object]:
     """pn.serve options every server of this app uses (``python -m demo_app`` and the browser tests)."""
     backend, _ = _defaults()
-    return {"liveness": False, "extra_patterns": [liveness_route(backend)], **SESSION_CLEANUP}
+    return {"liveness": False, "extra_patterns": [liveness_route(backend), COMPONENTS_ROUTE], **SESSION_CLEANUP}
 
 
 # A closed tab's session is destroyed (and its job cancelled) within about 2.5 s instead of Bokeh's ~30 s default. The
