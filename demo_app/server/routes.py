@@ -31,4 +31,4 @@ class AppComponents(AuthenticatedStaticFileHandler, ComponentResourceHandler):
         return super().parse_url_path(path)
 
 
-COMPONENTS_ROUTE = (r"/components/(.*)", AppComponents, {})
+COMPONENTS_ROUTE: tuple[str, type, dict] = (r"/components/(.*)", AppComponents, {})
