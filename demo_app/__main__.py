@@ -65,9 +65,17 @@ def build_parser() -> argparse.ArgumentParser:
         "also NST_ALLOW_WEBSOCKET_ORIGIN (comma-separated).",
     )
     host.add_argument(
+        "--trusted-proxies",
+        action="append",
+        default=None,
+        metavar="ADDR[,ADDR]",
+        help="Proxies whose X-Forwarded-For names the client (per-client limits): addresses or networks, "
+        "repeatable (env NST_TRUSTED_PROXIES, comma-separated; default none: headers are ignored).",
+    )
+    host.add_argument(
         "--behind-proxy",
         action="store_true",
-        help="Trust the proxy's X-Forwarded-For/X-Real-IP for client addresses (per-client limits).",
+        help="Short for --trusted-proxies 127.0.0.1,::1 (a proxy on this machine).",
     )
     host.add_argument(
         "--basic-auth",
@@ -144,6 +152,15 @@ def host_password(args: argparse.Namespace, participants: str | None) -> str | N
     return secret
 
 
+def proxies_from(args: argparse.Namespace) -> tuple:
+    """The trusted proxies: --trusted-proxies, else NST_TRUSTED_PROXIES, else (--behind-proxy) this machine's."""
+    from .server.clients import LOCAL_PROXY, parse_proxies
+
+    named = list(args.trusted_proxies or []) or [os.environ.get("NST_TRUSTED_PROXIES", "")]
+    proxies = parse_proxies(named)
+    return proxies or (parse_proxies(LOCAL_PROXY) if args.behind_proxy else ())
+
+
 def origins(args: argparse.Namespace) -> list[str]:
     """Websocket origins: the flags, plus NST_ALLOW_WEBSOCKET_ORIGIN; localhost when neither names one."""
     named = list(args.allow_websocket_origin or [])
@@ -160,6 +177,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.max_concurrent is not None and args.max_concurrent < 1:
             raise nstcore.ConfigError(f"--max-concurrent must be at least 1, got {args.max_concurrent}.")
         limits = Limits.from_env(**{f.name: getattr(args, f.name) for f in fields(Limits)})
+        proxies = proxies_from(args)
         password = basic_auth(args)
         host_secret = host_password(args, password)
         backend = Backend(
@@ -191,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from .server.app import TITLE, applications, configure, serve_options
 
-    configure(backend, limits, host_secret or "")
+    configure(backend, limits, host_secret or "", proxies)
     if args.num_threads:
         pn.config.nthreads = args.num_threads  # type: ignore[misc]  # a settable property Panel's stub marks read-only
     auth: dict = {}
@@ -229,7 +247,6 @@ def main(argv: list[str] | None = None) -> int:
         websocket_max_message_size=WEBSOCKET_MAX_BYTES,
         verbose=False,
         admin=args.admin,
-        http_server_kwargs={"xheaders": True} if args.behind_proxy else None,
         **serve_options(),
         **auth,
     )

@@ -21,6 +21,7 @@ import panel as pn  # noqa: E402
 
 from demo_app.jobs.backend import Backend  # noqa: E402
 from demo_app.server import param_cache  # noqa: E402
+from demo_app.server.clients import Network, client_of, parse_proxies  # noqa: E402
 from demo_app.server.host_console import HostConsole  # noqa: E402
 from demo_app.server.pages import off_loop_application  # noqa: E402
 from demo_app.server.routes import COMPONENTS_ROUTE  # noqa: E402
@@ -43,13 +44,27 @@ LIVE_SESSIONS: weakref.WeakSet[Dashboard] = weakref.WeakSet()
 _backend: Backend | None = None
 _limits: Limits | None = None
 _host_password: str | None = None
+_trusted_proxies: tuple[Network, ...] | None = None
 
 
-def configure(backend: Backend, limits: Limits, host_password: str | None = None) -> None:
-    """Set the process-wide backend, limits and host password (``python -m demo_app`` calls this before serving)."""
-    global _backend, _limits, _host_password
-    _backend, _limits, _host_password = backend, limits, host_password
+def configure(
+    backend: Backend,
+    limits: Limits,
+    host_password: str | None = None,
+    trusted_proxies: tuple[Network, ...] = (),
+) -> None:
+    """Set the process-wide backend, limits, host password and trusted proxies (``python -m demo_app`` calls this
+    before serving)."""
+    global _backend, _limits, _host_password, _trusted_proxies
+    _backend, _limits, _host_password, _trusted_proxies = backend, limits, host_password, trusted_proxies
     set_cpu_threads(limits.job_threads)
+
+
+def trusted_proxies() -> tuple[Network, ...]:
+    """As configured, else (``panel serve``) NST_TRUSTED_PROXIES (comma-separated); none by default."""
+    if _trusted_proxies is None:
+        return parse_proxies([os.environ.get("NST_TRUSTED_PROXIES", "")])
+    return _trusted_proxies
 
 
 def host_password() -> str | None:
@@ -108,10 +123,14 @@ def _defaults() -> tuple[Backend, Limits]:
 
 
 def client_address() -> str:
-    """The visitor's address as the server sees it (the proxy's own unless ``--behind-proxy``); "" outside a server."""
+    """The visitor's address (see :mod:`.clients`: forwarded headers count only from a trusted proxy); "" outside
+    a server."""
     context = pn.state.curdoc.session_context if pn.state.curdoc is not None else None
     request = getattr(context, "request", None) if context is not None else None
-    return str(getattr(request, "remote_ip", "") or "") if request is not None else ""
+    if request is None:
+        return ""
+    peer = str(getattr(request, "remote_ip", "") or "")
+    return client_of(peer, getattr(request, "headers", None) or {}, trusted_proxies())
 
 
 def _extension() -> None:
