@@ -14,10 +14,18 @@ import nstcore
 from demo_app.__main__ import host_password
 from demo_app.jobs.backend import Backend
 from demo_app.server import app
-from demo_app.server.host_console import HostConsole, check_password, session_rows
+from demo_app.server import unlock
+from demo_app.server.host_console import HostConsole, session_rows
+from demo_app.server.unlock import PasswordGuard, check_password
 from demo_app.session.limits import Limits
 from demo_app.session.state import SessionState
 from demo_app.views.dashboard import Dashboard
+
+
+@pytest.fixture(autouse=True)
+def _fresh_guard(monkeypatch):
+    """Each test starts with no wrong tries counted (the guard is process-wide)."""
+    monkeypatch.setattr(unlock, "GUARD", PasswordGuard())
 
 
 @pytest.fixture()
@@ -51,7 +59,7 @@ def test_without_a_host_password_the_console_is_locked(room) -> None:
     assert not check_password("", None) and not check_password("x", "")
 
 
-def test_wrong_passwords_are_refused_then_locked_out(room) -> None:
+def test_wrong_passwords_are_refused_then_locked_out(room, monkeypatch) -> None:
     backend, _ = room
     console = _console(backend)
     for _ in range(5):
@@ -61,10 +69,41 @@ def test_wrong_passwords_are_refused_then_locked_out(room) -> None:
     console.lock.password.value = "host-secret"  # right, but too late: locked out for a while
     console.lock.try_unlock()
     assert not console.unlocked and "Too many wrong passwords" in console.message.object
-    console.lock._locked_until = 0.0
+    now = unlock.time.monotonic()
+    monkeypatch.setattr(unlock.time, "monotonic", lambda: now + unlock.LOCKOUT_SECONDS + 1)
     console.lock.password.value = "host-secret"
     console.lock.try_unlock()
     assert console.unlocked and console.lock.password.value == "" and console.table is not None
+
+
+def _guess(client: str, password: str = "guess") -> unlock.Unlock:
+    """A fresh /host page (a reload) from ``client`` and one try."""
+    form = unlock.Unlock("host-secret", "the host console", lambda: None, client)
+    form.password.value = password
+    form.try_unlock()
+    return form
+
+
+def test_the_lockout_is_per_address_and_survives_a_reload(monkeypatch) -> None:
+    """A reload used to reset the count: ~120 guesses a minute from one tab."""
+    for _ in range(unlock.WRONG_TRIES):
+        assert "not the host password" in _guess("10.0.0.5").message.object
+    assert "Too many wrong passwords" in _guess("10.0.0.5").message.object  # a new page, same address
+    assert not _guess("10.0.0.5", "host-secret").unlocked
+    assert _guess("10.0.0.6", "host-secret").unlocked  # the host at another address is not locked out
+    # the next lockout of the same address lasts twice as long
+    now = unlock.time.monotonic()
+    monkeypatch.setattr(unlock.time, "monotonic", lambda: now + unlock.LOCKOUT_SECONDS + 1)
+    for _ in range(unlock.WRONG_TRIES):
+        _guess("10.0.0.5")
+    assert 2 * unlock.LOCKOUT_SECONDS - 2 < unlock.GUARD.wait("10.0.0.5") <= 2 * unlock.LOCKOUT_SECONDS
+
+
+def test_guesses_from_many_addresses_slow_every_try() -> None:
+    for i in range(unlock.SERVER_WRONG_TRIES):
+        _guess(f"10.1.{i // 4}.{i % 4}")  # never five from one address
+    form = _guess("10.9.9.9", "host-secret")
+    assert not form.unlocked and "Too many wrong passwords" in form.message.object
 
 
 def test_the_table_the_actions_and_the_broadcast(room) -> None:

@@ -278,3 +278,21 @@ def test_liveness_answers_503_when_the_scheduler_cannot_progress() -> None:
     with pytest.raises(urllib.error.HTTPError) as err:
         urllib.request.urlopen(url, timeout=5)
     assert err.value.code == 503 and b"died" in err.value.read()
+
+
+def test_host_and_wall_pages_count_in_the_page_cap(backend, monkeypatch) -> None:
+    """/host pages were not counted: one computer could open any number of password forms."""
+    import demo_app.server.app as app
+
+    app.configure(backend, Limits(max_sessions_per_client=2), "host-secret")
+    monkeypatch.setattr(app, "client_address", lambda: "10.0.0.11")
+    monkeypatch.setattr(app.pn.state, "on_session_destroyed", lambda callback: None)
+    pages = [app.create_host(), app.create_wall()]
+    try:
+        assert [p.client for p in pages] == ["10.0.0.11", "10.0.0.11"]
+        for refused in (app.create_host(), app.create_wall(), app.create_app()):
+            assert "nst-refused" in refused.css_classes and "already has 2 pages" in refused.objects[0].object
+        monkeypatch.setattr(app, "client_address", lambda: "10.0.0.12")
+        assert app.create_host().client == "10.0.0.12"
+    finally:
+        app.LIVE_HOST_PAGES.clear()

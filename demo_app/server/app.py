@@ -40,6 +40,8 @@ log = logging.getLogger("demo_app")
 
 # The dashboards of the sessions alive in this process (for the status view and in-process tests).
 LIVE_SESSIONS: weakref.WeakSet[Dashboard] = weakref.WeakSet()
+# The /host and /wall pages alive (they count in the per-client page cap too).
+LIVE_HOST_PAGES: weakref.WeakSet[HostConsole | WallPage] = weakref.WeakSet()
 
 _backend: Backend | None = None
 _limits: Limits | None = None
@@ -151,17 +153,9 @@ def create_app() -> pn.viewable.Viewable | pn.template.BaseTemplate:
     _extension()
     backend, limits = _defaults()
     client = client_address()
-    if client and sum(d.state.client == client for d in list(LIVE_SESSIONS)) >= limits.max_sessions_per_client:
-        log.warning("refused a page for %s: %d pages open", client, limits.max_sessions_per_client)
-        return pn.Column(
-            pn.pane.HTML(
-                alert_html(
-                    f"This computer already has {limits.max_sessions_per_client} pages of the workbench open (the "
-                    "most one computer may have); close some tabs and reload."
-                )
-            ),
-            css_classes=["nst-refused"],
-        )
+    refused = _over_page_cap(client, limits)
+    if refused is not None:
+        return refused
     state = SessionState(backend, limits, client=client)
     dashboard = Dashboard(state)
     LIVE_SESSIONS.add(dashboard)
@@ -243,17 +237,53 @@ def serve_options() -> dict[str, object]:
 SESSION_CLEANUP = {"check_unused_sessions_milliseconds": 500, "unused_session_lifetime_milliseconds": 2000}
 
 
-def create_host() -> pn.viewable.Viewer:
+def _over_page_cap(client: str, limits: Limits) -> pn.viewable.Viewable | None:
+    """The refusal page when ``client`` already has ``max_sessions_per_client`` pages open (dashboards, /host and
+    /wall pages together), else None."""
+    if not client:
+        return None
+    pages = sum(d.state.client == client for d in list(LIVE_SESSIONS))
+    pages += sum(p.client == client for p in list(LIVE_HOST_PAGES))
+    if pages < limits.max_sessions_per_client:
+        return None
+    log.warning("refused a page for %s: %d pages open", client, limits.max_sessions_per_client)
+    return pn.Column(
+        pn.pane.HTML(
+            alert_html(
+                f"This computer already has {limits.max_sessions_per_client} pages of the workbench open (the "
+                "most one computer may have); close some tabs and reload."
+            )
+        ),
+        css_classes=["nst-refused"],
+    )
+
+
+def _host_page(page: HostConsole | WallPage) -> HostConsole | WallPage:
+    LIVE_HOST_PAGES.add(page)
+    pn.state.on_session_destroyed(lambda context: LIVE_HOST_PAGES.discard(page))
+    return page
+
+
+def create_host() -> pn.viewable.Viewable | pn.viewable.Viewer:
     """The host's console (its own password; locked without one)."""
     _extension()
-    backend, _ = _defaults()
-    return HostConsole(backend, host_password(), live_dashboards, current_limits, set_limits)
+    backend, limits = _defaults()
+    client = client_address()
+    refused = _over_page_cap(client, limits)
+    if refused is not None:
+        return refused
+    return _host_page(HostConsole(backend, host_password(), live_dashboards, current_limits, set_limits, client))
 
 
-def create_wall() -> pn.viewable.Viewer:
+def create_wall() -> pn.viewable.Viewable | pn.viewable.Viewer:
     """The projector wall of shared results (behind the host password; locked without one)."""
     _extension()
-    return WallPage(WALL, host_password())
+    _, limits = _defaults()
+    client = client_address()
+    refused = _over_page_cap(client, limits)
+    if refused is not None:
+        return refused
+    return _host_page(WallPage(WALL, host_password(), client))
 
 
 def create_status() -> pn.viewable.Viewable:

@@ -10,7 +10,6 @@ page shows as a notification. A small chart follows device memory and the room's
 from __future__ import annotations
 
 import dataclasses
-import hmac
 import logging
 import time
 from collections.abc import Callable, Iterable
@@ -28,19 +27,13 @@ from ..session.limits import Limits
 from ..session.text import as_html, capped
 from ..views.loop import quiet_periodic
 from ..views.widgets import clicks
+from .unlock import Unlock
 
 log = logging.getLogger("demo_app")
 
 MAX_BROADCAST = 200  # one line on a notification
-WRONG_TRIES = 5  # wrong passwords before a page must wait
-LOCKOUT_SECONDS = 30.0
 HISTORY_POINTS = 600  # 20 minutes at one sample every 2 s
 COLUMNS = ["page", "state", "size", "steps", "it/s", "elapsed (s)", "queue"]
-
-
-def check_password(given: str, expected: str | None) -> bool:
-    """Constant-time comparison; False when no host password is configured."""
-    return bool(expected) and hmac.compare_digest(given.encode(), (expected or "").encode())
 
 
 def session_rows(dashboards: Iterable[Any], position: Callable[[Any], int]) -> list[dict[str, Any]]:
@@ -64,51 +57,6 @@ def session_rows(dashboards: Iterable[Any], position: Callable[[Any], int]) -> l
     return rows
 
 
-class Unlock(pn.viewable.Viewer):
-    """The host password form of /host and /wall: calls ``on_unlock`` once the right password is given. Without a
-    configured password it only says the page is locked. Five wrong tries lock the form for 30 s."""
-
-    def __init__(self, password: str | None, what: str, on_unlock: Callable[[], None]) -> None:
-        super().__init__()
-        self._password, self._on_unlock = password, on_unlock
-        self._wrong, self._locked_until = 0, 0.0
-        self.unlocked = False
-        self.message = pn.pane.HTML("", sizing_mode="stretch_width", css_classes=["nst-host-message"])
-        self.password = pn.widgets.PasswordInput(label="Host password", width=260, css_classes=["nst-host-password"])
-        self.button = pn.widgets.Button(label="Unlock", color="primary", width=120, css_classes=["nst-host-unlock"])
-        self.button.on_click(clicks(self.try_unlock))
-        if password:
-            self._layout: pn.viewable.Viewable = pn.Column(
-                pn.Row(self.password, self.button, align="end"), self.message
-            )
-        else:
-            self._layout = pn.pane.HTML(
-                f'<div class="nst-alert nst-alert-danger" role="alert">{as_html(what.capitalize())} is locked: the '
-                "server was started without a host password (--host-password or NST_HOST_PASSWORD).</div>",
-                css_classes=["nst-host-locked"],
-            )
-
-    def try_unlock(self) -> None:
-        now = time.monotonic()
-        if now < self._locked_until:
-            self.message.object = as_html(f"Too many wrong passwords; wait {self._locked_until - now:.0f} s.")
-            return
-        if not check_password(self.password.value or "", self._password):
-            self._wrong += 1
-            self.password.value = ""
-            if self._wrong >= WRONG_TRIES:
-                self._wrong, self._locked_until = 0, now + LOCKOUT_SECONDS
-                log.warning("host password: %d wrong tries; locked for %.0f s", WRONG_TRIES, LOCKOUT_SECONDS)
-            self.message.object = as_html("That is not the host password.")
-            return
-        self.password.value = ""
-        self.unlocked = True
-        self._on_unlock()
-
-    def __panel__(self) -> pn.viewable.Viewable:
-        return self._layout
-
-
 class HostConsole(pn.viewable.Viewer):
     """One host's console page (made per session, like every page)."""
 
@@ -119,11 +67,13 @@ class HostConsole(pn.viewable.Viewer):
         dashboards: Callable[[], list[Any]],
         limits: Callable[[], Limits],
         set_limits: Callable[[Limits], None],
+        client: str = "",
     ) -> None:
         super().__init__()
+        self.client = client  # the host's address (the password guard and the page cap count by it)
         self.backend, self._dashboards = backend, dashboards
         self._limits, self._set_limits = limits, set_limits
-        self.lock = Unlock(password, "the host console", self._build_console)
+        self.lock = Unlock(password, "the host console", self._build_console, client)
         self.message = self.lock.message
         # Made now and hidden (empty) until unlocked: a table added to a page later came up without Tabulator's
         # scripts, as raw text.

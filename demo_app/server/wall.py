@@ -24,7 +24,7 @@ from ..session.history import data_url
 from ..session.imaging import encode_jpeg
 from ..session.text import capped
 from ..views.loop import quiet_periodic
-from .host_console import Unlock
+from .unlock import Unlock
 
 WALL_SIZE = 40  # a room's worth; the oldest leaves when a new one arrives
 WALL_SIDE = 512  # px: sharp on a projector in a grid of 3-6 columns
@@ -159,13 +159,13 @@ def wall_items(entries: list[WallEntry]) -> list[dict]:
 class WallPage(pn.viewable.Viewer):
     """One projector's wall: locked behind the host password, then the live grid."""
 
-    def __init__(self, wall: Wall, password: str | None) -> None:
+    def __init__(self, wall: Wall, password: str | None, client: str = "") -> None:
         super().__init__()
-        self.wall = wall
+        self.wall, self.client = wall, client
         self.grid = WallGrid(removable=True, sizing_mode="stretch_width", css_classes=["nst-wall"])
         self.grid.param.watch(lambda e: self._remove(e.new), "remove")
         self._seen = -1
-        self.lock = Unlock(password, "the wall", self._unlocked)
+        self.lock = Unlock(password, "the wall", self._unlocked, client)
         self.body = pn.Column(self.lock, sizing_mode="stretch_width")
 
     def _unlocked(self) -> None:
