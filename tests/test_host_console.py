@@ -13,8 +13,7 @@ from conftest import drain
 import nstcore
 from demo_app.__main__ import host_password
 from demo_app.jobs.backend import Backend
-from demo_app.server import app
-from demo_app.server import unlock
+from demo_app.server import app, unlock
 from demo_app.server.host_console import HostConsole, session_rows
 from demo_app.server.unlock import PasswordGuard, check_password
 from demo_app.session.limits import Limits
