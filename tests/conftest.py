@@ -121,3 +121,11 @@ def _no_job_threads_left_at_exit():
     # type(), not isinstance(): isinstance reads __class__, which warns on torch.distributed's deprecated aliases
     for scheduler in [o for o in gc.get_objects() if type(o) is Scheduler]:
         scheduler.shutdown(timeout=10.0)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_password_guard(monkeypatch):
+    """Wrong host-password tries are counted process-wide (demo_app/server/unlock.py): each test starts with none."""
+    from demo_app.server import unlock
+
+    monkeypatch.setattr(unlock, "GUARD", unlock.PasswordGuard())

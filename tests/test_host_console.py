@@ -15,16 +15,10 @@ from demo_app.__main__ import host_password
 from demo_app.jobs.backend import Backend
 from demo_app.server import app, unlock
 from demo_app.server.host_console import HostConsole, session_rows
-from demo_app.server.unlock import PasswordGuard, check_password
+from demo_app.server.unlock import check_password
 from demo_app.session.limits import Limits
 from demo_app.session.state import SessionState
 from demo_app.views.dashboard import Dashboard
-
-
-@pytest.fixture(autouse=True)
-def _fresh_guard(monkeypatch):
-    """Each test starts with no wrong tries counted (the guard is process-wide)."""
-    monkeypatch.setattr(unlock, "GUARD", PasswordGuard())
 
 
 @pytest.fixture()
@@ -171,3 +165,22 @@ def test_the_host_password_is_never_the_participants(tmp_path, monkeypatch) -> N
     monkeypatch.setenv("NST_HOST_PASSWORD_FILE", str(tmp_path / "empty"))
     with pytest.raises(nstcore.ConfigError, match="empty file"):
         host_password(argparse.Namespace(host_password=None), None)
+
+
+def test_the_host_clears_the_wall_or_takes_a_visitor_off_it(room) -> None:
+    from demo_app.server.wall import Wall
+
+    backend, pages = room
+    wall = Wall()
+    console = HostConsole(backend, "host-secret", app.live_dashboards, app.current_limits, app.set_limits, wall=wall)
+    console.lock.password.value = "host-secret"
+    console.lock.try_unlock()
+    pages[0].state.client = "10.0.0.1"
+    wall.share(pages[0].state.session_id, "a", b"j", b"s", client="10.0.0.1")
+    wall.share("other", "b", b"j", b"s", client="10.0.0.2")
+    console.refresh()
+    console.table.selection = [app.live_dashboards().index(pages[0])]
+    console.hide_visitor.clicks += 1
+    assert [e.name for e in wall.entries()] == ["b"] and "Taken off the wall (1 result)" in console.message.object
+    console.clear_wall.clicks += 1
+    assert wall.entries() == [] and "empty" in console.message.object

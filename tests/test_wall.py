@@ -36,3 +36,57 @@ def test_without_a_host_password_the_wall_is_locked() -> None:
     opened.lock.password.value = "pw"
     opened.lock.try_unlock()
     assert opened.lock.unlocked and opened.body.objects[0] is opened.grid
+
+
+def test_one_live_entry_per_visitor_and_the_host_clears_or_hides() -> None:
+    """60 scripted shares from one visitor once filled all 40 places; the host removed them one by one."""
+    wall = Wall(size=40)
+    wall.share("other", "them", b"j", b"s", client="10.0.0.2")
+    for i in range(60):
+        wall.share("mine", f"me {i}", b"j", b"s", client="10.0.0.1")
+    assert [e.name for e in wall.entries()] == ["me 59", "them"]
+    assert wall.hide("10.0.0.1") == 1 and [e.name for e in wall.entries()] == ["them"]
+    assert wall.share("mine", "again", b"j", b"s", client="10.0.0.1") is None and len(wall.entries()) == 1
+    wall.clear()
+    assert wall.entries() == []
+
+
+def test_a_visitor_may_share_only_now_and_then(monkeypatch) -> None:
+    from demo_app.jobs import gate as gate_module
+    from demo_app.jobs.gate import Gate, Refused
+
+    gate = Gate()
+    gate.share("10.0.0.1")
+    try:
+        gate.share("10.0.0.1")
+        raise AssertionError("a second share at once was admitted")
+    except Refused as exc:
+        assert "shared a moment ago" in str(exc)
+    gate.share("10.0.0.2")  # someone else may
+    now = gate_module.time.monotonic()
+    monkeypatch.setattr(gate_module.time, "monotonic", lambda: now + gate_module.SHARE_EVERY_SECONDS + 1)
+    gate.share("10.0.0.1")
+
+
+def test_the_share_button_asks_the_gate(monkeypatch) -> None:
+    """A scripted click past the disabled button is refused on the server."""
+    from demo_app.jobs.backend import Backend
+    from demo_app.server import wall as wall_module
+    from demo_app.session.limits import Limits
+    from demo_app.session.state import SessionState
+    from demo_app.views.single_run import SingleRunView
+
+    wall = Wall()
+    monkeypatch.setattr("demo_app.views.single_run.WALL", wall)
+    state = SessionState(Backend(weights="random", device_name="cpu"), Limits(), client="10.0.0.3")
+    try:
+        view = SingleRunView(state, on_history=lambda item: None)
+        state.result = (np.zeros((32, 32, 3), dtype=np.uint8),)
+        view._share()
+        assert len(wall.entries()) == 1 and state.error == ""
+        view.share.disabled = False  # a script re-enables it
+        view._share()
+        assert "shared a moment ago" in state.error and len(wall.entries()) == 1
+        assert wall_module.WALL is not wall
+    finally:
+        state.close()

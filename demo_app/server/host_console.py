@@ -28,6 +28,7 @@ from ..session.text import as_html, capped
 from ..views.loop import quiet_periodic
 from ..views.widgets import clicks
 from .unlock import Unlock
+from .wall import WALL, Wall
 
 log = logging.getLogger("demo_app")
 
@@ -68,8 +69,10 @@ class HostConsole(pn.viewable.Viewer):
         limits: Callable[[], Limits],
         set_limits: Callable[[Limits], None],
         client: str = "",
+        wall: Wall | None = None,
     ) -> None:
         super().__init__()
+        self.wall = wall or WALL  # the projector wall the host clears
         self.client = client  # the host's address (the password guard and the page cap count by it)
         self.backend, self._dashboards = backend, dashboards
         self._limits, self._set_limits = limits, set_limits
@@ -102,6 +105,12 @@ class HostConsole(pn.viewable.Viewer):
         )
         self.cancel.on_click(clicks(self._cancel_selected))
         self.pause = pn.widgets.Toggle(label="Pause the queue", width=180, css_classes=["nst-host-pause"])
+        self.clear_wall = pn.widgets.Button(label="Clear the wall", width=140, css_classes=["nst-host-clear-wall"])
+        self.clear_wall.on_click(clicks(self._clear_wall))
+        self.hide_visitor = pn.widgets.Button(
+            label="Take the selected page's visitor off the wall", width=320, css_classes=["nst-host-hide-visitor"]
+        )
+        self.hide_visitor.on_click(clicks(self._hide_visitor))
         self.pause.param.watch(lambda e: self._pause(e.new), "value")
         self.max_size = pn.widgets.IntInput(
             label="Max size (px) for new jobs", value=limits.max_size, start=16, width=200
@@ -126,6 +135,7 @@ class HostConsole(pn.viewable.Viewer):
             self.summary,
             self.table,
             pn.FlexBox(self.cancel, self.pause, align_items="end"),
+            pn.FlexBox(self.clear_wall, self.hide_visitor, align_items="end"),
             pn.FlexBox(self.max_size, self.max_steps, self.apply_limits, align_items="end"),
             pn.FlexBox(self.broadcast_text, self.broadcast, align_items="end"),
             self.message,
@@ -175,6 +185,22 @@ class HostConsole(pn.viewable.Viewer):
         log.info("host console: cancelled a job of session %s", dashboard.state.session_id[:8])
         self.message.object = as_html("Cancelled.")
         self.refresh()
+
+    def _clear_wall(self) -> None:
+        self.wall.clear()
+        log.info("host console: wall cleared")
+        self.message.object = as_html("The wall is empty.")
+
+    def _hide_visitor(self) -> None:
+        dashboard = self._selected_dashboard()
+        if dashboard is None or not dashboard.state.client:
+            self.message.object = as_html("Select a page first.")
+            return
+        gone = self.wall.hide(dashboard.state.client)
+        log.info("host console: a visitor taken off the wall (%d entries)", gone)
+        self.message.object = as_html(
+            f"Taken off the wall ({gone} result{'s' if gone != 1 else ''}); their later shares are refused."
+        )
 
     def _pause(self, paused: bool) -> None:
         scheduler = self.backend.scheduler

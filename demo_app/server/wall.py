@@ -40,6 +40,7 @@ class WallEntry:
     style_jpeg: bytes
     session_id: str
     when: float
+    client: str = ""  # the visitor's address: one live entry each
 
 
 def wall_images(result: np.ndarray, style: Image.Image) -> tuple[bytes, bytes]:
@@ -58,14 +59,44 @@ class Wall:
         self._lock = threading.Lock()
         self._entries: deque[WallEntry] = deque(maxlen=size)
         self._keys = itertools.count(1)
+        self._hidden: set[str] = set()  # visitors the host took off the wall
         self.version = 0  # grows with every change: walls redraw when it moves
 
-    def share(self, session_id: str, name: str, jpeg: bytes, style_jpeg: bytes) -> WallEntry:
+    def share(self, session_id: str, name: str, jpeg: bytes, style_jpeg: bytes, client: str = "") -> WallEntry | None:
+        """Put a result on the wall, replacing the visitor's earlier one (one live entry per visitor: 60 scripted
+        shares once filled all 40 places). None when the host hid this visitor."""
         with self._lock:
-            entry = WallEntry(next(self._keys), capped(name, MAX_NAME), jpeg, style_jpeg, session_id, time.time())
-            self._entries.append(entry)
+            if client and client in self._hidden:
+                return None
+            entry = WallEntry(
+                next(self._keys), capped(name, MAX_NAME), jpeg, style_jpeg, session_id, time.time(), client
+            )
+            mine = (lambda e: e.client == client) if client else (lambda e: e.session_id == session_id)
+            kept = [e for e in self._entries if not mine(e)]
+            self._entries = deque([*kept, entry], maxlen=self._entries.maxlen)
             self.version += 1
             return entry
+
+    def clear(self) -> None:
+        """The host empties the wall."""
+        with self._lock:
+            self._entries.clear()
+            self.version += 1
+
+    def hide(self, client: str) -> int:
+        """The host takes a visitor off the wall: their entries go, and their later shares are refused. Returns
+        how many entries went."""
+        with self._lock:
+            self._hidden.add(client)
+            kept = [e for e in self._entries if e.client != client]
+            gone = len(self._entries) - len(kept)
+            self._entries = deque(kept, maxlen=self._entries.maxlen)
+            self.version += 1
+            return gone
+
+    def hidden(self, client: str) -> bool:
+        with self._lock:
+            return client in self._hidden
 
     def remove(self, key: int) -> bool:
         with self._lock:

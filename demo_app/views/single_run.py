@@ -16,6 +16,7 @@ import param
 
 import nstcore
 
+from ..jobs.gate import Refused
 from ..jobs.scheduler import Handover
 from ..server.wall import MAX_NAME as MAX_WALL_NAME
 from ..server.wall import WALL, wall_images
@@ -215,11 +216,18 @@ class SingleRunView(param.Parameterized):
         frames, style = list(state.result or ())[:1], state.style
         if not frames or style is None:
             return
+        try:  # the check is here, on the server: the disabled button is only a convenience
+            state.backend.gate.share(state.client)
+        except Refused as exc:
+            state.error = str(exc)
+            return
         self.share.disabled = True
         name = self.wall_name.value or ""
 
         def shared(images: tuple[bytes, bytes]) -> None:
-            WALL.share(state.session_id, name, *images)
+            if WALL.share(state.session_id, name, *images, client=state.client) is None:
+                state.error = "The host has taken your results off the wall."
+                return
             self.share.label = "Shared ✓"
             if pn.state.notifications is not None:
                 pn.state.notifications.success("Shared to the wall.", duration=4000)
