@@ -48,6 +48,22 @@ def _item(number: int):
     )
 
 
+def test_history_keeps_its_bytes_under_the_limit() -> None:
+    """12 entries of 2.3 MB each at 1024 px were 852 MB for one address's 32 pages: the oldest go first once the
+    entries pass ``max_bytes``; the newest always stays."""
+    one = _item(1).size
+    history = History(12, max_bytes=int(2.5 * one))
+    for _ in range(6):
+        history.add(_item(history.next_number()))
+    assert [i.number for i in history] == [5, 6] and history.bytes <= 2.5 * one
+    tiny = History(12, max_bytes=1)
+    tiny.add(_item(1))
+    assert len(tiny) == 1
+    assert SessionState(Backend(weights="random", device_name="cpu"), Limits(max_history_mb=3)).history.max_bytes == (
+        3 * 2**20
+    )
+
+
 def test_history_keeps_the_newest_runs_numbered_for_good() -> None:
     history = History(3)
     for _ in range(5):

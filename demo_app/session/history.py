@@ -42,6 +42,11 @@ class HistoryItem:
     content_jpeg: bytes  # the content image as it was, for a before/after view
     filename: str = field(default="nst-result.png")
 
+    @property
+    def size(self) -> int:
+        """Bytes this entry holds (its pictures)."""
+        return len(self.png) + len(self.jpeg) + len(self.thumb) + len(self.content_jpeg)
+
     def caption(self) -> str:
         """``#3 · β 1e+06 · 120/300 steps · loss 2.1e-03``: what tells two runs apart at a glance."""
         steps = self.record.get("steps", self.steps_done)
@@ -111,8 +116,11 @@ def make_item(
 class History:
     """The newest runs of one session, oldest dropped first (touched only on the session's event loop)."""
 
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, max_bytes: int | None = None) -> None:
         self._items: deque[HistoryItem] = deque(maxlen=size)
+        # The entries' bytes at most (Limits.max_history_mb): 12 entries of 2.3 MB each at 1024 px were 852 MB for
+        # one address's 32 pages. The newest entry always stays.
+        self.max_bytes = max_bytes
         self.numbers = 0  # runs numbered so far (an item's number never changes as older ones drop out)
 
     def next_number(self) -> int:
@@ -121,6 +129,12 @@ class History:
 
     def add(self, item: HistoryItem) -> None:
         self._items.append(item)
+        while self.max_bytes is not None and len(self._items) > 1 and self.bytes > self.max_bytes:
+            self._items.popleft()
+
+    @property
+    def bytes(self) -> int:
+        return sum(item.size for item in self._items)
 
     def get(self, number: int) -> HistoryItem | None:
         return next((item for item in self._items if item.number == number), None)

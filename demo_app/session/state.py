@@ -51,7 +51,7 @@ class SessionState(InputsPart, SettingsPart, LaunchPart, ResultsPart):
         self.notes = ()
         self.announcements: list[str] = []  # the host's messages, shown by the page's next tick
         self.run = CurrentRun(backend, self.limits, self.session_id, client)
-        self.history = History(self.limits.history_size)
+        self.history = History(self.limits.history_size, int(self.limits.max_history_mb * 2**20))
         self.last_losses = {}
         self._run_content_jpeg = b""
         self.param.watch(self._forward_live_change, list(LIVE_FIELDS))
