@@ -161,6 +161,23 @@ def proxies_from(args: argparse.Namespace) -> tuple:
     return proxies or (parse_proxies(LOCAL_PROXY) if args.behind_proxy else ())
 
 
+def check_server_flags(args: argparse.Namespace) -> None:
+    """Refuse flags Panel or Tornado would fail on later with a traceback (exit 1), with one sentence (exit 2)."""
+    if not 0 <= args.port <= 65535:
+        raise nstcore.ConfigError(f"--port must be between 0 and 65535, got {args.port}.")
+    for flag, value in (("--max-concurrent", args.max_concurrent), ("--num-threads", args.num_threads)):
+        if value is not None and value < 1:
+            raise nstcore.ConfigError(f"{flag} must be at least 1, got {value}.")
+    if args.oauth_provider:
+        from panel.auth import AUTH_PROVIDERS
+
+        if args.oauth_provider not in AUTH_PROVIDERS:
+            raise nstcore.ConfigError(
+                f"--oauth-provider {nstcore.shown(args.oauth_provider)} is not one Panel knows; use one of "
+                f"{', '.join(sorted(AUTH_PROVIDERS))}."
+            )
+
+
 def origins(args: argparse.Namespace) -> list[str]:
     """Websocket origins: the flags, plus NST_ALLOW_WEBSOCKET_ORIGIN; localhost when neither names one."""
     named = list(args.allow_websocket_origin or [])
@@ -174,8 +191,7 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.DEBUG if args.debug else logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s"
     )
     try:
-        if args.max_concurrent is not None and args.max_concurrent < 1:
-            raise nstcore.ConfigError(f"--max-concurrent must be at least 1, got {args.max_concurrent}.")
+        check_server_flags(args)
         limits = Limits.from_env(**{f.name: getattr(args, f.name) for f in fields(Limits)})
         proxies = proxies_from(args)
         password = basic_auth(args)
@@ -236,13 +252,31 @@ def main(argv: list[str] | None = None) -> int:
     # collector's reach, a full collection no longer walks it on whichever thread triggers it, the loop's included.
     gc.collect()
     gc.freeze()
-    server = pn.serve(
+    try:
+        server = serve(pn, args, auth, applications, serve_options, TITLE)
+    except OSError as exc:  # the address does not resolve, the port is taken or privileged
+        print(
+            f"error: cannot serve on {args.address}:{args.port} ({exc.strerror or exc}); choose another --address or "
+            "--port.",
+            file=sys.stderr,
+        )
+        return 2
+    stop_gracefully_on_signals(server, backend)
+    server.start()
+    server.io_loop.start()
+    log.info("demo_app: stopped")
+    return 0
+
+
+def serve(pn, args: argparse.Namespace, auth: dict, applications, serve_options, title: str):
+    """The Bokeh server for the app (not started)."""
+    return pn.serve(
         applications(),
         port=args.port,
         address=args.address,
         show=args.show,
         start=False,
-        title=TITLE,
+        title=title,
         websocket_origin=origins(args),
         websocket_max_message_size=WEBSOCKET_MAX_BYTES,
         verbose=False,
@@ -250,11 +284,6 @@ def main(argv: list[str] | None = None) -> int:
         **serve_options(),
         **auth,
     )
-    stop_gracefully_on_signals(server, backend)
-    server.start()
-    server.io_loop.start()
-    log.info("demo_app: stopped")
-    return 0
 
 
 # Pages poll their job every 200 ms: a second is enough for every open page to show why its run ended.
@@ -285,9 +314,15 @@ def stop_gracefully_on_signals(server, backend: Backend) -> None:
             busy["running"],
             busy["queued"],
         )
-        if not scheduler.shutdown(timeout=3.0):
-            log.warning("demo_app: a job thread did not stop within 3 s; it ends with the process")
+        clean = scheduler.shutdown(timeout=3.0)
         time.sleep(SHUTDOWN_NOTICE_SECONDS)
+        if not clean:
+            # A thread still inside torch (a step that did not reach a layer boundary) would make the interpreter's
+            # exit abort ("terminate called without an active exception", exit -6): the pages have been told, so
+            # end here, without tearing the interpreter down around it.
+            log.warning("demo_app: a job thread did not stop within 3 s; exiting now")
+            logging.shutdown()
+            os._exit(0)
         nstcore.release_memory(backend.device)
         server.io_loop.add_callback(server.io_loop.stop)
 

@@ -20,13 +20,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
-from .errors import ConfigError, shown
+from .errors import ConfigError, finite, shown
 from .images import DEFAULT_MAX_PIXELS
 from .layers import tap_index
 from .weight_text import _check_weights, parse_blend
@@ -96,7 +95,7 @@ class LossWeights:
     def __post_init__(self) -> None:
         for name in ("alpha", "beta", "tv"):
             value = getattr(self, name)
-            if not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+            if not finite(value) or value < 0:
                 raise ConfigError(f"{name} must be a finite number >= 0, got {shown(value)}.")
             object.__setattr__(self, name, float(value))
         for name in ("content_layers", "style_layers"):
@@ -243,7 +242,7 @@ class StyleConfig:
                 raise ConfigError(f"{f.name} must be one of {', '.join(choices)}, got {shown(value)}.")
             lo, hi = f.metadata.get("min"), f.metadata.get("max")
             if isinstance(value, (int, float)) and not isinstance(value, bool) and value is not None:
-                if not math.isfinite(value) or (lo is not None and value < lo) or (hi is not None and value > hi):
+                if not finite(value) or (lo is not None and value < lo) or (hi is not None and value > hi):
                     bounds = f"between {lo:g} and {hi:g}" if hi is not None else f"at least {lo:g}"
                     raise ConfigError(f"{f.name} must be {bounds}, got {shown(value)}.")
         if self.generator == "hrnet" and self.scales > 1:

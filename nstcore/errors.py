@@ -6,6 +6,8 @@ wrong and what to do. The edges (CLI, dashboard) show that sentence as it is and
 
 from __future__ import annotations
 
+import math
+
 
 class NSTError(Exception):
     """Base class: the message is a complete, user-facing sentence."""
@@ -39,3 +41,14 @@ def capped(text: object, limit: int) -> str:
 def shown(value: object, limit: int = SHOWN_LIMIT) -> str:
     """``repr(value)`` for an error sentence, cut to ``limit`` characters with an ellipsis."""
     return capped(repr(value), limit)
+
+
+def finite(value: object) -> bool:
+    """A number that is finite as a float: not NaN or infinity, not a bool, and not an integer too large for a float
+    (a 4,000-digit ``steps`` made ``math.isfinite`` raise OverflowError instead of the setting's bounds sentence)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:
+        return False

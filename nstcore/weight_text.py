@@ -3,11 +3,10 @@ parsed and checked with a sentence for anything wrong, and the blend as the obje
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from typing import Any
 
-from .errors import ConfigError, shown
+from .errors import ConfigError, finite, shown
 
 
 def _check_weights(what: str, value: Any) -> dict[str, float]:
@@ -17,7 +16,7 @@ def _check_weights(what: str, value: Any) -> dict[str, float]:
         raise ConfigError(f"{what} must map layer names to weights, got {shown(value)}.")
     out: dict[str, float] = {}
     for name, weight in value.items():
-        if not isinstance(weight, (int, float)) or not math.isfinite(weight) or weight < 0:
+        if not finite(weight) or weight < 0:
             raise ConfigError(f"Weight of {name} in {what} must be a finite number >= 0, got {shown(weight)}.")
         out[str(name)] = float(weight)
     return out
@@ -43,7 +42,7 @@ def parse_blend(value: Any) -> tuple[float, ...]:
         raise ConfigError(f"style_blend has {len(value)} weights; a run blends at most {MAX_STYLES} style images.")
     out = []
     for weight in value:
-        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not math.isfinite(weight) or weight < 0:
+        if not finite(weight) or weight < 0:
             raise ConfigError(f"Every style_blend weight must be a finite number >= 0, got {shown(weight)}.")
         out.append(float(weight))
     return tuple(out)

@@ -175,11 +175,45 @@ def test_the_cli_never_destroys_an_input_and_checks_outputs_before_running(tmp_p
             "is also the content image",
         ),
     ]
+    a_png, log = str(tmp_path / "a.png"), str(tmp_path / "log.jsonl")
+    cases += [  # outputs against each other, and train's outputs against its inputs (its config included)
+        ([str(content), str(STYLE), "-o", a_png, "--save-config", log, "--log-json", log], "is also the --save-config"),
+        ([str(content), str(STYLE), "-o", a_png, "--timelapse", a_png], "is also the -o output"),
+        (["train", str(content), "--style", str(STYLE), "-o", str(config), "--config", str(config)], "config file"),
+        (["train", str(content), "--style", str(STYLE), "-o", log, "--log-json", log], "is also the -o output"),
+        (
+            ["train", str(content), "--style", str(STYLE), "-o", log, "--preview", a_png, "--log-json", a_png],
+            "--preview",
+        ),
+        (["train", str(content), "--style", str(STYLE), "-o", log, "--preview", str(content)], "photo 1"),
+        (["compare", str(content), str(STYLE), "-o", a_png, "--preset", "pooling", "--log-json", a_png], "-o output"),
+    ]
     for argv, words in cases:
         result = nst(*argv, "--weights", "random", "--size", "32", "--steps", "2", "--no-progress")
         assert result.returncode == 2, (argv, result.stderr)
         assert words in result.stderr and "Traceback" not in result.stderr, result.stderr
     assert (content.read_bytes(), config.read_text()) == before
+    assert not (tmp_path / "log.jsonl").exists() and not (tmp_path / "a.png").exists()
+
+
+def test_integers_too_large_for_a_setting_get_its_bounds(tmp_path) -> None:
+    """A 4,000-digit steps once ended as "unexpected failure (OverflowError ...)", exit 1."""
+    huge = "9" * 4000
+    (tmp_path / "big.json").write_text(f'{{"steps": {huge}}}')
+    out = str(tmp_path / "o.png")
+    for extra in (["--steps", huge], ["--size", huge], ["--config", str(tmp_path / "big.json")], ["--beta", huge]):
+        result = nst(str(CONTENT), str(STYLE), "-o", out, "--weights", "random", *extra)
+        assert_clean_failure(result, "must be")
+        assert "Overflow" not in result.stderr and len(result.stderr) < 400
+
+
+def test_a_huge_generator_file_is_refused_as_a_generator(tmp_path) -> None:
+    big = tmp_path / "huge.pt"
+    with big.open("wb") as f:
+        f.truncate(200 * 2**20)  # sparse: 200 MB without writing them
+    result = nst("apply", str(big), str(CONTENT), "-o", str(tmp_path / "o.png"))
+    assert_clean_failure(result, "give a generator written by nstcore train")
+    assert "config JSON" not in result.stderr
 
 
 def test_every_config_field_is_type_checked_with_a_sentence(tmp_path) -> None:

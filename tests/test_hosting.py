@@ -193,6 +193,12 @@ def test_job_threads_are_set_for_the_whole_server_process(monkeypatch) -> None:
         ([], {"NST_MAX_STEPS": "lots"}, "NST_MAX_STEPS must be a whole number, got 'lots'"),
         ([], {"NST_MAX_UPLOAD_MB": "-5"}, "max-upload-mb must be a number above 0"),
         ([], {"NST_BASIC_AUTH_FILE": "/no/such/secret"}, "NST_BASIC_AUTH_FILE names a file that cannot be read"),
+        (["--oauth-provider", "nonsense"], {}, "is not one Panel knows"),
+        (["--port", "70000"], {}, "--port must be between 0 and 65535"),
+        (["--num-threads", "-3"], {}, "--num-threads must be at least 1"),
+        (["--trusted-proxies", "nginx"], {}, "trusted-proxies takes addresses"),
+        (["--max-size", "9" * 4000], {}, "max-size must be a number above 0"),
+        (["--address", "nonsense.invalid"], {}, "cannot serve on nonsense.invalid"),
     ],
 )
 def test_the_server_refuses_to_start_on_bad_settings(argv, env, words, tmp_path) -> None:

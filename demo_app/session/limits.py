@@ -6,7 +6,6 @@ ranges and the checks on the server all read them from :class:`Limits`.
 
 from __future__ import annotations
 
-import math
 import os
 from dataclasses import dataclass, fields
 from typing import Any
@@ -69,7 +68,7 @@ class Limits:
     def __post_init__(self) -> None:
         for f in fields(self):
             value = getattr(self, f.name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+            if not nstcore.errors.finite(value) or value <= 0:
                 raise nstcore.ConfigError(
                     f"{f.name.replace('_', '-')} must be a number above 0, got {nstcore.shown(value)}."
                 )

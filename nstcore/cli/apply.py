@@ -42,7 +42,8 @@ def run_apply(args: argparse.Namespace) -> int:
     from ..tensors import image_to_tensor, tensor_to_arrays
 
     output = check_output(args.output, keep={"generator file": args.generator, "photo": args.photo})
-    model, config = load_generator(read_bytes(args.generator, "generator file"), f"The generator file {args.generator}")
+    data = read_bytes(args.generator, "generator file", "give a generator written by nstcore train (a few MB)")
+    model, config = load_generator(data, f"The generator file {args.generator}")
     if args.size is not None and not 16 <= args.size <= StyleConfig.__dataclass_fields__["size"].metadata["max"]:
         raise ConfigError(f"--size must be between 16 and 4096, got {args.size}.")
     image = load_image(args.photo, max_pixels=config.max_image_pixels)

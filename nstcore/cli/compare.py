@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from ..config import StyleConfig, load_json
@@ -20,7 +21,7 @@ from .shared import (
     add_common_arguments,
     add_config_arguments,
     build_config,
-    check_output,
+    check_outputs,
     drive,
     guarded,
     input_files,
@@ -72,20 +73,13 @@ def run_compare(args: argparse.Namespace) -> int:
         shared, variants = load_variants(args.variants, args)
     check_count(variants, MAX_VARIANTS)
     inputs = {**input_files(args), "variants file": args.variants}
-    output = check_output(args.output, keep=inputs)
-    json_path = check_output(
-        args.save_json or output.with_suffix(".json"),
-        flag="--save-json",
-        image=False,
-        keep={**inputs, "output image": output},
+    output, json_path, _ = check_outputs(
+        inputs,
+        ("-o", args.output, True),
+        ("--save-json", args.save_json or Path(args.output).with_suffix(".json"), False),
+        ("--log-json", args.log_json, False),
     )
-    if args.log_json:
-        check_output(
-            args.log_json,
-            flag="--log-json",
-            image=False,
-            keep={**inputs, "output image": output, "variants JSON": json_path},
-        )
+    assert output is not None and json_path is not None
     device = resolve_device(shared.device)
     snapshots = run(
         shared,

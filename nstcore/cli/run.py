@@ -22,7 +22,7 @@ from .shared import (
     add_common_arguments,
     add_config_arguments,
     build_config,
-    check_output,
+    check_outputs,
     drive,
     guarded,
     input_files,
@@ -66,17 +66,17 @@ def _run(args: argparse.Namespace) -> int:
     changes = changes_by_step(config, record) if record else {}
     inputs = input_files(args)
     masks = mask_paths(args)
-    output = check_output(args.output, keep=inputs)
     if args.save_generator and config.generator != "hrnet":
         raise ConfigError("--save-generator needs --generator hrnet: a pixel run has no generator to save.")
-    for flag, path in (
-        ("--save-config", args.save_config),
-        ("--log-json", args.log_json),
-        ("--timelapse", args.timelapse),
-        ("--save-generator", args.save_generator),
-    ):
-        if path:
-            check_output(path, flag=flag, image=False, keep={**inputs, "output image": output})
+    output = check_outputs(
+        inputs,
+        ("-o", args.output, True),
+        ("--save-config", args.save_config, False),
+        ("--log-json", args.log_json, False),
+        ("--timelapse", args.timelapse, False),
+        ("--save-generator", args.save_generator, False),
+    )[0]
+    assert output is not None
     if args.timelapse and Path(args.timelapse).suffix.lower() not in TIMELAPSE_FORMATS:
         raise ConfigError(f"--timelapse {args.timelapse} must end in .gif or .mp4.")
     # One style image is recorded as a string, several as a list (as the page and older records write it).

@@ -95,14 +95,15 @@ def read_record(path: str | Path) -> tuple[StyleConfig, dict[str, Any]]:
     return record_from_bytes(read_bytes(path, "config file"), f"The config {path}")
 
 
-def read_bytes(path: str | Path, what: str) -> bytes:
-    """A config file's bytes (JSON, or a result PNG carrying its settings), refusing a huge file before reading it."""
+def read_bytes(
+    path: str | Path, what: str, hint: str = "give a config JSON or a result PNG written by this tool"
+) -> bytes:
+    """A file's bytes (a config JSON, a result PNG carrying its settings, a generator), refusing one over
+    MAX_CONFIG_FILE_BYTES before reading it; ``hint`` says what to give instead."""
     try:
         size = Path(path).stat().st_size
         if size > MAX_CONFIG_FILE_BYTES:
-            raise ConfigError(
-                f"The {what} {path} is {size / 2**20:.0f} MB; give a config JSON or a result PNG written by this tool."
-            )
+            raise ConfigError(f"The {what} {path} is {size / 2**20:.0f} MB; {hint}.")
         return Path(path).read_bytes()
     except OSError as exc:
         raise ConfigError(f"Cannot read {what} {path} ({exc.strerror}); check the path.") from None
@@ -180,6 +181,24 @@ def check_output(
         if other is not None and _same_file(output, Path(other)):
             raise ConfigError(f"{flag} {path} is also the {what}, which would be overwritten; choose another name.")
     return output
+
+
+def check_outputs(
+    inputs: Mapping[str, str | Path | None], *outputs: tuple[str, str | Path | None, bool]
+) -> list[Path | None]:
+    """Check every output ``(flag, path, is_image)`` of a command (None for one not asked for) with
+    :func:`check_output` against every input and every output before it: ``--save-config X --log-json X`` left only
+    the log, and ``train -o run.json --config run.json`` replaced the config with a torch file."""
+    checked: dict[str, str | Path | None] = {}
+    paths: list[Path | None] = []
+    for flag, path, image in outputs:
+        if not path:
+            paths.append(None)
+            continue
+        output = check_output(path, flag=flag, image=image, keep={**inputs, **checked})
+        checked[f"{flag} output"] = output
+        paths.append(output)
+    return paths
 
 
 def save_result(image: Any, output: Path, config_json: str | None = None) -> Path:

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ..errors import ConfigError
-from .shared import add_config_arguments, build_config, check_output, drive, guarded, save_result, say
+from .shared import add_config_arguments, build_config, check_outputs, drive, guarded, save_result, say
 
 
 def train_parser() -> argparse.ArgumentParser:
@@ -67,12 +67,11 @@ def run_train(args: argparse.Namespace) -> int:
     photos = photo_files(args.photos)
     inputs: dict[str, str | Path | None] = {f"photo {k}": p for k, p in enumerate(photos, 1)}
     inputs.update({f"style image {k}": p for k, p in enumerate(args.style, 1)})
-    output = check_output(args.output, image=False, keep=inputs)
-    preview = (
-        check_output(args.preview, flag="--preview", keep={**inputs, "generator": output}) if args.preview else None
+    inputs["config file"] = args.config
+    output, preview, _ = check_outputs(
+        inputs, ("-o", args.output, False), ("--preview", args.preview, True), ("--log-json", args.log_json, False)
     )
-    if args.log_json:
-        check_output(args.log_json, flag="--log-json", image=False, keep={**inputs, "generator": output})
+    assert output is not None
     device = resolve_device(config.device)
     snapshots = train(config, photos, args.style, device=device, progress=not args.no_progress)
     if not args.no_progress:
