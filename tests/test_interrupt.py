@@ -73,3 +73,22 @@ def test_a_job_stopped_mid_step_returns_in_a_fraction_of_a_step(network) -> None
     finally:
         job.request_stop()
         thread.join(60)
+
+
+def test_a_shutdown_inside_a_long_step_exits_cleanly() -> None:
+    """SIGTERM during a long step used to end the process with SIGABRT or SIGSEGV (the job's thread was still
+    inside torch when the interpreter exited); now the thread leaves the step and the process exits 0."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.run(
+        [sys.executable, str(root / "tests" / "scripts" / "stop_mid_step.py")],
+        cwd=root,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(root), "HOME": str(root)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0 and "clean=True" in proc.stderr, (proc.returncode, proc.stderr[-2000:])
