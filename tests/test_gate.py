@@ -180,3 +180,21 @@ def test_unfinished_uploads_share_one_budget_per_page_and_per_visitor(backend, m
         for page in pages:
             page.close()
     assert backend.gate.snapshot()["uploads"] == 0
+
+
+def test_the_host_sees_the_gate_and_the_stuck_threads(backend) -> None:
+    from demo_app.server.status import liveness_route, status_text
+
+    page = SessionState(backend, Limits(), client="10.0.0.4")
+    try:
+        page.upload_budget().admit("k", 3 * 2**20, lambda: None)
+        assert page.gated("apply", "An instant style", lambda: None) is not None
+        text = status_text(backend, 1)
+        assert "| pictures being made (instant styles, time-lapses) | 1 |" in text
+        assert "| unfinished uploads | 1 (3.0 MB) |" in text
+        assert "| job threads still inside an ended job (each holds a device slot) | 0 |" in text
+        _, _, kwargs = liveness_route(backend)
+        assert kwargs["details"]() == {"stuck_threads": 0} and kwargs["health"]() == (True, "")
+    finally:
+        page.close()
+        backend.scheduler.shutdown(timeout=5)

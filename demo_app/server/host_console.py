@@ -158,6 +158,7 @@ class HostConsole(pn.viewable.Viewer):
         self.summary.object = (
             f"**{len(rows)} pages** · {stats['running']} running · {stats['queued']} queued{paused} · "
             f"done {stats['done']} / failed {stats['failed']} / cancelled {stats['cancelled']} · "
+            f"{stats['stuck_threads']} stuck thread(s) · {self.backend.gate.snapshot()['refused']} refused · "
             f"{nstcore.memory_report(self.backend.device)}"
         )
         rate = sum(row["it/s"] for row in rows if row["state"] == "running")

@@ -18,23 +18,32 @@ class LivenessHandler(web.RequestHandler):
     """``/liveness``: 200 while the scheduler can make progress, 503 (with the reason) when it cannot, e.g. a dead
     watchdog or a worker thread that died and was not replaced. Load balancers and Docker's health check read it."""
 
-    def initialize(self, health: Callable[[], tuple[bool, str]]) -> None:
-        self._health = health
+    def initialize(
+        self, health: Callable[[], tuple[bool, str]], details: Callable[[], dict[str, int]] | None = None
+    ) -> None:
+        self._health, self._details = health, details
 
     def get(self) -> None:
         ok, why = self._health()
         self.set_header("Content-Type", "application/json")
         if not ok:
             self.set_status(503)
-        self.write(json.dumps({"liveness": ok, **({"reason": why} if why else {})}))
+        details = self._details() if self._details is not None else {}
+        self.write(json.dumps({"liveness": ok, **({"reason": why} if why else {}), **details}))
 
 
 def liveness_route(backend: Backend) -> tuple[str, type, dict]:
-    return ("/liveness", LivenessHandler, {"health": lambda: backend.scheduler.health()})
+    """``/liveness``; its body also counts job threads still inside an ended job (they hold a device slot; past
+    ``--stuck-thread-seconds`` one makes it fail, so an orchestrator restarts the server)."""
+
+    def details() -> dict[str, int]:
+        return {"stuck_threads": int(backend.scheduler.stats()["stuck_threads"])}
+
+    return ("/liveness", LivenessHandler, {"health": lambda: backend.scheduler.health(), "details": details})
 
 
 def status_text(backend: Backend, sessions: int) -> str:
-    stats = backend.scheduler.stats()
+    stats, gate = backend.scheduler.stats(), backend.gate.snapshot()
     return (
         f"### Workshop server status\n\n"
         f"| | |\n|---|---|\n"
@@ -45,6 +54,10 @@ def status_text(backend: Backend, sessions: int) -> str:
         f"| jobs done / failed / cancelled | {stats['done']} / {stats['failed']} / {stats['cancelled']} |\n"
         f"| running jobs without progress for over a minute | {stats['stalled']} |\n"
         f"| scheduler threads replaced (stuck or dead) | {stats['workers_replaced']} |\n"
+        f"| job threads still inside an ended job (each holds a device slot) | {stats['stuck_threads']} |\n"
+        f"| pictures being made (instant styles, time-lapses) | {gate['tasks']} |\n"
+        f"| unfinished uploads | {gate['uploads']} ({gate['upload_bytes'] / 2**20:.1f} MB) |\n"
+        f"| pieces of work refused by the limits | {gate['refused']} |\n"
         f"| memory | {nstcore.memory_report(backend.device)} |\n"
     )
 
