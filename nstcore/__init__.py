@@ -32,7 +32,7 @@ from .grid import grid_image
 from .images import DEFAULT_MAX_PIXELS, load_image, resize_long_side, save_image, to_rgb
 from .images import FORMATS as IMAGE_FORMATS
 from .images import SUFFIXES as IMAGE_SUFFIXES
-from .interrupt import Stopped, stop_when
+from .interrupt import Stopped, stop_requested, stop_when
 from .layers import MODELS, layer_hint, layer_names, sort_layers, tap_index
 from .masks import load_mask, load_masks
 from .objective import Objective
@@ -105,6 +105,7 @@ __all__ = [
     "load_json",
     "shown",
     "stop_when",
+    "stop_requested",
     "IMAGE_FORMATS",
     "IMAGE_SUFFIXES",
     "MAX_JSON_BYTES",

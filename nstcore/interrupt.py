@@ -39,6 +39,13 @@ def stop_when(check: Callable[[], bool]) -> Iterator[None]:
         _CHECK.reset(token)
 
 
+def stop_requested() -> bool:
+    """Whether the code running this (inside :func:`stop_when`) was asked to stop: for loops that wait rather than
+    compute (a job streamed from a cluster)."""
+    check = _CHECK.get()
+    return check is not None and check()
+
+
 def checkpoint(x: Tensor, backward: bool = True) -> None:
     """Between two layers: raise :class:`Stopped` if the caller asked to stop; with ``backward``, have the backward
     pass check again when it reaches ``x`` (the check is captured: backward may run on another thread)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -209,3 +210,75 @@ def test_a_crashed_server_stops_its_remote_task(cluster, tmp_path) -> None:
     )
     assert "running" in result.stdout, result.stderr[-2000:]
     assert _wait_clean(cluster, 40) == {"queues": [], "variables": [], "tasks": []}
+
+
+@pytest.fixture(scope="module")
+def empty_cluster(cluster):
+    """A scheduler with no worker (after the module's cluster: its fixture keeps the environment clean)."""
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=0, processes=True, dashboard_address=None, silence_logs=40) as local:
+        yield local
+        from demo_app.jobs.dask_runner import _clients
+
+        client = _clients.pop(local.scheduler_address, None)
+        if client is not None:
+            client.close()
+
+
+def _state_on(cluster) -> SessionState:
+    backend = Backend(weights="random", device_name="cpu", dask_address=cluster.scheduler_address)
+    state = SessionState(backend, Limits())
+    state.param.update(size=40, steps=8, preview_every=4)
+    return state
+
+
+def test_with_no_worker_a_job_fails_with_a_sentence_and_leaves_nothing(empty_cluster, monkeypatch) -> None:
+    """It used to wait for the 300-s stall watchdog without a word."""
+    from demo_app.jobs import dask_runner
+
+    monkeypatch.setattr(dask_runner, "NO_WORKER_SECONDS", 2.0)
+    state = _state_on(empty_cluster)
+    try:
+        assert state.start()
+        drain(state, timeout=60)
+        assert "No cluster worker is there to run this job" in state.error and not state.running
+        assert _wait_clean(empty_cluster, 15) == {"queues": [], "variables": [], "tasks": []}
+    finally:
+        state.close()
+        state.backend.scheduler.shutdown()
+
+
+def test_stop_while_waiting_for_a_worker_ends_the_job_and_cleans_up(empty_cluster) -> None:
+    """Stop (and a server's shutdown) reached a job only when it yielded a step: one waiting for a worker kept its
+    thread, and its queue and variables stayed on the scheduler after the server stopped."""
+    state = _state_on(empty_cluster)
+    try:
+        assert state.start()
+        time.sleep(1.5)  # queued on the cluster, no worker
+        assert any(leftovers(empty_cluster).values())
+        t = time.perf_counter()
+        assert state.backend.scheduler.shutdown(timeout=10)  # as on SIGTERM: every thread returns
+        assert time.perf_counter() - t < 3
+        assert _wait_clean(empty_cluster, 10) == {"queues": [], "variables": [], "tasks": []}
+    finally:
+        state.close()
+
+
+def test_the_jobs_of_a_crashed_server_are_swept_away(empty_cluster) -> None:
+    from distributed import Queue, Variable
+
+    from demo_app.jobs.dask_runner import _client, _names, sweep
+
+    client = _client(empty_cluster.scheduler_address)
+    names = _names("orphan")
+    Queue(names["progress"], client=client).put(b"x")
+    for what in ("stop", "controls", "attempt"):
+        Variable(names[what], client=client).set("x")
+    Variable(names["beat"], client=client).set(time.time() - 700)  # its server last beat 700 s ago
+    fresh = _names("alive")
+    Variable(fresh["beat"], client=client).set(time.time())
+    sweep(client)
+    left = leftovers(empty_cluster)
+    assert left["queues"] == [] and left["variables"] == [fresh["beat"]]
+    Variable(fresh["beat"], client=client).delete()

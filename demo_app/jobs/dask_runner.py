@@ -7,8 +7,11 @@ named after the job; Stop, the live weight changes and a heartbeat travel the ot
 ``dask worker`` from its root).
 
 No surprises: a job runs at most once (Dask would re-run the task of a lost worker from step 1; the re-run sees the
-job's attempt marker and ends at once, and the page gets a sentence); a task whose server stops heartbeating (gone,
-crashed) stops by itself; and the job's queue and variables are removed from the scheduler whatever the ending.
+job's attempt marker and ends at once, and the page gets a sentence); a job with no worker to run it fails after
+NO_WORKER_SECONDS with a sentence (it used to wait for the 300-s stall watchdog, without a word); Stop and a server's
+shutdown end a job that still waits for a worker at once; a task whose server stops heartbeating (gone, crashed)
+stops by itself; the job's queue and variables are removed from the scheduler whatever the ending, and those of a
+server that crashed before its task started are swept away after ORPHAN_SECONDS by the next job of any server.
 """
 
 from __future__ import annotations
@@ -51,6 +54,10 @@ def _controls_payload(controls: nstcore.Controls, image_requests: int) -> bytes:
 HEARTBEAT_TIMEOUT = 15.0
 HEARTBEAT_EVERY = 1.0
 LOST = -1  # what a task returns when it finds it is a re-run (its first run's worker was lost)
+# A job fails with a sentence when the cluster has had no worker for this long.
+NO_WORKER_SECONDS = 30.0
+# A job whose heartbeat (the server's wall clock) is older than this is an orphan: its server is gone.
+ORPHAN_SECONDS = 600.0
 
 
 def _names(key: str) -> dict[str, str]:
@@ -76,6 +83,36 @@ def forget(client, key: str) -> None:
         client.run_on_scheduler(drop)
     except Exception:  # noqa: BLE001 - the cluster may be gone: then so is everything on it
         pass
+
+
+def sweep(client, older_than: float = ORPHAN_SECONDS) -> None:
+    """Forget every job whose server has not beaten for ``older_than`` seconds (it crashed before its task ran, so
+    no task is there to clean up after it)."""
+
+    def stale(dask_scheduler=None) -> list[str]:
+        variables = dask_scheduler.extensions.get("variables")
+        if variables is None:
+            return []
+        now, keys = time.time(), []
+        for name, record in list(variables.variables.items()):
+            value = record.get("value") if isinstance(record, dict) else None
+            if name.startswith("nst-beat-") and isinstance(value, (int, float)) and now - value > older_than:
+                keys.append(name.removeprefix("nst-beat-"))
+        return keys
+
+    try:
+        orphans = client.run_on_scheduler(stale)
+    except Exception:  # noqa: BLE001 - the cluster may be gone
+        return
+    for key in orphans:
+        forget(client, key)
+
+
+def _workers(client) -> int:
+    try:
+        return len(client.scheduler_info(n_workers=1).get("workers", {}))
+    except Exception:  # noqa: BLE001 - the scheduler is unreachable: no worker either
+        return 0
 
 
 def remote_job(
@@ -145,6 +182,10 @@ class WorkerLost(nstcore.NSTError):
     """The Dask worker running a job went away mid-run."""
 
 
+class NoWorker(nstcore.NSTError):
+    """The cluster has no worker to run the job."""
+
+
 def _read(variable, missing):
     """A Variable's value, or ``missing`` if it was deleted or the scheduler is unreachable (a Variable.get without
     timeout would wait for ever for a deleted one)."""
@@ -169,6 +210,9 @@ def remote_runner(
 LOST_SENTENCE = (
     "The cluster worker running this job was lost (stopped or crashed); the settings are kept, so try again."
 )
+NO_WORKER_SENTENCE = (
+    "No cluster worker is there to run this job; the host needs to start one (dask worker), so try again later."
+)
 
 
 def _stream(
@@ -185,8 +229,7 @@ def _stream(
     steer = Variable(names["controls"], client=client)
     beat = Variable(names["beat"], client=client)
     stop.set(False)
-    beats = 0
-    beat.set(beats)
+    beat.set(time.time())  # the server's wall clock: a sweep tells an orphan by it
     requests = 0
     steer.set(_controls_payload(controls, requests))
     seen_version = controls.read().version
@@ -201,9 +244,10 @@ def _stream(
         pure=False,
         retries=0,
     )
+    sweep(client)
     finished = False
     last_step = 0
-    last_beat = time.monotonic()
+    last_beat = workers_seen = time.monotonic()
     try:
         while not finished:
             items = queue.get(batch=True)  # whatever is waiting, without blocking (a timeout logs errors)
@@ -231,9 +275,13 @@ def _stream(
                     break
                 time.sleep(POLL_SECONDS)
             if time.monotonic() - last_beat > HEARTBEAT_EVERY:
-                beats += 1
-                beat.set(beats)
+                beat.set(time.time())
                 last_beat = time.monotonic()
+                workers_seen = time.monotonic() if _workers(client) else workers_seen
+                if time.monotonic() - workers_seen > NO_WORKER_SECONDS:
+                    raise NoWorker(NO_WORKER_SENTENCE)
+            if nstcore.stop_requested():  # Stop, or the server stops: also while the job waits for a worker
+                break
             version = controls.read().version
             if controls.take_image_request():
                 requests += 1
@@ -247,13 +295,13 @@ def _stream(
                 stop.set(True)  # a running task sees it after its current step
             except Exception:  # noqa: BLE001 - the cluster may be gone
                 pass
-        try:
-            future.result(timeout=STOP_WAIT_SECONDS)  # a running task ends within a step
+        try:  # a running task ends within a step; one that never started (no step came) is cancelled at once
+            future.result(timeout=STOP_WAIT_SECONDS if last_step else 0.01)
         except Exception:  # noqa: BLE001 - its error, if any, was raised above already; or it never started
             future.cancel()
-        forget(client, key)
+        forget(client, key)  # a task still running finds its stop variable gone, and stops
 
 
-# How long a stopped job waits for its task to finish its step before cancelling it (with no worker left, the task
-# never starts; Stop must not wait for it).
-STOP_WAIT_SECONDS = 5.0
+# How long a stopped job waits for its task to finish its step before cancelling it. Under the server's 3-s stop
+# budget: a task that goes on past it sees its variables gone and stops by itself.
+STOP_WAIT_SECONDS = 2.0
