@@ -97,7 +97,7 @@ def _measure(url: str, seconds: float, reloaders: int) -> dict:
             stop.set()
             for thread in threads:
                 thread.join(15)
-            still_running = "Step " in runner.locator(".nst-status pre").inner_text()
+            still_running = "Step " in runner.locator(".nst-status .nst-plain").inner_text()
     finally:
         stop.set()
     data = np.array(latencies)

@@ -43,7 +43,7 @@ COLOURS = [
 
 
 def _status(page) -> str:
-    return page.locator(".nst-status pre").inner_text()
+    return page.locator(".nst-status .nst-plain").inner_text()
 
 
 # Every text the status line shows, in order, recorded in the page itself: polling eight pages from here can miss a
@@ -53,8 +53,8 @@ _RECORD_STATUS = """host => {
     const root = host.shadowRoot || host;
     window.__nstStatuses = [];
     const record = () => {
-        const pre = root.querySelector("pre");
-        const text = pre ? pre.textContent : "";
+        const line = root.querySelector(".nst-plain");
+        const text = line ? line.textContent : "";
         const seen = window.__nstStatuses;
         if (seen[seen.length - 1] !== text) seen.push(text);
     };

@@ -39,7 +39,7 @@ def test_train_for_any_photo_then_apply_it_to_a_dropped_photo() -> None:
             open_card(page, "nst-instant-card", ".nst-train-any")
             page.locator(".nst-train-any button").click()
             wait_until(lambda: state.trained is not None, 90)
-            page.locator(".nst-status", has_text="Done:").wait_for(timeout=30_000)
+            page.locator(".nst-status .nst-plain", has_text="Done:").wait_for(timeout=30_000)
             assert "One generator for 2 photos" in " ".join(state.notes)
             page.locator(".nst-instant select").wait_for(timeout=10_000)
             wait_until(lambda: dashboard.instant.choice.value == OWN, 10)

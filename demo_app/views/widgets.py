@@ -34,11 +34,15 @@ def plain_text(text: object = "", **params: Any) -> pn.pane.HTML:
     """A pane that shows ``text`` literally. Panel's ``Str`` pane looks like it, but its text reaches the page as
     markup (a Compare label ``<img src=x onerror=...>`` ran script): this escapes and caps it. Change the text with
     :func:`set_text`."""
-    return pn.pane.HTML(as_html(text), **params)
+    return pn.pane.HTML(_plain(text), **params)
 
 
 def set_text(pane: pn.pane.HTML, text: object) -> None:
-    pane.object = as_html(text)
+    pane.object = _plain(text)
+
+
+def _plain(text: object) -> str:
+    return f'<div class="nst-plain">{as_html(text)}</div>' if text else ""
 
 
 def clicks(action: Callable[[], object]) -> Callable[[object], None]:
