@@ -89,9 +89,12 @@ def chromium() -> Iterator[object]:
 
 
 @contextmanager
-def server_process(*args: str, stderr=subprocess.DEVNULL) -> Iterator[tuple[str, subprocess.Popen]]:
-    """``python -m demo_app`` in its own process (random weights, CPU) on a free port: ``(url, process)``."""
-    root = Path(__file__).resolve().parents[1]
+def server_process(
+    *args: str, stderr=subprocess.DEVNULL, root: Path | None = None
+) -> Iterator[tuple[str, subprocess.Popen]]:
+    """``python -m demo_app`` in its own process (random weights, CPU) on a free port: ``(url, process)``; of the
+    checkout at ``root`` (default: this one; the benchmarks attack older ones too)."""
+    root = root or Path(__file__).resolve().parents[1]
     port = free_port()
     proc = subprocess.Popen(
         [
@@ -172,14 +175,17 @@ def open_card(page, card_class: str, inside: str) -> None:
         target.wait_for(state="visible", timeout=10_000)
 
 
-def start_small_run(page, steps: int = 5000) -> None:
-    """Through the page, as a visitor: size 32 px (Home = the smallest size, 16 px, then one 16 px step), ``steps``
-    steps, press Run."""
+def start_small_run(page, steps: int = 5000, size_key: str = "") -> None:
+    """Through the page, as a visitor: size 32 px (Home = the smallest size, 16 px, then one 16 px step; or the
+    slider key ``size_key``, e.g. End for the largest the server allows), ``steps`` steps, press Run."""
     open_card(page, "nst-settings-card", ".size-slider")
     handle = page.locator(".size-slider .noUi-handle")
     handle.focus()
-    handle.press("Home")
-    handle.press("ArrowRight")
+    if size_key:
+        handle.press(size_key)
+    else:
+        handle.press("Home")
+        handle.press("ArrowRight")
     box = page.locator(".steps-input input")
     box.fill(str(steps))
     box.press("Enter")
