@@ -24,7 +24,15 @@ from .config import (
     load_json,
 )
 from .controls import Controls, ControlsState
-from .device import describe_device, memory_mib, memory_report, release_memory, resolve_device, set_cpu_threads
+from .device import (
+    describe_device,
+    memory_mib,
+    memory_report,
+    memory_total,
+    release_memory,
+    resolve_device,
+    set_cpu_threads,
+)
 from .engine import prepare_images, run
 from .errors import ConfigError, ImageError, NSTError, WeightsError, shown
 from .features import Network, VGGFeatures, load_network
@@ -76,6 +84,7 @@ __all__ = [
     "parse_layers",
     "prepare_images",
     "memory_report",
+    "memory_total",
     "memory_mib",
     "release_memory",
     "PRESETS",

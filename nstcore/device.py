@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import torch
 
 from .errors import ConfigError, shown
@@ -106,6 +108,18 @@ def memory_mib(device: torch.device) -> float:
             return int(next(line for line in status if line.startswith("VmRSS:")).split()[1]) / 1024
     except (OSError, StopIteration, ValueError):
         return float("nan")
+
+
+def memory_total(device: torch.device) -> int | None:
+    """The device's memory in bytes: a GPU's total, the machine's RAM for a CPU; None when unknown (MPS)."""
+    if device.type == "cuda":
+        return int(torch.cuda.get_device_properties(device).total_memory)
+    if device.type == "cpu":
+        try:
+            return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+        except (ValueError, OSError, AttributeError):
+            return None
+    return None
 
 
 def memory_report(device: torch.device) -> str:

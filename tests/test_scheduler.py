@@ -381,3 +381,36 @@ def test_shutdown_does_not_wait_for_the_watchdogs_next_round() -> None:
     t = time.perf_counter()
     assert scheduler.shutdown(timeout=10) is True
     assert time.perf_counter() - t < 2
+
+
+def test_jobs_start_only_within_the_devices_memory_budget_leftovers_included() -> None:
+    """Two slots, a budget of 100: a 60-byte job waits beside another 60-byte one, also when that one's thread was
+    left behind inside its ended job (it still holds the memory); one job alone always runs."""
+    release = threading.Event()
+    scheduler = Scheduler(
+        max_concurrent=2, max_queue=5, stall_seconds=600, cancel_grace=0.1, watch_every=0.05, memory_budget=100
+    )
+    try:
+        big = Job("a", hanging_run(release), steps=100, pixels=1, memory=60)
+        scheduler.submit(big)
+        deadline = time.time() + 5
+        while big.latest is None and time.time() < deadline:
+            time.sleep(0.01)
+        second = Job("b", fake_run(steps=2), steps=2, pixels=1, memory=60)
+        small = Job("c", fake_run(steps=2), steps=2, pixels=1, memory=30)
+        scheduler.submit(second)
+        scheduler.submit(small)
+        assert not second.wait(0.5) and second.state == "queued"  # a slot is free, the memory is not
+        assert not small.wait(0.1)  # first come, first served: it waits behind the big one
+        scheduler.cancel(big)  # its thread stays inside the step: left behind, still holding 60
+        time.sleep(0.5)
+        assert scheduler.stats()["stuck_threads"] == 1 and second.state == "queued"
+        assert scheduler.stats()["memory_in_use"] == 60
+        release.set()
+        assert second.wait(5) and small.wait(5) and second.state == small.state == "done"
+        alone = Job("d", fake_run(steps=1), steps=1, pixels=1, memory=500)  # over the budget, but alone: it runs
+        scheduler.submit(alone)
+        assert alone.wait(5) and alone.state == "done"
+    finally:
+        release.set()
+        scheduler.shutdown(timeout=5)

@@ -22,6 +22,9 @@ from .scheduler import Scheduler, default_concurrency
 
 log = logging.getLogger("demo_app")
 
+# The share of a device's memory the running jobs' estimates may take together: (GPU, CPU).
+MEMORY_SHARE = (0.85, 0.6)
+
 
 @dataclass
 class Backend:
@@ -96,12 +99,16 @@ class Backend:
         with self._lock:
             if self._scheduler is None:
                 concurrency = self.max_concurrent or default_concurrency(self.device.type)
+                total = nstcore.memory_total(self.device)
                 self._scheduler = Scheduler(
                     concurrency,
                     self.max_queue,
                     after_job=lambda job: nstcore.release_memory(self.device),
                     stall_seconds=self.stall_seconds,
                     stuck_seconds=self.stuck_seconds,
+                    # Jobs' estimates together at most this share of the device (the rest: the network, the
+                    # server, the pages' images; on a CPU the operating system too).
+                    memory_budget=total * MEMORY_SHARE[self.device.type == "cpu"] if total else None,
                 )
             return self._scheduler
 

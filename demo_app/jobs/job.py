@@ -73,6 +73,7 @@ class Job:
         label: str = "run",
         client: str = "",
         time_cap: float | None = None,
+        memory: int = 0,
     ) -> None:
         self.id = next(_ids)
         self.session_id = session_id
@@ -85,6 +86,7 @@ class Job:
         self.last_progress_at = 0.0  # when it started or last yielded a snapshot (the watchdog's clock)
         self.cancel_requested_at: float | None = None
         self.time_cap = time_cap  # seconds it may run; then the watchdog stops it (see Scheduler)
+        self.memory = memory  # bytes it needs on the device, estimated (demo_app.jobs.gate.memory_estimate)
         self.stop_reason: str | None = None  # a sentence for the page when something else than its Stop ended it
         self._start_run = start_run
         self._lock = threading.Lock()

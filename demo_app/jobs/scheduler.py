@@ -55,6 +55,7 @@ class Scheduler:
         cancel_grace: float = 2.0,
         watch_every: float = 0.5,
         stuck_seconds: float = 600.0,
+        memory_budget: float | None = None,
     ) -> None:
         if max_concurrent < 1:
             raise ValueError("max_concurrent must be at least 1")
@@ -63,6 +64,9 @@ class Scheduler:
         self.stall_seconds = stall_seconds
         self.cancel_grace = cancel_grace
         self.stuck_seconds = stuck_seconds
+        # Bytes the device may hold for jobs at once, by their estimates (Job.memory): a job waits while the running
+        # ones and the threads left inside ended ones would pass it with it (one job alone always runs).
+        self.memory_budget = memory_budget
         self._after_job = after_job
         self._queue: collections.deque[Job] = collections.deque()
         self._running: dict[Job, int] = {}  # job -> the worker running it
@@ -175,6 +179,7 @@ class Scheduler:
                 "workers_replaced": self.workers_replaced,
                 "stuck_threads": sum(thread.is_alive() for thread in self._leftovers),
                 "max_concurrent": self.max_concurrent,
+                "memory_in_use": sum(job.memory for job in self._computing()),
                 "max_queue": self.max_queue,
             }
 
@@ -228,9 +233,19 @@ class Scheduler:
         self._workers[worker] = thread
         thread.start()
 
-    def _computing(self) -> int:
-        """Threads computing on the device: running jobs and left-behind threads (under the lock)."""
-        return len(self._running) + sum(thread.is_alive() for thread in self._leftovers)
+    def _computing(self) -> list[Job]:
+        """The jobs whose threads compute on the device: running ones and those left behind (under the lock)."""
+        return [*self._running, *(job for thread, (job, _) in self._leftovers.items() if thread.is_alive())]
+
+    def _fits(self, job: Job) -> bool:
+        """May ``job`` start now: a device slot is free and, with a memory budget, its estimate fits beside the
+        jobs computing (under the lock)."""
+        computing = self._computing()
+        if len(computing) >= self.max_concurrent:
+            return False
+        if self.memory_budget is None or not computing:
+            return True
+        return sum(j.memory for j in computing) + job.memory <= self.memory_budget
 
     def _release(self, job: Job) -> None:
         if self._active.get(job.session_id) is job:
@@ -250,7 +265,7 @@ class Scheduler:
         while True:
             with self._cv:
                 while (
-                    (not self._queue or self.paused or self._computing() >= self.max_concurrent)
+                    (not self._queue or self.paused or not self._fits(self._queue[0]))
                     and not self._closed
                     and worker in self._workers
                 ):

@@ -44,6 +44,8 @@ def liveness_route(backend: Backend) -> tuple[str, type, dict]:
 
 def status_text(backend: Backend, sessions: int) -> str:
     stats, gate = backend.scheduler.stats(), backend.gate.snapshot()
+    limit = backend.scheduler.memory_budget
+    budget = f" of {limit / 2**30:.1f} GB allowed at once" if limit else ""
     return (
         f"### Workshop server status\n\n"
         f"| | |\n|---|---|\n"
@@ -55,6 +57,7 @@ def status_text(backend: Backend, sessions: int) -> str:
         f"| running jobs without progress for over a minute | {stats['stalled']} |\n"
         f"| scheduler threads replaced (stuck or dead) | {stats['workers_replaced']} |\n"
         f"| job threads still inside an ended job (each holds a device slot) | {stats['stuck_threads']} |\n"
+        f"| jobs' memory by their estimates | {stats['memory_in_use'] / 2**30:.1f} GB{budget} |\n"
         f"| pictures being made (instant styles, time-lapses) | {gate['tasks']} |\n"
         f"| unfinished uploads | {gate['uploads']} ({gate['upload_bytes'] / 2**20:.1f} MB) |\n"
         f"| pieces of work refused by the limits | {gate['refused']} |\n"

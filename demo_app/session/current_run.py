@@ -16,6 +16,7 @@ from typing import Any
 import nstcore
 
 from ..jobs.backend import Backend
+from ..jobs.gate import memory_estimate
 from ..jobs.scheduler import Handover, Job
 from .limits import Limits
 
@@ -77,6 +78,7 @@ class CurrentRun:
             label=mode,
             client=self.client,
             time_cap=minutes * 60,
+            memory=memory_estimate(request),
         )
         self.backend.scheduler.submit(job, max_per_client=self.limits.max_jobs_per_client)
         self.job, self.controls, self.config = job, controls, config
