@@ -215,91 +215,130 @@ NO_WORKER_SENTENCE = (
 )
 
 
+class _Remote:
+    """One job's side of the cluster as the server sees it: the task, its progress queue, and the variables that
+    carry Stop, the live weights and the heartbeat to it."""
+
+    def __init__(self, address: str, controls: nstcore.Controls) -> None:
+        from distributed import Queue, Variable
+
+        self.client = _client(address)
+        self.key = uuid.uuid4().hex
+        names = _names(self.key)
+        Variable(names["attempt"], client=self.client).set("new")
+        self.queue = Queue(names["progress"], client=self.client)
+        self.stop = Variable(names["stop"], client=self.client)
+        self.steer = Variable(names["controls"], client=self.client)
+        self.beat = Variable(names["beat"], client=self.client)
+        self.stop.set(False)
+        self.beat.set(time.time())  # the server's wall clock: a sweep tells an orphan by it
+        self.controls, self.requests = controls, 0
+        self.steer.set(_controls_payload(controls, self.requests))
+        self.seen_version = controls.read().version
+        self.last_beat = self.workers_seen = time.monotonic()
+        self.last_step = 0
+        self.future: Any = None
+
+    def submit(self, weights: str, device_name: str, request: nstcore.RunRequest) -> None:
+        self.future = self.client.submit(
+            remote_job,
+            self.key,
+            weights,
+            device_name,
+            request.with_images(encode_png),
+            HEARTBEAT_TIMEOUT,
+            key=f"nst-job-{self.key}",
+            pure=False,
+            retries=0,
+        )
+        sweep(self.client)
+
+    def received(self, after_end: bool = False) -> list[nstcore.Progress]:
+        """The snapshots waiting on the queue, without blocking (a timeout logs errors). A step that goes back means
+        Dask re-ran the task from step 1: never shown (``after_end``: a stopped task's last ones, just dropped)."""
+        fresh = []
+        for item in self.queue.get(batch=True):
+            progress = pickle.loads(item)
+            if progress.step <= self.last_step:
+                if after_end:
+                    continue
+                raise WorkerLost(LOST_SENTENCE)
+            self.last_step = progress.step
+            fresh.append(progress)
+        return fresh
+
+    def ended(self) -> list[nstcore.Progress] | None:
+        """None while the task goes on; when it ended, what it still queued (its error raised here)."""
+        if not self.future.done():
+            return None
+        if self.future.status == "error":
+            self.future.result()  # re-raises the worker's exception (ImageError, OOM ...) here
+        if self.future.status == "finished" and self.future.result() == LOST:
+            raise WorkerLost(LOST_SENTENCE)
+        return self.received(after_end=True)
+
+    def keep_alive(self) -> None:
+        """Beat every HEARTBEAT_EVERY seconds; fail the job once the cluster has had no worker for too long."""
+        if time.monotonic() - self.last_beat <= HEARTBEAT_EVERY:
+            return
+        self.beat.set(time.time())
+        self.last_beat = time.monotonic()
+        self.workers_seen = time.monotonic() if _workers(self.client) else self.workers_seen
+        if time.monotonic() - self.workers_seen > NO_WORKER_SECONDS:
+            raise NoWorker(NO_WORKER_SENTENCE)
+
+    def forward_controls(self) -> None:
+        """Live weight changes and the page's frame requests, to the task."""
+        version = self.controls.read().version
+        if self.controls.take_image_request():
+            self.requests += 1
+            self.steer.set(_controls_payload(self.controls, self.requests))
+        elif version != self.seen_version:
+            self.steer.set(_controls_payload(self.controls, self.requests))
+        self.seen_version = version
+
+    def close(self, finished: bool) -> None:
+        """Whatever the ending: stop the task if it still runs, and remove the job's queue and variables."""
+        if not finished:
+            try:
+                self.stop.set(True)  # a running task sees it after its current step
+            except Exception:  # noqa: BLE001 - the cluster may be gone
+                pass
+        if self.future is not None:
+            try:  # a running task ends within a step; one that never started (no step came) is cancelled now
+                self.future.result(timeout=STOP_WAIT_SECONDS if self.last_step else 0.01)
+            except Exception:  # noqa: BLE001 - its error, if any, was raised already; or it never started
+                self.future.cancel()
+        forget(self.client, self.key)  # a task still running finds its stop variable gone, and stops
+
+
 def _stream(
     address: str, weights: str, device_name: str, request: nstcore.RunRequest, controls: nstcore.Controls
 ) -> Iterator[nstcore.Progress]:
-    from distributed import Queue, Variable
-
-    client = _client(address)
-    key = uuid.uuid4().hex
-    names = _names(key)
-    Variable(names["attempt"], client=client).set("new")
-    queue = Queue(names["progress"], client=client)
-    stop = Variable(names["stop"], client=client)
-    steer = Variable(names["controls"], client=client)
-    beat = Variable(names["beat"], client=client)
-    stop.set(False)
-    beat.set(time.time())  # the server's wall clock: a sweep tells an orphan by it
-    requests = 0
-    steer.set(_controls_payload(controls, requests))
-    seen_version = controls.read().version
-    future = client.submit(
-        remote_job,
-        key,
-        weights,
-        device_name,
-        request.with_images(encode_png),
-        HEARTBEAT_TIMEOUT,
-        key=f"nst-job-{key}",
-        pure=False,
-        retries=0,
-    )
-    sweep(client)
+    remote = _Remote(address, controls)
     finished = False
-    last_step = 0
-    last_beat = workers_seen = time.monotonic()
     try:
+        remote.submit(weights, device_name, request)
         while not finished:
-            items = queue.get(batch=True)  # whatever is waiting, without blocking (a timeout logs errors)
-            for item in items:
-                progress = pickle.loads(item)
-                if progress.step <= last_step:  # Dask re-ran the task from step 1: never show that
-                    raise WorkerLost(LOST_SENTENCE)
-                last_step = progress.step
+            items = remote.received()
+            for progress in items:
                 yield progress
                 finished = finished or progress.done
             if finished:
                 break
             if not items:
-                if future.done():
-                    if future.status == "error":
-                        future.result()  # re-raises the worker's exception (ImageError, OOM ...) here
-                    if future.status == "finished" and future.result() == LOST:
-                        raise WorkerLost(LOST_SENTENCE)
-                    for item in queue.get(batch=True):  # stopped: hand over what is still queued
-                        progress = pickle.loads(item)
-                        if progress.step > last_step:
-                            last_step = progress.step
-                            yield progress
+                last = remote.ended()
+                if last is not None:  # the task ended (stopped): hand over what it still queued
+                    yield from last
                     finished = True
                     break
                 time.sleep(POLL_SECONDS)
-            if time.monotonic() - last_beat > HEARTBEAT_EVERY:
-                beat.set(time.time())
-                last_beat = time.monotonic()
-                workers_seen = time.monotonic() if _workers(client) else workers_seen
-                if time.monotonic() - workers_seen > NO_WORKER_SECONDS:
-                    raise NoWorker(NO_WORKER_SENTENCE)
+            remote.keep_alive()
             if nstcore.stop_requested():  # Stop, or the server stops: also while the job waits for a worker
                 break
-            version = controls.read().version
-            if controls.take_image_request():
-                requests += 1
-                steer.set(_controls_payload(controls, requests))
-            elif version != seen_version:
-                steer.set(_controls_payload(controls, requests))
-            seen_version = version
+            remote.forward_controls()
     finally:
-        if not finished:
-            try:
-                stop.set(True)  # a running task sees it after its current step
-            except Exception:  # noqa: BLE001 - the cluster may be gone
-                pass
-        try:  # a running task ends within a step; one that never started (no step came) is cancelled at once
-            future.result(timeout=STOP_WAIT_SECONDS if last_step else 0.01)
-        except Exception:  # noqa: BLE001 - its error, if any, was raised above already; or it never started
-            future.cancel()
-        forget(client, key)  # a task still running finds its stop variable gone, and stops
+        remote.close(finished)
 
 
 # How long a stopped job waits for its task to finish its step before cancelling it. Under the server's 3-s stop
