@@ -14,6 +14,7 @@ from collections.abc import Generator, Sequence
 from pathlib import Path
 from typing import Any
 
+from ..config import StyleConfig
 from ..errors import ConfigError
 from ..progress import Progress
 from ..timelapse import FORMATS as TIMELAPSE_FORMATS
@@ -56,20 +57,15 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from ..controls import Controls
-    from ..device import describe_device, resolve_device, set_cpu_threads, use_bf16
-    from ..engine import run
-    from ..records import changes_by_step, environment, every_layer, recorded_threads, replay
+    from ..device import describe_device, resolve_device
 
     config = build_config(args)
     record = read_record(args.config)[1] if args.config else {}
-    changes = changes_by_step(config, record) if record else {}
-    inputs = input_files(args)
     masks = mask_paths(args)
     if args.save_generator and config.generator != "hrnet":
         raise ConfigError("--save-generator needs --generator hrnet: a pixel run has no generator to save.")
     output = check_outputs(
-        inputs,
+        input_files(args),
         ("-o", args.output, True),
         ("--save-config", args.save_config, False),
         ("--log-json", args.log_json, False),
@@ -79,6 +75,37 @@ def _run(args: argparse.Namespace) -> int:
     assert output is not None
     if args.timelapse and Path(args.timelapse).suffix.lower() not in TIMELAPSE_FORMATS:
         raise ConfigError(f"--timelapse {args.timelapse} must end in .gif or .mp4.")
+    hashes = _input_hashes(args, masks, record)
+    if args.save_config:
+        Path(args.save_config).write_text(config.to_json() + "\n", encoding="utf-8")
+    device = resolve_device(config.device)
+    _replay_threads(record, device, args.no_progress)
+    snapshots, changes = _snapshots(args, config, record, masks, device)
+    if not args.no_progress:
+        replayed = f"; replaying {sum(map(len, changes.values()))} recorded changes" if changes else ""
+        say(
+            f"nstcore: {config.model} ({config.weights} weights, {config.pooling} pooling) on "
+            f"{describe_device(device)}; {config.steps} {config.effective_optimizer} steps at {config.size} px"
+            + (" (hrnet generator)" if config.generator == "hrnet" else "")
+            + replayed
+            + (f"; {len(args.style)} style images" if len(args.style) > 1 else "")
+            + (" with masks" if masks else ""),
+        )
+    frames: FrameKeeper[Any] = FrameKeeper()
+    last = drive(
+        _keeping(snapshots, frames) if args.timelapse else snapshots, config.steps, args.no_progress, args.log_json
+    )
+    _write_outputs(args, config, output, last, frames, _record(config, record, changes, last, hashes, device))
+    if not args.no_progress:
+        say(
+            f"wrote {output} ({last.image.shape[1]}x{last.image.shape[0]}), final loss {last.loss.total:.4g}, "
+            f"{last.rate:.2f} steps/s",
+        )
+    return 0
+
+
+def _input_hashes(args: argparse.Namespace, masks: list[str] | None, record: dict[str, Any]) -> dict[str, Any]:
+    """The inputs' SHA-256 for the result's record; a warning for each that differs from the replayed record's."""
     # One style image is recorded as a string, several as a list (as the page and older records write it).
     style_hashes = [_sha256_of(path) for path in args.style]
     hashes: dict[str, str | list[str]] = {
@@ -100,26 +127,35 @@ def _run(args: argparse.Namespace) -> int:
             f"warning: this record is of a generator trained on {len(trained_on)} photos (the page's Train for any "
             "photo); this command trains on the content image alone (python -m nstcore train takes several).",
         )
-    if args.save_config:
-        Path(args.save_config).write_text(config.to_json() + "\n", encoding="utf-8")
-    device = resolve_device(config.device)
+    return hashes
+
+
+def _replay_threads(record: dict[str, Any], device: Any, quiet: bool) -> None:
+    """On a CPU, run on the record's number of threads (a step's sums are split between the threads: on another
+    count its last bits differ, and a steered run's replay would drift from the page's picture; issue 21's "replay
+    race": the page's server ran on all cores, this command on torch's default)."""
+    from ..device import set_cpu_threads
+    from ..records import recorded_threads
+
     threads = recorded_threads(record) if device.type == "cpu" else None
-    if threads is not None and threads != set_cpu_threads(threads) and not args.no_progress:
-        # A step's sums are split between the threads: on another count its last bits differ, and a steered run's
-        # replay would drift from the page's picture (issue 21's "replay race": the page's server ran on all cores,
-        # this command on torch's default).
+    if threads is not None and threads != set_cpu_threads(threads) and not quiet:
         say(f"nstcore: replaying on {threads} CPU threads, as the record's run did.")
+
+
+def _snapshots(
+    args: argparse.Namespace, config: StyleConfig, record: dict[str, Any], masks: list[str] | None, device: Any
+) -> tuple[Generator[Progress, None, None], dict[int, Any]]:
+    """The run's snapshots: replaying a record's changes at their steps and stopping where it stopped."""
+    from ..controls import Controls
+    from ..engine import run
+    from ..records import changes_by_step, every_layer, replay
+
+    changes = changes_by_step(config, record) if record else {}
     # A record from the page: every layer listed, as the page runs it, so a layer switched on mid-run exists.
     running = every_layer(config) if "changes" in record else config
     controls = Controls([running.loss_weights()], lr=running.effective_lr)
     snapshots = run(
-        running,
-        args.content,
-        args.style,
-        masks=masks,
-        device=device,
-        controls=controls,
-        progress=not args.no_progress,
+        running, args.content, args.style, masks=masks, device=device, controls=controls, progress=not args.no_progress
     )
     if changes:
         snapshots = replay(snapshots, controls, changes, config)
@@ -129,21 +165,23 @@ def _run(args: argparse.Namespace) -> int:
         snapshots = _until(snapshots, done, controls)
         if not args.no_progress:
             say(f"nstcore: the record stopped at step {done} of {config.steps}; so does this run.")
-    if not args.no_progress:
-        replayed = f"; replaying {sum(map(len, changes.values()))} recorded changes" if changes else ""
-        say(
-            f"nstcore: {config.model} ({config.weights} weights, {config.pooling} pooling) on "
-            f"{describe_device(device)}; {config.steps} {config.effective_optimizer} steps at {config.size} px"
-            + (" (hrnet generator)" if config.generator == "hrnet" else "")
-            + replayed
-            + (f"; {len(args.style)} style images" if len(args.style) > 1 else "")
-            + (" with masks" if masks else ""),
-        )
-    frames: FrameKeeper[Any] = FrameKeeper()
-    last = drive(
-        _keeping(snapshots, frames) if args.timelapse else snapshots, config.steps, args.no_progress, args.log_json
-    )
-    out_record = {
+    return snapshots, changes
+
+
+def _record(
+    config: StyleConfig,
+    record: dict[str, Any],
+    changes: dict[int, Any],
+    last: Progress,
+    hashes: dict[str, Any],
+    device: Any,
+) -> dict[str, Any]:
+    """What the result PNG carries: the settings, the replayed changes, the step reached, the inputs' hashes and
+    the environment."""
+    from ..device import describe_device, use_bf16
+    from ..records import environment
+
+    return {
         **config.to_dict(),
         "run": {
             "changes": record.get("changes", []) if changes else [],
@@ -152,7 +190,17 @@ def _run(args: argparse.Namespace) -> int:
             **environment(describe_device(device), "bf16" if use_bf16(config.precision, device) else "fp32"),
         },
     }
-    save_result(last.image, output, json.dumps(out_record, indent=2))
+
+
+def _write_outputs(
+    args: argparse.Namespace,
+    config: StyleConfig,
+    output: Path,
+    last: Progress,
+    frames: FrameKeeper[Any],
+    record: dict[str, Any],
+) -> None:
+    save_result(last.image, output, json.dumps(record, indent=2))
     if args.timelapse:
         write_timelapse(frames.frames, args.timelapse)
     if args.save_generator:
@@ -161,12 +209,6 @@ def _run(args: argparse.Namespace) -> int:
         if not last.trained:  # every step with a picture carries it, and the last step always has one
             raise ConfigError("The run ended before its last step, so there is no trained generator to save.")
         Path(args.save_generator).write_bytes(generator_bytes(last.trained[0], config))
-    if not args.no_progress:
-        say(
-            f"wrote {output} ({last.image.shape[1]}x{last.image.shape[0]}), final loss {last.loss.total:.4g}, "
-            f"{last.rate:.2f} steps/s",
-        )
-    return 0
 
 
 def _sha256_of(path: str) -> str:
