@@ -15,7 +15,7 @@ import signal
 import sys
 import threading
 import time
-from dataclasses import fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import nstcore
@@ -47,6 +47,13 @@ def build_parser() -> argparse.ArgumentParser:
             default=None,
             help=f"(env NST_{f.name.upper()}, default {f.default:g})",
         )
+    _hosting_arguments(parser)
+    parser.add_argument("--debug", action="store_true", help="Verbose logs with tracebacks.")
+    return parser
+
+
+def _hosting_arguments(parser: argparse.ArgumentParser) -> None:
+    """The flags of a shared server: concurrency, origins, proxies, authentication, Dask, generators."""
     host = parser.add_argument_group("hosting (a workshop server)")
     host.add_argument(
         "--max-concurrent",
@@ -109,8 +116,6 @@ def build_parser() -> argparse.ArgumentParser:
         help="A folder of trained generators (*.pt, from --save-generator or the page) offered to every page as "
         "instant styles (env NST_GENERATORS).",
     )
-    parser.add_argument("--debug", action="store_true", help="Verbose logs with tracebacks.")
-    return parser
 
 
 def basic_auth(args: argparse.Namespace) -> str | None:
@@ -185,49 +190,43 @@ def origins(args: argparse.Namespace) -> list[str]:
     return named or [f"localhost:{args.port}", f"127.0.0.1:{args.port}"]
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.debug else logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s"
+@dataclass
+class Setup:
+    """What the flags and the environment configure, checked before anything is served."""
+
+    limits: Limits
+    backend: Backend
+    participants: str | None  # the basic-auth password or users file
+    host_secret: str | None
+    proxies: tuple
+
+
+def setup(args: argparse.Namespace) -> Setup:
+    """Check the flags and the environment and load the network. Raises NSTError with one sentence."""
+    check_server_flags(args)
+    limits = Limits.from_env(**{f.name: getattr(args, f.name) for f in fields(Limits)})
+    proxies = proxies_from(args)
+    password = basic_auth(args)
+    host_secret = host_password(args, password)
+    backend = Backend(
+        weights=args.weights,
+        device_name=args.device,
+        max_concurrent=args.max_concurrent,
+        max_queue=limits.max_queue,
+        dask_address=args.dask_scheduler,
+        stall_seconds=limits.job_stall_seconds,
+        stuck_seconds=limits.stuck_thread_seconds,
+        generators_dir=args.generators,
     )
-    try:
-        check_server_flags(args)
-        limits = Limits.from_env(**{f.name: getattr(args, f.name) for f in fields(Limits)})
-        proxies = proxies_from(args)
-        password = basic_auth(args)
-        host_secret = host_password(args, password)
-        backend = Backend(
-            weights=args.weights,
-            device_name=args.device,
-            max_concurrent=args.max_concurrent,
-            max_queue=limits.max_queue,
-            dask_address=args.dask_scheduler,
-            stall_seconds=limits.job_stall_seconds,
-            stuck_seconds=limits.stuck_thread_seconds,
-            generators_dir=args.generators,
-        )
-        if args.generators and not Path(args.generators).is_dir():
-            raise nstcore.ConfigError(f"--generators {args.generators} is not a folder; give the folder of *.pt files.")
-        print(
-            f"demo_app: loading VGG19 ({backend.weights_label()} weights) on {backend.device_label} ...",
-            file=sys.stderr,
-        )
-        backend.warm_up("vgg19")
-    except nstcore.NSTError as exc:
-        if args.debug:
-            raise
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    if backend.banner:
-        print(f"demo_app: WARNING: {backend.banner}", file=sys.stderr)
+    if args.generators and not Path(args.generators).is_dir():
+        raise nstcore.ConfigError(f"--generators {args.generators} is not a folder; give the folder of *.pt files.")
+    print(f"demo_app: loading VGG19 ({backend.weights_label()} weights) on {backend.device_label} ...", file=sys.stderr)
+    backend.warm_up("vgg19")
+    return Setup(limits, backend, password, host_secret, proxies)
 
-    import panel as pn
 
-    from .server.app import TITLE, applications, configure, serve_options
-
-    configure(backend, limits, host_secret or "", proxies)
-    if args.num_threads:
-        pn.config.nthreads = args.num_threads  # type: ignore[misc]  # a settable property Panel's stub marks read-only
+def auth_options(args: argparse.Namespace, password: str | None) -> dict:
+    """Panel's authentication options: basic auth and/or OAuth, with a cookie secret."""
     auth: dict = {}
     if password or args.oauth_provider:
         auth["cookie_secret"] = args.cookie_secret or secrets.token_urlsafe(32)
@@ -241,10 +240,36 @@ def main(argv: list[str] | None = None) -> int:
             oauth_redirect_uri=args.oauth_redirect_uri,
             oauth_encryption_key=args.oauth_encryption_key,
         )
+    return auth
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.debug else logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s"
+    )
+    try:
+        ready = setup(args)
+    except nstcore.NSTError as exc:
+        if args.debug:
+            raise
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    backend = ready.backend
+    if backend.banner:
+        print(f"demo_app: WARNING: {backend.banner}", file=sys.stderr)
+
+    import panel as pn
+
+    from .server.app import TITLE, applications, configure, serve_options
+
+    configure(backend, ready.limits, ready.host_secret or "", ready.proxies)
+    if args.num_threads:
+        pn.config.nthreads = args.num_threads  # type: ignore[misc]  # a settable property Panel's stub marks read-only
     scheduler = backend.scheduler
     print(
         f"demo_app: serving on http://{args.address}:{args.port}/ (status: /status, health: /liveness, host: /host"
-        f"{'' if host_secret else ' (locked: no --host-password)'}); "
+        f"{'' if ready.host_secret else ' (locked: no --host-password)'}); "
         f"{scheduler.max_concurrent} job(s) at once, queue of {scheduler.max_queue}",
         file=sys.stderr,
     )
@@ -253,7 +278,7 @@ def main(argv: list[str] | None = None) -> int:
     gc.collect()
     gc.freeze()
     try:
-        server = serve(pn, args, auth, applications, serve_options, TITLE)
+        server = serve(pn, args, auth_options(args, ready.participants), applications, serve_options, TITLE)
     except OSError as exc:  # the address does not resolve, the port is taken or privileged
         print(
             f"error: cannot serve on {args.address}:{args.port} ({exc.strerror or exc}); choose another --address or "
