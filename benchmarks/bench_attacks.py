@@ -2,7 +2,7 @@
 
     python benchmarks/bench_attacks.py [--server-root DIR] [--out FILE]
 
-* **run-stop**: one page presses Run then Stop five times, a second apart, at 768 px: the server's peak memory, the
+* **run-stop**: one page presses Run then Stop six times, a second apart, at 768 px: the server's peak memory, the
   most job threads left computing at once (``/liveness``'s ``stuck_threads``; the old server did not count them, so
   its column is empty) and the CPU cores it kept busy in the 10 s after the last Stop;
 * **apply-flood**: one page clicks *Apply* (an instant style at 1024 px) ten times as fast as it can, while another
@@ -100,26 +100,29 @@ def _server(root: Path, *args: str):
     return browser.server_process(*args, root=root)
 
 
-def run_stop(root: Path) -> dict:
+def run_stop(root: Path, size: int = 768, cycles: int = 5, quiet_seconds: float = 10, settle: float = 0) -> dict:
+    """Run, then ``cycles`` times Stop and Run a second apart, then Stop; measured for ``quiet_seconds`` from
+    ``settle`` seconds after the last Stop."""
     from browser import chromium, start_small_run
 
-    with _server(root, "--max-size", "768") as (url, proc), chromium() as chrome:
+    with _server(root, "--max-size", str(size)) as (url, proc), chromium() as chrome:
         watch = Watch(url, proc)
         page = chrome.new_page(viewport={"width": 1280, "height": 900})
         page.goto(url)
         run = page.get_by_role("button", name="▶ Run", exact=True)
         run.wait_for(timeout=60_000)
-        start_small_run(page, size_key="End")  # 768 px
-        for _ in range(5):
+        start_small_run(page, size_key="End")  # the largest size: --max-size
+        for _ in range(cycles):
             page.wait_for_timeout(1000)
             page.get_by_role("button", name="■ Stop", exact=True).click()
             page.wait_for_timeout(300)
             run.click()
         page.wait_for_timeout(1000)
         page.get_by_role("button", name="■ Stop", exact=True).click()
+        time.sleep(settle)
         cpu = _cpu_seconds(proc.pid)
-        time.sleep(10)
-        busy = (_cpu_seconds(proc.pid) - cpu) / 10
+        time.sleep(quiet_seconds)
+        busy = (_cpu_seconds(proc.pid) - cpu) / quiet_seconds
         watch.stop()
         return {"peak_mb": watch.peak_mb, "stuck": watch.stuck, "cores_after_stop": busy, "guard": watch.guarded}
 
@@ -197,7 +200,7 @@ def main() -> None:
         r = run_stop(root)
         print(label, "run-stop", r, flush=True)
         table += (
-            f"| {label} | Run/Stop ×5 at 768 px | {r['peak_mb']:.0f} | "
+            f"| {label} | Run then Stop, 6 times, at 768 px | {r['peak_mb']:.0f} | "
             f"{'—' if r['stuck'] is None else format(r['stuck'], '.0f')} | "
             f"{r['cores_after_stop']:.2f} | | | {r['guard']} |\n"
         )
