@@ -198,3 +198,34 @@ def test_the_host_sees_the_gate_and_the_stuck_threads(backend) -> None:
     finally:
         page.close()
         backend.scheduler.shutdown(timeout=5)
+
+
+def test_a_page_decodes_one_upload_at_a_time_the_newest_per_area(monkeypatch) -> None:
+    """A script sending file after file once had every one decoded at once on the shared pool: a page now holds one
+    pool thread for its uploads; files that arrive meanwhile wait, the newest per drop area replacing older ones."""
+    from demo_app.views import loop
+
+    started = []  # (work, then, failed) handed to the pool, in order
+    monkeypatch.setattr(loop, "in_background", lambda work, then, failed: started.append((work, then, failed)))
+    one = loop.OneAtATime()
+    shown = []
+    for i in range(20):
+        one.submit("content", lambda i=i: f"content {i}", shown.append, print)
+    one.submit("style", lambda: "style", shown.append, print)
+    one.submit(loop.unique_key("extra"), lambda: "extra 1", shown.append, print)
+    one.submit(loop.unique_key("extra"), lambda: "extra 2", shown.append, print)
+    assert len(started) == 1 and one.waiting == 4  # content 1..19 collapsed into the newest
+    while len(started) > len(shown):
+        work, then, _ = started[len(shown)]
+        then(work())
+    assert shown == ["content 0", "content 19", "style", "extra 1", "extra 2"]
+    assert one.waiting == 0
+    one.submit("a", lambda: 1 / 0, shown.append, lambda exc: shown.append(type(exc).__name__))
+    one.submit("b", lambda: "b", shown.append, print)  # waits: "a" is being decoded
+    work, then, failed = started[-1]
+    try:
+        then(work())
+    except ZeroDivisionError as exc:
+        failed(exc)  # a failure also lets the next one start
+    started[-1][1](started[-1][0]())
+    assert shown[-2:] == ["ZeroDivisionError", "b"]

@@ -15,7 +15,7 @@ from ..session.history import data_url
 from ..session.samples import DEFAULT_CONTENT, DEFAULT_STYLE, EXAMPLES, example_caption, example_thumb, sample_names
 from ..session.state import SessionState
 from .history import PictureButtons
-from .loop import in_background
+from .loop import decoder
 from .uploads import image_uploader
 
 UPLOADED = "(your upload)"  # the sample menus' entry while an upload is in use, so picking a sample again works
@@ -98,8 +98,11 @@ class InputsView:
                 state.apply_image(role, prepared)
                 self._show_uploaded(role)
 
-        in_background(
-            lambda: state.prepare_upload(data, filename), use, partial(state.upload_failed, filename, "The upload")
+        decoder(state).submit(
+            role,
+            lambda: state.prepare_upload(data, filename),
+            use,
+            partial(state.upload_failed, filename, "The upload"),
         )
 
     def _refused(self, role: str, filename: str, size: int) -> None:

@@ -24,7 +24,7 @@ import nstcore
 from ..jobs.gate import Refused
 from ..session.imaging import PreparedImage, encode_jpeg, encode_png
 from ..session.state import SessionState
-from .loop import in_background
+from .loop import decoder, in_background
 from .uploads import image_uploader
 from .widgets import LazyCard, clicks
 
@@ -146,8 +146,11 @@ class InstantView(LazyCard):
             self.apply.name = "Apply to the dropped photo"
             self._apply()
 
-        in_background(
-            partial(state.prepare_upload, data, filename), ready, partial(state.upload_failed, filename, "The upload")
+        decoder(state).submit(
+            "instant-photo",
+            partial(state.prepare_upload, data, filename),
+            ready,
+            partial(state.upload_failed, filename, "The upload"),
         )
 
     def _refused(self, filename: str, size: int) -> None:

@@ -12,11 +12,13 @@ the loop is reading: measured, about half of the workers' calls landed inside a 
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
+import weakref
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import panel as pn
 from panel.io.state import set_curdoc
@@ -142,3 +144,58 @@ class NewestFrames:
             self._failed(exc)
 
         in_background(lambda: [encode_jpeg(frame) for frame in frames], show, failed)
+
+
+class OneAtATime:
+    """A page's decoding of uploads on the worker pool, one file at a time: files that arrive meanwhile wait, the
+    newest per ``key`` replacing an older one still waiting. However many files a script sends, its page then holds
+    one pool thread, never all of them (the pool decodes every page's uploads)."""
+
+    def __init__(self) -> None:
+        self._busy = False
+        self._waiting: dict[str, tuple[Callable[[], Any], Callable[[Any], object], Callable[[BaseException], object]]]
+        self._waiting = {}
+
+    def submit(
+        self, key: str, work: Callable[[], T], then: Callable[[T], object], failed: Callable[[BaseException], object]
+    ) -> None:
+        self._waiting.pop(key, None)
+        self._waiting[key] = (work, then, failed)
+        self._next()
+
+    @property
+    def waiting(self) -> int:
+        return len(self._waiting)
+
+    def _next(self) -> None:
+        if self._busy or not self._waiting:
+            return
+        key = next(iter(self._waiting))
+        work, then, failed = self._waiting.pop(key)
+        self._busy = True
+
+        def done(callback: Callable[[Any], object], value: Any) -> None:
+            self._busy = False
+            try:
+                callback(value)
+            finally:
+                self._next()
+
+        in_background(work, lambda result: done(then, result), lambda exc: done(failed, exc))
+
+
+_DECODERS: weakref.WeakKeyDictionary[Any, OneAtATime] = weakref.WeakKeyDictionary()
+_unique = itertools.count()
+
+
+def decoder(owner: Any) -> OneAtATime:
+    """The one decoder of ``owner`` (a page's SessionState), shared by its upload areas."""
+    found = _DECODERS.get(owner)
+    if found is None:
+        found = _DECODERS[owner] = OneAtATime()
+    return found
+
+
+def unique_key(prefix: str) -> str:
+    """A key no other submission shares (uploads that must not replace each other, e.g. added style images)."""
+    return f"{prefix}-{next(_unique)}"

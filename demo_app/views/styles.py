@@ -27,7 +27,7 @@ import nstcore
 
 from ..session.imaging import REGION_COLOURS, PreparedMask, mask_thumbnail
 from ..session.state import SessionState
-from .loop import in_background
+from .loop import decoder, in_background, unique_key
 from .uploads import image_uploader
 from .widgets import LazyCard, clicks
 
@@ -225,7 +225,8 @@ class StylesView(LazyCard):
     def _style_uploaded(self, filename: str, data: bytes) -> None:
         state = self.state
 
-        in_background(
+        decoder(state).submit(
+            unique_key("style"),
             lambda: state.prepare_upload(data, filename),
             state.add_style,
             partial(state.upload_failed, filename, "The upload"),
@@ -316,7 +317,8 @@ class StylesView(LazyCard):
     def _mask_uploaded(self, filename: str, data: bytes) -> None:
         state, index = self.state, self._chosen()
 
-        in_background(
+        decoder(state).submit(
+            f"mask-{index}",
             lambda: state.prepare_mask(data, index, filename),
             partial(state.set_mask, index),
             partial(state.upload_failed, filename, "The mask"),
