@@ -13,7 +13,8 @@ the worker pool; forty half-sent uploads). So the checks live in one place, and 
   the size limit (:meth:`Gate.check_size`);
 - **upload buffering**: :meth:`Gate.buffer` counts every unfinished file of a page against one budget per page and
   one per visitor; a file that sends nothing for ``UPLOAD_EXPIRY_SECONDS`` is dropped;
-- **wall shares**: :meth:`Gate.share` limits how often a visitor may share (the wall keeps one entry per visitor).
+- **wall shares**: :meth:`Gate.share` limits how often a visitor may share (the wall keeps one entry per visitor);
+- **decoding** a finished upload: one at a time per page (``views/loop.OneAtATime``: it belongs to the page's loop).
 
 A button disabled in the browser is a convenience; these checks are what hold. :meth:`Gate.snapshot` is what the
 host's console and ``/status`` show. Thread-safe: pages call it from their loops, worker threads release tasks.
