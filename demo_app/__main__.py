@@ -80,6 +80,13 @@ def _hosting_arguments(parser: argparse.ArgumentParser) -> None:
         "repeatable (env NST_TRUSTED_PROXIES, comma-separated; default none: headers are ignored).",
     )
     host.add_argument(
+        "--public-url",
+        default=os.environ.get("NST_PUBLIC_URL") or None,
+        metavar="URL",
+        help="Where participants join, e.g. https://workshop.example.org/ (the wall shows it and its QR code; "
+        "env NST_PUBLIC_URL; default: the address the wall's browser used).",
+    )
+    host.add_argument(
         "--behind-proxy",
         action="store_true",
         help="Short for --trusted-proxies 127.0.0.1,::1 (a proxy on this machine).",
@@ -263,13 +270,13 @@ def main(argv: list[str] | None = None) -> int:
 
     from .server.app import TITLE, applications, configure, serve_options
 
-    configure(backend, ready.limits, ready.host_secret or "", ready.proxies)
+    configure(backend, ready.limits, ready.host_secret or "", ready.proxies, args.public_url)
     if args.num_threads:
         pn.config.nthreads = args.num_threads  # type: ignore[misc]  # a settable property Panel's stub marks read-only
     scheduler = backend.scheduler
     print(
         f"demo_app: serving on http://{args.address}:{args.port}/ (status: /status, health: /liveness, host: /host"
-        f"{'' if ready.host_secret else ' (locked: no --host-password)'}); "
+        f" and /wall{'' if ready.host_secret else ' (locked: no --host-password)'}); "
         f"{scheduler.max_concurrent} job(s) at once, queue of {scheduler.max_queue}",
         file=sys.stderr,
     )

@@ -3,8 +3,12 @@ broadcast a message every page shows (as text), cancel a participant's run."""
 
 from __future__ import annotations
 
+import io
+
 import pytest
+import zxingcpp
 from browser import ARTIFACTS, chromium, open_dashboard, served_dashboard, start_small_run, wait_until
+from PIL import Image
 
 from demo_app.jobs.backend import Backend
 from demo_app.session.limits import Limits
@@ -87,15 +91,56 @@ def test_the_wall_shows_only_what_was_shared_live_and_keeps_forty(browser, url) 
     wall.locator(".nst-wall-item figcaption").get_by_text("<i>Ana</i>").wait_for(timeout=5_000)  # text, not markup
     assert wall.locator("i", has_text="Ana").count() == 0
     assert [e.session_id for e in WALL.entries()] == [dash_b.state.session_id]  # A's result never reached it
-    jpeg, style = WALL.entries()[0].jpeg, WALL.entries()[0].style_jpeg
+    ARTIFACTS.mkdir(exist_ok=True)
+    wall.screenshot(path=str(ARTIFACTS / "wall-1.png"), full_page=False)
+    # how to join: the participants' URL in large type and as a QR code that decodes to it
+    joined = url  # the address this browser used (no --public-url here)
+    assert wall.locator(".nst-wall-url").inner_text() == joined
+    qr = Image.open(io.BytesIO(wall.locator(".nst-wall-qr").screenshot()))
+    assert [r.text for r in zxingcpp.read_barcodes(qr)] == [joined]
+    jpeg, style = _landscape_jpeg(), WALL.entries()[0].style_jpeg
+    for i in range(3):
+        WALL.share(f"room-{i}", f"guest {i}", jpeg, style)
+    wall.wait_for_timeout(2500)
+    assert wall.locator(".nst-wall-tile").count() == 4
+    assert _picture_share(wall) >= 0.5  # four results fill at least half of a 1920x1080 projector
+    name_px = wall.locator(".nst-wall-item figcaption").first.evaluate("e => parseFloat(getComputedStyle(e).fontSize)")
+    assert name_px >= 28
+    assert wall.locator(".nst-wall-remove").count() == 0 and wall.locator("button").count() == 0  # no controls
+    wall.screenshot(path=str(ARTIFACTS / "wall-4.png"), full_page=False)
+    for i in range(3, 11):
+        WALL.share(f"room-{i}", f"guest {i}", jpeg, style)
+    wall.wait_for_timeout(2500)
+    assert wall.locator(".nst-wall-tile").count() == 12
+    wall.screenshot(path=str(ARTIFACTS / "wall-12.png"), full_page=False)
     for i in range(WALL_SIZE + 5):
         WALL.share(f"room-{i}", f"guest {i}", jpeg, style)
     wall.wait_for_timeout(2500)
     assert wall.locator(".nst-wall-item").count() == WALL_SIZE
-    ARTIFACTS.mkdir(exist_ok=True)
     wall.screenshot(path=str(ARTIFACTS / "wall.png"), full_page=False)
-    wall.locator(".nst-wall-remove").first.click()  # the host takes one down
+    WALL.remove(WALL.entries()[0].key)  # the host takes one down (from /host: test_host_console)
     wall.wait_for_timeout(2000)
     assert wall.locator(".nst-wall-item").count() == WALL_SIZE - 1 and len(WALL.entries()) == WALL_SIZE - 1
     for context in (ctx_a, ctx_b, wall_context):
         context.close()
+
+
+def _landscape_jpeg() -> bytes:
+    """A 512x384 result as the wall stores it."""
+    import numpy as np
+
+    from demo_app.session.imaging import encode_jpeg
+
+    ramp = np.linspace(0, 255, 512, dtype=np.uint8)
+    return encode_jpeg(np.stack([np.tile(ramp, (384, 1))] * 3, axis=-1))
+
+
+def _picture_share(page) -> float:
+    """The share of the viewport covered by the pictures themselves (each letterboxed inside its tile)."""
+    return page.locator(".nst-wall-picture").evaluate_all(
+        """imgs => imgs.reduce((sum, img) => {
+            const b = img.getBoundingClientRect(), r = img.naturalWidth / img.naturalHeight;
+            const w = Math.min(b.width, b.height * r), h = Math.min(b.height, b.width / r);
+            return sum + w * h;
+        }, 0) / (window.innerWidth * window.innerHeight)"""
+    )

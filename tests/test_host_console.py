@@ -182,5 +182,11 @@ def test_the_host_clears_the_wall_or_takes_a_visitor_off_it(room) -> None:
     console.table.selection = [app.live_dashboards().index(pages[0])]
     console.hide_visitor.clicks += 1
     assert [e.name for e in wall.entries()] == ["b"] and "Taken off the wall (1 result)" in console.message.object
+    wall.share("third", "<b>c</b>", b"j", b"s", client="10.0.0.3")
+    console.refresh()
+    assert list(console.wall_entries.options) == [f"#{e.key} {e.name}" for e in wall.entries()]  # names as text
+    console.wall_entries.value = wall.entries()[0].key
+    console.remove_entry.clicks += 1  # the projected wall has no controls: entries are taken down here
+    assert [e.name for e in wall.entries()] == ["b"] and "Taken off the wall." in console.message.object
     console.clear_wall.clicks += 1
     assert wall.entries() == [] and "empty" in console.message.object

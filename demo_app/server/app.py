@@ -47,6 +47,7 @@ _backend: Backend | None = None
 _limits: Limits | None = None
 _host_password: str | None = None
 _trusted_proxies: tuple[Network, ...] | None = None
+_public_url: str | None = None
 
 
 def configure(
@@ -54,11 +55,13 @@ def configure(
     limits: Limits,
     host_password: str | None = None,
     trusted_proxies: tuple[Network, ...] = (),
+    public_url: str | None = None,
 ) -> None:
-    """Set the process-wide backend, limits, host password and trusted proxies (``python -m demo_app`` calls this
-    before serving)."""
-    global _backend, _limits, _host_password, _trusted_proxies
+    """Set the process-wide backend, limits, host password, trusted proxies and the participants' URL (``python -m
+    demo_app`` calls this before serving)."""
+    global _backend, _limits, _host_password, _trusted_proxies, _public_url
     _backend, _limits, _host_password, _trusted_proxies = backend, limits, host_password, trusted_proxies
+    _public_url = public_url
     set_cpu_threads(limits.job_threads)
 
 
@@ -83,6 +86,19 @@ def host_password() -> str | None:
         except (OSError, UnicodeDecodeError):
             log.error("NST_HOST_PASSWORD_FILE cannot be read; the host console stays locked")
     return None
+
+
+def participants_url() -> str:
+    """Where participants join (the wall shows it): ``--public-url`` / NST_PUBLIC_URL, else the address this
+    request reached (behind a proxy that may be an inside name: then set the public URL)."""
+    configured = _public_url or os.environ.get("NST_PUBLIC_URL")
+    if configured:
+        return configured
+    context = pn.state.curdoc.session_context if pn.state.curdoc is not None else None
+    request = getattr(context, "request", None) if context is not None else None
+    host = str(getattr(request, "host", "") or "") if request is not None else ""
+    protocol = str(getattr(request, "protocol", "") or "http") if request is not None else "http"
+    return f"{protocol}://{host}/" if host else ""
 
 
 def live_dashboards() -> list[Dashboard]:
@@ -283,7 +299,7 @@ def create_wall() -> pn.viewable.Viewable | pn.viewable.Viewer:
     refused = _over_page_cap(client, limits)
     if refused is not None:
         return refused
-    return _host_page(WallPage(WALL, host_password(), client))
+    return _host_page(WallPage(WALL, host_password(), client, participants_url()))
 
 
 def create_status() -> pn.viewable.Viewable:

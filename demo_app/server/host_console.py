@@ -111,6 +111,11 @@ class HostConsole(pn.viewable.Viewer):
             label="Take the selected page's visitor off the wall", width=320, css_classes=["nst-host-hide-visitor"]
         )
         self.hide_visitor.on_click(clicks(self._hide_visitor))
+        self.wall_entries = pn.widgets.Select(
+            label="Shared on the wall", options={}, width=260, css_classes=["nst-host-wall-entries"]
+        )
+        self.remove_entry = pn.widgets.Button(label="Take it off the wall", width=180, css_classes=["nst-host-remove"])
+        self.remove_entry.on_click(clicks(self._remove_entry))
         self.pause.param.watch(lambda e: self._pause(e.new), "value")
         self.max_size = pn.widgets.IntInput(
             label="Max size (px) for new jobs", value=limits.max_size, start=16, width=200
@@ -135,7 +140,7 @@ class HostConsole(pn.viewable.Viewer):
             self.summary,
             self.table,
             pn.FlexBox(self.cancel, self.pause, align_items="end"),
-            pn.FlexBox(self.clear_wall, self.hide_visitor, align_items="end"),
+            pn.FlexBox(self.wall_entries, self.remove_entry, self.clear_wall, self.hide_visitor, align_items="end"),
             pn.FlexBox(self.max_size, self.max_steps, self.apply_limits, align_items="end"),
             pn.FlexBox(self.broadcast_text, self.broadcast, align_items="end"),
             self.message,
@@ -153,6 +158,7 @@ class HostConsole(pn.viewable.Viewer):
         rows = session_rows(dashboards, scheduler.position)
         self._pages = dashboards
         self.table.value = pd.DataFrame(rows, columns=COLUMNS)
+        self._refresh_wall()
         stats = scheduler.stats()
         paused = " · **queue paused**" if scheduler.paused else ""
         self.summary.object = (
@@ -186,6 +192,18 @@ class HostConsole(pn.viewable.Viewer):
         log.info("host console: cancelled a job of session %s", dashboard.state.session_id[:8])
         self.message.object = as_html("Cancelled.")
         self.refresh()
+
+    def _remove_entry(self) -> None:
+        key = self.wall_entries.value
+        if key and self.wall.remove(int(key)):
+            self.message.object = as_html("Taken off the wall.")
+        self._refresh_wall()
+
+    def _refresh_wall(self) -> None:
+        """The wall's entries, newest first, by number and name (plain text in the menu)."""
+        options = {f"#{e.key} {e.name or '(no name)'}": e.key for e in self.wall.entries()}
+        if options != self.wall_entries.options:
+            self.wall_entries.options = options
 
     def _clear_wall(self) -> None:
         self.wall.clear()

@@ -1,10 +1,11 @@
 """The projector wall at ``/wall``: the room's results, but only those their makers chose to share.
 
 A participant presses "Share to wall" under a finished result (with a first name or nickname if they like); the
-wall, open on the projector, shows the newest :data:`WALL_SIZE` shared results in a full-screen grid that updates
-live, each with its style image small in a corner and its name as plain text. Nothing that was not shared ever
-appears. The wall is locked like the host console (same host password; without one it is refused), and from the
-unlocked wall the host can take any entry down.
+wall, open on the projector, shows the newest :data:`WALL_SIZE` shared results, one per visitor, in a dark grid that
+fills the screen (:mod:`.wall_grid`) and updates live, each with its style image small in a corner and its name as
+plain text, under a line that says how to join (the participants' URL and its QR code). Nothing that was not shared
+ever appears. The wall is locked like the host console (same host password; without one it is refused); the host
+takes entries down from /host, so nothing on the projected screen is a control.
 """
 
 from __future__ import annotations
@@ -17,14 +18,14 @@ from dataclasses import dataclass
 
 import numpy as np
 import panel as pn
-import param
 from PIL import Image
 
 from ..session.history import data_url
 from ..session.imaging import encode_jpeg
-from ..session.text import capped
+from ..session.text import as_html, capped
 from ..views.loop import quiet_periodic
 from .unlock import Unlock
+from .wall_grid import WallGrid
 
 WALL_SIZE = 40  # a room's worth; the oldest leaves when a new one arrives
 WALL_SIDE = 512  # px: sharp on a projector in a grid of 3-6 columns
@@ -116,91 +117,26 @@ class Wall:
 WALL = Wall()  # plain data shared by the process's pages (no Bokeh model: those are made per session)
 
 
-class WallGrid(pn.custom.JSComponent):
-    """The grid of entries; with ``removable`` each has a button that sets ``remove`` to its key."""
-
-    items = param.List(default=[], doc="[{key, src, style, name}] newest first; name is plain text.")
-    removable = param.Boolean(default=False)
-    remove = param.Integer(default=0)
-
-    _esm = """
-    export function render({ model, el }) {
-      const grid = document.createElement("div");
-      grid.className = "nst-wall-grid";
-      const draw = () => {
-        grid.replaceChildren();
-        for (const item of model.items) {
-          const cell = document.createElement("figure");
-          cell.className = "nst-wall-item";
-          const img = document.createElement("img");
-          img.src = item.src; img.alt = item.name ? "Shared by " + item.name : "Shared result";
-          const style = document.createElement("img");
-          style.className = "nst-wall-style"; style.src = item.style; style.alt = "";
-          cell.append(img, style);
-          if (item.name) {
-            const caption = document.createElement("figcaption");
-            caption.textContent = item.name;  // text, never markup
-            cell.append(caption);
-          }
-          if (model.removable) {
-            const remove = document.createElement("button");
-            remove.type = "button"; remove.className = "nst-wall-remove"; remove.textContent = "✕";
-            remove.setAttribute("aria-label", "Take this result off the wall");
-            remove.addEventListener("click", () => { model.remove = item.key; });
-            cell.append(remove);
-          }
-          grid.append(cell);
-        }
-        if (!model.items.length) {
-          const empty = document.createElement("p");
-          empty.className = "nst-wall-empty";
-          empty.textContent = "Nothing shared yet. Press “Share to wall” under a finished result.";
-          grid.append(empty);
-        }
-      };
-      model.on(["items", "removable"], draw);
-      draw();
-      el.append(grid);
-    }
-    """
-
-    _stylesheets = [
-        """
-    .nst-wall-grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(240px, 1fr)); gap: 12px;
-      padding: 12px; }
-    .nst-wall-item { position: relative; margin: 0; background: #111; border-radius: 6px; overflow: hidden; }
-    .nst-wall-item > img:first-child { width: 100%; display: block; }
-    .nst-wall-style { position: absolute; right: 6px; bottom: 6px; width: 22%; border: 2px solid #fff;
-      border-radius: 3px; }
-    .nst-wall-item figcaption { position: absolute; left: 6px; bottom: 6px; max-width: 70%; padding: 2px 8px;
-      background: rgba(0,0,0,.6); color: #fff; font: 600 16px/1.4 system-ui, sans-serif; border-radius: 3px;
-      overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
-    .nst-wall-remove { position: absolute; top: 6px; right: 6px; border: 0; border-radius: 50%; width: 28px;
-      height: 28px; background: rgba(0,0,0,.6); color: #fff; cursor: pointer; }
-    .nst-wall-remove:focus-visible { outline: 3px solid #f0a000; }
-    .nst-wall-empty { color: #aaa; font: 20px system-ui, sans-serif; }
-    """
-    ]
-
-
 def wall_items(entries: list[WallEntry]) -> list[dict]:
     return [{"key": e.key, "src": data_url(e.jpeg), "style": data_url(e.style_jpeg), "name": e.name} for e in entries]
 
 
 class WallPage(pn.viewable.Viewer):
-    """One projector's wall: locked behind the host password, then the live grid."""
+    """One projector's wall: locked behind the host password, then a line that says how to join (the participants'
+    URL in large type and as a QR code) over the live grid. Nothing on it is a control: the host removes entries
+    from /host."""
 
-    def __init__(self, wall: Wall, password: str | None, client: str = "") -> None:
+    def __init__(self, wall: Wall, password: str | None, client: str = "", url: str = "") -> None:
         super().__init__()
-        self.wall, self.client = wall, client
-        self.grid = WallGrid(removable=True, sizing_mode="stretch_width", css_classes=["nst-wall"])
-        self.grid.param.watch(lambda e: self._remove(e.new), "remove")
+        self.wall, self.client, self.url = wall, client, url
+        self.grid = WallGrid(sizing_mode="stretch_width", css_classes=["nst-wall"])
         self._seen = -1
         self.lock = Unlock(password, "the wall", self._unlocked, client)
         self.body = pn.Column(self.lock, sizing_mode="stretch_width")
 
     def _unlocked(self) -> None:
-        self.body.objects = [self.grid]
+        self.body.objects = [join_header(self.url), self.grid]
+        self.body.styles = {"background": "#111", "min-height": "100vh"}
         self.refresh()
         quiet_periodic(self.refresh, 1000)
 
@@ -208,11 +144,38 @@ class WallPage(pn.viewable.Viewer):
         """Redraw when something was shared or removed (once a second, on this page's loop)."""
         if self._seen != self.wall.version:
             self._seen = self.wall.version
-            self.grid.items = wall_items(self.wall.entries())
-
-    def _remove(self, key: int) -> None:
-        if key and self.wall.remove(key):
-            self.refresh()
+            entries = self.wall.entries()
+            self.grid.param.update(items=wall_items(entries), newest=entries[0].key if entries else 0)
 
     def __panel__(self) -> pn.viewable.Viewable:
         return self.body
+
+
+def qr_data_uri(url: str) -> str:
+    """The URL as a QR code (an SVG ``data:`` URI; black on white with a quiet zone, as phones read best)."""
+    import segno
+
+    return str(segno.make(url, error="m").svg_data_uri(scale=8, border=3, dark="#000", light="#fff"))
+
+
+def join_header(url: str) -> pn.pane.HTML:
+    """The wall's top line: how to join, in type a room reads, and the QR code of the same URL."""
+    if not url:
+        return pn.pane.HTML("", height=0)
+    shown = as_html(url, 120)
+    return pn.pane.HTML(
+        f'<div class="nst-wall-join"><div><div class="nst-wall-join-label">Join the workshop and share your '
+        f'picture:</div><div class="nst-wall-url">{shown}</div></div>'
+        f'<img class="nst-wall-qr" src="{qr_data_uri(url)}" alt="QR code for {shown}"></div>',
+        sizing_mode="stretch_width",
+        css_classes=["nst-wall-header"],
+        stylesheets=[
+            """
+        .nst-wall-join { display: flex; align-items: center; justify-content: space-between; gap: 24px;
+          padding: 8px 16px; color: #fff; font-family: system-ui, sans-serif; }
+        .nst-wall-join-label { font-size: 28px; opacity: .85; }
+        .nst-wall-url { font-size: 44px; font-weight: 700; word-break: break-all; }
+        .nst-wall-qr { height: 150px; width: 150px; image-rendering: pixelated; border-radius: 4px; }
+        """
+        ],
+    )
