@@ -121,8 +121,11 @@ def test_the_table_the_actions_and_the_broadcast(room) -> None:
     console._cancel_selected()
     drain(first)
     assert not first.running and "The host cancelled this page's run." in first.announcements
+    assert first.status.endswith("The host cancelled this run.")  # stays after the notification has gone
     time.sleep(0.5)
     assert second.run.job.state == "queued"
+    second.poll()
+    assert "the host paused the queue" in second.status and "starts in" not in second.status  # no countdown
     console.pause.value = False  # resumed: it starts
     drain(second, until=lambda s, h: s.step >= 1)
     # limits for new jobs reach every open page
@@ -139,6 +142,33 @@ def test_the_table_the_actions_and_the_broadcast(room) -> None:
     assert pages[1].announced >= 1 and not pages[1].state.announcements
     second.stop()
     drain(second)
+
+
+def test_a_queued_job_cancelled_by_the_host_says_so(room) -> None:
+    backend, pages = room
+    console = _console(backend)
+    console.lock.password.value = "host-secret"
+    console.lock.try_unlock()
+    console.pause.value = True
+    waiting = pages[1].state
+    assert waiting.start()
+    console.refresh()
+    console.table.selection = [app.live_dashboards().index(pages[1])]
+    console._cancel_selected()
+    drain(waiting)
+    assert waiting.status == "Removed from the queue. The host cancelled this run."
+
+
+def test_queue_waits_are_said_as_people_say_them() -> None:
+    from demo_app.session.current_run import about
+
+    assert [about(s) for s in (3, 21, 44, 61, 175)] == [
+        "a few seconds",
+        "about 20 s",
+        "about 45 s",
+        "about 1 min",
+        "about 3 min",
+    ]
 
 
 def test_session_rows_hold_no_visitor_text() -> None:

@@ -188,6 +188,7 @@ class HostConsole(pn.viewable.Viewer):
             self.message.object = as_html("Select a page with a queued or running job first.")
             return
         dashboard.state.announce("The host cancelled this page's run.")
+        job.stop_reason = "The host cancelled this run."  # stays in the page's status line after the toast
         self.backend.scheduler.cancel(job)
         log.info("host console: cancelled a job of session %s", dashboard.state.session_id[:8])
         self.message.object = as_html("Cancelled.")

@@ -10,6 +10,7 @@ into the parameters the page watches.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -19,6 +20,18 @@ from ..jobs.backend import Backend
 from ..jobs.gate import memory_estimate
 from ..jobs.scheduler import Handover, Job
 from .limits import Limits
+
+# A queued page's estimate is recomputed at most this often: a countdown that jumps five times a second reads as noise.
+ETA_EVERY_SECONDS = 3.0
+
+
+def about(seconds: float) -> str:
+    """A wait as people say it: 'a few seconds', 'about 25 s', 'about 3 min'."""
+    if seconds < 8:
+        return "a few seconds"
+    if seconds < 60:
+        return f"about {5 * round(seconds / 5):.0f} s"
+    return f"about {round(seconds / 60):.0f} min"
 
 
 class CurrentRun:
@@ -43,6 +56,8 @@ class CurrentRun:
         self._version_steps: dict[int, int] = {}
         self.steps_done = 0
         self.styles = 1  # style images of the last run (its blend has one weight each)
+        self._eta_text: str | None = None  # the queue estimate as last shown, and when
+        self._eta_at = 0.0
 
     @property
     def active(self) -> bool:
@@ -91,9 +106,12 @@ class CurrentRun:
         self.changes = []
         self._version_steps = {}  # controls version -> first step that used it
         self.steps_done = 0
+        self._eta_text = None
 
     def queue_text(self) -> str | None:
-        """'Queued: position 2 of 5 · starts in ~40s.' while the job waits; None otherwise."""
+        """'Queued: position 2 of 5 · starts in about 40 s.' while the job waits (the estimate changes at most every
+        few seconds, so it does not flicker; 'the host paused the queue' instead while it is paused); None
+        otherwise."""
         job = self.job
         if job is None or job.state != "queued":
             return None
@@ -101,8 +119,14 @@ class CurrentRun:
         position = scheduler.position(job)
         if position == 0:
             return None
-        eta = scheduler.eta(job)
-        when = f" · starts in ~{eta:.0f}s" if eta is not None else ""
+        if scheduler.paused:
+            when = " · the host paused the queue; it goes on when they resume it"
+        else:
+            now = time.monotonic()
+            if self._eta_text is None or now - self._eta_at >= ETA_EVERY_SECONDS:
+                eta = scheduler.eta(job)
+                self._eta_text, self._eta_at = (f" · starts in {about(eta)}" if eta is not None else ""), now
+            when = self._eta_text
         return f"Queued: position {position} of {scheduler.stats()['queued']}{when}."
 
     def poll(self, size: int, step: int, total_steps: int) -> tuple[Handover, str | None]:
@@ -137,7 +161,8 @@ class CurrentRun:
                 status = f"Done: {done.total_steps} steps in {done.elapsed:.1f}s ({done.rate:.2f} it/s)."
             else:
                 why = f" {handover.reason}" if handover.reason else ""
-                status = f"Stopped at step {step} of {total_steps}.{why}"
+                ended = "Removed from the queue" if not job.started_at else f"Stopped at step {step} of {total_steps}"
+                status = f"{ended}.{why}"
         return handover, status
 
     def stop(self) -> str | None:
