@@ -17,6 +17,7 @@ from demo_app.server import app, unlock
 from demo_app.server.host_console import HostConsole, session_rows
 from demo_app.server.unlock import check_password
 from demo_app.session.limits import Limits
+from demo_app.session.nickname import nickname
 from demo_app.session.state import SessionState
 from demo_app.views.dashboard import Dashboard
 
@@ -177,10 +178,13 @@ def test_session_rows_hold_no_visitor_text() -> None:
             self.state = SessionState(Backend(weights="random", device_name="cpu"), Limits())
             self.state.content_name = name
 
-    rows = session_rows([Page("<script>x</script>.png")], lambda job: 0)
+    page = Page("<script>x</script>.png")
+    rows = session_rows([page], lambda job: 0)
+    who = nickname(page.state.session_id)
     assert rows == [
-        {"page": 1, "state": "idle", "size": 256, "steps": "-", "it/s": 0.0, "elapsed (s)": 0.0, "queue": 0}
+        {"page": 1, "who": who, "state": "idle", "size": 256, "steps": "-", "it/s": 0.0, "elapsed (s)": 0.0, "queue": 0}
     ]
+    assert " " in who and who == nickname(page.state.session_id)  # stable: the page shows its owner the same
 
 
 def test_the_host_password_is_never_the_participants(tmp_path, monkeypatch) -> None:
@@ -220,3 +224,13 @@ def test_the_host_clears_the_wall_or_takes_a_visitor_off_it(room) -> None:
     assert [e.name for e in wall.entries()] == ["b"] and "Taken off the wall." in console.message.object
     console.clear_wall.clicks += 1
     assert wall.entries() == [] and "empty" in console.message.object
+
+
+def test_each_page_shows_its_owner_the_name_the_console_uses(room) -> None:
+    import panel as pn
+
+    backend, pages = room
+    shown = [p.object for p in pages[0].main()[0].select(pn.pane.HTML) if "nst-nickname" in p.css_classes]
+    assert shown == [f"You are <b>{nickname(pages[0].state.session_id)}</b>"]
+    rows = session_rows(app.live_dashboards(), lambda job: 0)
+    assert nickname(pages[0].state.session_id) in [row["who"] for row in rows]

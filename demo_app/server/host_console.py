@@ -24,6 +24,7 @@ import nstcore
 
 from ..jobs.backend import Backend
 from ..session.limits import Limits
+from ..session.nickname import nickname
 from ..session.text import as_html, capped
 from ..views.loop import quiet_periodic
 from ..views.widgets import clicks
@@ -34,11 +35,12 @@ log = logging.getLogger("demo_app")
 
 MAX_BROADCAST = 200  # one line on a notification
 HISTORY_POINTS = 600  # 20 minutes at one sample every 2 s
-COLUMNS = ["page", "state", "size", "steps", "it/s", "elapsed (s)", "queue"]
+COLUMNS = ["page", "who", "state", "size", "steps", "it/s", "elapsed (s)", "queue"]
 
 
 def session_rows(dashboards: Iterable[Any], position: Callable[[Any], int]) -> list[dict[str, Any]]:
-    """One row per open page, numbered in opening order; only numbers and our own words, never visitor text."""
+    """One row per open page, numbered in opening order and named by its nickname (the page shows its owner the
+    same one); only numbers and our own words, never visitor text."""
     rows = []
     for number, dashboard in enumerate(dashboards, start=1):
         state = dashboard.state
@@ -47,6 +49,7 @@ def session_rows(dashboards: Iterable[Any], position: Callable[[Any], int]) -> l
         rows.append(
             {
                 "page": number,
+                "who": nickname(state.session_id),
                 "state": job.state if job is not None else "idle",
                 "size": state.size,
                 "steps": f"{latest.step}/{latest.total_steps}" if latest is not None else "-",
@@ -130,7 +133,12 @@ class HostConsole(pn.viewable.Viewer):
         self.broadcast.on_click(clicks(self._broadcast))
         self.summary = pn.pane.Markdown("", css_classes=["nst-host-summary"])
         self._source = ColumnDataSource({"t": [], "memory": [], "rate": []})
-        fig = figure(height=220, sizing_mode="stretch_width", x_axis_label="minutes ago", title="Memory and throughput")
+        fig = figure(
+            height=220,
+            sizing_mode="stretch_width",
+            x_axis_label="minutes since this console opened",
+            title="Memory and throughput",
+        )
         fig.line("t", "memory", source=self._source, legend_label="memory (MiB)", color="#0072b5", line_width=2)
         fig.line("t", "rate", source=self._source, legend_label="steps/s (all jobs) × 100", color="#d55e00")
         fig.legend.location = "top_left"

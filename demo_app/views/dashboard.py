@@ -13,6 +13,7 @@ import param
 
 import nstcore
 
+from ..session.nickname import nickname
 from ..session.state import SessionState
 from ..session.text import as_html
 from .compare import CompareView
@@ -181,6 +182,11 @@ class Dashboard(pn.viewable.Viewer):
             self.stop_button,
             self.reset_button,
             self.controls.run_length,
+            pn.pane.HTML(
+                f"You are <b>{nickname(self.state.session_id)}</b>",
+                styles={"font-size": "13px", "opacity": "0.85"},
+                css_classes=["nst-nickname"],
+            ),
             align_items="center",
             css_classes=["nst-run-bar"],
         )
