@@ -220,6 +220,16 @@ def hanging_run(release: threading.Event, after: int = 1):
     return start
 
 
+def started_hanging(scheduler: Scheduler, release: threading.Event, **job_kwargs) -> Job:
+    """Submit a job of session "a" that hangs after its first step (see hanging_run), once that step is seen."""
+    hung = Job("a", hanging_run(release), steps=100, pixels=1, **job_kwargs)
+    scheduler.submit(hung)
+    deadline = time.time() + 5
+    while hung.latest is None and time.time() < deadline:
+        time.sleep(0.01)
+    return hung
+
+
 def test_a_hung_job_is_failed_by_the_watchdog_and_its_thread_keeps_the_slot_until_it_returns() -> None:
     """The page hears why at once; but the left-behind thread still computes, so the next job waits for it instead
     of computing beside it (Run/Stop cycles once stacked 13 computing threads and 16 GB)."""
@@ -248,11 +258,7 @@ def test_stop_frees_the_session_at_once_and_the_slot_when_the_thread_returns() -
     release = threading.Event()
     scheduler = Scheduler(max_concurrent=1, max_queue=5, stall_seconds=600, cancel_grace=0.3, watch_every=0.1)
     try:
-        hung = Job("a", hanging_run(release), steps=100, pixels=1)
-        scheduler.submit(hung)
-        deadline = time.time() + 5
-        while hung.latest is None and time.time() < deadline:
-            time.sleep(0.01)
+        hung = started_hanging(scheduler, release)
         waiting = job("b")
         scheduler.submit(waiting)
         scheduler.cancel(hung)
@@ -274,11 +280,7 @@ def test_a_thread_stuck_past_the_hard_limit_fails_health() -> None:
         max_concurrent=1, max_queue=5, stall_seconds=600, cancel_grace=0.1, watch_every=0.05, stuck_seconds=0.5
     )
     try:
-        hung = Job("a", hanging_run(release), steps=100, pixels=1)
-        scheduler.submit(hung)
-        deadline = time.time() + 5
-        while hung.latest is None and time.time() < deadline:
-            time.sleep(0.01)
+        hung = started_hanging(scheduler, release)
         scheduler.cancel(hung)
         deadline = time.time() + 5
         while scheduler.health()[0] and time.time() < deadline:
@@ -391,11 +393,7 @@ def test_jobs_start_only_within_the_devices_memory_budget_leftovers_included() -
         max_concurrent=2, max_queue=5, stall_seconds=600, cancel_grace=0.1, watch_every=0.05, memory_budget=100
     )
     try:
-        big = Job("a", hanging_run(release), steps=100, pixels=1, memory=60)
-        scheduler.submit(big)
-        deadline = time.time() + 5
-        while big.latest is None and time.time() < deadline:
-            time.sleep(0.01)
+        big = started_hanging(scheduler, release, memory=60)
         second = Job("b", fake_run(steps=2), steps=2, pixels=1, memory=60)
         small = Job("c", fake_run(steps=2), steps=2, pixels=1, memory=30)
         scheduler.submit(second)
