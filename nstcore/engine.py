@@ -11,147 +11,35 @@ the image, one optimiser step, and one device-to-host copy of the loss terms (a 
 
 from __future__ import annotations
 
-import dataclasses
-import os
 import time
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
+import numpy as np
 import torch
 from PIL import Image
 from torch import Tensor
 
-from .colour import luminance_image, match_colours, recolour
+from .colour import recolour
 from .config import LossWeights, StyleConfig
-from .controls import Controls
+from .controls import Controls, ControlsState
 from .device import tune_backends, use_bf16
-from .errors import ConfigError, ImageError
-from .features import Network, load_network, min_image_side
+from .errors import ConfigError
+from .features import Network, load_network
 from .generator import GeneratorLane, build_generator_lanes
-from .images import ImageSource, check_survives_pooling, load_image, resize_long_side
+from .images import ImageSource
 from .lanes import CPU_BATCH_PIXELS, Lane, build_lanes, split_note
-from .masks import load_masks, mask_tensors
+from .masks import mask_tensors
 from .objective import losses_from_row
+from .preparation import PreparedImages, StyleSources, prepare_images, prepare_scales, preserve_colours, style_list
 from .progress import Progress
 from .stepping import ControlsReader, wants_image
 from .tensors import image_to_tensor, tensor_to_arrays
 from .variants import Variant, as_variant, check_count
-from .weight_text import MAX_STYLES, blend_weights
+from .weight_text import blend_weights
 
-
-@dataclass(frozen=True)
-class PreparedImages:
-    """Content and style images after loading, RGB conversion and resizing, ready for the network. ``colour`` is
-    the content image in colour when the run works on luminance only (``preserve_colors="luminance"``): its results
-    get their chroma back from it. ``masks`` are the style masks at the content's size (greyscale), if any."""
-
-    content: Image.Image
-    styles: tuple[Image.Image, ...]
-    colour: Image.Image | None = None
-    masks: tuple[Image.Image, ...] | None = None
-
-    @property
-    def style(self) -> Image.Image:
-        """The first (for most runs, the only) style image."""
-        return self.styles[0]
-
-
-StyleSources = ImageSource | Sequence[ImageSource]
-
-
-def style_list(style: StyleSources) -> list[ImageSource]:
-    """One style image or several (a list or tuple of them) as a list, checked for count."""
-    styles = cast(list[ImageSource], list(style) if isinstance(style, (list, tuple)) else [style])
-    if not 1 <= len(styles) <= MAX_STYLES:
-        raise ConfigError(f"A run takes 1 to {MAX_STYLES} style images, got {len(styles)}.")
-    return styles
-
-
-def prepare_images(
-    config: StyleConfig,
-    content: ImageSource,
-    style: StyleSources,
-    layers: Sequence[str] | None = None,
-    masks: Sequence[ImageSource] | None = None,
-) -> PreparedImages:
-    """Load the images and resize them: content's long side = ``size``; each style's = ``size * style_scale``.
-
-    Images that would vanish in VGG's pooling before the deepest layer (a 4000x8 strip) are refused with an
-    :class:`~nstcore.errors.ImageError`; a tiny image (1x1) is simply upscaled to the requested size. Masks (one per
-    style, see :mod:`nstcore.masks`) are checked and resized to the content's size.
-    """
-    return prepare_scales(config, content, style, layers, masks)[-1]
-
-
-def prepare_scales(
-    config: StyleConfig,
-    content: ImageSource,
-    style: StyleSources,
-    layers: Sequence[str] | None = None,
-    masks: Sequence[ImageSource] | None = None,
-) -> list[PreparedImages]:
-    """:func:`prepare_images` for every size of ``config.scale_plan()`` (coarsest first), each resized from the
-    originals rather than from the previous scale."""
-    sources = style_list(style)
-    content_src = load_image(content, max_pixels=config.max_image_pixels, name=_name(content, "content"))
-    style_srcs = [
-        load_image(
-            source,
-            max_pixels=config.max_image_pixels,
-            name=_name(source, "style" if len(sources) == 1 else f"style {k}"),
-        )
-        for k, source in enumerate(sources, start=1)
-    ]
-    mask_srcs = (
-        load_masks(masks, len(sources), content_src.size, config.max_image_pixels) if masks is not None else None
-    )
-    names = list(layers) if layers is not None else list(config.loss_weights().layers())
-    need = min_image_side(config.model, names)
-    out = []
-    for size, _ in config.scale_plan():
-        content_img = resize_long_side(content_src, size)
-        style_imgs = [resize_long_side(src, max(1, round(size * config.style_scale))) for src in style_srcs]
-        try:
-            check_survives_pooling(content_img.size, need, "content")
-            for k, style_img in enumerate(style_imgs, start=1):
-                check_survives_pooling(style_img.size, need, "style" if len(style_imgs) == 1 else f"style {k}")
-        except ImageError as exc:
-            if size == config.size:
-                raise
-            raise ImageError(
-                f"With {config.scales} scales the coarsest is {size} px, too small for the chosen "
-                f"layers (they need {need} px on the short side); use fewer scales or a larger "
-                "size."
-            ) from exc
-        masks_here = (
-            tuple(m.resize(content_img.size, Image.Resampling.BILINEAR) for m in mask_srcs) if mask_srcs else None
-        )
-        out.append(
-            preserve_colours(config.preserve_colors, PreparedImages(content_img, tuple(style_imgs), None, masks_here))
-        )
-    return out
-
-
-def preserve_colours(mode: str, images: PreparedImages) -> PreparedImages:
-    """The images as a run sees them under colour preservation ``mode`` (see :mod:`nstcore.colour`); with several
-    style images each is treated alike; masks are kept."""
-    content, styles = images.content, images.styles
-    if mode == "histogram":
-        return dataclasses.replace(images, styles=tuple(match_colours(style, content) for style in styles))
-    if mode == "luminance":
-        return dataclasses.replace(
-            images,
-            content=luminance_image(content),
-            styles=tuple(luminance_image(style, reference=content) for style in styles),
-            colour=content,
-        )
-    return images
-
-
-def _name(source: object, what: str) -> str | None:
-    """Label for error messages: a path names itself; bytes and arrays are called 'the content image'."""
-    return None if isinstance(source, (str, os.PathLike)) else f"the {what} image"
+__all__ = ["PreparedImages", "StyleSources", "prepare_images", "prepare_scales", "run", "style_list"]
 
 
 def _initial_image(
@@ -262,6 +150,110 @@ def _upsample(images: Tensor, shape: tuple[int, int]) -> Tensor:
     return torch.nn.functional.interpolate(images, size=shape, mode="bicubic", align_corners=False).clamp_(0, 1)
 
 
+@dataclass
+class _Scale:
+    """One scale's lanes, ready to step: their first terms, the colours to put back, the batch they managed."""
+
+    lanes: list[Lane]
+    terms: list[Tensor]
+    recolour_from: dict[int, Image.Image]
+    chunk: int
+    style_count: int
+
+
+def _notes(config: StyleConfig, plan: list[tuple[int, int]]) -> tuple[str, ...]:
+    """What every snapshot of the run says besides its numbers."""
+    notes: tuple[str, ...] = ()
+    if config.generator == "hrnet":
+        notes = ("The picture is a generator network's output: its weights train with Adam (Li et al. 2019).",)
+    if len(plan) > 1:
+        notes = (
+            "Coarse to fine: "
+            + " → ".join(f"{size} px" for size, _ in plan)
+            + f", {' + '.join(str(n) for _, n in plan)} steps.",
+        )
+    return notes
+
+
+def _build_scale(
+    config: StyleConfig,
+    raw: PreparedImages,
+    network: Network,
+    previous: Tensor | None,
+    groups: dict[str, list[int]],
+    names: tuple[list[str], list[str], list[str]],
+    state: ControlsState,
+    chunk: int,
+    bf16: bool,
+    batch: int,
+) -> _Scale:
+    """The lanes of one scale, one colour mode after the other (each mode sees its own images), starting from the
+    previous scale's picture (``previous``, upsampled) or the configured initial image."""
+    device = network.device
+    content_names, style_names, poolings = names
+    lanes: list[Lane] = []
+    terms: list[Tensor] = []
+    recolour_from: dict[int, Image.Image] = {}
+    chunks = []
+    style_count = 0
+    for mode, members in groups.items():
+        prepared = preserve_colours(mode, raw)
+        style_count = len(prepared.styles)
+        content = image_to_tensor(prepared.content, device)
+        styles = [image_to_tensor(style, device) for style in prepared.styles]
+        masks = mask_tensors(prepared.masks, prepared.content.size, device) if prepared.masks else None
+        group_lanes: Sequence[Any]
+        if config.generator == "hrnet":  # its picture starts as the network's own output: no start pixels
+            group_lanes, group_terms = build_generator_lanes(
+                config, network, content, styles, content_names, style_names, poolings, state, bf16, masks, members
+            )
+            used = 1
+        else:
+            if previous is None:
+                start_image = _initial_image(config, content, prepared.style, batch, device)
+            else:
+                start_image = _upsample(previous, (content.shape[-2], content.shape[-1]))
+            group_lanes, group_terms, used = build_lanes(
+                config,
+                network,
+                content,
+                styles,
+                start_image,
+                content_names,
+                style_names,
+                poolings,
+                state,
+                chunk,
+                bf16,
+                masks,
+                members,
+            )
+            del start_image
+        lanes += group_lanes
+        terms += group_terms
+        chunks.append(used)
+        if prepared.colour is not None:
+            recolour_from.update(dict.fromkeys(members, prepared.colour))
+        del content, styles, masks
+    return _Scale(lanes, terms, recolour_from, min(chunks), style_count)
+
+
+def _pictures(config: StyleConfig, scale: _Scale) -> tuple[tuple[np.ndarray, ...], tuple[dict[str, Any], ...] | None]:
+    """The batch's pictures in variant order (luminance-only variants get the content's chroma back), and with a
+    generator its weights too (a stopped run keeps them)."""
+    images = tensor_to_arrays(_in_order(scale.lanes, [lane.image for lane in scale.lanes]))
+    if scale.recolour_from:
+        images = tuple(
+            recolour(image, scale.recolour_from[i]) if i in scale.recolour_from else image
+            for i, image in enumerate(images)
+        )
+    trained = None
+    if config.generator == "hrnet":
+        generators = sorted(scale.lanes, key=lambda lane: lane.indices[0])
+        trained = tuple(lane.state_dict() for lane in generators if isinstance(lane, GeneratorLane))
+    return images, trained
+
+
 def _optimise(
     config: StyleConfig,
     scales: list[PreparedImages],
@@ -280,15 +272,7 @@ def _optimise(
     batch = len(labels)
     plan = config.scale_plan()
     steps = config.steps
-    notes: tuple[str, ...] = ()
-    if config.generator == "hrnet":
-        notes = ("The picture is a generator network's output: its weights train with Adam (Li et al. 2019).",)
-    if len(plan) > 1:
-        notes = (
-            "Coarse to fine: "
-            + " → ".join(f"{size} px" for size, _ in plan)
-            + f", {' + '.join(str(n) for _, n in plan)} steps.",
-        )
+    notes = _notes(config, plan)
     reader = ControlsReader(controls)
     state = reader.state
     # L-BFGS steps the whole lane as one flat vector: its curvature history, step length and blow-up guard would mix
@@ -304,84 +288,36 @@ def _optimise(
         groups.setdefault(mode, []).append(i)
     start = time.perf_counter()
     step = 0
-    lanes: list[Lane] = []  # PixelLanes or GeneratorLanes
+    scale: _Scale | None = None
     for index, (raw, (size, scale_steps)) in enumerate(zip(scales, plan)):
         previous = None
-        if index > 0:
+        if index > 0 and scale is not None:
             with torch.no_grad():
-                previous = _in_order(lanes, [lane.image for lane in lanes]).detach()
-        del lanes
-        lanes, terms = [], []
-        recolour_from: dict[int, Image.Image] = {}
+                previous = _in_order(scale.lanes, [lane.image for lane in scale.lanes]).detach()
+        scale = None  # the last scale's lanes go before this scale's are built
         auto = max_batch is None and device.type == "cpu" and raw.content.width * raw.content.height > CPU_BATCH_PIXELS
-        chunks = []
-        for mode, members in groups.items():
-            prepared = preserve_colours(mode, raw)
-            content = image_to_tensor(prepared.content, device)
-            styles = [image_to_tensor(style, device) for style in prepared.styles]
-            masks = mask_tensors(prepared.masks, prepared.content.size, device) if prepared.masks else None
-            group_lanes: Sequence[Any]
-            if config.generator == "hrnet":  # its picture starts as the network's own output: no start pixels
-                group_lanes, group_terms = build_generator_lanes(
-                    config, network, content, styles, content_names, style_names, poolings, state, bf16, masks, members
-                )
-                used = 1
-            else:
-                if previous is None:
-                    start_image = _initial_image(config, content, prepared.style, batch, device)
-                else:
-                    start_image = _upsample(previous, (content.shape[-2], content.shape[-1]))
-                group_lanes, group_terms, used = build_lanes(
-                    config,
-                    network,
-                    content,
-                    styles,
-                    start_image,
-                    content_names,
-                    style_names,
-                    poolings,
-                    state,
-                    1 if auto else chunk,
-                    bf16,
-                    masks,
-                    members,
-                )
-                del start_image
-            lanes += group_lanes
-            terms += group_terms
-            chunks.append(used)
-            if prepared.colour is not None:
-                recolour_from.update(dict.fromkeys(members, prepared.colour))
-            del content, styles, masks
-        chunk = min(chunks)
+        names = (content_names, style_names, poolings)
+        scale = _build_scale(config, raw, network, previous, groups, names, state, 1 if auto else chunk, bf16, batch)
+        chunk = scale.chunk
         if auto and not per_variant:
             chunk = min(max_batch or batch, batch)  # a coarser scale's split does not bind the next one
         del previous
-        split = split_note(batch, lanes, auto, max_batch, per_variant)
-        names_c, names_s = lanes[0].objective.content_names, lanes[0].objective.style_names
+        split = split_note(batch, scale.lanes, auto, max_batch, per_variant)
+        names_c, names_s = scale.lanes[0].objective.content_names, scale.lanes[0].objective.style_names
         for scale_step in range(1, scale_steps + 1):
             step += 1
             if scale_step > 1:
-                reader.refresh(lanes, batch)
-                terms = [lane.step() for lane in lanes]
-            rows = _in_order(lanes, terms).tolist()  # the one device->host sync
-            images = None
+                reader.refresh(scale.lanes, batch)
+                scale.terms = [lane.step() for lane in scale.lanes]
+            rows = _in_order(scale.lanes, scale.terms).tolist()  # the one device->host sync
+            images, trained = None, None
             if wants_image(step, steps, config.preview_every, controls, end_of_scale=scale_step == scale_steps):
-                images = tensor_to_arrays(_in_order(lanes, [lane.image for lane in lanes]))
-                if recolour_from:  # luminance only: the content's chroma comes back
-                    images = tuple(
-                        recolour(image, recolour_from[i]) if i in recolour_from else image
-                        for i, image in enumerate(images)
-                    )
-            trained = None
-            if images is not None and config.generator == "hrnet":  # the generators too: a stopped run keeps them
-                generators = sorted(lanes, key=lambda lane: lane.indices[0])
-                trained = tuple(lane.state_dict() for lane in generators if isinstance(lane, GeneratorLane))
+                images, trained = _pictures(config, scale)
             yield Progress(
                 trained=trained,
                 step=step,
                 total_steps=steps,
-                losses=tuple(losses_from_row(row, names_c, names_s, len(prepared.styles)) for row in rows),
+                losses=tuple(losses_from_row(row, names_c, names_s, scale.style_count) for row in rows),
                 elapsed=time.perf_counter() - start,
                 images=images,
                 labels=labels,
