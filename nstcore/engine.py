@@ -87,17 +87,7 @@ def run(
     device = torch.device(device)
     if device.type not in ("cpu", "cuda", "mps"):
         raise ConfigError(f"run() needs a concrete device such as cpu or cuda, got {device}.")
-    if variants:
-        items = [as_variant(v, i) for i, v in enumerate(variants)]
-    elif controls is not None:
-        items = [Variant(f"variant {i + 1}", w) for i, w in enumerate(controls.read().variants)]
-    else:
-        items = [Variant("", config.loss_weights())]
-    check_count(items)
-    if controls is None:
-        controls = Controls([v.weights for v in items], lr=config.effective_lr)
-    if len(controls) != len(items):
-        raise ConfigError(f"controls hold {len(controls)} variants but {len(items)} were given.")
+    items, controls = _batch(config, variants, controls)
     if max_batch is not None and max_batch < 1:
         raise ConfigError(f"max_batch must be at least 1, got {max_batch}.")
     state = controls.read()
@@ -129,6 +119,25 @@ def run(
         max_batch,
         colours,
     )
+
+
+def _batch(
+    config: StyleConfig, variants: Sequence[Variant | LossWeights] | None, controls: Controls | None
+) -> tuple[list[Variant], Controls]:
+    """The run's variants (given, or those of ``controls``, or one from ``config``) and the controls that steer
+    them (made from the variants when not given)."""
+    if variants:
+        items = [as_variant(v, i) for i, v in enumerate(variants)]
+    elif controls is not None:
+        items = [Variant(f"variant {i + 1}", w) for i, w in enumerate(controls.read().variants)]
+    else:
+        items = [Variant("", config.loss_weights())]
+    check_count(items)
+    if controls is None:
+        controls = Controls([v.weights for v in items], lr=config.effective_lr)
+    if len(controls) != len(items):
+        raise ConfigError(f"controls hold {len(controls)} variants but {len(items)} were given.")
+    return items, controls
 
 
 # Measured (benchmarks/results_batch.md, 2 cores, bf16 channels-last): on the CPU a batch of variants is 1.27-1.46x

@@ -60,17 +60,7 @@ def load_image(
         return to_rgb(source, label, background)
     if isinstance(source, np.ndarray):
         return to_rgb(_from_array(source, label), label, background)
-    if isinstance(source, (str, os.PathLike)):
-        path = Path(source)
-        if not path.is_file():
-            raise ImageError(f"{label}: no such file; check the path.")
-        data = path.read_bytes()
-    elif isinstance(source, (bytes, bytearray)):
-        data = bytes(source)
-    else:
-        data = source.read()
-    if not data:
-        raise ImageError(f"{label} is empty (0 bytes); choose an image file such as a JPEG or PNG.")
+    data = _read(source, label)
     try:
         with warnings.catch_warnings():
             # We apply our own, lower pixel limit below; Pillow's warning would only be noise.
@@ -107,6 +97,22 @@ def load_image(
     if max_side and max(img.size) > max_side:  # modes _reduce could not handle before the conversion
         img = resize_long_side(img, max_side)
     return img
+
+
+def _read(source: ImageSource, label: str) -> bytes:
+    """The encoded bytes of a path, bytes or a file object; an ImageError for a missing or empty file."""
+    if isinstance(source, (str, os.PathLike)):
+        path = Path(source)
+        if not path.is_file():
+            raise ImageError(f"{label}: no such file; check the path.")
+        data = path.read_bytes()
+    elif isinstance(source, (bytes, bytearray)):
+        data = bytes(source)
+    else:
+        data = source.read()  # type: ignore[union-attr]
+    if not data:
+        raise ImageError(f"{label} is empty (0 bytes); choose an image file such as a JPEG or PNG.")
+    return data
 
 
 def _reduce(img: Image.Image, max_side: int) -> Image.Image:

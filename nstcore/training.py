@@ -100,15 +100,7 @@ def train(
     ``controls`` (one variant) is read at every step. Bad input raises a ConfigError/ImageError sentence before the
     first step; a photo is named by its path, or as "photo k".
     """
-    if config.generator != "hrnet":
-        raise ConfigError("Training on several photos trains a generator: set generator to hrnet.")
-    if config.preserve_colors != "none":
-        raise ConfigError(
-            "Keeping the photo's colours works on one photo at a time; train with preserve_colors none, or run "
-            "each photo with --generator hrnet --preserve-colors."
-        )
-    if not 1 <= len(photos) <= MAX_PHOTOS:
-        raise ConfigError(f"Training takes 1 to {MAX_PHOTOS} photos, got {len(photos)}.")
+    _check_training(config, len(photos))
     device = torch.device(device)
     if controls is None:
         controls = Controls([config.loss_weights()], lr=config.effective_lr)
@@ -143,6 +135,19 @@ def train(
     del loaded, styles
     plan = crop_plan([(t.shape[-2], t.shape[-1]) for t in tensors], side, config.steps, config.seed)
     return _train(config, tensors, preview, style_tensors, plan, network, controls, content_names, style_names)
+
+
+def _check_training(config: StyleConfig, photos: int) -> None:
+    """Refuse, with a sentence, settings a training cannot use."""
+    if config.generator != "hrnet":
+        raise ConfigError("Training on several photos trains a generator: set generator to hrnet.")
+    if config.preserve_colors != "none":
+        raise ConfigError(
+            "Keeping the photo's colours works on one photo at a time; train with preserve_colors none, or run "
+            "each photo with --generator hrnet --preserve-colors."
+        )
+    if not 1 <= photos <= MAX_PHOTOS:
+        raise ConfigError(f"Training takes 1 to {MAX_PHOTOS} photos, got {photos}.")
 
 
 def _train(
