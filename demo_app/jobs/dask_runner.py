@@ -115,6 +115,47 @@ def _workers(client) -> int:
         return 0
 
 
+class _Server:
+    """A task's view of its server: the live weights and frame requests it sends (``steer``), and its heartbeat."""
+
+    def __init__(self, steer, beat, request: nstcore.RunRequest, heartbeat_timeout: float) -> None:
+        self.steer, self.beat, self.timeout = steer, beat, heartbeat_timeout
+        version, _, self.lr, requests = pickle.loads(steer.get())
+        self.controls = nstcore.Controls([v.weights for v in request.variants or ()], lr=self.lr)
+        self.seen_version, self.seen_requests = version, requests
+        # The engine here numbers its own Controls' versions; the page knows the server's. Every snapshot goes back
+        # with the server's version in effect, so the page can tell at which step a change took effect (records).
+        self.server_of = {self.controls.read().version: version}
+        self.last_beat, self.beat_seen_at = _read(beat, None), time.monotonic()
+
+    def as_sent(self, progress: nstcore.Progress) -> nstcore.Progress:
+        """The snapshot with the server's controls version."""
+        here = max((v for v in self.server_of if v <= progress.controls_version), default=None)
+        return dataclasses.replace(progress, controls_version=self.server_of[here] if here is not None else 0)
+
+    def gone(self) -> bool:
+        """The server has not beaten for the heartbeat timeout (by this worker's clock)."""
+        now_beat = _read(self.beat, None)
+        if now_beat != self.last_beat:
+            self.last_beat, self.beat_seen_at = now_beat, time.monotonic()
+        return time.monotonic() - self.beat_seen_at > self.timeout
+
+    def follow(self) -> None:
+        """Apply the weights steered since the last step, and a frame the page asked for."""
+        version, remote_variants, lr, requests = pickle.loads(
+            _read(self.steer, pickle.dumps((self.seen_version, None, self.lr, self.seen_requests)))
+        )
+        if version != self.seen_version and remote_variants is not None:
+            for i, weights_i in enumerate(remote_variants):
+                self.controls.replace(i, **dataclasses.asdict(weights_i))
+            self.controls.set_lr(lr)
+            self.lr, self.seen_version = lr, version
+            self.server_of[self.controls.read().version] = version
+        if requests != self.seen_requests:
+            self.controls.request_image()
+            self.seen_requests = requests
+
+
 def remote_job(
     key: str, weights: str, device_name: str, request: nstcore.RunRequest, heartbeat_timeout: float = HEARTBEAT_TIMEOUT
 ) -> int:
@@ -130,48 +171,25 @@ def remote_job(
     attempt.set("started")
     queue = Queue(names["progress"], client=client)
     stop = Variable(names["stop"], client=client)
-    steer = Variable(names["controls"], client=client)
-    beat = Variable(names["beat"], client=client)
+    server = _Server(
+        Variable(names["controls"], client=client), Variable(names["beat"], client=client), request, heartbeat_timeout
+    )
     device = nstcore.resolve_device(device_name)
     network = nstcore.load_network(request.config.model, weights, device)  # cached per worker process
-    version, _, lr, requests = pickle.loads(steer.get())
-    controls = nstcore.Controls([v.weights for v in request.variants or ()], lr=lr)
-    seen_version, seen_requests = version, requests
-    # The engine here numbers its own Controls' versions; the page knows the server's. Every snapshot goes back with
-    # the server's version in effect, so the page can tell at which step a change it made took effect (records).
-    server_of = {controls.read().version: version}
-    last_beat, beat_seen_at = _read(beat, None), time.monotonic()
     steps = 0
-    snapshots = request.snapshots(device=device, network=network, controls=controls)
+    snapshots = request.snapshots(device=device, network=network, controls=server.controls)
     try:
         for progress in snapshots:
             steps = progress.step
-            here = max((v for v in server_of if v <= progress.controls_version), default=None)
-            progress = dataclasses.replace(progress, controls_version=server_of[here] if here is not None else 0)
-            queue.put(pickle.dumps(progress))
+            queue.put(pickle.dumps(server.as_sent(progress)))
             if progress.done:
                 break
-            if _read(stop, True):  # stopped (or the server forgot the job): it reads nothing more from the queue
+            # stopped (or the server forgot the job: it reads nothing more), or the server is gone (nobody else
+            # will clean up)
+            if _read(stop, True) or server.gone():
                 forget(client, key)
                 break
-            now_beat = _read(beat, None)
-            if now_beat != last_beat:
-                last_beat, beat_seen_at = now_beat, time.monotonic()
-            elif time.monotonic() - beat_seen_at > heartbeat_timeout:
-                forget(client, key)  # the server is gone: nobody else will clean up
-                break
-            version, remote_variants, lr, requests = pickle.loads(
-                _read(steer, pickle.dumps((seen_version, None, lr, seen_requests)))
-            )
-            if version != seen_version and remote_variants is not None:
-                for i, weights_i in enumerate(remote_variants):
-                    controls.replace(i, **dataclasses.asdict(weights_i))
-                controls.set_lr(lr)
-                seen_version = version
-                server_of[controls.read().version] = version
-            if requests != seen_requests:
-                controls.request_image()
-                seen_requests = requests
+            server.follow()
     finally:
         snapshots.close()
         nstcore.release_memory(device)
