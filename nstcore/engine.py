@@ -170,6 +170,15 @@ class _Scale:
     style_count: int
 
 
+def _colour_groups(colours: list[str]) -> dict[str, list[int]]:
+    """Variants that preserve colours differently see different images (grey for luminance, recoloured styles for
+    histogram): each colour mode gets lanes of its own. Mode -> its variants' indices."""
+    groups: dict[str, list[int]] = {}
+    for i, mode in enumerate(colours):
+        groups.setdefault(mode, []).append(i)
+    return groups
+
+
 def _notes(config: StyleConfig, plan: list[tuple[int, int]]) -> tuple[str, ...]:
     """What every snapshot of the run says besides its numbers."""
     notes: tuple[str, ...] = ()
@@ -290,11 +299,7 @@ def _optimise(
     # independent, so it shares the pass.
     per_variant = config.optimizer == "lbfgs" or config.generator == "hrnet"
     chunk = 1 if per_variant else min(max_batch or batch, batch)
-    # Variants that preserve colours differently see different images (grey for luminance, recoloured styles for
-    # histogram): each colour mode gets lanes of its own.
-    groups: dict[str, list[int]] = {}
-    for i, mode in enumerate(colours):
-        groups.setdefault(mode, []).append(i)
+    groups = _colour_groups(colours)
     start = time.perf_counter()
     step = 0
     scale: _Scale | None = None

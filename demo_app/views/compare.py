@@ -52,6 +52,34 @@ COLUMNS = [
 ]
 
 
+COMPARE_HELP = (
+    "Variants share the images and the run settings on the left; each has its own α, β, TV, layers "
+    "(`conv1_1:1,conv2_1:0.5`), pooling, colour preservation and, with several style images (More styles), "
+    "blend (`3:1`). They are optimised **together as one batch**: press **▶ Run comparison** above."
+)
+
+
+def variants_table(frame: pd.DataFrame) -> pn.widgets.Tabulator:
+    """The editable table of a comparison's variants (one row each)."""
+    return pn.widgets.Tabulator(
+        frame,
+        show_index=False,
+        layout="fit_data_stretch",
+        sizing_mode="stretch_width",
+        height=260,
+        # wide enough for "style conv1_1..conv5_1" (the label column was cut to "style conv1_" on every row)
+        widths={"label": 190, "style_layers": 260, "content_layers": 130},
+        editors={
+            "pooling": {"type": "list", "values": ["avg", "max"]},
+            "preserve_colors": {"type": "list", "values": list(nstcore.literal_choices(PreserveColors))},
+            "alpha": {"type": "number"},
+            "beta": {"type": "number"},
+            "tv": {"type": "number"},
+        },
+        css_classes=["variants-table"],
+    )
+
+
 class CompareView(pn.viewable.Viewer):
     """Widgets and views of the Compare tab of one session."""
 
@@ -74,23 +102,7 @@ class CompareView(pn.viewable.Viewer):
         self.remove = pn.widgets.Button(label="- variant", width=90)
         self.add.on_click(clicks(state.add_variant))
         self.remove.on_click(clicks(state.remove_variant))
-        self.table = pn.widgets.Tabulator(
-            self._frame(),
-            show_index=False,
-            layout="fit_data_stretch",
-            sizing_mode="stretch_width",
-            height=260,
-            # wide enough for "style conv1_1..conv5_1" (the label column was cut to "style conv1_" on every row)
-            widths={"label": 190, "style_layers": 260, "content_layers": 130},
-            editors={
-                "pooling": {"type": "list", "values": ["avg", "max"]},
-                "preserve_colors": {"type": "list", "values": list(nstcore.literal_choices(PreserveColors))},
-                "alpha": {"type": "number"},
-                "beta": {"type": "number"},
-                "tv": {"type": "number"},
-            },
-            css_classes=["variants-table"],
-        )
+        self.table = variants_table(self._frame())
         self.table.param.watch(self._edited, "value")
         state.param.watch(self._from_state, "variants")
         self.grid = pn.GridBox(ncols=4, sizing_mode="stretch_width")
@@ -124,13 +136,7 @@ class CompareView(pn.viewable.Viewer):
             color="light",
             width=200,
         )
-        self.help = pn.pane.Markdown(
-            "Variants share the images and the run settings on the left; each has its own α, β, TV, layers "
-            "(`conv1_1:1,conv2_1:0.5`), pooling, colour preservation and, with several style images (More styles), "
-            "blend (`3:1`). They are optimised **together as one batch**: "
-            "press **▶ Run comparison** above.",
-            margin=(0, 10),
-        )
+        self.help = pn.pane.Markdown(COMPARE_HELP, margin=(0, 10))
 
     # -- table <-> state ------------------------------------------------------------------------------------------
     def _frame(self) -> pd.DataFrame:
