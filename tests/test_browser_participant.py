@@ -71,6 +71,15 @@ def test_every_screen_shows_the_page_without_sideways_scrolling(browser, url, na
         "return parseFloat(getComputedStyle(t).fontSize); }"
     )
     assert font >= 12
+    # the style-strength slider: right under the picture on a phone (one screen with it), only in the sidebar else
+    under_picture = page.locator(".nst-phone-strength")
+    if name == "phone":
+        box = under_picture.bounding_box()
+        picture = page.locator(".nst-preview").first.bounding_box()
+        assert box is not None and picture is not None and box["y"] >= picture["y"]
+        assert box["y"] + box["height"] <= height, (box, height)
+    else:
+        assert not under_picture.is_visible()
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"screen-{name}.png"), full_page=False)
     if name == "phone":  # the controls follow the result below it, still within the width

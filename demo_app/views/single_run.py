@@ -33,7 +33,7 @@ from .charts import (
     show_lines,
 )
 from .loop import NewestFrames, in_background
-from .widgets import clicks
+from .widgets import StyleStrength, clicks
 from .zoom import rgba_planes, zoom_figures
 
 PREVIEW_WIDTH = 460  # the preview's widest (beside the chart on a laptop); it shrinks with the screen
@@ -81,6 +81,13 @@ class SingleRunView(param.Parameterized):
         # and GIF/MP4 made on a worker thread when asked for.
         self._frames: nstcore.FrameKeeper[bytes] = nstcore.FrameKeeper()
         self._scrubbing = False
+        # On a phone the sidebar (and its Style card) comes after the result, screens down: the one slider people
+        # move mid-run is repeated right under the picture there (both copies follow the same setting).
+        self.phone_strength = pn.Column(
+            StyleStrength(self.state, "nst-strength-under-picture"),
+            css_classes=["nst-phone-strength"],
+            stylesheets=[":host { display: none; } @media (max-width: 760px) { :host { display: block; } }"],
+        )
         self.scrubber = pn.widgets.IntSlider(
             label="Frame",
             start=0,
@@ -352,6 +359,7 @@ class SingleRunView(param.Parameterized):
             pn.Column(
                 self.preview,
                 self.scrubber,
+                self.phone_strength,
                 pn.FlexBox(self.wall_name, self.share, align_items="center"),
                 pn.FlexBox(
                     self.result_download,

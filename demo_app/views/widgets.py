@@ -202,7 +202,7 @@ class StyleStrength(pn.viewable.Viewer):
     beta/alpha of Gatys et al.'s objective on a log scale. Moving it sets beta = alpha * ratio (alpha stays, or
     becomes 1 if it was 0); the exact alpha and beta stay visible beside it, and the expert sliders follow."""
 
-    def __init__(self, state: Any) -> None:  # a SessionState (its alpha and beta)
+    def __init__(self, state: Any, css_class: str = "nst-strength") -> None:  # a SessionState (its alpha and beta)
         super().__init__()
         self._state = state
         self._syncing = False
@@ -217,7 +217,7 @@ class StyleStrength(pn.viewable.Viewer):
             step=0.1,
             width=280,
             margin=(5, 10),
-            css_classes=["nst-strength"],
+            css_classes=[css_class],
         )
         self._from_state()
         self.slider.param.watch(self._to_state, "value")
