@@ -61,9 +61,9 @@ def _labels(page) -> list[tuple[str, str]]:
     page.locator(".nst-log-value").first.wait_for(timeout=20_000)
     open_card(page, "nst-advanced-card", ".nst-alpha")
     open_card(page, "nst-settings-card", ".size-slider")
-    values = page.locator(".nst-log-value")
+    values = page.locator(".nst-log-value").filter(visible=True)  # not the phone's copy under the picture
     values.first.wait_for(timeout=20_000)
-    ranges = page.locator(".nst-log input[type=range]")
+    ranges = page.locator(".nst-log input[type=range]").filter(visible=True)
     return [
         (values.nth(i).inner_text(), ranges.nth(i).get_attribute("aria-valuetext") or "") for i in range(values.count())
     ]
