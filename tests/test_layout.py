@@ -56,3 +56,24 @@ def test_style_strength_run_length_and_running_lock_follow_the_state() -> None:
     assert dashboard.run_button.disabled
     state.running = False
     assert not any(w.disabled for w in dashboard.controls.settings_grid)
+
+
+def test_the_download_button_says_how_big_the_result_is() -> None:
+    from conftest import drain
+
+    state = SessionState(Backend(weights="random", device_name="cpu"), Limits())
+    dashboard = Dashboard(state)
+    try:
+        state.param.update(size=32, steps=2, preview_every=0, precision="fp32")
+        assert state.start(), state.error
+        dashboard.single.started()
+        drain(state)
+        dashboard.single.finished()
+        height, width = state.result[0].shape[:2]
+        assert dashboard.single.result_download.label == f"Download result (PNG, {width} × {height} px)"
+        assert max(width, height) == 32
+        dashboard.single.started()  # a new run: the old size is not shown for it
+        assert dashboard.single.result_download.label == "Download result (PNG)"
+    finally:
+        state.close()
+        state.wait(30)

@@ -39,6 +39,9 @@ from .zoom import rgba_planes, zoom_figures
 PREVIEW_WIDTH = 460  # the preview's widest (beside the chart on a laptop); it shrinks with the screen
 
 
+RESULT_LABEL = "Download result (PNG)"
+
+
 class SingleRunView(param.Parameterized):
     """One session's single run: its picture while it runs and after, and its loss chart."""
 
@@ -72,7 +75,7 @@ class SingleRunView(param.Parameterized):
         self.result_download = pn.widgets.FileDownload(
             callback=lambda: io.BytesIO(self._result_png) if self._result_png else None,
             filename="nst-result.png",
-            label="Download result (PNG)",
+            label=RESULT_LABEL,
             color="success",
             disabled=True,
             width=200,
@@ -148,7 +151,7 @@ class SingleRunView(param.Parameterized):
         """A single run started: empty results, and a chart whose lines are this run's terms."""
         self._frames_encoder.reset()
         self._result_png = None
-        self.result_download.disabled = True
+        self.result_download.disabled, self.result_download.label = True, RESULT_LABEL
         self._frames, self._timelapse = nstcore.FrameKeeper(), None
         self.enlarge.disabled, self.zoomed.visible = True, False
         self.share.disabled, self.share.label = True, "Share to wall"
@@ -178,6 +181,9 @@ class SingleRunView(param.Parameterized):
             self._result_png = data
             self.result_download.filename = state.result_filename()
             self.result_download.disabled = data is None
+            if data is not None and state.result:  # what the file holds, before it is downloaded
+                height, width = state.result[0].shape[:2]
+                self.result_download.label = f"{RESULT_LABEL[:-1]}, {width} × {height} px)"
 
         def remember(item: HistoryItem | None) -> None:
             if item is not None:
