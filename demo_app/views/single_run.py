@@ -78,7 +78,7 @@ class SingleRunView(param.Parameterized):
             label=RESULT_LABEL,
             color="success",
             disabled=True,
-            width=200,
+            width=280,  # room for the size: "Download result (PNG, 1024 × 768 px)"
         )
         # Time-lapse: the preview frames of the last single run (JPEGs as shown), a scrubber over them once it ended,
         # and GIF/MP4 made on a worker thread when asked for.
