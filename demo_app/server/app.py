@@ -13,6 +13,7 @@ import sys
 import threading
 import weakref
 from pathlib import Path
+from typing import Any
 
 if __package__ in (None, ""):  # `panel serve demo_app/server/app.py` runs this file as a script
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
@@ -88,16 +89,21 @@ def host_password() -> str | None:
     return None
 
 
+def _request() -> Any:
+    """The HTTP request of the session being built (its headers, peer address, host); None outside a server."""
+    context = pn.state.curdoc.session_context if pn.state.curdoc is not None else None
+    return getattr(context, "request", None) if context is not None else None
+
+
 def participants_url() -> str:
     """Where participants join (the wall shows it): ``--public-url`` / NST_PUBLIC_URL, else the address this
     request reached (behind a proxy that may be an inside name: then set the public URL)."""
     configured = _public_url or os.environ.get("NST_PUBLIC_URL")
     if configured:
         return configured
-    context = pn.state.curdoc.session_context if pn.state.curdoc is not None else None
-    request = getattr(context, "request", None) if context is not None else None
-    host = str(getattr(request, "host", "") or "") if request is not None else ""
-    protocol = str(getattr(request, "protocol", "") or "http") if request is not None else "http"
+    request = _request()
+    host = str(getattr(request, "host", "") or "")
+    protocol = str(getattr(request, "protocol", "") or "http")
     return f"{protocol}://{host}/" if host else ""
 
 
@@ -143,8 +149,7 @@ def _defaults() -> tuple[Backend, Limits]:
 def client_address() -> str:
     """The visitor's address (see :mod:`.clients`: forwarded headers count only from a trusted proxy); "" outside
     a server."""
-    context = pn.state.curdoc.session_context if pn.state.curdoc is not None else None
-    request = getattr(context, "request", None) if context is not None else None
+    request = _request()
     if request is None:
         return ""
     peer = str(getattr(request, "remote_ip", "") or "")

@@ -146,6 +146,10 @@ class NewestFrames:
         in_background(lambda: [encode_jpeg(frame) for frame in frames], show, failed)
 
 
+# A piece of work waiting its turn: (work, then, failed), as in_background takes them.
+_Pending = tuple[Callable[[], Any], Callable[[Any], object], Callable[[BaseException], object]]
+
+
 class OneAtATime:
     """A page's decoding of uploads on the worker pool, one file at a time: files that arrive meanwhile wait, the
     newest per ``key`` replacing an older one still waiting. However many files a script sends, its page then holds
@@ -153,8 +157,7 @@ class OneAtATime:
 
     def __init__(self) -> None:
         self._busy = False
-        self._waiting: dict[str, tuple[Callable[[], Any], Callable[[Any], object], Callable[[BaseException], object]]]
-        self._waiting = {}
+        self._waiting: dict[str, _Pending] = {}
 
     def submit(
         self, key: str, work: Callable[[], T], then: Callable[[T], object], failed: Callable[[BaseException], object]
