@@ -3,8 +3,9 @@
     python benchmarks/bench_quick.py [--device cpu]
 
 Runs the Quick settings (nstcore.presets.QUICK_RUN) to the end on the sample images and measures the time to the
-first preview frame and to the finished picture, and how far the style loss has fallen (as a share of the fall a
-Full run reaches). Full: its time per step on the same machine, extrapolated to its step count, and the style loss
+first preview frame and to the finished picture, the picture's size, and how far the style loss has fallen (as a
+share of the fall a Full run reaches). The same for the Quick of before issue 23 (80 steps at 128 px) and one
+256-px pass of Quick's length, so the coarse-to-fine choice is measured against both. Full: its time per step on the same machine, extrapolated to its step count, and the style loss
 after those steps is measured by running it (with --full-steps, default all of them; pass fewer to save time).
 Random VGG weights (none can be downloaded here), so "recognisable" is measured as the loss, not by eye. Writes
 benchmarks/results_quick.md.
@@ -38,13 +39,14 @@ def measure(config, device, network, steps: int | None = None) -> dict:
         last = p
         if steps is not None and p.step >= steps:
             break
-    assert first is not None and last is not None
+    assert first is not None and last is not None and last.image is not None
     wall = time.perf_counter() - t0
     return {
         "first_image": first_image,
         "wall": wall,
         "steps": last.step,
         "per_step": wall / last.step,
+        "picture": f"{last.image.shape[1]} × {last.image.shape[0]}",
         "style0": sum(first.loss.style.values()),
         "style": sum(last.loss.style.values()),
     }
@@ -65,29 +67,36 @@ def main() -> None:
     quick_config = StyleConfig(weights="random", **lengths["quick"])  # type: ignore[arg-type]
     full_config = StyleConfig(weights="random", **lengths["full"])  # type: ignore[arg-type]
     quick = measure(quick_config, device, network)
+    before = measure(StyleConfig(weights="random", size=128, steps=80, optimizer="lbfgs"), device, network)
+    one_pass_config = quick_config.replace(scales=1)
+    one_pass = measure(one_pass_config, device, network)
     full = measure(full_config, device, network, args.full_steps)
     full_total = full["per_step"] * full_config.steps
     fell_quick = 1 - quick["style"] / quick["style0"]
     fell_full = 1 - full["style"] / full["style0"]
+    plan = " + ".join(f"{n} at {size}" for size, n in quick_config.scale_plan())
     rows = [
+        (f"Quick: {plan} px ({quick_config.optimizer})", quick, f"{100 * fell_quick:.1f} %"),
+        ("Quick before issue 23: 80 at 128 px (lbfgs)", before, f"{100 * (1 - before['style'] / before['style0']):.1f} %"),
         (
-            f"Quick: {quick_config.steps} {quick_config.optimizer} steps at {quick_config.size} px",
-            quick["first_image"],
-            quick["wall"],
-            f"{100 * fell_quick:.1f} %",
+            f"one pass: {quick_config.steps} at {quick_config.size} px (lbfgs)",
+            one_pass,
+            f"{100 * (1 - one_pass['style'] / one_pass['style0']):.1f} %",
         ),
         (
             f"Full: {full_config.steps} {full_config.optimizer} steps at {full_config.size} px"
             + (f" (measured {full['steps']}, time extrapolated)" if full["steps"] < full_config.steps else ""),
-            full["first_image"],
-            full_total,
+            {**full, "wall": full_total},
             f"{100 * fell_full:.1f} % after {full['steps']} steps",
         ),
     ]
     table = (
-        "| run length | first preview (s) | finished picture (s) | style loss fallen |\n|---|---:|---:|---:|\n"
-        + "".join(f"| {name} | {a:.1f} | {b:.1f} | {c} |\n" for name, a, b, c in rows)
-        + f"\nQuick finishes in {quick['wall'] / full_total:.2f}x the time of Full.\n"
+        "| run | first preview (s) | finished picture (s) | picture (px) | style loss fallen |\n"
+        "|---|---:|---:|---:|---:|\n"
+        + "".join(f"| {name} | {m['first_image']:.1f} | {m['wall']:.1f} | {m['picture']} | {c} |\n" for name, m, c in rows)
+        + f"\nQuick finishes in {quick['wall'] / before['wall']:.2f}x the time of the 128-px Quick before it, "
+        f"one 256-px pass of the same length in {one_pass['wall'] / before['wall']:.2f}x, "
+        f"and Quick in {quick['wall'] / full_total:.2f}x the time of Full.\n"
     )
     write_results(
         args.out,

@@ -27,10 +27,13 @@ PRESETS = ("style_layers", "content_layers", "ratio", "pooling", "colours", "ble
 BLEND_STEPS = ((1.0, 0.0), (3.0, 1.0), (1.0, 1.0), (1.0, 3.0), (0.0, 1.0))
 
 # Run lengths the page offers a newcomer. "quick" shows a recognisable picture in about 20 s on a 2-core CPU without
-# bf16 units (benchmarks/results_quick.md): half the default size (a quarter of the work per step) and L-BFGS, which
-# reached the naive baseline's loss in 0.24x of its time on that CPU where Adam had not reached it when the baseline
-# finished (benchmarks/results_speed_epyc.md). "full" is StyleConfig's own defaults for the same fields.
-QUICK_RUN = {"size": 128, "steps": 80, "optimizer": "lbfgs"}
+# bf16 units, at a size worth showing (256 px on the long side, issue 23: a 128-px result was a thumbnail on the
+# wall and in the download). It gets there coarse to fine: 20 L-BFGS steps each at 64, 128 and 256 px, which lowered
+# the style loss as far as 80 steps at 128 px did in 1.3x their time, where one 256-px pass of the same length took
+# 2.7x (benchmarks/results_quick.md, AVX-512 EPYC). L-BFGS reached the naive baseline's loss in 0.24x of its time
+# on that CPU where Adam had not reached it when the baseline finished (benchmarks/results_speed_epyc.md). "full" is
+# StyleConfig's own defaults for the same fields.
+QUICK_RUN = {"size": 256, "steps": 60, "optimizer": "lbfgs", "scales": 3}
 
 
 def run_lengths() -> dict[str, dict[str, object]]:

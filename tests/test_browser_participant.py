@@ -166,9 +166,11 @@ def test_an_example_runs_and_two_runs_make_two_history_items_with_a_before_after
     examples.nth(2).click()  # still_life × brush, a Quick run
     wait_until(lambda: state.running and state.step >= 2, timeout=60)
     assert (state.content_name, state.style_name) == ("still_life.png", "brush.png")
-    assert (state.size, state.optimizer) == (128, "lbfgs")
+    assert (state.size, state.optimizer, state.scales) == (256, "lbfgs", 3)
     page.get_by_role("button", name="■ Stop", exact=True).click()
     wait_until(lambda: not state.running and len(state.history) == 1, timeout=30)
+    page.get_by_role("button", name="Full", exact=True).click()  # one scale again: Quick's three need >= 64 px
+    wait_until(lambda: state.scales == 1)
     start_small_run(page, steps=6)
     wait_until(lambda: not state.running and len(state.history) == 2, timeout=60)
     page.get_by_role("button", name="History", exact=True).click()
@@ -189,7 +191,7 @@ def test_an_example_runs_and_two_runs_make_two_history_items_with_a_before_after
     page.locator(".nst-compare-runs-button button").click()
     wait_until(lambda: dashboard.history.side_by_side.visible and dashboard.history._side_png is not None)
     page.get_by_role("button", name="Restore settings", exact=True).click()
-    wait_until(lambda: state.size == 128 and state.optimizer == "lbfgs")  # the example's settings are back
+    wait_until(lambda: state.size == 256 and state.optimizer == "lbfgs")  # the example's settings are back
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "history.png"), full_page=False)
     context.close()

@@ -48,7 +48,7 @@ def test_style_strength_run_length_and_running_lock_follow_the_state() -> None:
     assert strength.value == 3.0
     assert dashboard.controls.run_length.value == "Full"
     dashboard.controls.run_length.value = "Quick (~20 s)"
-    assert (state.size, state.steps, state.optimizer) == (128, 80, "lbfgs")
+    assert (state.size, state.steps, state.optimizer, state.scales) == (256, 60, "lbfgs", 3)
     state.steps = 81
     assert dashboard.controls.run_length.value is None  # the user's own settings: neither
     state.running = True
