@@ -37,7 +37,7 @@ from .engine import prepare_images, run
 from .errors import ConfigError, ImageError, NSTError, WeightsError, shown
 from .features import Network, VGGFeatures, load_network
 from .grid import grid_image
-from .images import DEFAULT_MAX_PIXELS, load_image, resize_long_side, save_image, to_rgb
+from .images import DEFAULT_MAX_PIXELS, load_image, resize_long_side, save_image, target_size, to_rgb
 from .images import FORMATS as IMAGE_FORMATS
 from .images import SUFFIXES as IMAGE_SUFFIXES
 from .interrupt import Stopped, stop_requested, stop_when
@@ -45,7 +45,7 @@ from .layers import MODELS, layer_hint, layer_names, sort_layers, tap_index
 from .masks import load_mask, load_masks
 from .objective import Objective
 from .png_config import config_from_bytes, config_text_from_png, png_with_config, record_from_bytes
-from .presets import PRESETS, expand_preset, run_lengths
+from .presets import PRESETS, bigger_config, expand_preset, run_lengths
 from .progress import Losses, Progress, style_image_term
 from .records import LIVE_FIELDS, apply_change, every_layer, file_sha256
 from .request import RunRequest
@@ -92,6 +92,7 @@ __all__ = [
     "Variant",
     "expand_preset",
     "run_lengths",
+    "bigger_config",
     "LIVE_FIELDS",
     "apply_change",
     "every_layer",
@@ -100,6 +101,7 @@ __all__ = [
     "grid_image",
     "variant_from_dict",
     "resize_long_side",
+    "target_size",
     "resolve_device",
     "set_cpu_threads",
     "RunRequest",

@@ -28,7 +28,7 @@ from .device import tune_backends, use_bf16
 from .errors import ConfigError
 from .features import Network, load_network
 from .generator import GeneratorLane, build_generator_lanes
-from .images import ImageSource
+from .images import ImageSource, load_image
 from .lanes import CPU_BATCH_PIXELS, Lane, build_lanes, split_note
 from .masks import mask_tensors
 from .objective import losses_from_row
@@ -69,6 +69,7 @@ def run(
     variants: Sequence[Variant | LossWeights] | None = None,
     max_batch: int | None = None,
     progress: bool = False,
+    start: ImageSource | None = None,
 ) -> Generator[Progress, None, None]:
     """Optimise and yield a :class:`Progress` after each of ``config.steps`` objective evaluations.
 
@@ -80,6 +81,8 @@ def run(
     ``load_network(config.model, config.weights, device)``; ``progress`` is passed to a first-time download.
     ``max_batch`` caps how many variants share one forward pass; without it, variants that do not fit the device's
     memory are split into the largest batches that do (found at the first step), and the snapshots say so.
+    ``start``, a picture (e.g. an earlier result), replaces ``config.init``: every variant starts from it, resized
+    (bicubic) to the first scale's size, so a result can be continued at a larger size.
 
     Raises :class:`~nstcore.errors.ImageError` / :class:`~nstcore.errors.ConfigError` before the first step for bad
     input, so callers can report it at once.
@@ -105,6 +108,9 @@ def run(
         network = load_network(config.model, config.weights, device, progress=progress)
     if network.model != config.model:
         raise ConfigError(f"The network is {network.model} but the config asks for {config.model}.")
+    if start is not None and config.generator == "hrnet":
+        raise ConfigError("A generator's picture is its own output: it cannot start from a picture; leave start out.")
+    first = None if start is None else image_to_tensor(load_image(start, name="start picture"), network.device)
     poolings = [v.pooling or config.pooling for v in items]
     colours = [v.preserve_colors or config.preserve_colors for v in items]
     return _optimise(
@@ -118,6 +124,7 @@ def run(
         tuple(v.label for v in items),
         max_batch,
         colours,
+        first,
     )
 
 
@@ -283,6 +290,7 @@ def _optimise(
     labels: tuple[str, ...],
     max_batch: int | None,
     colours: list[str],
+    first: Tensor | None = None,
 ) -> Generator[Progress, None, None]:
     device = network.device
     bf16 = use_bf16(config.precision, device)
@@ -304,7 +312,7 @@ def _optimise(
     step = 0
     scale: _Scale | None = None
     for index, (raw, (size, scale_steps)) in enumerate(zip(scales, plan)):
-        previous = None
+        previous = first.expand(batch, -1, -1, -1) if index == 0 and first is not None else None
         if index > 0 and scale is not None:
             with torch.no_grad():
                 previous = _in_order(scale.lanes, [lane.image for lane in scale.lanes]).detach()

@@ -36,6 +36,17 @@ BLEND_STEPS = ((1.0, 0.0), (3.0, 1.0), (1.0, 1.0), (1.0, 3.0), (0.0, 1.0))
 QUICK_RUN = {"size": 256, "steps": 60, "optimizer": "lbfgs", "scales": 3}
 
 
+# "Bigger" (the page's action on a finished picture): the same settings at twice the size, one scale, starting from
+# the picture, for a short pass -- the upsampled picture already has the look, the pass only adds the detail the
+# larger size can hold (measured in benchmarks/results_quick.md).
+BIGGER_RUN = {"steps": 20, "scales": 1}
+
+
+def bigger_config(config: StyleConfig, size: int) -> StyleConfig:
+    """The config that continues a picture made with ``config`` at ``size`` (see BIGGER_RUN)."""
+    return config.replace(size=size, **BIGGER_RUN)
+
+
 def run_lengths() -> dict[str, dict[str, object]]:
     """``{"quick": {...}, "full": {...}}``: the settings each run length sets (full = the config's defaults)."""
     defaults = StyleConfig()

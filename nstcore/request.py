@@ -36,6 +36,8 @@ class RunRequest:
     masks: tuple[Any, ...] | None = None
     variants: tuple[Variant, ...] | None = None
     photos: tuple[Any, ...] | None = None
+    # A picture to start from instead of ``config.init`` (e.g. a result, continued at a larger size).
+    start: Any = None
 
     def __post_init__(self) -> None:
         if not self.styles:
@@ -64,6 +66,7 @@ class RunRequest:
             styles=each(self.styles),
             masks=each(self.masks),
             photos=each(self.photos),
+            start=None if self.start is None else convert(self.start),
         )
 
     def snapshots(
@@ -85,4 +88,5 @@ class RunRequest:
             network=network,
             controls=controls,
             variants=list(self.variants) if self.variants is not None else None,
+            start=self.start,
         )

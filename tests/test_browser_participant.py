@@ -233,4 +233,14 @@ def test_timelapse_download_and_a_marked_mid_run_change(browser, url, tmp_path) 
     wait_until(lambda: dashboard.single.zoomed.visible and len(dashboard.single.zoomed.objects) == 1)
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "timelapse-and-marker.png"), full_page=False)
+    # Bigger: the stopped 32-px picture continues at 64 px as a new run that starts from it
+    small = state.result[0].shape[:2]
+    bigger = page.locator(".nst-bigger button")
+    wait_until(lambda: not dashboard.single.bigger.disabled)
+    assert "64 × 48 px" in (bigger.text_content() or "")
+    bigger.click()
+    wait_until(lambda: state.running)
+    wait_until(lambda: not state.running and state.status.startswith("Done"), timeout=60)
+    assert state.result[0].shape[:2] == (2 * small[0], 2 * small[1])
+    assert state.run.record["size"] == 64 and "start_sha256" in state.run.run_info
     context.close()

@@ -9,6 +9,8 @@ from pathlib import Path
 from conftest import CONTENT, STYLE, assert_clean_failure, nst, nst_subprocess
 from PIL import Image
 
+import nstcore
+
 
 def test_end_to_end_writes_image_and_jsonl_log(tmp_path) -> None:
     out, log = tmp_path / "out.png", tmp_path / "log.jsonl"
@@ -258,3 +260,17 @@ def test_a_failed_final_write_saves_the_result_elsewhere(tmp_path, monkeypatch, 
     saved = [p for p in tmp_path.glob("out-*.png")]
     assert len(saved) == 1 and str(saved[0]) in err and Image.open(saved[0]).size == (32, 24)
     assert "nst-config" in Image.open(saved[0]).info  # the fallback file carries the settings too
+
+
+def test_start_continues_a_result_at_twice_the_size_and_its_record_says_so(tmp_path) -> None:
+    common = ("--weights", "random", "--steps", "2", "--no-progress")
+    small, big = tmp_path / "small.png", tmp_path / "big.png"
+    assert nst(str(CONTENT), str(STYLE), "-o", str(small), "--size", "32", *common).returncode == 0
+    result = nst(str(CONTENT), str(STYLE), "-o", str(big), "--size", "64", "--start", str(small), *common)
+    assert result.returncode == 0, result.stderr
+    image = Image.open(big)
+    assert max(image.size) == 64
+    assert json.loads(image.text["nst-config"])["run"]["start_sha256"] == nstcore.file_sha256(small.read_bytes())
+    assert_clean_failure(
+        nst(str(CONTENT), str(STYLE), "-o", str(small), "--start", str(small), *common), "start picture"
+    )

@@ -196,3 +196,27 @@ def test_cuda_backend_tuning_is_exercised_without_a_gpu() -> None:
         assert torch.backends.cudnn.benchmark
     finally:
         (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32, torch.backends.cudnn.benchmark) = saved
+
+
+def test_a_run_can_start_from_a_picture_and_continue_a_result_at_twice_the_size(
+    tiny_config, content_image, style_image, network
+) -> None:
+    """``start`` replaces the init: the content image as start is init=content exactly; a 24-px result continued at
+    48 px starts where that result was (its style loss far below a fresh start's), and is not the content."""
+    config = tiny_config.replace(steps=2)
+    plain = list(run(config, content_image, style_image, network=network))
+    same = list(
+        run(config, content_image, style_image, network=network, start=nstcore.resize_long_side(content_image, 48))
+    )
+    assert same[0].loss == plain[0].loss and np.array_equal(same[-1].image, plain[-1].image)
+    small = list(run(tiny_config.replace(size=24, optimizer="lbfgs"), content_image, style_image, network=network))
+    result = small[-1].image
+    assert result.shape[:2] == (18, 24)
+    bigger = list(run(config, content_image, style_image, network=network, start=result))
+    fresh_style, continued_style = sum(plain[0].loss.style.values()), sum(bigger[0].loss.style.values())
+    assert continued_style < 0.2 * fresh_style, (continued_style, fresh_style)
+    assert bigger[-1].image.shape[:2] == (36, 48)
+    with pytest.raises(nstcore.ConfigError, match="start"):
+        next(run(config.replace(generator="hrnet"), content_image, style_image, network=network, start=result))
+    with pytest.raises(nstcore.ImageError, match="start picture"):
+        next(run(config, content_image, style_image, network=network, start=b"not a picture"))

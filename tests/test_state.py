@@ -265,3 +265,37 @@ def test_result_file_names_say_what_they_are(state) -> None:
     assert all(c.isalnum() or c in "-." for c in name)
     state.param.update(content_name="", style_name="ÿ…")
     assert state.result_filename(0.0).startswith("nst-content-style-")
+
+
+def test_bigger_continues_the_finished_picture_at_twice_its_size_with_its_steered_settings(backend) -> None:
+    """Bigger (issue 23): the last picture, its images and its live weights as steered, at twice the size (at most
+    the server's max) as a new queued job that starts from the picture; refused with a sentence where it cannot."""
+    state = SessionState(backend, Limits(max_size=96))
+    try:
+        assert not state.start_bigger() and "Make a picture first" in state.error
+        state.param.update(size=32, steps=6, preview_every=1, optimizer="lbfgs")
+        assert state.start()
+        drain(state, until=lambda s, h: s.step >= 1)
+        state.beta = 3e6  # steered mid-run: the bigger picture keeps it
+        drain(state)
+        small = state.result[0]
+        assert max(small.shape[:2]) == 32
+        state.param.update(size=48, beta=1e6)  # settings changed after the run do not change its picture's Bigger
+        png = state.result_png()
+        assert state.start_bigger(png) and state.running
+        assert not state.start_bigger(png) and "already going" in state.error
+        drain(state)
+        assert state.status.startswith("Done"), (state.status, state.error)
+        big = state.result[0]
+        assert big.shape[:2] == (2 * small.shape[0], 2 * small.shape[1])
+        record = state.run.record_dict()
+        assert (record["size"], record["steps"], record["scales"], record["beta"]) == (64, 20, 1, 3e6)
+        assert record["run"]["start_sha256"] == nstcore.file_sha256(png)
+        assert record["run"]["content_sha256"] == state.content_image.sha256
+        assert state.start_bigger(state.result_png())  # 64 -> 96 (the max), then no further
+        drain(state)
+        assert max(state.result[0].shape[:2]) == 96
+        assert not state.start_bigger(state.result_png()) and "96 px" in state.error
+    finally:
+        state.close()
+        state.wait(30)

@@ -42,6 +42,7 @@ class CurrentRun:
         self.job: Job | None = None
         self.controls: nstcore.Controls | None = None
         self.config: nstcore.StyleConfig | None = None
+        self.request: nstcore.RunRequest | None = None  # the last run's job (its images), kept for Bigger
         self.labels: tuple[str, ...] = ()  # the last run's variant labels (kept after it ends, for its grid)
         self.mode = "single"
         self.variants: list[nstcore.Variant] = []  # the last run's variants (a comparison's cells)
@@ -96,7 +97,7 @@ class CurrentRun:
             memory=memory_estimate(request),
         )
         self.backend.scheduler.submit(job, max_per_client=self.limits.max_jobs_per_client)
-        self.job, self.controls, self.config = job, controls, config
+        self.job, self.controls, self.config, self.request = job, controls, config, request
         self.styles = len(request.styles)
         self.labels = tuple(v.label for v in variants)
         self.variants = list(variants)

@@ -110,6 +110,42 @@ class LaunchPart(SessionCore):
                 variants=tuple(variants) if variants is not None else None,
                 photos=tuple(p.image for p in photos) if photos else None,
             )
+        except SchedulerError as exc:
+            self.error = str(exc)
+            return False
+        return self._submit(request, mode, run_info)
+
+    def start_bigger(self, result_png: bytes | None = None) -> bool:
+        """Continue the last single run's picture at twice its size (at most the server's max size) as a new queued
+        job: its images and settings (live weights as steered), starting from the picture, for a short pass
+        (``nstcore.bigger_config``). ``result_png``, the picture's download, is hashed into the record."""
+        if self.running:
+            self.error = "A run is already going; press Stop first or wait for it to finish."
+            return False
+        request, config, picture = self.run.request, self.run.config, self.result[0] if self.result else None
+        if picture is None or request is None or config is None or self.mode != "single" or request.photos:
+            self.error = "Make a picture first (Run); Bigger then continues it at twice the size."
+            return False
+        long_side = max(picture.shape[:2])
+        size = min(2 * long_side, self.limits.max_size)
+        if size <= long_side:
+            self.error = f"This picture is already as large as this server makes them ({self.limits.max_size} px)."
+            return False
+        steered = {k: self.run.record[k] for k in nstcore.LIVE_FIELDS if k in self.run.record}
+        try:
+            config = nstcore.bigger_config(config.replace(**steered), size)
+        except nstcore.ConfigError as exc:
+            self.error = str(exc)
+            return False
+        run_info = {k: v for k, v in self.run.run_info.items() if k.endswith("_sha256")}
+        if result_png:
+            run_info["start_sha256"] = nstcore.file_sha256(result_png)
+        return self._submit(request.replace(config=config, variants=None, start=picture), "single", run_info)
+
+    def _submit(self, request: nstcore.RunRequest, mode: str, run_info: dict[str, Any]) -> bool:
+        """Through the gate into the queue; the page's state follows the new run (or ``error`` says why not)."""
+        config = request.config
+        try:
             self.backend.gate.check_request(self.limits, request)
             run_info.update(self.backend.run_environment(config.precision))
             self.run.submit(request, mode, self._exported(config), run_info)

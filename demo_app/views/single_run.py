@@ -40,6 +40,7 @@ PREVIEW_WIDTH = 460  # the preview's widest (beside the chart on a laptop); it s
 
 
 RESULT_LABEL = "Download result (PNG)"
+BIGGER_LABEL = "Bigger (2×)"
 
 
 class SingleRunView(param.Parameterized):
@@ -80,6 +81,9 @@ class SingleRunView(param.Parameterized):
             disabled=True,
             width=280,  # room for the size: "Download result (PNG, 1024 × 768 px)"
         )
+        # Bigger: this picture at twice the size (up to the server's max), a short queued pass that starts from it.
+        self.bigger = pn.widgets.Button(label=BIGGER_LABEL, disabled=True, width=200, css_classes=["nst-bigger"])
+        self.bigger.on_click(clicks(lambda: self.state.start_bigger(self._result_png)))
         # Time-lapse: the preview frames of the last single run (JPEGs as shown), a scrubber over them once it ended,
         # and GIF/MP4 made on a worker thread when asked for.
         self._frames: nstcore.FrameKeeper[bytes] = nstcore.FrameKeeper()
@@ -152,6 +156,7 @@ class SingleRunView(param.Parameterized):
         self._frames_encoder.reset()
         self._result_png = None
         self.result_download.disabled, self.result_download.label = True, RESULT_LABEL
+        self.bigger.disabled, self.bigger.label = True, BIGGER_LABEL
         self._frames, self._timelapse = nstcore.FrameKeeper(), None
         self.enlarge.disabled, self.zoomed.visible = True, False
         self.share.disabled, self.share.label = True, "Share to wall"
@@ -184,6 +189,10 @@ class SingleRunView(param.Parameterized):
             if data is not None and state.result:  # what the file holds, before it is downloaded
                 height, width = state.result[0].shape[:2]
                 self.result_download.label = f"{RESULT_LABEL[:-1]}, {width} × {height} px)"
+                bigger = min(2 * max(width, height), state.limits.max_size)
+                if bigger > max(width, height) and not (state.run.request and state.run.request.photos):
+                    self.bigger.label = "Bigger: {} × {} px".format(*nstcore.target_size(width, height, bigger))
+                    self.bigger.disabled = False
 
         def remember(item: HistoryItem | None) -> None:
             if item is not None:
@@ -369,6 +378,7 @@ class SingleRunView(param.Parameterized):
                 pn.FlexBox(self.wall_name, self.share, align_items="center"),
                 pn.FlexBox(
                     self.result_download,
+                    self.bigger,
                     self.enlarge,
                     self.timelapse_kind,
                     self.make_timelapse,

@@ -52,6 +52,12 @@ def _parser() -> argparse.ArgumentParser:
         metavar="FILE.gif|FILE.mp4",
         help="Also write the run as a time-lapse of its preview frames (one every --preview-every steps).",
     )
+    parser.add_argument(
+        "--start",
+        metavar="IMAGE",
+        help="Start from this picture instead of --init (e.g. a result, to continue it at a larger --size; the "
+        "page's Bigger does this).",
+    )
     add_config_arguments(parser)
     return parser
 
@@ -114,6 +120,12 @@ def _input_hashes(args: argparse.Namespace, masks: list[str] | None, record: dic
     }
     if masks:
         hashes["mask"] = [_sha256_of(path) for path in masks]
+    if args.start:
+        hashes["start"] = _sha256_of(args.start)
+    elif record.get("start_sha256"):
+        say(
+            "warning: this record's run started from a picture (a result made bigger); pass it as --start to replay it."
+        )
     for role, digest in hashes.items():
         recorded = record.get(f"{role}_sha256")
         if recorded and recorded != digest:
@@ -155,7 +167,14 @@ def _snapshots(
     running = every_layer(config) if "changes" in record else config
     controls = Controls([running.loss_weights()], lr=running.effective_lr)
     snapshots = run(
-        running, args.content, args.style, masks=masks, device=device, controls=controls, progress=not args.no_progress
+        running,
+        args.content,
+        args.style,
+        masks=masks,
+        device=device,
+        controls=controls,
+        progress=not args.no_progress,
+        start=args.start,
     )
     if changes:
         snapshots = replay(snapshots, controls, changes, config)

@@ -265,6 +265,7 @@ def input_files(args: argparse.Namespace) -> dict[str, str | None]:
     files.update({("style image" if len(styles) == 1 else f"style image {k}"): p for k, p in enumerate(styles, 1)})
     files.update({f"mask {k}": p for k, p in enumerate(mask_paths(args) or [], 1)})
     files["config file"] = getattr(args, "config", None)
+    files["start picture"] = getattr(args, "start", None)
     return files
 
 
