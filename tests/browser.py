@@ -23,6 +23,9 @@ CHROMIUM_ARGS = [
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
+    # a fake webcam that needs no permission prompt (the page's Take a photo on a laptop)
+    "--use-fake-ui-for-media-stream",
+    "--use-fake-device-for-media-stream",
 ]
 
 
@@ -146,14 +149,15 @@ def wait_until(predicate, timeout: float = 15.0) -> None:
     raise AssertionError("condition not reached in time")
 
 
-def open_dashboard(browser, url: str, viewport: tuple[int, int] = (1400, 1000)):
+def open_dashboard(browser, url: str, viewport: tuple[int, int] = (1400, 1000), **context_options):
     """A new browser context on the dashboard, once its Run button is drawn; returns (context, page, the session's
     server-side Dashboard)."""
     from demo_app.server.app import LIVE_SESSIONS
 
     before = {id(d) for d in LIVE_SESSIONS}
     width, height = viewport
-    context = browser.new_context(viewport={"width": width, "height": height}, device_scale_factor=1)
+    options = {"device_scale_factor": 1, **context_options}
+    context = browser.new_context(viewport={"width": width, "height": height}, **options)
     page = context.new_page()
     page.goto(url)
     page.get_by_role("button", name="▶ Run", exact=True).wait_for(timeout=30_000)

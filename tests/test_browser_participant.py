@@ -244,3 +244,39 @@ def test_timelapse_download_and_a_marked_mid_run_change(browser, url, tmp_path) 
     assert state.result[0].shape[:2] == (2 * small[0], 2 * small[1])
     assert state.run.record["size"] == 64 and "start_sha256" in state.run.run_info
     context.close()
+
+
+def test_take_a_photo_opens_the_phone_camera_or_the_webcam_and_the_photo_becomes_the_content(browser, url) -> None:
+    """On a touch screen the content drop area's file input opens with capture=environment (the phone's camera);
+    on a laptop (localhost: the camera is allowed) a webcam dialog's snapshot becomes the content image, through the
+    same upload path."""
+    context, page, dashboard = open_dashboard(browser, url, VIEWPORTS["phone"], has_touch=True, is_mobile=True)
+    button = page.locator(".nst-camera-button")
+    button.wait_for(timeout=10_000)
+    wait_until(lambda: dashboard.inputs.camera.mode == "phone")
+    box = button.bounding_box()
+    assert box is not None and box["height"] >= 24 and box["width"] >= 24
+    with page.expect_file_chooser() as chooser:
+        button.click()
+    element = chooser.value.element
+    assert element.get_attribute("capture") == "environment" and element.get_attribute("accept") == "image/*"
+    context.close()
+
+    context, page, dashboard = _open(browser, url, VIEWPORTS["laptop"])
+    state = dashboard.state
+    before = state.content_image.sha256
+    page.locator(".nst-camera-button").click()
+    take = page.locator(".nst-camera-take")
+    take.wait_for(timeout=10_000)
+    wait_until(lambda: take.is_enabled(), timeout=15)
+    take.click()
+    wait_until(lambda: state.content_image.sha256 != before, timeout=30)
+    assert state.content_name == "camera.jpg" and not state.error
+    assert page.locator(".nst-camera-dialog").count() == 0  # closed, and the camera released with it
+    # a laptop on plain HTTP from another machine: no camera allowed, so no button, one line saying why
+    page.add_init_script("Object.defineProperty(window, 'isSecureContext', {get: () => false})")
+    page.reload()
+    page.locator(".nst-camera-reason").wait_for(timeout=30_000)
+    assert page.locator(".nst-camera-button").count() == 0
+    assert "HTTPS" in (page.locator(".nst-camera-reason").text_content() or "")
+    context.close()

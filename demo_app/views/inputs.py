@@ -14,6 +14,7 @@ import panel as pn
 from ..session.history import data_url
 from ..session.samples import DEFAULT_CONTENT, DEFAULT_STYLE, EXAMPLES, example_caption, example_thumb, sample_names
 from ..session.state import SessionState
+from .camera import CameraButton
 from .history import PictureButtons
 from .loop import decoder
 from .uploads import image_uploader
@@ -55,6 +56,7 @@ class InputsView:
             image_uploader(limit, f"upload-{role}", partial(self._uploaded, role), partial(self._refused, role), budget)
             for role in ("content", "style")
         )
+        self.camera = CameraButton(target="upload-content", css_classes=["nst-camera"], margin=(4, 10))
         self.content_thumb = pn.pane.PNG(None, width=135, height=110, fixed_aspect=True)
         self.style_thumb = pn.pane.PNG(None, width=135, height=110, fixed_aspect=True)
         state.param.watch(lambda *_: self.refresh_thumbs(), ["images_version"])
@@ -129,6 +131,7 @@ class InputsView:
             self.examples,
             pn.Row(pn.Column(self.content_sample, self.content_thumb), pn.Column(self.style_sample, self.style_thumb)),
             caption("Your own content image"),
+            self.camera,
             self.content_upload,
             caption("Your own style image"),
             self.style_upload,
