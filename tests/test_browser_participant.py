@@ -280,3 +280,56 @@ def test_take_a_photo_opens_the_phone_camera_or_the_webcam_and_the_photo_becomes
     assert page.locator(".nst-camera-button").count() == 0
     assert "HTTPS" in (page.locator(".nst-camera-reason").text_content() or "")
     context.close()
+
+
+# Every visible control smaller than 24 x 24 px (WCAG 2.5.8), through the shadow roots.
+SMALL_TARGETS_JS = """() => {
+  const out = [];
+  function walk(root) {
+    for (const el of root.querySelectorAll('*')) {
+      if (el.shadowRoot) walk(el.shadowRoot);
+      const tag = el.tagName.toLowerCase(), role = el.getAttribute('role');
+      const control = ['button', 'input', 'select', 'a', 'textarea'].includes(tag)
+        || ['button', 'slider', 'switch', 'checkbox', 'tab'].includes(role);
+      if (!control || (tag === 'input' && ['file', 'hidden'].includes(el.type))) continue;
+      const r = el.getBoundingClientRect(), s = getComputedStyle(el);
+      if (r.width === 0 || r.height === 0 || s.visibility === 'hidden' || s.display === 'none') continue;
+      const size = Math.round(r.width) + 'x' + Math.round(r.height);
+      if (r.width < 24 || r.height < 24) out.push(tag + '.' + el.className + ' ' + size);
+    }
+  }
+  walk(document);
+  return out;
+}"""
+
+
+def test_a_phone_page_has_examples_above_the_picture_touch_sized_controls_and_nothing_clipped(browser, url) -> None:
+    width, height = VIEWPORTS["phone"]
+    context, page, dashboard = open_dashboard(browser, url, (width, height), has_touch=True, is_mobile=True)
+    state = dashboard.state
+    examples = page.locator(".nst-phone-example")
+    examples.first.wait_for(timeout=15_000)
+    assert page.locator(".nst-example").first.bounding_box()["y"] > height  # the sidebar's, screens down
+    examples.nth(1).click()
+    wait_until(lambda: state.running and state.step >= 2, timeout=60)
+    top = examples.first.bounding_box()
+    picture = page.locator(".nst-preview").first.bounding_box()
+    slider = page.locator(".nst-phone-strength").bounding_box()
+    run = page.locator(".nst-run-bar").first.bounding_box()
+    assert top["y"] < run["y"] < picture["y"] < slider["y"], (top, run, picture, slider)
+    assert 0 <= top["y"] and slider["y"] + slider["height"] <= height  # examples to slider: one screen
+    page.get_by_role("button", name="■ Stop", exact=True).click()
+    wait_until(lambda: not state.running and len(state.history) == 1, timeout=30)
+    # the chart's legend takes as many columns as the phone's width holds (four were cut off at the left)
+    wait_until(lambda: dashboard.single.chart.object.legend[0].ncols == 2)
+    for card in ("nst-settings-card", "nst-advanced-card"):
+        page.locator(f".{card} .card-header").first.click()
+    page.locator(".layer-conv1_1").first.wait_for(state="visible", timeout=10_000)
+    assert page.evaluate(SMALL_TARGETS_JS) == []
+    page.get_by_role("button", name="History", exact=True).click()
+    page.locator(".nst-history-item").first.click()
+    page.locator(".nst-ba").wait_for(timeout=10_000)
+    page.wait_for_timeout(500)
+    found = page.evaluate(OVERFLOW_JS)
+    assert found["scroll"] <= found["width"] and found["out"] == [], found
+    context.close()

@@ -23,7 +23,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from bokeh.models import ColumnDataSource
+from bokeh.models import ColumnDataSource, CustomJS
 from bokeh.models.annotations import LabelSet, Legend
 from bokeh.models.renderers import GlyphRenderer
 from bokeh.palettes import Category10_10
@@ -60,6 +60,7 @@ def loss_figure(
         tools="pan,wheel_zoom,box_zoom,reset,save",
         toolbar_location="above",
     )
+    fig.toolbar.logo = None  # a 20-px link nobody needs, too small a target on a phone
     # Hidden lines and the legend's proxies read this one, never streamed. One NaN row: it draws nothing (nor moves
     # the axes), but BokehJS draws no legend swatch for a renderer without data.
     idle = ColumnDataSource({name: [math.nan] for name in source.data})
@@ -87,6 +88,9 @@ def loss_figure(
         margin=4,
     )
     fig.add_layout(legend, "below")
+    # As many legend columns as the chart's width holds (~130 px each): four fixed columns were cut off on a phone
+    # ("onv3_1"); BokehJS legends do not wrap by themselves.
+    fig.js_on_change("inner_width", CustomJS(args={"legend": legend}, code=LEGEND_COLUMNS_JS))
     markers = ColumnDataSource({"step": [], "y": [], "text": []})
     fig.vspan(x="step", source=markers, line_dash="dotted", line_color="#555", line_width=1.5)
     fig.add_layout(
@@ -107,6 +111,7 @@ def loss_figure(
 
 
 LEGEND_TAG = "nst-legend-proxy"
+LEGEND_COLUMNS_JS = "legend.ncols = Math.max(1, Math.min(4, Math.floor(cb_obj.inner_width / 130)));"
 
 
 def _follow(line: GlyphRenderer):

@@ -196,6 +196,7 @@ class Dashboard(pn.viewable.Viewer):
                 self.banner,
                 self.error_box,
                 self.note_box,
+                self.inputs.phone_examples_row(),
                 buttons,
                 self.status,
                 self.progress,

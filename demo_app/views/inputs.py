@@ -18,6 +18,7 @@ from .camera import CameraButton
 from .history import PictureButtons
 from .loop import decoder
 from .uploads import image_uploader
+from .widgets import PHONE_ONLY_CSS
 
 UPLOADED = "(your upload)"  # the sample menus' entry while an upload is in use, so picking a sample again works
 
@@ -60,22 +61,35 @@ class InputsView:
         self.content_thumb = pn.pane.PNG(None, width=135, height=110, fixed_aspect=True)
         self.style_thumb = pn.pane.PNG(None, width=135, height=110, fixed_aspect=True)
         state.param.watch(lambda *_: self.refresh_thumbs(), ["images_version"])
-        self.examples = PictureButtons(
+        self.examples = self._examples("nst-example", "nst-examples")
+        # On a phone the sidebar comes after the result, screens down: the examples are repeated above the picture.
+        self.phone_examples = self._examples("nst-phone-example", "nst-phone-examples-row")
+        self.refresh_thumbs()
+
+    def _examples(self, item_class: str, css_class: str) -> PictureButtons:
+        buttons = PictureButtons(
             items=[
                 {"key": i, "src": data_url(example_thumb(c, st)), "caption": example_caption(c, st)}
                 for i, (c, st) in enumerate(EXAMPLES, start=1)
             ],
-            item_class="nst-example",
+            item_class=item_class,
             verb="Run the example",
             compact=True,
             sizing_mode="stretch_width",
-            css_classes=["nst-examples"],
+            css_classes=[css_class],
         )
-        self.examples.param.watch(lambda e: self._example_pressed(), "presses")
-        self.refresh_thumbs()
+        buttons.param.watch(lambda e: self._on_example(*EXAMPLES[buttons.selected - 1]), "presses")
+        return buttons
 
-    def _example_pressed(self) -> None:
-        self._on_example(*EXAMPLES[self.examples.selected - 1])
+    def phone_examples_row(self) -> pn.Column:
+        """The examples above the picture, on narrow screens only."""
+        return pn.Column(
+            caption("<b>Try an example</b> (Quick)"),
+            self.phone_examples,
+            css_classes=["nst-phone-examples"],
+            stylesheets=[PHONE_ONLY_CSS],
+            sizing_mode="stretch_width",
+        )
 
     def show_samples(self, content: str, style: str) -> None:
         """Point the menus at these samples without picking them again (an example already did)."""

@@ -33,7 +33,7 @@ from .charts import (
     show_lines,
 )
 from .loop import NewestFrames, in_background
-from .widgets import StyleStrength, clicks
+from .widgets import PHONE_ONLY_CSS, StyleStrength, clicks
 from .zoom import rgba_planes, zoom_figures
 
 PREVIEW_WIDTH = 460  # the preview's widest (beside the chart on a laptop); it shrinks with the screen
@@ -93,7 +93,7 @@ class SingleRunView(param.Parameterized):
         self.phone_strength = pn.Column(
             StyleStrength(self.state, "nst-strength-under-picture"),
             css_classes=["nst-phone-strength"],
-            stylesheets=[":host { display: none; } @media (max-width: 760px) { :host { display: block; } }"],
+            stylesheets=[PHONE_ONLY_CSS],
         )
         self.scrubber = pn.widgets.IntSlider(
             label="Frame",

@@ -29,7 +29,7 @@ from ..session.imaging import REGION_COLOURS, PreparedMask, mask_thumbnail
 from ..session.state import SessionState
 from .loop import decoder, in_background, unique_key
 from .uploads import image_uploader
-from .widgets import LazyCard, clicks
+from .widgets import LazyCard, clicks, with_focus_ring
 
 # The drawing canvas: the content image at this long side (what a sidebar fits; strokes are scaled to the image).
 CANVAS_SIDE = 290
@@ -206,6 +206,7 @@ class StylesView(LazyCard):
                     remove.on_click(clicks(partial(state.remove_style, index)))
                     parts.append(remove)
                 rows.append(pn.Row(*parts, align="start"))
+        with_focus_ring(*rows)
         self.rows.objects = rows
         options = [f"style {i + 1}" for i in range(count)]
         if self.paint_for.options != options:

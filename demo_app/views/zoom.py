@@ -52,6 +52,7 @@ def zoom_figures(
             title=capped(label, 60) if label else None,
             match_aspect=True,
         )
+        fig.toolbar.logo = None
         if scale:
             fig.sizing_mode, fig.max_width = "scale_width", width
         fig.image_rgba(image=[plane], x=0, y=0, dw=plane.shape[1], dh=plane.shape[0])
