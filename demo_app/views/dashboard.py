@@ -21,9 +21,10 @@ from .controls import RUN_LENGTH_LABELS, ControlsView
 from .history import HistoryView
 from .inputs import UPLOADED, InputsView
 from .instant import InstantView
+from .reach import with_focus_ring
 from .single_run import PREVIEW_WIDTH, SingleRunView
 from .styles import StylesView
-from .widgets import Views, clicks, plain_text, set_text, with_focus_ring
+from .widgets import Views, clicks, plain_text, set_text
 
 __all__ = ["CSS", "FRAME_PERIOD_MS", "RUN_LENGTH_LABELS", "SIDEBAR_WIDTH", "UPLOADED", "Dashboard", "alert_html"]
 

@@ -17,8 +17,8 @@ from ..session.state import SessionState
 from .camera import CameraButton
 from .history import PictureButtons
 from .loop import decoder
+from .reach import PHONE_ONLY_CSS
 from .uploads import image_uploader
-from .widgets import PHONE_ONLY_CSS
 
 UPLOADED = "(your upload)"  # the sample menus' entry while an upload is in use, so picking a sample again works
 

@@ -33,7 +33,8 @@ from .charts import (
     show_lines,
 )
 from .loop import NewestFrames, in_background
-from .widgets import PHONE_ONLY_CSS, StyleStrength, clicks
+from .reach import PHONE_ONLY_CSS
+from .widgets import StyleStrength, clicks
 from .zoom import rgba_planes, zoom_figures
 
 PREVIEW_WIDTH = 460  # the preview's widest (beside the chart on a laptop); it shrinks with the screen

@@ -28,8 +28,9 @@ import nstcore
 from ..session.imaging import REGION_COLOURS, PreparedMask, mask_thumbnail
 from ..session.state import SessionState
 from .loop import decoder, in_background, unique_key
+from .reach import with_focus_ring
 from .uploads import image_uploader
-from .widgets import LazyCard, clicks, with_focus_ring
+from .widgets import LazyCard, clicks
 
 # The drawing canvas: the content image at this long side (what a sidebar fits; strokes are scaled to the image).
 CANVAS_SIDE = 290

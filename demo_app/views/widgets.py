@@ -16,33 +16,7 @@ import nstcore
 
 from ..session.config_params import field_metadata, field_range
 from ..session.text import as_html
-
-# A visible keyboard focus for every control, and on touch screens targets of at least 24 x 24 px (WCAG 2.5.8:
-# Bokeh's slider handles are 16 px, its switches 12 px tall, its spinner arrows 20 px). Each widget's shadow root
-# gets it: page-wide CSS does not reach there.
-FOCUS_CSS = """*:focus-visible { outline: 3px solid #f0a000 !important; outline-offset: 2px; }
-@media (pointer: coarse) {
-  :host { --handle-width: 28px; --handle-height: 28px; --switch-width: 48px; --switch-size: 26px; --bar-height: 26px; }
-  .noUi-horizontal .noUi-handle { width: 28px !important; height: 28px !important; right: -14px !important;
-    top: -9px !important; border-radius: 50%; }
-  .noUi-horizontal .noUi-handle::before, .noUi-horizontal .noUi-handle::after { display: none; }
-  :host(.bk-Spinner) .bk-input { min-height: 50px; }
-  input[type=checkbox] { width: 24px; height: 24px; }
-}"""
-
-
-# Shown on narrow screens only (a phone's copy of something the sidebar has, placed next to the picture).
-PHONE_ONLY_CSS = ":host { display: none; } @media (max-width: 760px) { :host { display: block; } }"
-
-
-def with_focus_ring(*objects: Any) -> None:
-    """Give every widget inside ``objects`` (layouts or viewers) the visible focus ring (and touch-sized targets on
-    touch screens)."""
-    for obj in objects:
-        layout: Any = pn.panel(obj)
-        for widget in layout.select(pn.widgets.Widget):
-            if FOCUS_CSS not in widget.stylesheets:
-                widget.stylesheets = [*widget.stylesheets, FOCUS_CSS]
+from .reach import with_focus_ring
 
 
 def plain_text(text: object = "", **params: Any) -> pn.pane.HTML:
