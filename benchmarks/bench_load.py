@@ -1,6 +1,8 @@
 """Load test: N browser sessions (Playwright contexts in Debian's chromium) against one server on the CPU.
 
     python benchmarks/bench_load.py [--sessions 8] [--steps 12]
+    python benchmarks/bench_load.py --queue [--sessions 5]      # the queue's estimates only
+
 
 Every session first uploads something hostile (a script-named non-image, an empty file, a truncated JPEG with a
 244-character name) and must see its sentence, then uploads its own solid-colour content image (the corners of the
@@ -9,6 +11,11 @@ them. While the jobs run, α slider moves are timed from the key press to the pa
 round trip through the server). Checks that
 every job finishes, that each page's result has its own colour, and that queue positions were shown. Writes
 benchmarks/results_load.md; tests/test_load.py runs the same scenario as a test.
+
+``--queue``: N pages press the same example (a Quick run) at about the same time, as a workshop room does; every
+0.25 s the server's estimate of each queued job's wait (what its page shows, before rounding) is recorded, then set
+against when the job really started: the error of the first estimate and of the one made 10 s before the start, per
+queue position. Writes benchmarks/results_queue.md.
 """
 
 from __future__ import annotations
@@ -183,12 +190,105 @@ def run_load(
     }
 
 
+def run_queue(sessions: int = 5, example: int = 0) -> list[dict]:
+    """Per queued job (position 2 onwards): its real wait, its first estimate, its estimate 10 s before it started,
+    and the sentence its page showed then."""
+    import threading
+
+    from browser import chromium, open_dashboard, served_dashboard
+
+    from demo_app.jobs.backend import Backend
+    from demo_app.session.limits import Limits
+
+    backend = Backend(weights="random", device_name="cpu", max_concurrent=1, max_queue=sessions)
+    scheduler = backend.scheduler
+    with served_dashboard(backend, Limits()) as url, chromium() as browser:
+        opened = [open_dashboard(browser, url, (1280, 720)) for _ in range(sessions)]
+        for _, page, _ in opened:
+            page.locator(".nst-example").nth(example).wait_for(timeout=30_000)
+        samples: dict[int, list[tuple[float, float | None, str]]] = {i: [] for i in range(sessions)}
+        stop = threading.Event()
+
+        def sample() -> None:
+            while not stop.is_set():
+                for i, (_, _, dashboard) in enumerate(opened):
+                    job = dashboard.state.run.job
+                    if job is not None and job.state == "queued":
+                        samples[i].append((time.time(), scheduler.eta(job), dashboard.state.status))
+                stop.wait(0.25)
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        jobs = []
+        for _, page, _ in opened:
+            page.locator(".nst-example").nth(example).click()
+        deadline = time.time() + 600
+        while time.time() < deadline and any(
+            d.state.running or d.state.run.job is not None or not d.state.history for _, _, d in opened
+        ):
+            for _, _, dashboard in opened:
+                job = dashboard.state.run.job
+                if job is not None and job not in jobs:
+                    jobs.append(job)
+            time.sleep(0.1)
+        stop.set()
+        sampler.join(5)
+        starts = {j.session_id: j.started_at for j in jobs}
+        rows = []
+        for i, (context, _, dashboard) in enumerate(opened):
+            started = starts.get(dashboard.state.session_id, 0.0)
+            known = [(t, eta, text) for t, eta, text in samples[i] if eta is not None and t < started]
+            if started and known:
+                first = known[0]
+                near = min(known, key=lambda s: abs((started - s[0]) - 10.0))
+                rows.append(
+                    {
+                        "wait": started - first[0],
+                        "first": first[1],
+                        "at": started - near[0],
+                        "near": near[1],
+                        "shown": near[2],
+                    }
+                )
+            context.close()
+    scheduler.shutdown()
+    return sorted(rows, key=lambda r: r["wait"])
+
+
+def queue_main(sessions: int, out: str) -> None:
+    rows = run_queue(sessions)
+    table = (
+        "| queue position | real wait (s) | first estimate (s) | its error | estimate ~10 s before the start (s) | "
+        "real wait then (s) | its error | what the page said then |\n|---:|---:|---:|---:|---:|---:|---:|---|\n"
+        + "".join(
+            f"| {n} | {r['wait']:.1f} | {r['first']:.1f} | {100 * (r['first'] - r['wait']) / r['wait']:+.0f} % | "
+            f"{r['near']:.1f} | {r['at']:.1f} | {100 * (r['near'] - r['at']) / r['at']:+.0f} % | {r['shown']} |\n"
+            for n, r in enumerate(rows, start=2)
+        )
+    )
+    write_results(
+        out,
+        "Queue estimates",
+        f"one server process and {sessions} headless chromium pages on the same machine, max_concurrent=1, every "
+        "page presses the same example (Quick: 256 px coarse to fine, 60 L-BFGS steps) at about the same time, "
+        "random weights. The estimate is the server's (scheduler.eta, what the page shows before rounding); an "
+        "error is (estimate - real) / real.",
+        table,
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sessions", type=int, default=8)
     parser.add_argument("--steps", type=int, default=12)
-    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results_load.md"))
+    parser.add_argument("--out", default=None)
+    parser.add_argument("--queue", action="store_true", help="Measure the queue's estimates only.")
     args = parser.parse_args()
+    if args.queue:
+        sessions = args.sessions if args.sessions != 8 else 5  # five pages: the room the issue measured
+        queue_main(sessions, args.out or str(ROOT / "benchmarks" / "results_queue.md"))
+        return
+    args.out = args.out or str(ROOT / "benchmarks" / "results_load.md")
     cores = os.cpu_count() or 1
     rows = []
     for threads in sorted({cores, max(1, cores - 1)}, reverse=True):  # the default, then a core left to the pages

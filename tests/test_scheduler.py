@@ -101,6 +101,37 @@ def test_queue_positions_and_eta(scheduler) -> None:
     assert scheduler.position(waiting[1]) == 0
 
 
+def test_coarse_to_fine_jobs_count_their_work_in_pixel_steps_and_the_queue_adds_each_jobs_start_up() -> None:
+    """Issue 23: a Quick run steps at 64, 128 and 256 px; after its 20 coarse steps most of its work is still ahead
+    (a steps-based estimate said 2/3 was done), and every queued job adds the startup the server has measured."""
+    plan = [(64 * 48, 20), (128 * 96, 20), (256 * 192, 20)]
+    quick = Job("a", fake_run(steps=60), steps=60, pixels=256 * 192, plan=plan)
+    assert quick.work == 20 * (64 * 48 + 128 * 96 + 256 * 192) and quick.work_done(30) == 20 * 64 * 48 + 10 * 128 * 96
+    quick.latest = nstcore.Progress(20, 60, LOSSES, 1.0)  # 20 coarse steps in 1 s
+    assert quick.remaining_seconds() == pytest.approx(20 * (128 * 96 + 256 * 192) / (20 * 64 * 48))  # 20 s, not 2 s
+    scheduler = Scheduler(max_concurrent=1, max_queue=4)
+    try:
+
+        def slow_start():  # loading and preparing before the first step: what the queue must add for every job
+            time.sleep(0.3)
+            return fake_run(steps=4, step_seconds=0.05)()
+
+        first = Job("a", slow_start, steps=4, pixels=100)
+        second = Job("b", fake_run(steps=4, step_seconds=0.05), steps=4, pixels=100)
+        scheduler.submit(first)
+        assert first.wait(5)
+        scheduler.submit(second)
+        ahead, waiting = Job("c", fake_run(), steps=4, pixels=100), Job("d", fake_run(), steps=4, pixels=100)
+        scheduler.submit(ahead)
+        scheduler.submit(waiting)
+        while second.latest is None:
+            time.sleep(0.01)
+        eta = scheduler.eta(waiting)
+        assert eta is not None and eta >= 0.3 + 0.15, eta  # second's rest, then the job ahead: its startup and steps
+    finally:
+        scheduler.shutdown()
+
+
 def test_cancel_queued_at_once_and_running_within_a_step(scheduler) -> None:
     running = Job("a", fake_run(steps=1000, step_seconds=0.02), steps=1000, pixels=100)
     queued = job("b")

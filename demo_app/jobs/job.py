@@ -8,7 +8,7 @@ import itertools
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -74,6 +74,7 @@ class Job:
         client: str = "",
         time_cap: float | None = None,
         memory: int = 0,
+        plan: Sequence[tuple[int, int]] | None = None,
     ) -> None:
         self.id = next(_ids)
         self.session_id = session_id
@@ -81,6 +82,9 @@ class Job:
         self.label = label
         self.steps = steps
         self.pixels = pixels  # output pixels x variants: what a step costs, for queue ETAs
+        # (pixels, steps) per coarse-to-fine scale, coarsest first: a step at 64 px costs about a sixteenth of one at
+        # 256 px, so queue ETAs count the work left in pixel-steps, never in steps.
+        self.plan: tuple[tuple[int, int], ...] = tuple(plan) if plan else ((pixels, steps),)
         self.state = "new"  # new -> queued -> running -> done | failed | cancelled
         self.submitted_at = self.started_at = self.finished_at = 0.0
         self.last_progress_at = 0.0  # when it started or last yielded a snapshot (the watchdog's clock)
@@ -111,11 +115,26 @@ class Job:
     def wait(self, timeout: float | None = None) -> bool:
         return self._done.wait(timeout)
 
+    @property
+    def work(self) -> int:
+        """The whole job in pixel-steps."""
+        return sum(pixels * steps for pixels, steps in self.plan)
+
+    def work_done(self, step: int) -> int:
+        """Pixel-steps done after ``step`` steps."""
+        done, left = 0, step
+        for pixels, steps in self.plan:
+            taken = min(left, steps)
+            done, left = done + pixels * taken, left - taken
+        return done
+
     def remaining_seconds(self) -> float | None:
+        """Its work left at the speed it has had so far (None before its first step)."""
         latest = self.latest
-        if latest is None or latest.rate <= 0:
+        done = self.work_done(latest.step) if latest is not None else 0
+        if latest is None or done <= 0 or latest.elapsed <= 0:
             return None
-        return (latest.total_steps - latest.step) / latest.rate
+        return latest.elapsed / done * max(0, self.work - done)
 
     def queued(self) -> None:
         self.state, self.submitted_at = "queued", time.time()

@@ -84,13 +84,17 @@ class CurrentRun:
         controls = nstcore.Controls([v.weights for v in variants], lr=config.effective_lr)
         start_run = self.backend.runner(request, controls)
         width, height = request.content.size
-        pixels = round(width * height * (config.size / max(width, height)) ** 2) * len(variants)
+
+        def area(size: int) -> int:  # output pixels x variants at ``size``
+            return round(width * height * (size / max(width, height)) ** 2) * len(variants)
+
         minutes = self.limits.max_train_minutes if config.generator == "hrnet" else self.limits.max_job_minutes
         job = Job(
             self.session_id,
             start_run,
             steps=config.steps,
-            pixels=pixels,
+            pixels=area(config.size),
+            plan=[(area(size), steps) for size, steps in config.scale_plan()],
             label=mode,
             client=self.client,
             time_cap=minutes * 60,
