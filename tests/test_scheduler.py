@@ -8,6 +8,7 @@ import time
 import pytest
 
 import nstcore
+from demo_app.jobs.eta import StepCosts
 from demo_app.jobs.scheduler import Job, Scheduler, SchedulerError
 
 LOSSES = (nstcore.Losses(total=1.0, content=0.5, style={"conv1_1": 0.5}, tv=0.0),)
@@ -91,8 +92,8 @@ def test_queue_positions_and_eta(scheduler) -> None:
     assert [scheduler.position(j) for j in waiting] == [1, 2]
     gate.set()
     deadline = time.time() + 5
-    while running.latest is None and time.time() < deadline:
-        time.sleep(0.01)
+    while (running.latest is None or running.latest.step < 2) and time.time() < deadline:
+        time.sleep(0.01)  # two steps: the first also builds the run, so alone it says little about the rest
     eta_b, eta_c = scheduler.eta(waiting[0]), scheduler.eta(waiting[1])
     assert eta_b is not None and 0 < eta_b < 5
     assert eta_c is None or eta_c >= eta_b  # unknown until a job of this server has finished, then larger
@@ -101,14 +102,24 @@ def test_queue_positions_and_eta(scheduler) -> None:
     assert scheduler.position(waiting[1]) == 0
 
 
-def test_coarse_to_fine_jobs_count_their_work_in_pixel_steps_and_the_queue_adds_each_jobs_start_up() -> None:
-    """Issue 23: a Quick run steps at 64, 128 and 256 px; after its 20 coarse steps most of its work is still ahead
-    (a steps-based estimate said 2/3 was done), and every queued job adds the startup the server has measured."""
+def test_queue_estimates_learn_each_scales_step_time_and_each_jobs_start_up() -> None:
+    """Issue 23: a Quick run steps at 64, 128 and 256 px. A running job's time left is its scales left at the step
+    times learnt for their sizes (its own speed in the scale it is in, after three steps there); a queued job costs
+    the learnt start-up plus its steps. A steps-based estimate said two thirds were done after the 20 coarse steps."""
     plan = [(64 * 48, 20), (128 * 96, 20), (256 * 192, 20)]
-    quick = Job("a", fake_run(steps=60), steps=60, pixels=256 * 192, plan=plan)
-    assert quick.work == 20 * (64 * 48 + 128 * 96 + 256 * 192) and quick.work_done(30) == 20 * 64 * 48 + 10 * 128 * 96
-    quick.latest = nstcore.Progress(20, 60, LOSSES, 1.0)  # 20 coarse steps in 1 s
-    assert quick.remaining_seconds() == pytest.approx(20 * (128 * 96 + 256 * 192) / (20 * 64 * 48))  # 20 s, not 2 s
+    costs = StepCosts()
+    done = Job("a", fake_run(steps=60), steps=60, pixels=256 * 192, plan=plan)
+    done.marks = {1: 0.5, 20: 1.0, 21: 1.8, 40: 3.0, 41: 5.0, 60: 11.0}  # 0.05, 0.1 and 0.4 s per step
+    done.latest, done.started_at, done.finished_at = nstcore.Progress(60, 60, LOSSES, 11.0), 100.0, 113.0
+    costs.learn(done)
+    assert costs.startup == pytest.approx(2.0)
+    assert [costs.per_step(p) for p, _ in plan] == pytest.approx([0.05, 0.1, 0.4])
+    assert costs.job_seconds(done) == pytest.approx(2.0 + 20 * (0.05 + 0.1 + 0.4))
+    running = Job("b", fake_run(steps=60), steps=60, pixels=256 * 192, plan=plan)
+    running.marks, running.latest = {1: 0.4, 20: 0.9}, nstcore.Progress(20, 60, LOSSES, 0.9)
+    assert costs.remaining(running, now=0.0) == pytest.approx(20 * 0.1 + 20 * 0.4)  # 10 s, not 0.45 s
+    running.marks[41], running.latest = 4.0, nstcore.Progress(51, 60, LOSSES, 4.0 + 10 * 0.2)  # this run: 0.2 s
+    assert costs.remaining(running, now=0.0) == pytest.approx(9 * 0.2)
     scheduler = Scheduler(max_concurrent=1, max_queue=4)
     try:
 

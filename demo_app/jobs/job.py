@@ -85,6 +85,13 @@ class Job:
         # (pixels, steps) per coarse-to-fine scale, coarsest first: a step at 64 px costs about a sixteenth of one at
         # 256 px, so queue ETAs count the work left in pixel-steps, never in steps.
         self.plan: tuple[tuple[int, int], ...] = tuple(plan) if plan else ((pixels, steps),)
+        # The run's clock (Progress.elapsed) at the first and the last step of each scale (demo_app.jobs.eta).
+        self.marks: dict[int, float] = {}
+        self._bounds: set[int] = set()
+        first = 1
+        for _, scale_steps in self.plan:
+            self._bounds.update((first, first + scale_steps - 1))
+            first += scale_steps
         self.state = "new"  # new -> queued -> running -> done | failed | cancelled
         self.submitted_at = self.started_at = self.finished_at = 0.0
         self.last_progress_at = 0.0  # when it started or last yielded a snapshot (the watchdog's clock)
@@ -127,14 +134,6 @@ class Job:
             taken = min(left, steps)
             done, left = done + pixels * taken, left - taken
         return done
-
-    def remaining_seconds(self) -> float | None:
-        """Its work left at the speed it has had so far (None before its first step)."""
-        latest = self.latest
-        done = self.work_done(latest.step) if latest is not None else 0
-        if latest is None or done <= 0 or latest.elapsed <= 0:
-            return None
-        return latest.elapsed / done * max(0, self.work - done)
 
     def queued(self) -> None:
         self.state, self.submitted_at = "queued", time.time()
@@ -202,6 +201,8 @@ class Job:
                 if progress.trained is not None:
                     self._pending.trained = progress.trained
             self.latest = progress
+            if progress.step in self._bounds:
+                self.marks[progress.step] = progress.elapsed
             self.last_progress_at = time.time()
             if self._stop.is_set():
                 break

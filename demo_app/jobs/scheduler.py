@@ -18,6 +18,7 @@ import threading
 import time
 from collections.abc import Callable
 
+from .eta import StepCosts
 from .job import Handover, Job, SchedulerError, describe_failure
 
 __all__ = ["Handover", "Job", "Scheduler", "SchedulerError", "default_concurrency", "describe_failure"]
@@ -77,10 +78,7 @@ class Scheduler:
         self.paused = False  # the host paused the queue: running jobs go on, queued ones wait
         self.jobs_done = self.jobs_failed = self.jobs_cancelled = 0
         self.workers_replaced = 0
-        # Learnt from finished jobs, for queue ETAs: seconds per pixel-step of work, and the seconds a job takes
-        # before its first step (loading its images and the network, building the targets).
-        self._seconds_per_work: float | None = None
-        self._startup_seconds = 0.0
+        self._costs = StepCosts()  # learnt from finished jobs, for queue ETAs
         self._workers: dict[int, threading.Thread] = {}  # the current workers; a left-behind one is not here
         # Left-behind threads still inside an ended job: thread -> (job, since when). Each holds a device slot.
         self._leftovers: dict[threading.Thread, tuple[Job, float]] = {}
@@ -155,15 +153,15 @@ class Scheduler:
                 return 0.0
             ahead = list(self._queue)[: list(self._queue).index(job)]
             running = list(self._running)
-            rate, startup = self._seconds_per_work, self._startup_seconds
         now = time.time()
-        remaining = [_remaining(r, rate, startup, now) for r in running]
-        if rate is None and any(r is None for r in remaining):
+        remaining = [self._costs.remaining(r, now) for r in running]
+        costs = [self._costs.job_seconds(queued) for queued in ahead]
+        if any(r is None for r in remaining) or any(c is None for c in costs):
             return None
-        slots = sorted((r if r is not None else 0.0) for r in remaining)
+        slots = sorted(r or 0.0 for r in remaining)
         slots += [0.0] * (self.max_concurrent - len(slots))
-        for queued in ahead:  # each waiting job takes the slot that frees first
-            slots[0] += startup + (rate or 0.0) * queued.work
+        for cost in costs:  # each waiting job takes the slot that frees first
+            slots[0] += cost or 0.0
             slots.sort()
         return slots[0]
 
@@ -353,21 +351,4 @@ class Scheduler:
         self._spawn()
 
     def _learn(self, job: Job) -> None:
-        latest = job.latest
-        done = job.work_done(latest.step) if latest is not None else 0
-        if latest is None or done <= 0:
-            return
-        sample = latest.elapsed / done
-        old = self._seconds_per_work
-        self._seconds_per_work = sample if old is None else 0.7 * old + 0.3 * sample
-        startup = max(0.0, job.finished_at - job.started_at - latest.elapsed) if job.finished_at else 0.0
-        self._startup_seconds = 0.7 * self._startup_seconds + 0.3 * startup if old is not None else startup
-
-
-def _remaining(job: Job, rate: float | None, startup: float, now: float) -> float | None:
-    """Seconds until running ``job`` ends: its own speed once it has stepped; before that the learnt startup and
-    speed less the time it has run (None when nothing is known yet)."""
-    own = job.remaining_seconds()
-    if own is not None or rate is None:
-        return own
-    return max(0.0, startup + rate * job.work - (now - job.started_at))
+        self._costs.learn(job)
