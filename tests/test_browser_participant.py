@@ -167,8 +167,12 @@ def test_an_example_runs_and_two_runs_make_two_history_items_with_a_before_after
     wait_until(lambda: state.running and state.step >= 2, timeout=60)
     assert (state.content_name, state.style_name) == ("still_life.png", "brush.png")
     assert (state.size, state.optimizer, state.scales) == (256, "lbfgs", 3)
-    page.get_by_role("button", name="■ Stop", exact=True).click()
-    wait_until(lambda: not state.running and len(state.history) == 1, timeout=30)
+    wait_until(lambda: not state.running and len(state.history) == 1, timeout=90)  # a Quick run, to its end
+    download = page.get_by_role("button", name="Download result (PNG, 192 × 256 px)", exact=True)
+    with page.expect_download() as info:
+        download.click()
+    quick = Image.open(info.value.path())
+    assert max(quick.size) >= 256, quick.size  # a picture worth showing, not a 128-px thumbnail
     page.get_by_role("button", name="Full", exact=True).click()  # one scale again: Quick's three need >= 64 px
     wait_until(lambda: state.scales == 1)
     start_small_run(page, steps=6)
