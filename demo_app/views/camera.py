@@ -125,7 +125,7 @@ class CameraButton(pn.custom.JSComponent):
         el.append(line);
         return;
       }
-      const take = button("📷 Take a photo", "nst-camera-button");
+      const take = button("Take a photo", "nst-camera-button");
       take.addEventListener("click", () => mode === "phone" ? phonePhoto(model.target) : webcamPhoto(el, model.target));
       el.append(take);
     }
