@@ -212,6 +212,13 @@ def test_timelapse_download_and_a_marked_mid_run_change(browser, url, tmp_path) 
     wait_until(lambda: state.beta > beta and dashboard.single.changes_marked == 1)
     labels = change_markers(dashboard.single.chart.object).data["text"]
     assert len(labels) == 1 and labels[0].startswith("β 1e+06→"), labels
+    moved = state.beta
+    for _ in range(3):  # a held key: one gesture, so one marker from the first value to the last
+        page.keyboard.press("ArrowRight")
+    wait_until(lambda: state.beta >= moved * 10**0.29 and dashboard.single._changes_drawn == len(state.run.changes))
+    labels = change_markers(dashboard.single.chart.object).data["text"]
+    assert dashboard.single.changes_marked == 1 and len(labels) == 1 and state.beta > moved, labels
+    assert labels[0] == f"β 1e+06→{state.beta:.2g}", labels
     # the legend's entries stand for proxy lines (see charts.py): a click still hides and shows the drawn line
     entry = page.locator(".bk-Figure").get_by_text("style conv1_1", exact=True)
     entry.click()

@@ -6,6 +6,7 @@ from bokeh.models import ColumnDataSource
 
 from demo_app.views.charts import (
     LEGEND_TAG,
+    ChangeMarkers,
     change_markers,
     clear_changes,
     lines,
@@ -80,3 +81,41 @@ def test_a_change_marker_is_a_row_not_a_new_model() -> None:
     assert change_markers(fig).data == {"step": [12, 30], "y": [8, 24], "text": ["β 1e+06→1e+10", "α 1→2"]}
     clear_changes(fig)  # a new run
     assert change_markers(fig).data["step"] == []
+
+
+def test_the_lines_of_a_run_look_pairwise_different_and_terms_that_are_off_are_not_drawn() -> None:
+    """Issue 24: Category10 gave 'total' and 'style conv4_1' one blue, conv2_1 and conv5_1 one purple, and 'tv' was
+    listed with TV off. The shown lines take a colour-blind-safe palette in order, dashes past eight colours."""
+    from demo_app.jobs.backend import Backend
+    from demo_app.session.limits import Limits
+    from demo_app.session.state import SessionState
+    from demo_app.views.dashboard import Dashboard
+
+    state = SessionState(Backend(weights="random", device_name="cpu"), Limits())
+    dashboard = Dashboard(state)
+    state.param.update(size=32, steps=1, tv=0.0)
+    every = {f"conv{b}_{i}": 1.0 for b, count in ((1, 2), (2, 2), (3, 4), (4, 4), (5, 4)) for i in range(1, count + 1)}
+    for style_layers in ({n: 1.0 for n in ("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1")}, every):
+        state.style_layers = style_layers
+        assert state.start()
+        dashboard.single.started()
+        drawn = [line for line in lines(dashboard.single.chart.object).values() if line.visible]
+        looks = [(line.glyph.line_color, tuple(line.glyph.line_dash)) for line in drawn]
+        assert len(drawn) == 2 + len(style_layers) and len(set(looks)) == len(looks), looks
+        assert "tv" not in {line.name for line in drawn}
+        state.wait(30)
+        state.poll()
+    state.close()
+
+
+def test_the_changes_of_one_drag_make_one_marker_from_its_first_value_to_its_last() -> None:
+    fig, _ = loss_figure(loss_terms(["conv1_1"]))
+    markers = ChangeMarkers(fig, lambda c: f"{c['field']} {c['old']}→{c['value']}")
+    drag = [{"step": 5 + i, "field": "beta", "old": 10**i, "value": 10 ** (i + 1)} for i in range(5)]
+    assert [markers.add(change, now=100.0 + 0.2 * i) for i, change in enumerate(drag)] == [True] + [False] * 4
+    assert change_markers(fig).data["text"] == ["beta 1→100000"] and change_markers(fig).data["step"] == [5]
+    assert markers.add({"step": 20, "field": "alpha", "old": 1, "value": 2}, now=101.0)  # another field
+    assert markers.add({"step": 30, "field": "alpha", "old": 2, "value": 3}, now=103.0)  # a new gesture
+    assert change_markers(fig).data["text"] == ["beta 1→100000", "alpha 1→2", "alpha 2→3"]
+    markers.clear()
+    assert markers.count == 0 and change_markers(fig).data["text"] == []

@@ -196,7 +196,9 @@ class CurrentRun:
             # layer mappings replace the running ones: a layer switched off in the page goes to 0
             version = nstcore.apply_change(controls, name, value, config)
             # "step" is a guess (the next one) until a snapshot says which step first used this version
-            self.changes.append({"step": step + 1, "field": name, "old": old, "value": value, "version": version})
+            at = time.monotonic()  # when it was made: the chart joins the changes of one drag into one marker
+            change = {"step": step + 1, "field": name, "old": old, "value": value, "version": version, "at": at}
+            self.changes.append(change)
             self.record[name] = value
 
     def _place_changes(self) -> None:

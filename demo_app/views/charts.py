@@ -26,7 +26,6 @@ from typing import Any
 from bokeh.models import ColumnDataSource, CustomJS
 from bokeh.models.annotations import LabelSet, Legend
 from bokeh.models.renderers import GlyphRenderer
-from bokeh.palettes import Category10_10
 from bokeh.plotting import figure
 
 import nstcore
@@ -37,10 +36,30 @@ def column_key(term: str) -> str:
     return term.replace(":", "_")
 
 
-def loss_terms(style_layers: Sequence[str], styles: int = 1) -> list[str]:
-    """The chart's terms: total, content, each style layer, each style image's total (with several), TV."""
+def loss_terms(style_layers: Sequence[str], styles: int = 1, content: bool = True, tv: bool = True) -> list[str]:
+    """The chart's terms: total, content, each style layer, each style image's total (with several), TV; without
+    ``content`` or ``tv`` when their weight is 0 (a term that is off is not listed)."""
     images = [nstcore.style_image_term(k) for k in range(styles)] if styles > 1 else []
-    return ["total", "content", *(f"style:{name}" for name in style_layers), *images, "tv"]
+    return [
+        "total",
+        *(["content"] if content else []),
+        *(f"style:{name}" for name in style_layers),
+        *images,
+        *(["tv"] if tv else []),
+    ]
+
+
+# Okabe & Ito's colour-blind-safe palette (Bokeh's Colorblind8) with black swapped for grey, which also shows on the
+# dark theme. The lines shown take them in order; past eight, the colours come again with another dash, so no two
+# lines of one chart look alike (Category10 gave "total" and "style conv4_1" the same blue).
+PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#999999", "#F0E442")
+# solid, dashed, dotted, dot-dash, as Bokeh stores them (it turns "dashed" into [6]: comparing names never matched)
+DASHES: tuple[list[int], ...] = ([], [6], [2, 4], [2, 4, 6, 4])
+
+
+def line_style(index: int) -> tuple[str, list[int]]:
+    """(colour, dash pattern) of the ``index``-th line shown."""
+    return PALETTE[index % len(PALETTE)], list(DASHES[(index // len(PALETTE)) % len(DASHES)])
 
 
 def loss_figure(
@@ -64,15 +83,11 @@ def loss_figure(
     # Hidden lines and the legend's proxies read this one, never streamed. One NaN row: it draws nothing (nor moves
     # the axes), but BokehJS draws no legend swatch for a renderer without data.
     idle = ColumnDataSource({name: [math.nan] for name in source.data})
-    colours = list(Category10_10)
     items: list[Any] = []
     for i, term in enumerate(terms):
         label = labels[i] if labels else term.replace("style:", "style ")
-        style: dict[str, Any] = {
-            "color": colours[i % len(colours)],
-            "line_width": 2.5 if term == "total" else 1.5,
-            "line_dash": "dashed" if term == "tv" else "solid",
-        }
+        colour, dash = line_style(i)
+        style: dict[str, Any] = {"color": colour, "line_width": 2.5 if term == "total" else 1.5, "line_dash": dash}
         line = fig.line("step", column_key(term), source=source, name=column_key(term), **style)
         proxy = fig.line("step", column_key(term), source=idle, **style)
         proxy.tags = [LEGEND_TAG, column_key(term)]
@@ -130,11 +145,17 @@ def show_lines(fig, source: ColumnDataSource, keys: Sequence[str]) -> None:
     """Draw the lines of ``keys`` (from ``source``), list them in the legend, and hide every other line: it reads
     the static empty source, so streaming to ``source`` costs the browser nothing for it."""
     proxies = {r.tags[1]: r for r in fig.renderers if LEGEND_TAG in r.tags}
+    order = {key: i for i, key in enumerate(keys)}
     for key, line in lines(fig).items():
         shown = key in keys
         line.data_source = source if shown else proxies[key].data_source
         proxies[key].visible = shown
         line.visible = shown
+        if shown:  # the shown lines take the palette in order (only what changes is sent)
+            colour, dash = line_style(order[key])
+            for glyph in (line.glyph, proxies[key].glyph):
+                if glyph.line_color != colour or glyph.line_dash != dash:
+                    glyph.line_color, glyph.line_dash = colour, dash
     for legend in fig.legend:
         for item in legend.items:
             item.visible = all(r.visible for r in item.renderers)
@@ -155,6 +176,40 @@ def mark_change(fig, step: int, text: str, index: int) -> None:
 
 def clear_changes(fig) -> None:
     change_markers(fig).data = {"step": [], "y": [], "text": []}
+
+
+# Changes of one field closer together than this are one gesture (a drag, a held arrow key): one marker.
+DRAG_SECONDS = 1.5
+
+
+class ChangeMarkers:
+    """The change markers of one chart: one per change, except that a change of the same field as the last one,
+    less than DRAG_SECONDS later, updates that marker instead ("conv1_1 1→0.5", from the first value to the latest,
+    at the first step). ``describe(change)`` writes a marker's text."""
+
+    def __init__(self, fig, describe) -> None:
+        self.fig, self.describe = fig, describe
+        self.count = 0
+        self._last: dict[str, Any] | None = None
+
+    def clear(self) -> None:
+        clear_changes(self.fig)
+        self.count, self._last = 0, None
+
+    def add(self, change: Mapping[str, Any], now: float) -> bool:
+        """Mark ``change`` (made at its ``"at"``, else ``now``); True when it made a new marker, False when it
+        joined the last one."""
+        now = change.get("at", now)
+        last = self._last
+        if last is not None and last["field"] == change["field"] and now - last["at"] < DRAG_SECONDS:
+            last["at"] = now
+            text = self.describe({**change, "old": last["old"]})
+            change_markers(self.fig).patch({"text": [(self.count - 1, text)]})
+            return False
+        mark_change(self.fig, change["step"], self.describe(change), self.count)
+        self._last = {"field": change["field"], "old": change["old"], "at": now}
+        self.count += 1
+        return True
 
 
 def rows_to_columns(

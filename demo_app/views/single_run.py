@@ -8,6 +8,7 @@ session once and hands the result to the view of the running mode.
 from __future__ import annotations
 
 import io
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -23,15 +24,7 @@ from ..server.wall import WALL, wall_images
 from ..session.history import HistoryItem
 from ..session.imaging import timelapse_from_jpegs
 from ..session.state import SessionState
-from .charts import (
-    clear_changes,
-    column_key,
-    loss_figure,
-    loss_terms,
-    mark_change,
-    rows_to_columns,
-    show_lines,
-)
+from .charts import ChangeMarkers, column_key, loss_figure, loss_terms, rows_to_columns, show_lines
 from .loop import NewestFrames, in_background
 from .reach import PHONE_ONLY_CSS
 from .widgets import StyleStrength, clicks
@@ -164,8 +157,10 @@ class SingleRunView(param.Parameterized):
         self.enlarge.label = "Enlarge / zoom"
         self.timelapse_download.disabled = True
         self.sync_scrubber()
-        run_layers = [k for k, v in self.state.style_layers.items() if v > 0]
-        self._show_terms(loss_terms(nstcore.sort_layers(self.state.model, run_layers), self.state.run.styles))
+        state = self.state
+        layers = nstcore.sort_layers(state.model, [k for k, v in state.style_layers.items() if v > 0])
+        content = state.alpha > 0 and any(v > 0 for v in state.content_layers.values())
+        self._show_terms(loss_terms(layers, state.run.styles, content=content, tv=state.tv > 0))
         self._changes_drawn = 0
 
     def apply(self, handover: Handover) -> None:
@@ -315,6 +310,7 @@ class SingleRunView(param.Parameterized):
         self._chart_model = self.state.model
         self._terms = loss_terms(list(nstcore.layer_names(self._chart_model)), self.state.limits.max_styles)
         self._fig, self._source = loss_figure(self._terms)
+        self._markers = ChangeMarkers(self._fig, self.state.run.describe_change)
         self._show_terms(loss_terms([k for k, v in self.state.style_layers.items() if v > 0]))
 
     def _show_terms(self, shown: list[str]) -> None:
@@ -326,7 +322,7 @@ class SingleRunView(param.Parameterized):
         fig = self._fig
         self._shown_keys = [column_key(term) for term in shown if term in self._terms]
         show_lines(fig, self._source, self._shown_keys)
-        clear_changes(fig)
+        self._markers.clear()
         empty: dict[str, list[float]] = {"step": [], **{key: [] for key in self._shown_keys}}
         # both views of the run so far, as computed when each row arrived (with the weights of that moment)
         self._views_data: dict[str, dict[str, list[float]]] = {
@@ -360,14 +356,13 @@ class SingleRunView(param.Parameterized):
         self._title_view()
 
     def _mark_changes(self) -> None:
-        """A labelled marker on the chart for each change steered into the run since the last tick."""
+        """A labelled marker on the chart for each change steered into the run since the last tick (one for a
+        drag: see charts.ChangeMarkers)."""
         changes = self.state.run.changes
-        fig = self.chart.object
+        now = time.monotonic()
         while self._changes_drawn < len(changes):
-            change = changes[self._changes_drawn]
-            mark_change(fig, change["step"], self.state.run.describe_change(change), self._changes_drawn)
+            self.changes_marked += self._markers.add(changes[self._changes_drawn], now)
             self._changes_drawn += 1
-            self.changes_marked += 1
 
     def panel(self) -> pn.FlexBox:
         """The picture beside the chart while both fit (each at least ~300 px), stacked on a narrow screen."""
