@@ -81,9 +81,10 @@ def test_train_for_any_photo_uses_the_content_and_the_samples_and_becomes_the_in
         view.card.collapsed = False
         assert "1 sample photo," in view.body.objects[-2].object  # the content is a sample: the other one is added
         view._train()
-        assert state.error == "" and state.running and view.train.disabled
+        assert state.error == "" and state.running and view.train.disabled and view.note.object.startswith("Training")
         rows, frames = drain(state)
         assert state.error == "" and state.trained is not None and not view.train.disabled
+        assert view.note.object == ""  # the note about training went with it
         assert state.trained[1].generator == "hrnet"
         assert "One generator for 2 photos" in " ".join(state.notes)
         assert len(state.run.run_info["trained_on_photos_sha256"]) == 2

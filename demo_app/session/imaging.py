@@ -14,7 +14,7 @@ from PIL import Image
 
 import nstcore
 
-from .limits import Limits
+from .limits import MB, Limits
 
 THUMB_SIDE = 160
 PREVIEW_SIDE = 840  # 2x the 420 px preview pane: sharp on high-density screens
@@ -36,9 +36,9 @@ def prepare_image(data: bytes, name: str, limits: Limits) -> PreparedImage:
     """Check an upload against the server's limits, decode it at a reduced size, and encode what the page shows.
     Raises ``nstcore.ImageError`` with one sentence naming the file (``name``, already capped plain text)."""
     limit = limits.max_upload_mb
-    if len(data) > limit * 1024 * 1024:
+    if len(data) > limits.max_upload_bytes:
         raise nstcore.ImageError(
-            f"{name} is {len(data) / 2**20:.1f} MB, over the upload limit of {limit:g} MB; use a smaller file."
+            f"{name} is {len(data) / MB:.1f} MB, over the upload limit of {limit:g} MB; use a smaller file."
         )
     image = nstcore.load_image(data, max_pixels=limits.max_pixels, name=name, max_side=limits.upload_side)
     return PreparedImage(name, image, thumbnail(image), preview_jpeg(image), nstcore.file_sha256(data))
@@ -57,9 +57,9 @@ class PreparedMask:
 def prepare_mask(data: bytes, index: int, content_size: tuple[int, int], limits: Limits) -> PreparedMask:
     """Check a mask upload for style ``index`` (0-based) against the content image's (w, h) and the server's
     limits. Raises ``nstcore.ImageError`` with one sentence."""
-    if len(data) > limits.max_upload_mb * 1024 * 1024:
+    if len(data) > limits.max_upload_bytes:
         raise nstcore.ImageError(
-            f"Mask {index + 1} is {len(data) / 2**20:.1f} MB, over the upload limit of {limits.max_upload_mb:g} MB."
+            f"Mask {index + 1} is {len(data) / MB:.1f} MB, over the upload limit of {limits.max_upload_mb:g} MB."
         )
     mask = nstcore.load_mask(data, index + 1, content_size, limits.max_pixels)
     if mask.size != content_size:

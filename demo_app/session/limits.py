@@ -12,12 +12,15 @@ from typing import Any
 
 import nstcore
 
+MB = 1_000_000  # a megabyte as the drop zone (FilePond) shows it
+
 
 @dataclass(frozen=True)
 class Limits:
     """Every limit is enforced on the server; the page only mirrors them."""
 
-    # A phone photo is 3-12 MB; 20 MB leaves room for PNGs without letting one upload fill memory.
+    # A phone photo is 3-12 MB; 20 MB leaves room for PNGs without letting one upload fill memory. MB = 10**6 bytes,
+    # as the browser's drop zone counts them: one figure on the page, in sentences and in the docs (issue 24).
     max_upload_mb: float = 20.0
     # Decompression-bomb guard for uploads (same meaning and default as StyleConfig.max_image_pixels).
     max_pixels: int = nstcore.DEFAULT_MAX_PIXELS
@@ -83,7 +86,7 @@ class Limits:
 
     @property
     def max_upload_bytes(self) -> int:
-        return int(self.max_upload_mb * 1024 * 1024)
+        return int(self.max_upload_mb * MB)
 
     @classmethod
     def from_env(cls, **overrides: float | int | None) -> Limits:

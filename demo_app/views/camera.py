@@ -15,6 +15,8 @@ from __future__ import annotations
 import panel as pn
 import param
 
+from .reach import DROP_AREA_JS
+
 NO_CAMERA = "The webcam needs this page over HTTPS (or on localhost); upload a photo instead."
 
 
@@ -27,25 +29,9 @@ class CameraButton(pn.custom.JSComponent):
     mode = param.String(default="", doc="'phone', 'webcam' or 'none', as the browser decided.")
     reason = param.String(default=NO_CAMERA, doc="The line shown where no camera can be offered.")
 
-    _esm = """
-    function deepFind(root, selector) {
-      const hit = root.querySelector(selector);
-      if (hit) return hit;
-      for (const el of root.querySelectorAll("*")) {
-        if (el.shadowRoot) {
-          const found = deepFind(el.shadowRoot, selector);
-          if (found) return found;
-        }
-      }
-      return null;
-    }
-
-    function dropArea(target) {
-      const host = deepFind(document, "." + target);
-      const scope = host && (host.shadowRoot || host);
-      if (!scope) return {};
-      return {root: scope.querySelector(".filepond--root"), input: scope.querySelector("input.filepond--browser")};
-    }
+    _esm = (
+        DROP_AREA_JS
+        + """
 
     function phonePhoto(target) {
       const {input} = dropArea(target);
@@ -130,6 +116,7 @@ class CameraButton(pn.custom.JSComponent):
       el.append(take);
     }
     """
+    )
 
     _stylesheets = [
         """

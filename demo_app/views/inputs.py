@@ -14,11 +14,12 @@ import panel as pn
 from ..session.history import data_url
 from ..session.samples import DEFAULT_CONTENT, DEFAULT_STYLE, EXAMPLES, example_caption, example_thumb, sample_names
 from ..session.state import SessionState
+from ..session.text import file_label
 from .camera import CameraButton
 from .history import PictureButtons
 from .loop import decoder
 from .reach import PHONE_ONLY_CSS
-from .uploads import image_uploader
+from .uploads import UploadWatch, image_uploader
 
 UPLOADED = "(your upload)"  # the sample menus' entry while an upload is in use, so picking a sample again works
 
@@ -57,6 +58,10 @@ class InputsView:
             image_uploader(limit, f"upload-{role}", partial(self._uploaded, role), partial(self._refused, role), budget)
             for role in ("content", "style")
         )
+        # what the drop areas did in the browser: a refused file replaces any old error, a taken one clears it
+        self.watch = UploadWatch(targets=["upload-content", "upload-style"], width=0, height=0, margin=0)
+        self.watch.param.watch(lambda e: self._refused_in_browser(e.new), "refused")
+        self.watch.param.watch(lambda e: setattr(state, "error", ""), "taken")
         self.camera = CameraButton(target="upload-content", css_classes=["nst-camera"], margin=(4, 10))
         self.content_thumb = pn.pane.PNG(None, width=135, height=110, fixed_aspect=True)
         self.style_thumb = pn.pane.PNG(None, width=135, height=110, fixed_aspect=True)
@@ -121,6 +126,15 @@ class InputsView:
             partial(state.upload_failed, filename, "The upload"),
         )
 
+    def _refused_in_browser(self, refused: dict) -> None:
+        role = "content" if refused.get("target") == "upload-content" else "style"
+        name = str(refused.get("name", ""))
+        if int(refused.get("size") or 0) > self.state.limits.max_upload_bytes:
+            self.state.upload_too_large(name, f"The {role} upload")
+        else:
+            what = file_label(name, f"The {role} upload")
+            self.state.error = f"{what} is not a picture this page takes; use a JPEG, PNG, WebP, BMP, TIFF or GIF file."
+
     def _refused(self, role: str, filename: str, size: int) -> None:
         self.state.upload_too_large(filename, f"The {role} upload")
 
@@ -144,6 +158,7 @@ class InputsView:
             caption("<b>Try an example</b>: one click loads the pair and runs it (Quick)"),
             self.examples,
             pn.Row(pn.Column(self.content_sample, self.content_thumb), pn.Column(self.style_sample, self.style_thumb)),
+            self.watch,
             caption("Your own content image"),
             self.camera,
             self.content_upload,

@@ -41,6 +41,9 @@ TRAIN_HELP = (
 )
 
 
+TRAINING_NOTE = "Training: the main picture shows your photo through the generator as it learns."
+
+
 class InstantView(LazyCard):
     """The card's widgets for one session (built when the card is first opened)."""
 
@@ -104,7 +107,7 @@ class InstantView(LazyCard):
         ]
         self.state.param.watch(lambda e: self._refresh(), "trained_version")
         self.state.param.watch(lambda e: self._use_content(), "images_version")
-        self.state.param.watch(lambda e: setattr(self.train, "disabled", bool(e.new)), "running")
+        self.state.param.watch(self._running, "running")
         self.train.disabled = self.state.running
         self._refresh()
 
@@ -136,7 +139,12 @@ class InstantView(LazyCard):
 
     def _train(self) -> None:
         if self.state.start_training():
-            self.note.object = "Training: the main picture shows your photo through the generator as it learns."
+            self.note.object = TRAINING_NOTE
+
+    def _running(self, event: param.parameterized.Event) -> None:
+        self.train.disabled = bool(event.new)
+        if not event.new and self.note.object == TRAINING_NOTE:  # a note about a state that has ended goes with it
+            self.note.object = ""
 
     def _photo_uploaded(self, filename: str, data: bytes) -> None:
         state = self.state

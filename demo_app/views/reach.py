@@ -33,3 +33,27 @@ def with_focus_ring(*objects: Any) -> None:
         for widget in layout.select(pn.widgets.Widget):
             if FOCUS_CSS not in widget.stylesheets:
                 widget.stylesheets = [*widget.stylesheets, FOCUS_CSS]
+
+
+# Finds a drop area (Panel's FileDropper, by its CSS class) through the page's shadow roots: {root, input} of its
+# FilePond, or {} while it is not drawn. Shared by the components that talk to FilePond (camera, upload watch).
+DROP_AREA_JS = """
+function deepFind(root, selector) {
+  const hit = root.querySelector(selector);
+  if (hit) return hit;
+  for (const el of root.querySelectorAll("*")) {
+    if (el.shadowRoot) {
+      const found = deepFind(el.shadowRoot, selector);
+      if (found) return found;
+    }
+  }
+  return null;
+}
+
+function dropArea(target) {
+  const host = deepFind(document, "." + target);
+  const scope = host && (host.shadowRoot || host);
+  if (!scope) return {};
+  return {root: scope.querySelector(".filepond--root"), input: scope.querySelector("input.filepond--browser")};
+}
+"""

@@ -7,10 +7,12 @@ import itertools
 from collections.abc import Callable
 
 import panel as pn
+import param
 
 import nstcore
 
 from ..jobs.gate import Refused, UploadBudget
+from .reach import DROP_AREA_JS
 
 _keys = itertools.count(1)
 
@@ -41,8 +43,9 @@ class Uploader(pn.widgets.FileDropper):
         budget: UploadBudget | None = None,
         **params,
     ) -> None:
-        # FilePond reads "KB" as 1000 bytes; round up so a file just under the server's limit is never refused.
-        params.setdefault("max_file_size", f"{max_bytes // 1000 + 1}KB")
+        # FilePond reads "KB" as 1000 bytes (the limits count MB as 10**6 too, so it shows the server's figure);
+        # round up so a file just under the server's limit is never refused.
+        params.setdefault("max_file_size", f"{-(-max_bytes // 1000)}KB")
         super().__init__(chunk_size=self.CHUNK_BYTES, multiple=False, **params)
         self._max_bytes, self._on_file, self._on_refused = max_bytes, on_file, on_refused
         self._received: dict[str, int] = {}
@@ -109,4 +112,45 @@ def image_uploader(
         on_file=on_file,
         on_refused=on_refused,
         budget=budget,
+    )
+
+
+class UploadWatch(pn.custom.JSComponent):
+    """Tells the server what the drop areas with CSS classes ``targets`` did in the browser: a file FilePond
+    refused before sending it (too large, wrong type: ``refused`` = {target, name, size, n}) and every file it took
+    (``taken`` counts them). Without it a refused file left the previous error on the page beside the drop area's
+    own message, and a new upload did not clear an old error until it had arrived (issue 24)."""
+
+    targets = param.List(default=[], item_type=str)
+    refused = param.Dict(default={})
+    taken = param.Integer(default=0)
+
+    _esm = (
+        DROP_AREA_JS
+        + """
+    export function render({ model, el }) {
+      let count = 0;
+      const hooked = new Set();
+      const hook = () => {
+        for (const target of model.targets) {
+          if (hooked.has(target)) continue;
+          const {root} = dropArea(target);
+          const pond = root && window.FilePond ? window.FilePond.find(root) : null;
+          if (!pond) continue;
+          hooked.add(target);
+          pond.on("addfile", (error, file) => {
+            if (error) {
+              count += 1;
+              model.refused = {target, name: String(file.filename || ""), size: file.fileSize || 0, n: count};
+            } else {
+              model.taken = model.taken + 1;
+            }
+          });
+        }
+        if (hooked.size < model.targets.length) setTimeout(hook, 500);
+      };
+      hook();
+      el.style.display = "none";
+    }
+    """
     )
