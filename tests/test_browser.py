@@ -6,6 +6,7 @@ import io
 import re
 import time
 
+import numpy as np
 import pytest
 from browser import ARTIFACTS, chromium, open_card, open_dashboard, served_dashboard
 from browser import wait_until as _wait
@@ -156,7 +157,14 @@ def test_three_variant_comparison_fills_the_grid(browser, url) -> None:
     _wait(lambda: not dashboard.compare.zoom_button.disabled, timeout=30)  # the cells' PNGs are ready
     assert page.locator(".nst-cell-download").count() == 3
     page.locator(".nst-zoom-cells button").click()  # every cell at full size, zooming together
-    _wait(lambda: len(dashboard.compare.zoomed.objects) == 3 and dashboard.compare.zoomed.visible)
+    _wait(lambda: dashboard.compare.zoomed.visible)
+    figures = page.locator(".nst-zoomed .bk-Figure")
+    figures.nth(2).wait_for(timeout=10_000)
+    assert figures.count() == 3
+    for i in range(3):  # each shows its picture (in a FlexBox they were empty bands with a toolbar's dots)
+        shot = np.asarray(Image.open(io.BytesIO(figures.nth(i).screenshot())).convert("L"), dtype=float)
+        height, width = shot.shape
+        assert shot[height // 3 : 2 * height // 3, width // 4 : 3 * width // 4].std() > 10, i
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "dashboard-compare.png"), full_page=True)
     context.close()

@@ -26,6 +26,7 @@ from .widgets import clicks, plain_text, set_text
 from .zoom import rgba_planes, zoom_figures
 
 ZOOM_LABEL = "Zoom all cells together"
+ZOOM_CELL_MAX = 640  # px: a zoomed cell grows with the screen up to this
 VIEW_TITLES = {
     "total": "Total loss per variant (weighted, log scale)",
     "content": "Content term per variant (÷ α, log scale)",
@@ -115,7 +116,7 @@ class CompareView(pn.viewable.Viewer):
         self._cell_downloads: list[pn.widgets.FileDownload] = []
         self.zoom_button = pn.widgets.Button(label=ZOOM_LABEL, disabled=True, width=220, css_classes=["nst-zoom-cells"])
         self.zoom_button.on_click(clicks(self._zoom))
-        self.zoomed = pn.FlexBox(visible=False, sizing_mode="stretch_width", css_classes=["nst-zoomed"])
+        self.zoomed = pn.Column(visible=False, sizing_mode="stretch_width", css_classes=["nst-zoomed"])
         self._cells: list[pn.pane.JPG] = []
         self._keys: list[str] = []
         self._source: Any = None  # the chart's ColumnDataSource, made per comparison
@@ -311,7 +312,11 @@ class CompareView(pn.viewable.Viewer):
             return
 
         def show(planes: list) -> None:
-            self.zoomed.objects = [pn.pane.Bokeh(f) for f in zoom_figures(planes, labels)]
+            # A grid of up to three columns that share the width (each figure scales with it): in a FlexBox the
+            # Bokeh figures were laid out empty, only their toolbars' dots showed (issue 24).
+            figures = zoom_figures(planes, labels, width=ZOOM_CELL_MAX, scale=True)
+            panes = [pn.pane.Bokeh(f, sizing_mode="stretch_width") for f in figures]
+            self.zoomed.objects = [pn.GridBox(*panes, ncols=min(len(panes), 3), sizing_mode="stretch_width")]
             self.zoomed.visible = True
             self.zoom_button.label = "Close the zoom view"
 
