@@ -133,6 +133,9 @@ def test_midrun_screenshot_with_sample_images(page) -> None:
     page.get_by_text("Stopped at step").wait_for(timeout=30_000)
 
 
+LONG_LABEL = "style conv1_1+conv2_1+conv3_1, a label longer than its cell"
+
+
 def test_three_variant_comparison_fills_the_grid(browser, url) -> None:
     context, page, dashboard = _open(browser, url)
     state = dashboard.state
@@ -141,6 +144,7 @@ def test_three_variant_comparison_fills_the_grid(browser, url) -> None:
     page.locator(".add-variant button").click()  # the pooling preset has 2 rows; a third one
     _wait(lambda: len(state.variants) == 3)
     page.locator(".variants-table").get_by_text("variant 3").wait_for(timeout=10_000)
+    state.variants = [*state.variants[:2], {**state.variants[2], "label": LONG_LABEL}]
     run = page.get_by_role("button", name="▶ Run comparison", exact=True)  # the one Run follows the open tab
     run.click()
     _wait(lambda: dashboard.compare.cells_filled == 3, timeout=60)
@@ -151,8 +155,13 @@ def test_three_variant_comparison_fills_the_grid(browser, url) -> None:
     assert cells.count() == 3
     for i in range(3):
         assert (cells.nth(i).get_attribute("src") or "").startswith("data:image/jpeg")
-    for label in ("avg pooling", "max pooling", "variant 3"):
+    for label in ("avg pooling", "max pooling", LONG_LABEL):
         page.locator(".nst-cell").get_by_text(label).wait_for(timeout=5_000)
+    # every label in full: not clipped, and above its PNG button, never under it
+    text = page.locator(".nst-cell").nth(2).get_by_text(LONG_LABEL)
+    assert text.evaluate("e => e.scrollWidth <= e.clientWidth + 1 && e.scrollHeight <= e.clientHeight + 1")
+    button = page.locator(".nst-cell").nth(2).locator(".nst-cell-download")
+    assert text.bounding_box()["y"] + text.bounding_box()["height"] <= button.bounding_box()["y"] + 1
     page.get_by_text(re.compile(r"Done: 40 steps|Stopped")).wait_for(timeout=60_000)
     _wait(lambda: not dashboard.compare.zoom_button.disabled, timeout=30)  # the cells' PNGs are ready
     assert page.locator(".nst-cell-download").count() == 3

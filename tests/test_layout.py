@@ -77,3 +77,29 @@ def test_the_download_button_says_how_big_the_result_is() -> None:
     finally:
         state.close()
         state.wait(30)
+
+
+def test_the_comparison_table_reads_like_the_page_and_marks_what_differs() -> None:
+    """Issue 24: β showed as "10,000,000.C", ratios as "a/b = 1e-04", layer lists were cut and an empty blend column
+    took the width. Numbers use the page's notation (1.0e+6), α/β is a column of its own, long text wraps, a column
+    empty in every row is hidden, and the fields the variants differ in are highlighted."""
+    from bokeh.models.widgets.tables import ScientificFormatter
+
+    from demo_app.views.compare import differing
+
+    state = SessionState(Backend(weights="random", device_name="cpu"), Limits())
+    dashboard = Dashboard(state)
+    state.load_preset("ratio")
+    table = dashboard.compare.table
+    frame = table.value
+    assert list(frame.columns[:5]) == ["label", "alpha", "beta", "ratio", "tv"]
+    assert frame["ratio"].tolist() == [a / b for a, b in zip(frame["alpha"], frame["beta"])]
+    assert table.titles["ratio"] == "α/β" and table.titles["beta"] == "β"
+    assert all(isinstance(table.formatters[n], ScientificFormatter) for n in ("alpha", "beta", "ratio", "tv"))
+    assert table.formatters["style_layers"] == {"type": "textarea"}
+    assert table.hidden_columns == ["style_blend"]  # one style image: no blend
+    styles = differing(frame)  # what the table's Styler applies
+    assert "background-color" in styles["beta"][0] and "background-color" in styles["ratio"][0]  # they differ
+    assert styles["pooling"][0] == "" and styles["label"][0] == ""  # the same in every row; labels always differ
+    table.value = frame.assign(alpha=[2.0] * len(frame))  # an edit through the table reaches the state
+    assert [row["alpha"] for row in state.variants] == [2.0] * len(frame) and "ratio" not in state.variants[0]

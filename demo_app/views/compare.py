@@ -14,6 +14,7 @@ from typing import Any
 import pandas as pd
 import panel as pn
 import param
+from bokeh.models.widgets.tables import ScientificFormatter
 
 import nstcore
 from nstcore.config import PreserveColors
@@ -27,6 +28,8 @@ from .zoom import rgba_planes, zoom_figures
 
 ZOOM_LABEL = "Zoom all cells together"
 ZOOM_CELL_MAX = 640  # px: a zoomed cell grows with the screen up to this
+LABEL_STYLE = {"font-size": "13px", "overflow-wrap": "anywhere"}
+CELL_BASIS, CELL_MAX = 320, 480  # px: a grid cell's width to start from and at most (the row shares the rest)
 VIEW_TITLES = {
     "total": "Total loss per variant (weighted, log scale)",
     "content": "Content term per variant (÷ α, log scale)",
@@ -60,25 +63,67 @@ COMPARE_HELP = (
 )
 
 
+# The table's headers and numbers as the rest of the page writes them (1.0e+6, α/β); text columns wrap, so a layer
+# list is read in full (it was cut to "conv1_1:1,conv2_1:1,conv3_1:1,conv4_1").
+TITLES = {
+    "alpha": "α",
+    "beta": "β",
+    "ratio": "α/β",
+    "tv": "TV",
+    "content_layers": "content layers",
+    "style_layers": "style layers",
+    "preserve_colors": "keep colours",
+    "style_blend": "blend",
+}
+WRAPPED = ("label", "content_layers", "style_layers")
+
+
+def table_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """The table's rows: the variants' fields and the α/β each one makes (read-only)."""
+    frame = pd.DataFrame(rows, columns=COLUMNS)
+    ratio = [a / b if b else float("inf") for a, b in zip(frame["alpha"], frame["beta"])]
+    frame.insert(COLUMNS.index("beta") + 1, "ratio", ratio)
+    return frame
+
+
+def differing(frame: pd.DataFrame) -> pd.DataFrame:
+    """CSS per cell: the fields whose values differ between the variants are highlighted (what the grid compares)."""
+    styles = pd.DataFrame("", index=frame.index, columns=frame.columns)
+    for column in frame.columns:
+        if column != "label" and frame[column].astype(str).nunique() > 1:
+            styles[column] = "background-color: rgba(230, 159, 0, 0.25); font-weight: 600"
+    return styles
+
+
 def variants_table(frame: pd.DataFrame) -> pn.widgets.Tabulator:
     """The editable table of a comparison's variants (one row each)."""
-    return pn.widgets.Tabulator(
+    table = pn.widgets.Tabulator(
         frame,
         show_index=False,
         layout="fit_data_stretch",
         sizing_mode="stretch_width",
         height=260,
-        # wide enough for "style conv1_1..conv5_1" (the label column was cut to "style conv1_" on every row)
-        widths={"label": 190, "style_layers": 260, "content_layers": 130},
+        titles=TITLES,
+        widths={"label": 190, "style_layers": 380, "content_layers": 130},  # five layers "conv1_1:1,…" in full
+        formatters={
+            **{name: ScientificFormatter(precision=1, power_limit_high=4, power_limit_low=-2) for name in NUMBERS},
+            **{name: {"type": "textarea"} for name in WRAPPED},
+        },
         editors={
             "pooling": {"type": "list", "values": ["avg", "max"]},
             "preserve_colors": {"type": "list", "values": list(nstcore.literal_choices(PreserveColors))},
             "alpha": {"type": "number"},
             "beta": {"type": "number"},
             "tv": {"type": "number"},
+            "ratio": None,
         },
         css_classes=["variants-table"],
     )
+    table.style.apply(differing, axis=None)
+    return table
+
+
+NUMBERS = ("alpha", "beta", "ratio", "tv")
 
 
 class CompareView(pn.viewable.Viewer):
@@ -104,9 +149,10 @@ class CompareView(pn.viewable.Viewer):
         self.add.on_click(clicks(state.add_variant))
         self.remove.on_click(clicks(state.remove_variant))
         self.table = variants_table(self._frame())
+        self._from_state()
         self.table.param.watch(self._edited, "value")
         state.param.watch(self._from_state, "variants")
-        self.grid = pn.GridBox(ncols=4, sizing_mode="stretch_width")
+        self.grid = pn.FlexBox(sizing_mode="stretch_width", flex_wrap="wrap")
         self.chart_view = pn.widgets.RadioButtonGroup(
             options=list(VIEW_TITLES), value="total", color="light", css_classes=["nst-compare-view"]
         )
@@ -141,20 +187,23 @@ class CompareView(pn.viewable.Viewer):
 
     # -- table <-> state ------------------------------------------------------------------------------------------
     def _frame(self) -> pd.DataFrame:
-        return pd.DataFrame(self.state.variants, columns=COLUMNS)
+        return table_frame(self.state.variants)
 
     def _from_state(self, event: param.parameterized.Event | None = None) -> None:
         if not self._syncing:
             self._syncing = True
             try:
-                self.table.value = self._frame()
+                frame = self._frame()
+                # a column empty in every row (e.g. blend with one style image) takes no width
+                self.table.hidden_columns = [c for c in ("style_blend",) if not frame[c].astype(str).str.strip().any()]
+                self.table.value = frame
             finally:
                 self._syncing = False
 
     def _edited(self, event: param.parameterized.Event) -> None:
         if self._syncing:
             return
-        rows = event.new.to_dict(orient="records")
+        rows = event.new.drop(columns=["ratio"], errors="ignore").to_dict(orient="records")
         for i, row in enumerate(rows):
             row["label"] = nstcore.clean_label(row.get("label"), f"variant {i + 1}")
             for key in ("alpha", "beta", "tv"):
@@ -187,7 +236,7 @@ class CompareView(pn.viewable.Viewer):
         """A comparison began: one empty cell and one chart line per variant."""
         self._frames_encoder.reset()
         labels = list(self.state.labels)
-        self._cells = [pn.pane.JPG(None, width=200, height=160, fixed_aspect=True, embed=True) for _ in labels]
+        self._cells = [pn.pane.JPG(None, sizing_mode="scale_width", embed=True) for _ in labels]
         self._cell_pngs = []
         self._cell_downloads = [
             pn.widgets.FileDownload(
@@ -201,12 +250,16 @@ class CompareView(pn.viewable.Viewer):
             )
             for i in range(len(labels))
         ]
+        # Each cell as wide as the screen allows (two to four a row on a laptop or projector, one on a phone), its
+        # label in full under it, wrapped (the PNG button once covered "style conv1_1+conv2_").
         self.grid.objects = [
             pn.Column(
                 cell,
-                pn.Row(plain_text(label, styles={"font-size": "12px"}, width=120), download),
+                plain_text(label, styles=LABEL_STYLE, sizing_mode="stretch_width"),
+                download,
                 css_classes=["nst-cell"],
                 margin=4,
+                styles={"flex": f"1 1 {CELL_BASIS}px", "max-width": f"{CELL_MAX}px"},
             )
             for cell, label, download in zip(self._cells, labels, self._cell_downloads)
         ]
