@@ -33,7 +33,7 @@ def test_a_script_named_label_is_text_in_every_compare_pane_and_the_status() -> 
     try:
         state.param.update(size=32, steps=2, preview_every=0, precision="fp32")
         state.load_preset("pooling")
-        state.variants = [{**row, "label": f"{SCRIPT} {i}"} for i, row in enumerate(state.variants)]
+        state.variants = [{**row, "label": f"{SCRIPT} \"' {i}"} for i, row in enumerate(state.variants)]
         assert state.start_compare(), state.error
         dashboard.compare.started()
         state.compare_shared = {SCRIPT: 1}  # what a loaded comparison file could name
@@ -44,6 +44,9 @@ def test_a_script_named_label_is_text_in_every_compare_pane_and_the_status() -> 
         markup += page_markup(dashboard.status)
         assert sum("onerror" in text for text in markup) >= 3  # the labels, the note and the status are there ...
         assert not any("<img src=x" in text for text in markup), [t for t in markup if "<img src=x" in t]  # ... as text
+        # the cells' alt texts go into the tag as Panel writes them (a repr): no quote or bracket may reach it raw
+        alts = [cell.alt_text for cell in dashboard.compare._cells]
+        assert alts and all(not set("<>\"'") & set(alt) and "onerror" in alt for alt in alts), alts
     finally:
         state.close()
         state.wait(30)

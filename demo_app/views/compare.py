@@ -21,6 +21,7 @@ from nstcore.config import PreserveColors
 
 from ..jobs.scheduler import Handover
 from ..session.state import SessionState
+from ..session.text import as_html
 from .charts import column_key, loss_figure, rows_to_columns, term_weights
 from .loop import NewestFrames, in_background
 from .widgets import clicks, plain_text, set_text
@@ -236,7 +237,11 @@ class CompareView(pn.viewable.Viewer):
         """A comparison began: one empty cell and one chart line per variant."""
         self._frames_encoder.reset()
         labels = list(self.state.labels)
-        self._cells = [pn.pane.JPG(None, sizing_mode="scale_width", embed=True) for _ in labels]
+        self._cells = [
+            # Panel writes alt_text into the tag as a Python repr, not HTML-escaped: a label's quotes are escaped here
+            pn.pane.JPG(None, sizing_mode="scale_width", embed=True, alt_text=f"Result of {as_html(label, 80)}")
+            for label in labels
+        ]
         self._cell_pngs = []
         self._cell_downloads = [
             pn.widgets.FileDownload(

@@ -21,7 +21,7 @@ from .controls import RUN_LENGTH_LABELS, ControlsView
 from .history import HistoryView
 from .inputs import UPLOADED, InputsView
 from .instant import InstantView
-from .reach import with_focus_ring
+from .reach import PageFixes, with_focus_ring
 from .single_run import PREVIEW_WIDTH, SingleRunView
 from .styles import StylesView
 from .widgets import Views, clicks, plain_text, set_text
@@ -194,6 +194,7 @@ class Dashboard(pn.viewable.Viewer):
         with_focus_ring(buttons, self.tabs.bar, self.tabs.views[0], self.compare, self.history)
         return [
             pn.Column(
+                PageFixes(width=0, height=0, margin=0),
                 self.banner,
                 self.error_box,
                 self.note_box,

@@ -188,7 +188,9 @@ class HistoryView(pn.viewable.Viewer):
         )
         self.compare_button.on_click(clicks(self._compare_runs))
         self.pick.param.watch(lambda e: setattr(self.compare_button, "disabled", not 2 <= len(e.new) <= 8), "value")
-        self.side_by_side = pn.pane.PNG(None, sizing_mode="scale_width", max_width=1000, visible=False)
+        self.side_by_side = pn.pane.PNG(
+            None, sizing_mode="scale_width", max_width=1000, visible=False, alt_text="The chosen results side by side"
+        )
         self._side_png: bytes | None = None
         self._side_json: str | None = None
         self.side_png_download = pn.widgets.FileDownload(

@@ -63,8 +63,8 @@ class InputsView:
         self.watch.param.watch(lambda e: self._refused_in_browser(e.new), "refused")
         self.watch.param.watch(lambda e: setattr(state, "error", ""), "taken")
         self.camera = CameraButton(target="upload-content", css_classes=["nst-camera"], margin=(4, 10))
-        self.content_thumb = pn.pane.PNG(None, width=135, height=110, fixed_aspect=True)
-        self.style_thumb = pn.pane.PNG(None, width=135, height=110, fixed_aspect=True)
+        self.content_thumb = pn.pane.PNG(None, width=135, height=110, fixed_aspect=True, alt_text="The content image")
+        self.style_thumb = pn.pane.PNG(None, width=135, height=110, fixed_aspect=True, alt_text="The style image")
         state.param.watch(lambda *_: self.refresh_thumbs(), ["images_version"])
         self.examples = self._examples("nst-example", "nst-examples")
         # On a phone the sidebar comes after the result, screens down: the examples are repeated above the picture.

@@ -73,7 +73,9 @@ class InstantView(LazyCard):
         )
         self.train.on_click(clicks(self._train))
         photos = len(self.state.training_photos()) - 1 if self.state.content_image is not None else 0
-        self.result = pn.pane.JPG(None, width=270, css_classes=["nst-instant-result"])
+        self.result = pn.pane.JPG(
+            None, width=270, css_classes=["nst-instant-result"], alt_text="The photo in the instant style"
+        )
         self.note = pn.pane.HTML("", styles={"font-size": "12px"}, margin=(0, 10))
         self.result_download = pn.widgets.FileDownload(
             callback=lambda: io.BytesIO(self._result or b""),

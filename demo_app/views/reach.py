@@ -57,3 +57,44 @@ function dropArea(target) {
   return {root: scope.querySelector(".filepond--root"), input: scope.querySelector("input.filepond--browser")};
 }
 """
+
+
+class PageFixes(pn.custom.JSComponent):
+    """What the page template leaves out for keyboards and screen readers (issue 24): a "Skip to Run" link as the
+    first Tab stop (the sidebar's thirty controls came first), a name for the template's theme switch, and list
+    semantics off the template's sidebar ``<ul>`` (it holds a div, not list items). Renders nothing itself."""
+
+    _esm = (
+        DROP_AREA_JS
+        + """
+    export function render({ el }) {
+      el.style.display = "none";
+      if (!document.querySelector(".nst-skip")) {
+        const skip = document.createElement("a");
+        skip.href = "#";
+        skip.className = "nst-skip";
+        skip.textContent = "Skip to Run";
+        skip.style.cssText = "position:fixed;left:8px;top:-60px;z-index:10000;padding:8px 14px;background:#0072b5;" +
+          "color:#fff;font:600 15px system-ui,sans-serif;border-radius:4px;outline:3px solid #f0a000;";
+        skip.addEventListener("focus", () => { skip.style.top = "8px"; });
+        skip.addEventListener("blur", () => { skip.style.top = "-60px"; });
+        skip.addEventListener("click", (event) => {
+          event.preventDefault();
+          const host = deepFind(document, ".nst-run");
+          const button = host && (host.shadowRoot || host).querySelector("button");
+          if (button) button.focus();
+        });
+        document.body.prepend(skip);
+      }
+      const fix = () => {
+        const theme = document.getElementById("theme-switch");
+        if (theme && !theme.getAttribute("aria-label")) theme.setAttribute("aria-label", "Dark theme");
+        for (const list of document.querySelectorAll("ul.nav")) {
+          if ([...list.children].some((child) => child.tagName !== "LI")) list.setAttribute("role", "none");
+        }
+      };
+      fix();
+      setTimeout(fix, 1000);
+    }
+    """
+    )

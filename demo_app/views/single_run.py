@@ -58,6 +58,7 @@ class SingleRunView(param.Parameterized):
             min_width=200,
             fixed_aspect=True,
             css_classes=["nst-preview"],
+            alt_text="The picture: the content image before a run, then the result as it forms",
             embed=True,
         )
         self._build_result_widgets()

@@ -183,9 +183,21 @@ class StylesView(LazyCard):
         if count > 1:
             for index in range(count):
                 prepared = state.style_image if index == 0 else state.extra_styles[index - 1]
-                thumb = pn.pane.PNG(prepared.thumb_png if prepared else None, width=48, height=48, fixed_aspect=True)
+                thumb = pn.pane.PNG(
+                    prepared.thumb_png if prepared else None,
+                    width=48,
+                    height=48,
+                    fixed_aspect=True,
+                    alt_text=f"Style image {index + 1}",
+                )
                 region = state.masks.get(index)
-                shown = pn.pane.PNG(region.overlay_png if region else None, width=48, height=48, fixed_aspect=True)
+                shown = pn.pane.PNG(
+                    region.overlay_png if region else None,
+                    width=48,
+                    height=48,
+                    fixed_aspect=True,
+                    alt_text=f"Region of style {index + 1}",
+                )
                 slider = pn.widgets.FloatSlider(
                     label=f"Style {index + 1} weight",
                     start=0.0,
