@@ -195,3 +195,15 @@ def start_small_run(page, steps: int = 5000, size_key: str = "") -> None:
     box.press("Enter")
     page.wait_for_timeout(500)
     page.get_by_role("button", name="▶ Run", exact=True).click()
+
+
+def serious_violations(page) -> list[str]:
+    """axe-core's serious and critical findings on ``page`` (shadow roots included), one line each."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    found = Axe().run(page).response["violations"]
+    return [
+        f"{v['impact']} {v['id']}: {v['help']} ({len(v['nodes'])}: {v['nodes'][0]['target']})"
+        for v in found
+        if v["impact"] in ("serious", "critical")
+    ]

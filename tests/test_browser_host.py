@@ -7,7 +7,15 @@ import io
 
 import pytest
 import zxingcpp
-from browser import ARTIFACTS, chromium, open_dashboard, served_dashboard, start_small_run, wait_until
+from browser import (
+    ARTIFACTS,
+    chromium,
+    open_dashboard,
+    serious_violations,
+    served_dashboard,
+    start_small_run,
+    wait_until,
+)
 from PIL import Image
 
 from demo_app.jobs.backend import Backend
@@ -89,6 +97,7 @@ def test_the_wall_shows_only_what_was_shared_live_and_keeps_forty(browser, url) 
     wall.wait_for_timeout(2500)
     assert wall.locator(".nst-wall-item").count() == 1
     wall.locator(".nst-wall-item figcaption").get_by_text("<i>Ana</i>").wait_for(timeout=5_000)  # text, not markup
+    assert serious_violations(wall) == []  # axe-core on the projected wall
     assert wall.locator("i", has_text="Ana").count() == 0
     assert [e.session_id for e in WALL.entries()] == [dash_b.state.session_id]  # A's result never reached it
     ARTIFACTS.mkdir(exist_ok=True)

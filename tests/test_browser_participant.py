@@ -6,7 +6,16 @@ test-artifacts/ for a person to look at."""
 from __future__ import annotations
 
 import pytest
-from browser import ARTIFACTS, chromium, open_card, open_dashboard, served_dashboard, start_small_run, wait_until
+from browser import (
+    ARTIFACTS,
+    chromium,
+    open_card,
+    open_dashboard,
+    serious_violations,
+    served_dashboard,
+    start_small_run,
+    wait_until,
+)
 from PIL import Image
 
 from demo_app.jobs.backend import Backend
@@ -344,3 +353,33 @@ def test_a_phone_page_has_examples_above_the_picture_touch_sized_controls_and_no
     found = page.evaluate(OVERFLOW_JS)
     assert found["scroll"] <= found["width"] and found["out"] == [], found
     context.close()
+
+
+@pytest.mark.parametrize("name", ["laptop", "phone"])
+def test_keyboards_and_screen_readers_find_their_way(browser, url, name) -> None:
+    """Issue 24: Run was the 32nd Tab stop; layer switches were unnamed divs and their sliders unlabelled; axe-core
+    found serious and critical violations. Now the first Tab stop skips to Run, a layer switch is a switch named by
+    its layer, its slider keeps the focus while its value changes, and axe-core finds nothing serious."""
+    context, page, dashboard = _open(browser, url, VIEWPORTS[name])
+    state = dashboard.state
+    page.locator(".layer-conv1_1").first.wait_for(timeout=15_000)
+    page.wait_for_timeout(500)
+    assert serious_violations(page) == []
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "Skip to Run"
+    page.keyboard.press("Enter")
+    focused = page.evaluate(FOCUSED_JS)
+    assert focused["tag"] == "BUTTON" and focused["text"] == "▶ Run", focused
+    switch = page.get_by_role("switch", name="conv1_1", exact=True)
+    switch.click()
+    wait_until(lambda: "conv1_1" not in state.style_layers)
+    switch.press("Space")
+    wait_until(lambda: state.style_layers.get("conv1_1") == 1.0)
+    weight = page.locator(".layer-conv1_1 input[type=range]")
+    weight.focus()
+    for _ in range(5):
+        weight.press("ArrowRight")
+    wait_until(lambda: state.style_layers.get("conv1_1") == 1.25)
+    assert page.evaluate(FOCUSED_JS)["type"] == "range"  # the slider kept the focus (rows are updated, not rebuilt)
+    context.close()
+

@@ -14,9 +14,10 @@ from ..session.config_params import field_range
 from ..session.state import SessionState
 from ..session.text import as_html, file_label
 from .inputs import caption
+from .layers import LayerRows
 from .loop import in_background
 from .uploads import Uploader
-from .widgets import LayerRows, LogSlider, StyleStrength
+from .widgets import LogSlider, StyleStrength
 
 RUN_LENGTH_LABELS = {"quick": "Quick (~20 s)", "full": "Full"}
 

@@ -12,11 +12,8 @@ from typing import Any
 import panel as pn
 import param
 
-import nstcore
-
 from ..session.config_params import field_metadata, field_range
 from ..session.text import as_html
-from .reach import with_focus_ring
 
 
 def plain_text(text: object = "", **params: Any) -> pn.pane.HTML:
@@ -236,98 +233,6 @@ class StyleStrength(pn.viewable.Viewer):
 
     def __panel__(self) -> pn.viewable.Viewable:
         return self.slider
-
-
-class LayerRows(pn.viewable.Viewer):
-    """One row per conv layer: an on/off switch and a weight slider, bound to a ``{layer: weight}`` parameter.
-
-    The paper's layers are shown; the other conv layers appear with "show all layers". A layer switched off keeps
-    its slider position and is sent as weight 0 (it stays available to a running job).
-    """
-
-    def __init__(
-        self, state: param.Parameterized, name: str, layer_names: Callable[[], list[str]], featured: tuple[str, ...]
-    ) -> None:
-        super().__init__()
-        self._state, self._name, self._names, self._featured = state, name, layer_names, featured
-        self._syncing = False
-        self.show_all = pn.widgets.Checkbox(label="show all conv layers", value=False)
-        self.show_all.param.watch(lambda e: self._apply_visibility(), "value")
-        self._rows = pn.Column(margin=0)
-        self._widgets: dict[str, tuple[pn.widgets.Switch, pn.widgets.FloatSlider, pn.Row]] = {}
-        self._build()
-        state.param.watch(self._from_state, name)
-        state.param.watch(lambda e: self._build(), "model")
-
-    def _shown(self, weights: dict[str, float]) -> list[str]:
-        return [
-            layer
-            for layer in self._names()
-            if self.show_all.value or layer in self._featured or weights.get(layer, 0.0) > 0
-        ]
-
-    def _build(self) -> None:
-        """Rows for the layers on show only: 16 rows of widgets per page for VGG19 cost a page load ~0.1 s of the
-        event loop that every visitor shares; the others are made when "show all" asks for them."""
-        weights = getattr(self._state, self._name)
-        self._widgets = {}
-        rows = []
-        for layer in self._shown(weights):
-            on = weights.get(layer, 0.0) > 0
-            switch = pn.widgets.Switch(value=on, width=40, margin=(22, 5, 0, 10))
-            hint = nstcore.layer_hint(layer)
-            slider = pn.widgets.FloatSlider(
-                label=f"{layer} · {hint}" if hint else layer,
-                start=0.0,
-                end=2.0,
-                step=0.05,
-                value=weights.get(layer, 1.0) or 1.0,
-                width=200,
-                disabled=not on,
-            )
-            switch.param.watch(self._to_state, "value")
-            slider.param.watch(self._to_state, "value")
-            with_focus_ring(switch, slider)
-            row = pn.Row(switch, slider, margin=0, css_classes=["layer-row", f"layer-{layer}"])
-            self._widgets[layer] = (switch, slider, row)
-            rows.append(row)
-        self._rows.objects = rows
-
-    def _apply_visibility(self) -> None:
-        if list(self._widgets) != self._shown(getattr(self._state, self._name)):
-            self._build()
-
-    def _to_state(self, event: param.parameterized.Event) -> None:
-        if self._syncing:
-            return
-        weights = {}
-        for layer, (switch, slider, _) in self._widgets.items():
-            slider.disabled = not switch.value
-            if switch.value:
-                weights[layer] = float(slider.value or 0.0)
-        self._syncing = True
-        try:
-            setattr(self._state, self._name, weights)
-        finally:
-            self._syncing = False
-
-    def _from_state(self, event: param.parameterized.Event) -> None:
-        if self._syncing:
-            return
-        weights = event.new
-        self._syncing = True
-        try:
-            for layer, (switch, slider, _) in self._widgets.items():
-                switch.value = weights.get(layer, 0.0) > 0
-                slider.disabled = not switch.value
-                if weights.get(layer, 0.0) > 0:
-                    slider.value = min(weights[layer], slider.end)
-        finally:
-            self._syncing = False
-        self._apply_visibility()
-
-    def __panel__(self) -> pn.viewable.Viewable:
-        return pn.Column(self._rows, self.show_all, margin=0)
 
 
 class Views(pn.viewable.Viewer):
