@@ -382,4 +382,3 @@ def test_keyboards_and_screen_readers_find_their_way(browser, url, name) -> None
     wait_until(lambda: state.style_layers.get("conv1_1") == 1.25)
     assert page.evaluate(FOCUSED_JS)["type"] == "range"  # the slider kept the focus (rows are updated, not rebuilt)
     context.close()
-
