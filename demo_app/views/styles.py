@@ -183,21 +183,9 @@ class StylesView(LazyCard):
         if count > 1:
             for index in range(count):
                 prepared = state.style_image if index == 0 else state.extra_styles[index - 1]
-                thumb = pn.pane.PNG(
-                    prepared.thumb_png if prepared else None,
-                    width=48,
-                    height=48,
-                    fixed_aspect=True,
-                    alt_text=f"Style image {index + 1}",
-                )
+                thumb = _small_picture(prepared.thumb_png if prepared else None, f"Style image {index + 1}")
                 region = state.masks.get(index)
-                shown = pn.pane.PNG(
-                    region.overlay_png if region else None,
-                    width=48,
-                    height=48,
-                    fixed_aspect=True,
-                    alt_text=f"Region of style {index + 1}",
-                )
+                shown = _small_picture(region.overlay_png if region else None, f"Region of style {index + 1}")
                 slider = pn.widgets.FloatSlider(
                     label=f"Style {index + 1} weight",
                     start=0.0,
@@ -337,3 +325,8 @@ class StylesView(LazyCard):
             partial(state.set_mask, index),
             partial(state.upload_failed, filename, "The mask"),
         )
+
+
+def _small_picture(png: bytes | None, alt: str) -> pn.pane.PNG:
+    """A 48-px thumbnail in a style's row, named for screen readers."""
+    return pn.pane.PNG(png, width=48, height=48, fixed_aspect=True, alt_text=alt)
