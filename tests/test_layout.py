@@ -85,7 +85,7 @@ def test_the_comparison_table_reads_like_the_page_and_marks_what_differs() -> No
     empty in every row is hidden, and the fields the variants differ in are highlighted."""
     from bokeh.models.widgets.tables import ScientificFormatter
 
-    from demo_app.views.compare import differing
+    from demo_app.views.variants_table import differing
 
     state = SessionState(Backend(weights="random", device_name="cpu"), Limits())
     dashboard = Dashboard(state)
