@@ -365,6 +365,12 @@ def test_keyboards_and_screen_readers_find_their_way(browser, url, name) -> None
     page.locator(".layer-conv1_1").first.wait_for(timeout=15_000)
     page.wait_for_timeout(500)
     assert serious_violations(page) == []
+    # words for a newcomer: the strength slider's ends say what it does, no α/β beside it, captions >= 12 px
+    strength = page.locator(".nst-style-card .nst-strength")
+    assert strength.get_by_text("more photo").is_visible() and strength.get_by_text("more painting").is_visible()
+    assert not page.locator(".nst-style-card .nst-ratio").count()
+    caption = page.locator(".nst-example span").first
+    assert caption.evaluate("e => parseFloat(getComputedStyle(e).fontSize)") >= 12
     page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.textContent") == "Skip to Run"
     page.keyboard.press("Enter")

@@ -92,6 +92,7 @@ def test_pages_opened_after_and_beside_each_other_all_render_like_the_first(brow
     for _, page, _ in pair:
         page.get_by_role("button", name="▶ Run", exact=True).wait_for(timeout=30_000)
         assert _labels(page) == first and _bokeh_slider_titles(page) == first_titles
+    open_card(pair[1][1], "nst-advanced-card", ".nst-alpha")  # the exact α, β and α/β live under Advanced
     pair[1][1].locator(".nst-alpha input[type=range]").focus()
     pair[1][1].keyboard.press("ArrowRight")  # the slider still talks to the server
     pair[1][1].locator(".nst-ratio").get_by_text("α = 1.1").wait_for(timeout=10_000)

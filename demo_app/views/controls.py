@@ -193,7 +193,6 @@ class ControlsView:
         """Style (live), Advanced weights (live), Run settings, Config."""
         style = pn.Card(
             self.strength,
-            self.ratio,
             self.content_layer,
             self.content_hint,
             pn.pane.Markdown("**Style layers** (switch, weight · what each adds)", margin=(5, 10, 0, 10)),
@@ -203,6 +202,7 @@ class ControlsView:
             css_classes=["nst-style-card"],
         )
         advanced = pn.Card(
+            self.ratio,  # the exact ratio, for those who read the paper: not beside the newcomer's slider
             self.alpha,
             self.beta,
             self.tv,

@@ -36,7 +36,7 @@ FRAME_PERIOD_MS = 200  # 5 frames/s at most: smooth enough to watch, cheap for a
 CSS = """
 .nst-preview img { image-rendering: auto; border-radius: 4px; box-shadow: 0 1px 4px rgba(0,0,0,.25); }
 .nst-status { font-family: ui-monospace, monospace; font-size: 13px; }
-.nst-ratio { font-size: 12px; color: #555; }
+.nst-ratio { font-size: 12px; opacity: .85; }
 .nst-alert { padding: 8px 12px; border-radius: 4px; border: 1px solid; font-size: 14px; white-space: pre-wrap;
              overflow-wrap: anywhere; }
 .nst-alert-danger { color: #842029; background: #f8d7da; border-color: #f5c2c7; }

@@ -87,9 +87,9 @@ class PictureButtons(pn.custom.JSComponent):
     .nst-pick.nst-selected { border-color: #0072b5; }
     .nst-pick:focus-visible { outline: 3px solid #f0a000; outline-offset: 2px; }
     .nst-strip-empty { font-size: 13px; opacity: .7; }
-    .nst-compact .nst-pick { width: 68px; padding: 2px; }
+    .nst-compact .nst-pick { width: 66px; padding: 2px; }
     .nst-compact .nst-pick img { max-width: 60px; max-height: 60px; }
-    .nst-compact .nst-pick span { font-size: 9px; }
+    .nst-compact .nst-pick span { font-size: 12px; }
     """
     ]
 

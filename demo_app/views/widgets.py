@@ -53,6 +53,8 @@ class LogRange(pn.custom.JSComponent):
     end = param.Number(default=4.0)
     step = param.Number(default=0.05)
     label = param.String(default="")
+    ends = param.List(default=[], doc="Words under the two ends, e.g. ['more photo', 'more painting'].")
+    describe = param.String(default="", doc="A one-line explanation, shown on hover and read with the label.")
     # Not "off": the model's JavaScript proxy has an off() method, which a parameter of that name would shadow.
     greyed = param.Boolean(default=False, doc="Greyed out (the term is switched off).")
 
@@ -76,18 +78,27 @@ class LogRange(pn.custom.JSComponent):
       };
       const sync = () => {
         title.textContent = model.label + ": ";
-        input.setAttribute("aria-label", model.label);
+        input.setAttribute("aria-label", model.describe ? model.label + ". " + model.describe : model.label);
+        wrap.title = model.describe;
+        ends.replaceChildren(...model.ends.map((word) => {
+          const end = document.createElement("span");
+          end.textContent = word;
+          return end;
+        }));
         input.min = model.start; input.max = model.end; input.step = model.step;
         input.value = model.value;
         input.disabled = model.greyed;
         wrap.classList.toggle("nst-log-off", model.greyed);
         show(model.value);
       };
+      const ends = document.createElement("div");
+      ends.className = "nst-log-ends";
+      ends.setAttribute("aria-hidden", "true");
       input.addEventListener("input", () => show(parseFloat(input.value)));
       input.addEventListener("change", () => { model.value = parseFloat(input.value); });
-      model.on(["value", "start", "end", "step", "label", "greyed"], sync);
+      model.on(["value", "start", "end", "step", "label", "greyed", "ends", "describe"], sync);
       sync();
-      wrap.append(head, input);
+      wrap.append(head, input, ends);
       el.append(wrap);
     }
     """
@@ -99,6 +110,7 @@ class LogRange(pn.custom.JSComponent):
     .nst-log-value { font-weight: 600; font-variant-numeric: tabular-nums; }
     .nst-log input { width: 100%; accent-color: #0072b5; margin: 4px 0; }
     .nst-log-off { opacity: .5; }
+    .nst-log-ends { display: flex; justify-content: space-between; font-size: 12px; opacity: .85; }
     @media (pointer: coarse) { .nst-log input { min-height: 28px; } }
     """
     ]
@@ -198,7 +210,9 @@ class StyleStrength(pn.viewable.Viewer):
         start = math.log10(field_metadata("beta")["slider_min"] / alpha_default)
         end = math.log10(field_metadata("beta")["max"] / alpha_default)
         self.slider = LogRange(
-            label="Style strength (β/α)",
+            label="Style strength",
+            ends=["more photo", "more painting"],
+            describe="How much the painting's style counts against the photo's content (β/α, a log scale).",
             start=start,
             end=end,
             step=0.1,
