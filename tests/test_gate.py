@@ -143,7 +143,8 @@ def test_unfinished_uploads_share_one_budget_per_page_and_per_visitor(backend, m
     from demo_app.jobs import gate as gate_module
     from demo_app.views.uploads import Uploader
 
-    limits = Limits(max_upload_mb=1)  # chunks of 1 MiB: each file below is one chunk of two
+    # chunks of 1 MiB: each file below is one chunk of two, under the 1.1 MB (10**6 bytes) limit
+    limits = Limits(max_upload_mb=1.1)
     chunk = b"x" * (1024 * 1024 - 1000)
     pages = [SessionState(backend, limits, client="10.0.0.9") for _ in range(3)]
     uploaders = []
