@@ -96,6 +96,13 @@ def test_add_a_style_draw_two_regions_run_and_steer_the_blend(browser, url) -> N
         wait_until(lambda: any(c["field"] == "style_blend" for c in state.run.changes), 15)
         wait_until(lambda: any(c.get("placed") for c in state.run.changes), 30)
         assert state.style_blend[0] == 0.0
+        for _ in range(5):  # the focus stays on the slider while its value changes (its row was rebuilt: <body>)
+            handle.press("ArrowRight")
+        wait_until(lambda: state.style_blend[0] == 0.25, 15)
+        assert page.evaluate(
+            "() => { let a = document.activeElement; while (a && a.shadowRoot && a.shadowRoot.activeElement) "
+            "a = a.shadowRoot.activeElement; return a.classList.contains('noUi-handle'); }"
+        )
         page.screenshot(path=str(ARTIFACTS / "styles-run.png"))
 
         # a mask made for another picture: one sentence, the regions stay

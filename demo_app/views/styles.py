@@ -134,7 +134,10 @@ class StylesView(LazyCard):
             self.mask_upload,
             self.note,
         ]
-        state.param.watch(lambda e: self._refresh(), ["styles_version", "style_blend", "mask_note"])
+        state.param.watch(lambda e: self._refresh(), ["styles_version", "mask_note"])
+        # a blend change moves the sliders in place: rebuilding the rows dropped a keyboard user's focus to <body>
+        # after one arrow press (issue 24)
+        state.param.watch(lambda e: self._blend_changed(), "style_blend")
         state.param.watch(lambda e: self._content_changed(), ["images_version"])
         self._content_changed()
         self._refresh()
@@ -180,6 +183,7 @@ class StylesView(LazyCard):
         count = state.style_count
         blend = list(state.style_blend) or [1.0] * count
         rows: list[Any] = []
+        self._blend_sliders: list[pn.widgets.FloatSlider] = []
         if count > 1:
             for index in range(count):
                 prepared = state.style_image if index == 0 else state.extra_styles[index - 1]
@@ -196,6 +200,7 @@ class StylesView(LazyCard):
                     css_classes=[f"nst-blend-{index + 1}"],
                 )
                 slider.param.watch(partial(self._blend_moved, index), "value_throttled")
+                self._blend_sliders.append(slider)
                 parts: list[Any] = [thumb, slider, shown]
                 if index > 0:
                     remove = pn.widgets.Button(
@@ -220,6 +225,17 @@ class StylesView(LazyCard):
             else ""
         )
         self.add_upload.disabled = count >= state.limits.max_styles
+
+    def _blend_changed(self) -> None:
+        state = self.state
+        if len(self._blend_sliders) != (state.style_count if state.style_count > 1 else 0):
+            self._refresh()
+            return
+        blend = list(state.style_blend) or [1.0] * state.style_count
+        for slider, weight in zip(self._blend_sliders, blend):
+            weight = min(max(weight, 0.0), 1.0)
+            if slider.value != weight:
+                slider.value = weight
 
     def _blend_moved(self, index: int, event: param.parameterized.Event) -> None:
         self.state.set_blend(index, event.new)
