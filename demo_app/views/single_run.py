@@ -158,10 +158,7 @@ class SingleRunView(param.Parameterized):
         self.enlarge.label = "Enlarge / zoom"
         self.timelapse_download.disabled = True
         self.sync_scrubber()
-        state = self.state
-        layers = nstcore.sort_layers(state.model, [k for k, v in state.style_layers.items() if v > 0])
-        content = state.alpha > 0 and any(v > 0 for v in state.content_layers.values())
-        self._show_terms(loss_terms(layers, state.run.styles, content=content, tv=state.tv > 0))
+        self._show_terms(self._run_terms(self.state.run.styles))
         self._changes_drawn = 0
 
     def apply(self, handover: Handover) -> None:
@@ -312,7 +309,14 @@ class SingleRunView(param.Parameterized):
         self._terms = loss_terms(list(nstcore.layer_names(self._chart_model)), self.state.limits.max_styles)
         self._fig, self._source = loss_figure(self._terms)
         self._markers = ChangeMarkers(self._fig, self.state.run.describe_change)
-        self._show_terms(loss_terms([k for k, v in self.state.style_layers.items() if v > 0]))
+        self._show_terms(self._run_terms())
+
+    def _run_terms(self, styles: int = 1) -> list[str]:
+        """The terms a run of the current settings has: a term whose weight is 0 is not listed."""
+        state = self.state
+        layers = nstcore.sort_layers(state.model, [k for k, v in state.style_layers.items() if v > 0])
+        content = state.alpha > 0 and any(v > 0 for v in state.content_layers.values())
+        return loss_terms(layers, styles, content=content, tv=state.tv > 0)
 
     def _show_terms(self, shown: list[str]) -> None:
         """Show the lines (and legend entries) of ``shown``, empty the data and the change markers."""
