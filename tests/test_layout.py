@@ -103,3 +103,11 @@ def test_the_comparison_table_reads_like_the_page_and_marks_what_differs() -> No
     assert styles["pooling"][0] == "" and styles["label"][0] == ""  # the same in every row; labels always differ
     table.value = frame.assign(alpha=[2.0] * len(frame))  # an edit through the table reaches the state
     assert [row["alpha"] for row in state.variants] == [2.0] * len(frame) and "ratio" not in state.variants[0]
+
+
+def test_technical_labels_say_what_they_are() -> None:
+    """Issue 24: "weighted / unweighted" and "Frame: 55" were unexplained."""
+    dashboard = Dashboard(SessionState(Backend(weights="random", device_name="cpu"), Limits()))
+    assert "what the optimiser minimises" in dashboard.single.chart_view.description
+    assert dashboard.single.scrubber.name == "Time-lapse frame"
+    assert "more photo" in dashboard.controls.strength.slider.ends and dashboard.controls.strength.slider.describe

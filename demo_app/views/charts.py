@@ -264,3 +264,17 @@ def term_weights(
         shares = nstcore.blend_weights(tuple(style_blend), len(style_blend))
         weights.update({nstcore.style_image_term(k): beta * share for k, share in enumerate(shares)})
     return weights
+
+
+def chart_view_buttons() -> Any:
+    """Weighted / unweighted, with what each means on hover (a newcomer had no way to know)."""
+    import panel as pn
+
+    return pn.widgets.RadioButtonGroup(
+        options=["weighted", "unweighted"],
+        value="weighted",
+        color="light",
+        css_classes=["nst-chart-view"],
+        description="Weighted: each term times its weight, what the optimiser minimises. Unweighted: the terms "
+        "themselves, which keep falling when you raise a weight.",
+    )

@@ -24,6 +24,7 @@ from ..server.wall import WALL, wall_images
 from ..session.history import HistoryItem
 from ..session.imaging import timelapse_from_jpegs
 from ..session.state import SessionState
+from . import charts
 from .charts import ChangeMarkers, column_key, loss_figure, loss_terms, rows_to_columns, show_lines
 from .loop import NewestFrames, in_background
 from .reach import PHONE_ONLY_CSS
@@ -91,7 +92,7 @@ class SingleRunView(param.Parameterized):
             stylesheets=[PHONE_ONLY_CSS],
         )
         self.scrubber = pn.widgets.IntSlider(
-            label="Frame",
+            label="Time-lapse frame",
             start=0,
             end=1,
             value=0,
@@ -133,9 +134,7 @@ class SingleRunView(param.Parameterized):
         self._chart_model = ""
         self._new_chart()
         self.chart = pn.pane.Bokeh(self._fig, sizing_mode="stretch_width", min_height=360)
-        self.chart_view = pn.widgets.RadioButtonGroup(
-            options=["weighted", "unweighted"], value="weighted", color="light", css_classes=["nst-chart-view"]
-        )
+        self.chart_view = charts.chart_view_buttons()
         self.chart_view.param.watch(lambda e: self._switch_view(), "value")
         self._changes_drawn = 0
 
