@@ -60,6 +60,9 @@ def test_host_console_sees_the_room_broadcasts_and_cancels(browser, url) -> None
     table = host.locator(".nst-host-sessions")
     table.wait_for(timeout=15_000)
     host.locator(".nst-host-sessions .tabulator-cell").get_by_text("running").first.wait_for(timeout=15_000)
+    host.wait_for_timeout(2500)  # the page's names for Bokeh's controls are set every 2 s
+    # axe-core on the unlocked console: one known finding left, Tabulator's grid roles (issue 24 stays open for it)
+    assert [v for v in serious_violations(host) if "tabulator" not in v] == []
     host.locator(".nst-host-broadcast-text input").fill("<b>Break</b> in 5 minutes")
     host.locator(".nst-host-broadcast button").click()
     for page in (page_a, page_b):

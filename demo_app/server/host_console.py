@@ -27,6 +27,7 @@ from ..session.limits import Limits
 from ..session.nickname import nickname
 from ..session.text import as_html, capped
 from ..views.loop import quiet_periodic
+from ..views.reach import PageFixes
 from ..views.widgets import clicks
 from .unlock import Unlock
 from .wall import WALL, Wall
@@ -263,4 +264,10 @@ class HostConsole(pn.viewable.Viewer):
         self.message.object = as_html(f"Sent to {len(pages)} pages.")
 
     def __panel__(self) -> pn.viewable.Viewable:
-        return pn.Column(pn.pane.HTML("<h2>Host console</h2>"), self.body, sizing_mode="stretch_width", max_width=1100)
+        return pn.Column(
+            PageFixes(skip_to="", width=0, height=0, margin=0),  # names for Bokeh's unnamed controls
+            pn.pane.HTML("<h2>Host console</h2>"),
+            self.body,
+            sizing_mode="stretch_width",
+            max_width=1100,
+        )

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import panel as pn
+import param
 
 # A visible keyboard focus for every control, and on touch screens targets of at least 24 x 24 px (WCAG 2.5.8:
 # Bokeh's slider handles are 16 px, its switches 12 px tall, its spinner arrows 20 px). Each widget's shadow root
@@ -60,16 +61,22 @@ function dropArea(target) {
 
 
 class PageFixes(pn.custom.JSComponent):
-    """What the page template leaves out for keyboards and screen readers (issue 24): a "Skip to Run" link as the
-    first Tab stop (the sidebar's thirty controls came first), a name for the template's theme switch, and list
-    semantics off the template's sidebar ``<ul>`` (it holds a div, not list items). Renders nothing itself."""
+    """What the page template and Bokeh's widgets leave out for keyboards and screen readers (issue 24): a "Skip to
+    Run" link as the first Tab stop (the sidebar's thirty controls came first), a name for the template's theme
+    switch, list semantics off the template's sidebar ``<ul>`` (it holds a div, not list items), and names for
+    Bokeh's unnamed controls wherever they are drawn (a slider's handle gets its title, a spinner's arrows
+    "Increase"/"Decrease" and leave the Tab order, their input keeps the arrow keys; a checkbox gets its text).
+    The names are set again every two seconds, since cards draw their widgets when opened. Renders nothing.
+    ``skip_to`` is the CSS class of the button the skip link focuses (empty: no skip link)."""
+
+    skip_to = param.String(default="nst-run")
 
     _esm = (
         DROP_AREA_JS
         + """
-    export function render({ el }) {
+    export function render({ model, el }) {
       el.style.display = "none";
-      if (!document.querySelector(".nst-skip")) {
+      if (model.skip_to && !document.querySelector(".nst-skip")) {
         const skip = document.createElement("a");
         skip.href = "#";
         skip.className = "nst-skip";
@@ -80,13 +87,33 @@ class PageFixes(pn.custom.JSComponent):
         skip.addEventListener("blur", () => { skip.style.top = "-60px"; });
         skip.addEventListener("click", (event) => {
           event.preventDefault();
-          const host = deepFind(document, ".nst-run");
+          const host = deepFind(document, "." + model.skip_to);
           const button = host && (host.shadowRoot || host).querySelector("button");
           if (button) button.focus();
         });
         document.body.prepend(skip);
       }
+      const nameBokeh = (root) => {
+        for (const el of root.querySelectorAll("*")) {
+          if (el.shadowRoot) nameBokeh(el.shadowRoot);
+        }
+        for (const handle of root.querySelectorAll(".noUi-handle[role=slider]:not([aria-label])")) {
+          const title = root.querySelector(".bk-slider-title");
+          if (title) handle.setAttribute("aria-label", title.textContent.replace(/:.*$/, "").trim());
+        }
+        for (const arrow of root.querySelectorAll("button.bk-spin-btn:not([aria-label])")) {
+          arrow.setAttribute("aria-label", arrow.classList.contains("bk-spin-btn-up") ? "Increase" : "Decrease");
+          arrow.tabIndex = -1;
+        }
+        for (const box of root.querySelectorAll("input[type=checkbox]:not([aria-label])")) {
+          const holder = box.parentElement || box.getRootNode();  // Bokeh: the box and its text side by side
+          const parts = [...holder.children].filter((child) => !["STYLE", "LINK"].includes(child.tagName));
+          const text = parts.map((child) => child.textContent).join(" ").trim();
+          if (text && !box.closest("label")) box.setAttribute("aria-label", text);
+        }
+      };
       const fix = () => {
+        nameBokeh(document);
         const theme = document.getElementById("theme-switch");
         if (theme && !theme.getAttribute("aria-label")) theme.setAttribute("aria-label", "Dark theme");
         for (const list of document.querySelectorAll("ul.nav")) {
@@ -94,7 +121,7 @@ class PageFixes(pn.custom.JSComponent):
         }
       };
       fix();
-      setTimeout(fix, 1000);
+      setInterval(fix, 2000);
     }
     """
     )
