@@ -37,7 +37,7 @@ from .engine import prepare_images, run
 from .errors import ConfigError, ImageError, NSTError, WeightsError, shown
 from .features import Network, VGGFeatures, load_network
 from .grid import grid_image
-from .images import DEFAULT_MAX_PIXELS, load_image, resize_long_side, save_image, target_size, to_rgb
+from .images import DEFAULT_MAX_PIXELS, load_image, not_an_image, resize_long_side, save_image, target_size, to_rgb
 from .images import FORMATS as IMAGE_FORMATS
 from .images import SUFFIXES as IMAGE_SUFFIXES
 from .interrupt import Stopped, stop_requested, stop_when
@@ -102,6 +102,7 @@ __all__ = [
     "variant_from_dict",
     "resize_long_side",
     "target_size",
+    "not_an_image",
     "resolve_device",
     "set_cpu_threads",
     "RunRequest",

@@ -39,6 +39,11 @@ def _describe(source: object, name: str | None) -> str:
     return "the image"
 
 
+def not_an_image(label: str) -> str:
+    """The sentence for a file that is not a picture this tool reads (the page's drop areas refuse with it too)."""
+    return f"{label} is not an image this tool reads; use a JPEG, PNG, WebP, BMP, TIFF or GIF file."
+
+
 def load_image(
     source: ImageSource,
     *,
@@ -80,9 +85,7 @@ def load_image(
     except ImageError:
         raise
     except UnidentifiedImageError:
-        raise ImageError(
-            f"{label} is not an image this tool reads; use a JPEG, PNG, WebP, BMP, TIFF or GIF file."
-        ) from None
+        raise ImageError(not_an_image(label)) from None
     except Image.DecompressionBombError:
         raise ImageError(f"{label} declares an enormous pixel count (decompression bomb); it was refused.") from None
     except (OSError, SyntaxError, ValueError, EOFError) as exc:

@@ -122,19 +122,6 @@ class Job:
     def wait(self, timeout: float | None = None) -> bool:
         return self._done.wait(timeout)
 
-    @property
-    def work(self) -> int:
-        """The whole job in pixel-steps."""
-        return sum(pixels * steps for pixels, steps in self.plan)
-
-    def work_done(self, step: int) -> int:
-        """Pixel-steps done after ``step`` steps."""
-        done, left = 0, step
-        for pixels, steps in self.plan:
-            taken = min(left, steps)
-            done, left = done + pixels * taken, left - taken
-        return done
-
     def queued(self) -> None:
         self.state, self.submitted_at = "queued", time.time()
 

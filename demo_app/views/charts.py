@@ -23,6 +23,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import panel as pn
 from bokeh.models import ColumnDataSource, CustomJS
 from bokeh.models.annotations import LabelSet, Legend
 from bokeh.models.renderers import GlyphRenderer
@@ -266,10 +267,8 @@ def term_weights(
     return weights
 
 
-def chart_view_buttons() -> Any:
+def chart_view_buttons() -> pn.widgets.RadioButtonGroup:
     """Weighted / unweighted, with what each means on hover (a newcomer had no way to know)."""
-    import panel as pn
-
     return pn.widgets.RadioButtonGroup(
         options=["weighted", "unweighted"],
         value="weighted",

@@ -11,6 +11,8 @@ from functools import partial
 
 import panel as pn
 
+import nstcore
+
 from ..session.history import data_url
 from ..session.samples import DEFAULT_CONTENT, DEFAULT_STYLE, EXAMPLES, example_caption, example_thumb, sample_names
 from ..session.state import SessionState
@@ -132,8 +134,7 @@ class InputsView:
         if int(refused.get("size") or 0) > self.state.limits.max_upload_bytes:
             self.state.upload_too_large(name, f"The {role} upload")
         else:
-            what = file_label(name, f"The {role} upload")
-            self.state.error = f"{what} is not a picture this page takes; use a JPEG, PNG, WebP, BMP, TIFF or GIF file."
+            self.state.error = nstcore.not_an_image(file_label(name, f"The {role} upload"))
 
     def _refused(self, role: str, filename: str, size: int) -> None:
         self.state.upload_too_large(filename, f"The {role} upload")

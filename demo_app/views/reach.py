@@ -121,7 +121,7 @@ class PageFixes(pn.custom.JSComponent):
         }
       };
       fix();
-      setInterval(fix, 2000);
+      setInterval(() => { if (!document.hidden) fix(); }, 2000);  // a tab in the background walks nothing
     }
     """
     )
