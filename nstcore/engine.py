@@ -29,7 +29,7 @@ from .errors import ConfigError
 from .features import Network, load_network
 from .generator import GeneratorLane, build_generator_lanes
 from .images import ImageSource, load_image
-from .lanes import CPU_BATCH_PIXELS, Lane, build_lanes, split_note
+from .lanes import CPU_BATCH_PIXELS, Lane, build_lanes, sharing, split_note, step_lanes
 from .masks import mask_tensors
 from .objective import losses_from_row
 from .preparation import PreparedImages, StyleSources, prepare_images, prepare_scales, preserve_colours, style_list
@@ -330,7 +330,7 @@ def _optimise(
             step += 1
             if scale_step > 1:
                 reader.refresh(scale.lanes, batch)
-                scale.terms = [lane.step() for lane in scale.lanes]
+                scale.terms = step_lanes(scale.lanes)
             rows = _in_order(scale.lanes, scale.terms).tolist()  # the one device->host sync
             images, trained = None, None
             if wants_image(step, steps, config.preview_every, controls, end_of_scale=scale_step == scale_steps):
@@ -346,5 +346,6 @@ def _optimise(
                 notes=notes + split,
                 size=size,
                 controls_version=reader.version,
+                shared=sharing(),
             )
         state = reader.restart()

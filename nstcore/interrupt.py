@@ -39,6 +39,12 @@ def stop_when(check: Callable[[], bool]) -> Iterator[None]:
         _CHECK.reset(token)
 
 
+def current_check() -> Callable[[], bool] | None:
+    """The stop test of the code running this (None outside :func:`stop_when`): to run another thread's work
+    under it (a batch's shared pass, :mod:`nstcore.batching`)."""
+    return _CHECK.get()
+
+
 def stop_requested() -> bool:
     """Whether the code running this (inside :func:`stop_when`) was asked to stop: for loops that wait rather than
     compute (a job streamed from a cluster)."""

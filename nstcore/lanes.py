@@ -7,8 +7,10 @@ keeps L-BFGS usable at this loss scale (loss scaling, tolerances 0, the blow-up 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Protocol
+import contextvars
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, Protocol
 
 import torch
 from torch import Tensor
@@ -46,6 +48,41 @@ class Lane(Protocol):
         ...
 
 
+class Joint(Protocol):
+    """Where a job's lanes step when it shares passes with other jobs (:class:`nstcore.batching.Batch`)."""
+
+    shared: int  # how many jobs' lanes the last pass held
+
+    def step(self, lanes: Sequence[Lane]) -> list[Tensor]: ...
+
+
+_JOINT: contextvars.ContextVar[Joint | None] = contextvars.ContextVar("nst_joint", default=None)
+
+
+@contextmanager
+def stepping_in(joint: Joint) -> Iterator[None]:
+    """Within this block (on this thread), the step loops step their lanes through ``joint``."""
+    token = _JOINT.set(joint)
+    try:
+        yield
+    finally:
+        _JOINT.reset(token)
+
+
+def step_lanes(lanes: Sequence[Lane]) -> list[Tensor]:
+    """One step of every lane: alone, or in the passes of the batch this thread's job joined."""
+    joint = _JOINT.get()
+    if joint is None:
+        return [lane.step() for lane in lanes]
+    return joint.step(lanes)
+
+
+def sharing() -> int:
+    """How many jobs shared this thread's last step (1 outside a batch)."""
+    joint = _JOINT.get()
+    return 1 if joint is None else joint.shared
+
+
 class PixelLane:
     """A slice of the variants that shares one forward/backward pass, with its own image and optimiser."""
 
@@ -65,9 +102,11 @@ class PixelLane:
         masks: Sequence[Tensor] | None = None,
     ) -> None:
         self.indices = indices
+        self.network = network
         self.device_type = network.device.type
         self.bf16 = bf16
         lane_pools = [poolings[i] for i in indices]
+        self.pooling = lane_pools[0]
         extractor = VGGFeatures(
             network, [*content_names, *style_names], lane_pools if len(set(lane_pools)) > 1 else lane_pools[0]
         )
@@ -100,6 +139,8 @@ class PixelLane:
         self.loss_scale = float(self.image[0].numel()) if self.lbfgs else 1.0
         self._accepted: tuple[float, Tensor, Tensor] | None = None  # L-BFGS: last point that was no blow-up
         self._undone = 0  # L-BFGS steps undone in a row
+        self._evaluated: Tensor | None = None  # this step's: see begin, evaluate, finish
+        self._total = self._terms = torch.zeros(0)
 
     def autocast(self) -> torch.autocast:
         """bf16 convolutions where enabled; Gram matrices and losses upcast to fp32 in nstcore.losses."""
@@ -117,23 +158,44 @@ class PixelLane:
     def step(self) -> Tensor:
         """One objective evaluation and update; returns the (b, 2T) terms at the evaluated image: the weighted ones,
         then the raw ones (:meth:`Objective.evaluate`)."""
-        holder: dict[str, Tensor] = {}
+        self.begin()
+        self.evaluate().backward()
+        return self.finish()
 
-        def closure() -> Tensor:
-            self.optimizer.zero_grad(set_to_none=True)
-            with self.autocast():
-                total, weighted, raw = self.objective.evaluate(self.image)
-            (total * self.loss_scale if self.lbfgs else total).backward()
-            holder["terms"] = torch.cat([weighted, raw], dim=1)
-            return total
+    # A step in three parts, so that lanes of several jobs can share the forward and backward pass between them
+    # (nstcore.batching): begin, evaluate (from shared responses), one backward over all, finish. Each lane keeps
+    # its own optimiser, so its step is the one it would take alone.
+    @property
+    def batch_key(self) -> tuple[Any, ...] | None:
+        """Lanes with equal keys may share one forward pass (None: this one steps alone)."""
+        if self.objective.extractor.mixed:
+            return None
+        extractor = self.objective.extractor
+        return (id(self.network), self.pooling, self.bf16, extractor.channels_last, tuple(self.image.shape[1:]))
 
-        evaluated = self.image.detach().clone() if self.lbfgs else None
-        self.optimizer.step(closure)  # type: ignore[arg-type]  # torch's stub says float; L-BFGS takes a Tensor
+    def begin(self) -> None:
+        """Before the evaluation: gradients cleared; under L-BFGS the evaluated image kept for the blow-up guard."""
+        self.optimizer.zero_grad(set_to_none=True)
+        self._evaluated = self.image.detach().clone() if self.lbfgs else None
+
+    def evaluate(self, responses: dict[str, Tensor] | None = None) -> Tensor:
+        """The objective at the lane's image (from ``responses`` of a shared pass, or its own); returns what to
+        differentiate (scaled for L-BFGS)."""
+        with self.autocast():
+            total, weighted, raw = self.objective.evaluate(self.image, responses)
+        self._total = total.detach()
+        self._terms = torch.cat([weighted, raw], dim=1)
+        return total * self.loss_scale if self.lbfgs else total
+
+    def finish(self) -> Tensor:
+        """After the backward pass: the optimiser's update (gradients are in place), clamping, the guard."""
+        total = self._total
+        self.optimizer.step(lambda: total)  # type: ignore[arg-type,return-value]  # torch's stub says float; L-BFGS takes a Tensor
         with torch.no_grad():
             self.image.clamp_(0.0, 1.0)
-            if evaluated is not None:
-                return self._guard(holder["terms"], evaluated)
-        return holder["terms"]
+            if self._evaluated is not None:
+                return self._guard(self._terms, self._evaluated)
+        return self._terms
 
     def _guard(self, terms: Tensor, evaluated: Tensor) -> Tensor:
         """Undo an L-BFGS step that blew up; returns the terms that belong to the image the lane now holds.
@@ -201,7 +263,7 @@ def build_lanes(
                 )
                 lane.set_controls(state.variants, state.lr)
                 lanes.append(lane)
-            return lanes, [lane.step() for lane in lanes], chunk
+            return lanes, step_lanes(lanes), chunk
         except Exception as exc:
             if not is_out_of_memory(exc) or chunk == 1:
                 raise

@@ -135,14 +135,20 @@ class Objective:
         total, weighted, _ = self.evaluate(image)
         return total, weighted
 
-    def evaluate(self, image: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        """``(scalar to minimise, (B, T) weighted terms, (B, T) raw terms)``; a term whose weight is 0 is not
-        computed, so its raw value is 0 too."""
-        assert self.weights is not None, "call set_weights first"
+    def needed(self) -> list[str]:
+        """The layers whose responses the next evaluation reads (those with a weight now)."""
         ns = len(self.style_names)
         style_layers = sorted({j % ns for j in self._active_style})
-        needed = [self.content_names[i] for i in self._active_content] + [self.style_names[i] for i in style_layers]
-        responses = self.extractor(image, needed)
+        return [self.content_names[i] for i in self._active_content] + [self.style_names[i] for i in style_layers]
+
+    def evaluate(self, image: Tensor, responses: dict[str, Tensor] | None = None) -> tuple[Tensor, Tensor, Tensor]:
+        """``(scalar to minimise, (B, T) weighted terms, (B, T) raw terms)``; a term whose weight is 0 is not
+        computed, so its raw value is 0 too. ``responses`` of :meth:`needed` may come from a pass that ``image``
+        shared with other images (:mod:`nstcore.batching`); by default this objective's extractor computes them."""
+        assert self.weights is not None, "call set_weights first"
+        ns = len(self.style_names)
+        if responses is None:
+            responses = self.extractor(image, self.needed())
         batch = image.shape[0]
         zero = image.new_zeros(batch)
         terms: list[Tensor] = []

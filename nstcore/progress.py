@@ -99,6 +99,8 @@ class Progress:
     # (nstcore.generator.generator_bytes); a consumer that stops the run keeps the generator of its last picture.
     # None otherwise.
     trained: tuple[dict[str, Any], ...] | None = None
+    # How many jobs (other visitors' runs included) shared this step's forward pass (nstcore.batching); 1 alone.
+    shared: int = 1
 
     @property
     def loss(self) -> Losses:

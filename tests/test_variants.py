@@ -67,11 +67,11 @@ def test_out_of_memory_halves_the_batch_until_it_fits(
     real_call = Objective.evaluate  # what a lane calls
     calls = []
 
-    def limited(self, image):
+    def limited(self, image, responses=None):
         calls.append(image.shape[0])
         if image.shape[0] > 2:
             raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 1.00 GiB")
-        return real_call(self, image)
+        return real_call(self, image, responses)
 
     monkeypatch.setattr(Objective, "evaluate", limited)
     config = tiny_config.replace(steps=3)
@@ -86,7 +86,7 @@ def test_out_of_memory_halves_the_batch_until_it_fits(
 def test_out_of_memory_with_one_variant_is_raised(
     tiny_config, content_image, style_image, network, monkeypatch
 ) -> None:
-    def always(self, image):
+    def always(self, image, responses=None):
         raise torch.cuda.OutOfMemoryError("CUDA out of memory.")
 
     monkeypatch.setattr(Objective, "evaluate", always)
