@@ -62,6 +62,13 @@ def _hosting_arguments(parser: argparse.ArgumentParser) -> None:
         help="Jobs running at once on the device (default: 1 on a GPU, cores/8 on a CPU).",
     )
     host.add_argument(
+        "--batch-jobs",
+        type=int,
+        default=int(os.environ["NST_BATCH_JOBS"]) if os.environ.get("NST_BATCH_JOBS", "").isdigit() else None,
+        help="Jobs of one shape (size, model, pooling, precision, optimiser) that step together in one pass, "
+        "each with its own images, weights and result (default: 1, off, on a CPU; 8 on a GPU). Env NST_BATCH_JOBS.",
+    )
+    host.add_argument(
         "--num-threads", type=int, default=None, help="Threads for Panel's event handlers (Panel's --num-threads)."
     )
     host.add_argument(
@@ -177,7 +184,11 @@ def check_server_flags(args: argparse.Namespace) -> None:
     """Refuse flags Panel or Tornado would fail on later with a traceback (exit 1), with one sentence (exit 2)."""
     if not 0 <= args.port <= 65535:
         raise nstcore.ConfigError(f"--port must be between 0 and 65535, got {args.port}.")
-    for flag, value in (("--max-concurrent", args.max_concurrent), ("--num-threads", args.num_threads)):
+    for flag, value in (
+        ("--max-concurrent", args.max_concurrent),
+        ("--batch-jobs", args.batch_jobs),
+        ("--num-threads", args.num_threads),
+    ):
         if value is not None and value < 1:
             raise nstcore.ConfigError(f"{flag} must be at least 1, got {value}.")
     if args.oauth_provider:
@@ -219,6 +230,7 @@ def setup(args: argparse.Namespace) -> Setup:
         weights=args.weights,
         device_name=args.device,
         max_concurrent=args.max_concurrent,
+        batch_jobs=args.batch_jobs,
         max_queue=limits.max_queue,
         dask_address=args.dask_scheduler,
         stall_seconds=limits.job_stall_seconds,
@@ -277,7 +289,9 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"demo_app: serving on http://{args.address}:{args.port}/ (status: /status, health: /liveness, host: /host"
         f" and /wall{'' if ready.host_secret else ' (locked: no --host-password)'}); "
-        f"{scheduler.max_concurrent} job(s) at once, queue of {scheduler.max_queue}",
+        f"{scheduler.max_concurrent} job(s) at once"
+        + (f" (each up to {scheduler.batch_jobs} of one shape stepping together)" if scheduler.batch_jobs > 1 else "")
+        + f", queue of {scheduler.max_queue}",
         file=sys.stderr,
     )
     # Everything loaded so far (torch, the network, Panel, Bokeh) lives as long as the process: moved out of the

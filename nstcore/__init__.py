@@ -12,6 +12,7 @@ The dashboard (``demo_app``) uses only what is exported here, so it never import
 
 __version__ = "0.1.0"  # the project's version (pyproject.toml says the same; a test checks)
 
+from .batching import Batch
 from .config import (
     DEFAULT_LR,
     MAX_JSON_BYTES,
@@ -55,6 +56,7 @@ from .variants import MAX_LABEL, VARIANT_FIELDS, Variant, clean_label, compariso
 from .weight_text import MAX_STYLES, blend_weights, format_layers, parse_layers
 
 __all__ = [
+    "Batch",
     "DEFAULT_LR",
     "MODELS",
     "PAPER_CONTENT_LAYER",

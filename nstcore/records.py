@@ -12,7 +12,10 @@ top level, so any config reader still takes it) plus a ``"run"`` object::
 
 ``"step"`` is the first step whose evaluation used the change (``Progress.controls_version`` tells the page).
 :func:`replay` applies each change at its step through the same :func:`apply_change` the page used, so a dashboard
-run that was steered live is reproduced by the CLI, byte for byte on the CPU in fp32.
+run that was steered live is reproduced by the CLI, byte for byte on the CPU in fp32. A server that batches jobs
+(``--batch-jobs``) writes ``"shared_passes_with_jobs": N`` when a run's steps shared passes with other visitors'
+runs: its replay alone matches to rounding, not byte for byte (batched convolutions round differently;
+tests/test_batching.py).
 """
 
 from __future__ import annotations

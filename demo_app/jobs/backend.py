@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,7 +18,7 @@ import nstcore
 from ..session.limits import Limits
 from ..session.text import MAX_NAME
 from .gate import Gate
-from .scheduler import Scheduler, default_concurrency
+from .scheduler import Scheduler, default_batch_jobs, default_concurrency
 
 log = logging.getLogger("demo_app")
 
@@ -33,6 +33,7 @@ class Backend:
     weights: str = "imagenet"
     device_name: str = "auto"
     max_concurrent: int | None = None  # None: default_concurrency(device)
+    batch_jobs: int | None = None  # jobs of one shape stepping together; None: default_batch_jobs(device)
     max_queue: int = Limits.max_queue
     dask_address: str | None = None  # run jobs on a Dask cluster (demo_app.jobs.dask_runner) instead of here
     stall_seconds: float = Limits.job_stall_seconds  # the scheduler's watchdog (see Limits)
@@ -109,8 +110,21 @@ class Backend:
                     # Jobs' estimates together at most this share of the device (the rest: the network, the
                     # server, the pages' images; on a CPU the operating system too).
                     memory_budget=total * MEMORY_SHARE[self.device.type == "cpu"] if total else None,
+                    batch_jobs=self.batch_jobs or default_batch_jobs(self.device.type),
                 )
             return self._scheduler
+
+    def batch_key(self, request: nstcore.RunRequest) -> Hashable | None:
+        """What jobs must share to step together (nstcore.batching): model, pooling, precision, optimiser and the
+        sizes of every scale; None for jobs that never share (trainings, and any job on a Dask cluster: its workers
+        run one job at a time)."""
+        config = request.config
+        if self.dask_address or request.photos or config.generator != "pixels" or request.content is None:
+            return None
+        width, height = request.content.size
+        poolings = tuple(sorted({v.pooling or config.pooling for v in request.variants or ()}))
+        shapes = tuple(nstcore.target_size(width, height, size) for size, _ in config.scale_plan())
+        return (config.model, poolings or (config.pooling,), config.precision, config.optimizer, shapes)
 
     def runner(
         self, request: nstcore.RunRequest, controls: nstcore.Controls

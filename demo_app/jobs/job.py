@@ -4,11 +4,12 @@ watchdog are :mod:`.scheduler`'s."""
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -75,6 +76,7 @@ class Job:
         time_cap: float | None = None,
         memory: int = 0,
         plan: Sequence[tuple[int, int]] | None = None,
+        batch_key: Hashable | None = None,
     ) -> None:
         self.id = next(_ids)
         self.session_id = session_id
@@ -98,6 +100,10 @@ class Job:
         self.cancel_requested_at: float | None = None
         self.time_cap = time_cap  # seconds it may run; then the watchdog stops it (see Scheduler)
         self.memory = memory  # bytes it needs on the device, estimated (demo_app.jobs.gate.memory_estimate)
+        # Jobs with equal keys may step together in one pass (nstcore.batching; see Scheduler's batch_jobs); None:
+        # this one never shares (a training, a job on a Dask cluster).
+        self.batch_key = batch_key
+        self.most_shared = 1  # the most jobs one of its steps shared a pass with (itself included), for records
         self.stop_reason: str | None = None  # a sentence for the page when something else than its Stop ended it
         self._start_run = start_run
         self._lock = threading.Lock()
@@ -145,14 +151,18 @@ class Job:
         self._stop.set()
         return True
 
-    def execute(self) -> None:
-        """Run to the end, to a cancel, or to an error (called by a scheduler thread). Never raises: not even a
-        ``SystemExit`` from the run may take the scheduler thread down."""
+    def execute(self, batch: nstcore.Batch | None = None) -> None:
+        """Run to the end, to a cancel, or to an error (called by a scheduler thread), stepping in ``batch``'s
+        shared passes when given. Never raises: not even a ``SystemExit`` from the run may take the scheduler thread
+        down."""
         self.state, self.started_at = "running", time.time()
         self.last_progress_at = self.started_at
         snapshots = None
         try:
-            with nstcore.stop_when(self._stop.is_set):  # Stop ends a long step between layers (nstcore.interrupt)
+            with (
+                nstcore.stop_when(self._stop.is_set),  # Stop ends a long step between layers (nstcore.interrupt)
+                batch.joined() if batch is not None else contextlib.nullcontext(),
+            ):
                 snapshots = self._start_run()
                 self._follow(snapshots)
         except BaseException as exc:  # noqa: BLE001 - one job's failure must not stop the scheduler
@@ -188,6 +198,7 @@ class Job:
                 if progress.trained is not None:
                     self._pending.trained = progress.trained
             self.latest = progress
+            self.most_shared = max(self.most_shared, progress.shared)
             if progress.step in self._bounds:
                 self.marks[progress.step] = progress.elapsed
             self.last_progress_at = time.time()

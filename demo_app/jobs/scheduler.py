@@ -16,7 +16,10 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field
+
+import nstcore
 
 from .eta import StepCosts
 from .job import Handover, Job, SchedulerError, describe_failure
@@ -24,6 +27,22 @@ from .job import Handover, Job, SchedulerError, describe_failure
 __all__ = ["Handover", "Job", "Scheduler", "SchedulerError", "default_concurrency", "describe_failure"]
 
 log = logging.getLogger("demo_app")
+
+
+def default_batch_jobs(device_type: str) -> int:
+    """Jobs of one shape that step together (``--batch-jobs``): 1 (off) on a CPU, where two cores gain little from
+    it beyond 128 px (benchmarks/results_load.md); 8 on a GPU, where one 256-px job leaves most of the device idle
+    (not yet measured on one: benchmarks/gpu_check.py writes the figures to set it from)."""
+    return 1 if device_type == "cpu" else 8
+
+
+@dataclass(eq=False)
+class _Slot:
+    """A device slot: one job, or up to ``batch_jobs`` jobs of one shape stepping together in ``batch``."""
+
+    key: Hashable | None
+    batch: nstcore.Batch | None
+    jobs: set[Job] = field(default_factory=set)
 
 
 def default_concurrency(device_type: str) -> int:
@@ -57,10 +76,15 @@ class Scheduler:
         watch_every: float = 0.5,
         stuck_seconds: float = 600.0,
         memory_budget: float | None = None,
+        batch_jobs: int = 1,
     ) -> None:
-        if max_concurrent < 1:
-            raise ValueError("max_concurrent must be at least 1")
+        if max_concurrent < 1 or batch_jobs < 1:
+            raise ValueError("max_concurrent and batch_jobs must be at least 1")
         self.max_concurrent = max_concurrent
+        # Queued jobs with the same Job.batch_key as running ones join their slot, up to this many per slot, and
+        # step together in one pass (nstcore.batching): a room pressing one example fills a GPU.
+        self.batch_jobs = batch_jobs
+        self._slot_of: dict[Job, _Slot] = {}
         self.max_queue = max_queue
         self.stall_seconds = stall_seconds
         self.cancel_grace = cancel_grace
@@ -83,7 +107,7 @@ class Scheduler:
         # Left-behind threads still inside an ended job: thread -> (job, since when). Each holds a device slot.
         self._leftovers: dict[threading.Thread, tuple[Job, float]] = {}
         self._worker_ids = itertools.count()
-        for _ in range(max_concurrent):
+        for _ in range(max_concurrent * batch_jobs):
             self._spawn()
         self._watchdog = threading.Thread(target=self._watch, args=(watch_every,), name="nst-watchdog", daemon=True)
         self._watchdog.start()
@@ -159,7 +183,7 @@ class Scheduler:
         if any(r is None for r in remaining) or any(c is None for c in costs):
             return None
         slots = sorted(r or 0.0 for r in remaining)
-        slots += [0.0] * (self.max_concurrent - len(slots))
+        slots += [0.0] * (self.max_concurrent * self.batch_jobs - len(slots))
         for cost in costs:  # each waiting job takes the slot that frees first
             slots[0] += cost or 0.0
             slots.sort()
@@ -180,6 +204,8 @@ class Scheduler:
                 "workers_replaced": self.workers_replaced,
                 "stuck_threads": sum(thread.is_alive() for thread in self._leftovers),
                 "max_concurrent": self.max_concurrent,
+                "batch_jobs": self.batch_jobs,
+                "sharing_now": max((len(slot.jobs) for slot in self._slots()), default=0),
                 "memory_in_use": sum(job.memory for job in self._computing()),
                 "max_queue": self.max_queue,
             }
@@ -194,8 +220,9 @@ class Scheduler:
             if not self._watchdog.is_alive():
                 return False, "the scheduler's watchdog thread has died"
             alive = sum(thread.is_alive() for thread in self._workers.values())
-            if alive < self.max_concurrent:
-                return False, f"{self.max_concurrent - alive} scheduler thread(s) died and were not replaced"
+            wanted = self.max_concurrent * self.batch_jobs
+            if alive < wanted:
+                return False, f"{wanted - alive} scheduler thread(s) died and were not replaced"
             if any(now - job.last_progress_at > self.stall_seconds + 10 for job in self._running):
                 return False, "a job is stuck and the watchdog has not ended it"
             stuck = [now - since for thread, (_, since) in self._leftovers.items() if thread.is_alive()]
@@ -238,15 +265,33 @@ class Scheduler:
         """The jobs whose threads compute on the device: running ones and those left behind (under the lock)."""
         return [*self._running, *(job for thread, (job, _) in self._leftovers.items() if thread.is_alive())]
 
-    def _fits(self, job: Job) -> bool:
-        """May ``job`` start now: a device slot is free and, with a memory budget, its estimate fits beside the
-        jobs computing (under the lock)."""
+    def _slots(self) -> list[_Slot]:
+        """The slots in use by computing jobs (under the lock)."""
+        return list({id(slot): slot for slot in (self._slot_of[job] for job in self._computing())}.values())
+
+    def _place(self, job: Job) -> _Slot | None:
+        """Where ``job`` may start now (under the lock): beside running jobs of its shape while their slot has room,
+        else in a free slot; with a memory budget, only if its estimate fits beside the jobs computing (one job
+        alone always runs). None: it waits."""
         computing = self._computing()
-        if len(computing) >= self.max_concurrent:
-            return False
-        if self.memory_budget is None or not computing:
-            return True
-        return sum(j.memory for j in computing) + job.memory <= self.memory_budget
+        if self.memory_budget is not None and computing:
+            if sum(j.memory for j in computing) + job.memory > self.memory_budget:
+                return None
+        slots = self._slots()
+        sharing = self.batch_jobs > 1 and job.batch_key is not None
+        if sharing:
+            for slot in slots:
+                if slot.key == job.batch_key and len(slot.jobs) < self.batch_jobs:
+                    return slot
+        if len(slots) >= self.max_concurrent:
+            return None
+        return _Slot(job.batch_key, nstcore.Batch() if sharing else None)
+
+    def _leave(self, job: Job) -> None:
+        """``job``'s thread has returned: its slot no longer holds it (under the lock)."""
+        slot = self._slot_of.pop(job, None)
+        if slot is not None:
+            slot.jobs.discard(job)
 
     def _release(self, job: Job) -> None:
         if self._active.get(job.session_id) is job:
@@ -265,18 +310,22 @@ class Scheduler:
     def _work(self, worker: int) -> None:
         while True:
             with self._cv:
-                while (
-                    (not self._queue or self.paused or not self._fits(self._queue[0]))
-                    and not self._closed
-                    and worker in self._workers
-                ):
+                slot = None
+                while not self._closed and worker in self._workers:
+                    if self._queue and not self.paused:
+                        slot = self._place(self._queue[0])
+                        if slot is not None:
+                            break
                     self._cv.wait()
-                if self._closed or worker not in self._workers:
+                if slot is None:  # closing, or this worker was replaced
                     return
                 job = self._queue.popleft()
                 self._running[job] = worker
-            job.execute()
+                slot.jobs.add(job)
+                self._slot_of[job] = slot
+            job.execute(slot.batch)
             with self._cv:
+                self._leave(job)
                 if self._running.get(job) != worker:  # left behind (stuck or too slow to stop): its slot is free now
                     self._leftovers.pop(threading.current_thread(), None)
                     self._cv.notify_all()
@@ -284,6 +333,7 @@ class Scheduler:
                 del self._running[job]
                 self._release(job)
                 self._account(job)
+                self._cv.notify_all()  # a job of another shape may wait for this slot
             self._after(job)
 
     def _after(self, job: Job) -> None:

@@ -1,8 +1,8 @@
 """The Panel application: one :class:`SessionState` + :class:`Dashboard` per browser session.
 
 ``python -m demo_app`` serves :func:`create_app` as a factory; ``panel serve demo_app/server/app.py`` works too
-(then the backend is configured by the environment: NST_WEIGHTS, NST_DEVICE, NST_MAX_CONCURRENT, NST_MAX_QUEUE,
-NST_DASK_SCHEDULER and the NST_MAX_* limits).
+(then the backend is configured by the environment: NST_WEIGHTS, NST_DEVICE, NST_MAX_CONCURRENT, NST_BATCH_JOBS,
+NST_MAX_QUEUE, NST_DASK_SCHEDULER and the NST_MAX_* limits).
 """
 
 from __future__ import annotations
@@ -133,10 +133,12 @@ def _defaults() -> tuple[Backend, Limits]:
         set_cpu_threads(_limits.job_threads)
     if _backend is None:
         concurrent = os.environ.get("NST_MAX_CONCURRENT")
+        batch_jobs = os.environ.get("NST_BATCH_JOBS")
         _backend = Backend(
             weights=os.environ.get("NST_WEIGHTS", "imagenet"),
             device_name=os.environ.get("NST_DEVICE", "auto"),
             max_concurrent=int(concurrent) if concurrent else None,
+            batch_jobs=int(batch_jobs) if batch_jobs else None,
             max_queue=_limits.max_queue,
             dask_address=os.environ.get("NST_DASK_SCHEDULER") or None,
             stall_seconds=_limits.job_stall_seconds,

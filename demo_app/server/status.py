@@ -42,6 +42,13 @@ def liveness_route(backend: Backend) -> tuple[str, type, dict]:
     return ("/liveness", LivenessHandler, {"health": lambda: backend.scheduler.health(), "details": details})
 
 
+def sharing(stats: dict[str, float | int]) -> str:
+    """', up to 8 of one shape stepping together (now: 3)' where jobs batch; '' where they do not."""
+    if int(stats["batch_jobs"]) < 2:
+        return ""
+    return f", each up to {stats['batch_jobs']} of one shape stepping together (now: {stats['sharing_now']})"
+
+
 def status_text(backend: Backend, sessions: int) -> str:
     stats, gate = backend.scheduler.stats(), backend.gate.snapshot()
     limit = backend.scheduler.memory_budget
@@ -51,7 +58,7 @@ def status_text(backend: Backend, sessions: int) -> str:
         f"| | |\n|---|---|\n"
         f"| device | {backend.device_label}, {backend.weights_label('vgg19')} weights |\n"
         f"| active sessions | {sessions} |\n"
-        f"| jobs running | {stats['running']} of at most {stats['max_concurrent']} at once |\n"
+        f"| jobs running | {stats['running']} of at most {stats['max_concurrent']} at once{sharing(stats)} |\n"
         f"| jobs queued | {stats['queued']} (limit {stats['max_queue']}) |\n"
         f"| jobs done / failed / cancelled | {stats['done']} / {stats['failed']} / {stats['cancelled']} |\n"
         f"| running jobs without progress for over a minute | {stats['stalled']} |\n"

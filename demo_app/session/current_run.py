@@ -99,6 +99,7 @@ class CurrentRun:
             client=self.client,
             time_cap=minutes * 60,
             memory=memory_estimate(request),
+            batch_key=self.backend.batch_key(request),
         )
         self.backend.scheduler.submit(job, max_per_client=self.limits.max_jobs_per_client)
         self.job, self.controls, self.config, self.request = job, controls, config, request
@@ -159,6 +160,8 @@ class CurrentRun:
             step = latest.step
         if handover.finished:
             job, self.job, self.controls = self.job, None, None
+            if job.most_shared > 1:  # for the record: batched kernels round differently (nstcore.records)
+                self.run_info["shared_passes_with_jobs"] = job.most_shared
             if handover.error:
                 status = "Run failed."
             elif job.state == "done" and job.latest is not None:
