@@ -2,6 +2,7 @@
 
     python benchmarks/bench_load.py [--sessions 8] [--steps 12]
     python benchmarks/bench_load.py --queue [--sessions 5]      # the queue's estimates only
+    python benchmarks/bench_load.py --room [--sessions 4]       # room throughput, --batch-jobs N against 1
 
 
 Every session first uploads something hostile (a script-named non-image, an empty file, a truncated JPEG with a
@@ -16,6 +17,11 @@ benchmarks/results_load.md; tests/test_load.py runs the same scenario as a test.
 0.25 s the server's estimate of each queued job's wait (what its page shows, before rounding) is recorded, then set
 against when the job really started: the error of the first estimate and of the one made 10 s before the start, per
 queue position. Writes benchmarks/results_queue.md.
+
+``--room``: N pages load the same settings from a config file (40 L-BFGS steps at one size, no coarse to fine) and
+press Run at once; the time from the first press until every page has its result, on a server with
+``--batch-jobs N`` against one with ``--batch-jobs 1``, at 128 and 256 px, and a mix of two shapes (half the pages at
+128 px, half at 96 px). Writes its section of benchmarks/results_load.md.
 """
 
 from __future__ import annotations
@@ -35,7 +41,7 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from common import write_results  # noqa: E402
+from common import write_results, write_section  # noqa: E402
 
 COLOURS = [
     (0, 0, 0),
@@ -255,6 +261,79 @@ def run_queue(sessions: int = 5, example: int = 0) -> list[dict]:
     return sorted(rows, key=lambda r: r["wait"])
 
 
+def run_room(sizes: list[int], batch_jobs: int, steps: int = 40, workdir: Path = Path("/tmp")) -> dict:
+    """One room: a page per entry of ``sizes`` loads its settings from a file and all press Run at once; the wall
+    time until every page has its result, and the most jobs that shared one pass."""
+    import json
+
+    from browser import chromium, open_dashboard, served_dashboard
+
+    from demo_app.jobs.backend import Backend
+    from demo_app.session.limits import Limits
+
+    backend = Backend(weights="random", device_name="cpu", max_concurrent=1, batch_jobs=batch_jobs)
+    with served_dashboard(backend, Limits()) as url, chromium() as browser:
+        opened = [open_dashboard(browser, url, (1280, 720)) for _ in sizes]
+        for i, ((_, page, dashboard), size) in enumerate(zip(opened, sizes)):
+            path = workdir / f"room_{i}.json"
+            path.write_text(json.dumps({"size": size, "steps": steps, "scales": 1, "optimizer": "lbfgs"}))
+            page.locator(".upload-config input[type=file]").set_input_files(str(path))
+            deadline = time.time() + 30
+            while (dashboard.state.size, dashboard.state.steps) != (size, steps) and time.time() < deadline:
+                time.sleep(0.05)
+        time.sleep(1.0)
+        started = time.perf_counter()
+        for _, page, _ in opened:
+            page.get_by_role("button", name="▶ Run", exact=True).click()
+        jobs: dict[int, object] = {}
+        deadline = time.time() + 900
+        while time.time() < deadline and any(
+            d.state.running or d.state.run.job is not None or not d.state.history for _, _, d in opened
+        ):
+            for i, (_, _, dashboard) in enumerate(opened):
+                if dashboard.state.run.job is not None:
+                    jobs[i] = dashboard.state.run.job
+            time.sleep(0.05)
+        total = time.perf_counter() - started
+        finished = all(d.state.history for _, _, d in opened)
+        for context, _, _ in opened:
+            context.close()
+    backend.scheduler.shutdown()
+    shared = max((getattr(job, "most_shared", 1) for job in jobs.values()), default=1)
+    return {"total_s": total, "all_done": finished, "most_shared": shared}
+
+
+def room_main(sessions: int, out: str) -> None:
+    """Each room with --batch-jobs sessions and with 1; the ratio of their wall times."""
+    rooms = [
+        ("same example, 128 px", [128] * sessions),
+        ("same example, 256 px", [256] * sessions),
+        ("two shapes: 128 and 96 px", [128 if i % 2 == 0 else 96 for i in range(sessions)]),
+    ]
+    rows = []
+    for name, sizes in rooms:
+        alone = run_room(sizes, 1)
+        shared = run_room(sizes, sessions)
+        ok = alone["all_done"] and shared["all_done"]
+        rows.append(
+            f"| {name} | {len(sizes)} | {alone['total_s']:.1f} | {shared['total_s']:.1f} | "
+            f"{alone['total_s'] / shared['total_s']:.2f}x | {shared['most_shared']} | {ok} |\n"
+        )
+        print(rows[-1], end="", flush=True)
+    table = (
+        "| room | pages | --batch-jobs 1: all done after (s) | --batch-jobs N: all done after (s) | speed-up | "
+        "most jobs in one pass | all finished |\n|---|---:|---:|---:|---:|---:|---|\n" + "".join(rows)
+    )
+    write_section(
+        out,
+        "Room throughput: cross-session batching",
+        f"one server process (max_concurrent=1) and {sessions} headless chromium pages on the same machine; each "
+        "page loads its settings from a config file (40 L-BFGS steps, one scale, fp32, random weights) and all press "
+        f"Run at once; --batch-jobs N = {sessions}. Written by `python benchmarks/bench_load.py --room`.",
+        table,
+    )
+
+
 def queue_main(sessions: int, out: str) -> None:
     rows = run_queue(sessions)
     table = (
@@ -283,7 +362,11 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=12)
     parser.add_argument("--out", default=None)
     parser.add_argument("--queue", action="store_true", help="Measure the queue's estimates only.")
+    parser.add_argument("--room", action="store_true", help="Measure room throughput, batched against not.")
     args = parser.parse_args()
+    if args.room:
+        room_main(args.sessions if args.sessions != 8 else 4, args.out or str(ROOT / "benchmarks" / "results_load.md"))
+        return
     if args.queue:
         sessions = args.sessions if args.sessions != 8 else 5  # five pages: the room the issue measured
         queue_main(sessions, args.out or str(ROOT / "benchmarks" / "results_queue.md"))

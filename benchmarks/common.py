@@ -58,3 +58,20 @@ def write_results(out: str | Path, title: str, setup: str, table: str) -> None:
     header = f"# {title}\n\n{dt.date.today()}, {platform.node()} ({cpu_description()}), {setup}\n\n"
     Path(out).write_text(header + table, encoding="utf-8")
     print("\n" + table)
+
+
+def write_section(out: str | Path, title: str, setup: str, table: str) -> None:
+    """Replace (or add at the end) the ``## title`` section of ``out``: the date, the machine and its CPU, ``setup``
+    and ``table``; the rest of the file stays. Print the table."""
+    path = Path(out)
+    text = path.read_text(encoding="utf-8") if path.exists() else ""
+    heading = f"## {title}\n"
+    section = f"{heading}\n{dt.date.today()}, {platform.node()} ({cpu_description()}), {setup}\n\n{table}"
+    if heading in text:
+        before, rest = text.split(heading, 1)
+        after = rest.split("\n## ", 1)
+        text = before + section + ("\n## " + after[1] if len(after) > 1 else "")
+    else:
+        text = text.rstrip("\n") + "\n\n" + section
+    path.write_text(text, encoding="utf-8")
+    print("\n" + table)

@@ -76,3 +76,25 @@ def test_styles_cells_run(network) -> None:
     config = StyleConfig(size=48, steps=100, weights="random", preview_every=0, precision="fp32")
     times = bench_styles.step_times(config, "cpu", network, bench_styles.STYLES[:2], masks, warmup=1, steps=3)
     assert len(times) == 3 and all(t > 0 for t in times)
+
+
+@pytest.mark.browser
+def test_the_gpu_check_runs_dry_on_the_cpu(tmp_path) -> None:
+    """``python benchmarks/gpu_check.py --dry-run``: its tests (test_gpu.py on the CPU), speed cells, a room of
+    pages and one of scheduler sessions, and its results file, as it will run on a lent GPU."""
+    import subprocess
+
+    out = tmp_path / "results_gpu_dry.md"
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "gpu_check.py"), "--dry-run", "--out", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    text = out.read_text()
+    assert "GPU check (dry run on the CPU)" in text and "device cpu" in text
+    assert "Tests marked gpu: **5 passed" in text
+    assert text.count("| 32 px |") == 4 and text.count("| pages |") == 2 and text.count("| sessions |") == 2
+    assert "not measured" not in text

@@ -43,6 +43,32 @@ def test_jobs_of_one_shape_share_a_slot_and_another_shape_waits_for_one() -> Non
         scheduler.shutdown()
 
 
+def test_a_room_pressing_run_at_once_in_any_order_of_shapes_starts_each_batch_together() -> None:
+    """Queue 128, 96, 128: the second 128-px job joins the first's slot before its second step, ahead of the 96;
+    a 128-px job queued once the slot is under way waits its turn."""
+    scheduler = Scheduler(max_concurrent=1, batch_jobs=4)
+    gate = threading.Event()
+    try:
+        first, other, second = (
+            Job(s, fake_run(steps=3, gate=gate), steps=3, pixels=100, batch_key=key)
+            for s, key in (("a", 128), ("b", 96), ("c", 128))
+        )
+        for job in (first, other, second):
+            scheduler.submit(job)
+        wait_until(lambda: second.state == "running")
+        assert first.state == "running" and other.state == "queued"
+        gate.set()
+        wait_until(lambda: first.latest is not None and first.latest.step >= 2)
+        late = Job("d", fake_run(steps=3), steps=3, pixels=100, batch_key=128)
+        scheduler.submit(late)
+        for job in (first, second, other, late):
+            assert job.wait(30) and job.state == "done"
+        assert other.started_at >= max(first.finished_at, second.finished_at)
+        assert late.started_at >= other.started_at  # behind the 96 in the queue, and the slot was under way
+    finally:
+        scheduler.shutdown()
+
+
 def test_without_batching_or_without_a_key_jobs_take_a_slot_each() -> None:
     for batch_jobs, key in ((1, "256 px"), (3, None)):
         scheduler = Scheduler(max_concurrent=1, batch_jobs=batch_jobs)

@@ -287,6 +287,22 @@ class Scheduler:
             return None
         return _Slot(job.batch_key, nstcore.Batch() if sharing else None)
 
+    def _next(self) -> tuple[Job, _Slot | None]:
+        """The job to start now and its slot (under the lock): the queue's first, or else one further back that joins
+        a slot of its shape which has not gone past its first step yet (a room presses Run at once, in any order of
+        shapes: the jobs of a batch start together, and the first job waits no longer than that batch takes)."""
+        head = self._queue[0]
+        slot = self._place(head)
+        if slot is not None or self.batch_jobs == 1:
+            return head, slot
+        filling = [s for s in self._slots() if s.batch is not None and len(s.jobs) < self.batch_jobs]
+        filling = [s for s in filling if all(j.latest is None or j.latest.step <= 1 for j in s.jobs)]
+        for job in list(self._queue)[1:]:
+            for candidate in filling:
+                if job.batch_key == candidate.key and self._place(job) is candidate:
+                    return job, candidate
+        return head, None
+
     def _leave(self, job: Job) -> None:
         """``job``'s thread has returned: its slot no longer holds it (under the lock)."""
         slot = self._slot_of.pop(job, None)
@@ -313,13 +329,13 @@ class Scheduler:
                 slot = None
                 while not self._closed and worker in self._workers:
                     if self._queue and not self.paused:
-                        slot = self._place(self._queue[0])
+                        job, slot = self._next()
                         if slot is not None:
                             break
                     self._cv.wait()
                 if slot is None:  # closing, or this worker was replaced
                     return
-                job = self._queue.popleft()
+                self._queue.remove(job)
                 self._running[job] = worker
                 slot.jobs.add(job)
                 self._slot_of[job] = slot
