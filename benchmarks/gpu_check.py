@@ -11,7 +11,7 @@ the jobs/minute of each wave and the slider echo (key press to the page's new α
 has no chromium or Panel (a GPU box often has only torch) the room's sessions submit their jobs through the server's
 own scheduler instead, and the echo is the time from a steered weight to the first step that used it; (d) writes
 benchmarks/results_gpu.md with the device's name and every figure. ``--dry-run`` (CI runs it through
-tests/test_benchmarks.py) does all of it on the CPU at 32-48 px with two pages, both kinds of room, and writes its
+tests/test_benchmarks.py) does all of it on the CPU at 32 px with two pages, both kinds of room, and writes its
 table to a temporary file unless ``--out`` says where.
 
 Every phase has its own time limit, so the whole check ends within ``--budget`` seconds (240) even when one hangs.
@@ -51,7 +51,7 @@ PLANS = {
     "dry": {
         "device": "cpu",
         "test_size": "32",
-        "sizes": (32, 48),
+        "sizes": (32,),
         "counts": (1, 2),
         "steps": 3,
         "warmup": 1,
