@@ -46,8 +46,8 @@ def test_style_strength_run_length_and_running_lock_follow_the_state() -> None:
     assert state.alpha == 1.0 and state.beta == 1e8 and "β = 1e+08" in dashboard.controls.ratio.object
     state.param.update(alpha=2.0, beta=2e3)
     assert strength.value == 3.0
-    assert dashboard.controls.run_length.value == "Full"
-    dashboard.controls.run_length.value = "Quick (~20 s)"
+    assert dashboard.controls.run_length.value == "full"
+    dashboard.controls.run_length.value = "quick"
     assert (state.size, state.steps, state.optimizer, state.scales) == (256, 60, "lbfgs", 3)
     state.steps = 81
     assert dashboard.controls.run_length.value is None  # the user's own settings: neither
@@ -111,3 +111,29 @@ def test_technical_labels_say_what_they_are() -> None:
     assert "what the optimiser minimises" in dashboard.single.chart_view.description
     assert dashboard.single.scrubber.name == "Time-lapse frame"
     assert "more photo" in dashboard.controls.strength.slider.ends and dashboard.controls.strength.slider.describe
+
+
+def test_quick_and_full_show_their_time_here_once_the_server_has_measured_its_speed() -> None:
+    from test_scheduler import fake_run
+
+    from demo_app.jobs.job import Job
+
+    backend = Backend(weights="random", device_name="cpu")
+    state = SessionState(backend, Limits())
+    dashboard = Dashboard(state)
+    assert list(dashboard.controls.run_length.options) == ["Quick", "Full"]  # nothing measured yet: no guess
+    pixels = 256 * 192
+    job = Job("another page", fake_run(steps=4, step_seconds=0.05), steps=4, pixels=pixels, plan=[(pixels, 4)])
+    backend.scheduler.submit(job)
+    assert job.wait(10) and job.state == "done"
+    state.running = True  # this page's own run starts and ends: the labels follow what the server learnt
+    state.running = False
+    quick, full = dashboard.controls.run_length.options
+    assert quick.startswith("Quick (") and full.startswith("Full (") and quick != "Quick (" and full != "Full ("
+    assert dashboard.controls.run_length.options[full] == "full"
+    base = state.config()
+    size = (4, 3)
+    assert state.run.estimate(base.replace(**nstcore.run_lengths()["full"]), size) > state.run.estimate(
+        base.replace(**nstcore.run_lengths()["quick"]), size
+    )
+    backend.scheduler.shutdown()

@@ -13,6 +13,7 @@ builds the scale), the learnt speed for the others.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 from .job import Job
 
@@ -57,10 +58,15 @@ class StepCosts:
 
     def job_seconds(self, job: Job) -> float | None:
         """A job's whole time, from its start (None before anything was learnt)."""
-        costs = [self.per_step(pixels) for pixels, _ in job.plan]
+        return self.plan_seconds(job.plan)
+
+    def plan_seconds(self, plan: Sequence[tuple[int, int]]) -> float | None:
+        """The whole time of a job of ``plan`` ((pixels, steps) per scale), from its start (None before anything
+        was learnt): what the page shows beside Quick and Full."""
+        costs = [self.per_step(pixels) for pixels, _ in plan]
         if self.startup is None or any(cost is None for cost in costs):
             return None
-        return self.startup + sum((cost or 0.0) * steps for cost, (_, steps) in zip(costs, job.plan))
+        return self.startup + sum((cost or 0.0) * steps for cost, (_, steps) in zip(costs, plan))
 
     def remaining(self, job: Job, now: float) -> float | None:
         """Seconds until running ``job`` ends (None when neither it nor earlier jobs say yet)."""

@@ -16,7 +16,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 
 import nstcore
@@ -188,6 +188,12 @@ class Scheduler:
             slots[0] += cost or 0.0
             slots.sort()
         return slots[0]
+
+    def estimate(self, plan: Sequence[tuple[int, int]]) -> float | None:
+        """Seconds a job of ``plan`` ((pixels, steps) per scale) would run here, by the speed finished jobs
+        measured (None before one has finished)."""
+        with self._cv:
+            return self._costs.plan_seconds(plan)
 
     # -- status ---------------------------------------------------------------------------------------------------
     def stats(self) -> dict[str, float | int]:

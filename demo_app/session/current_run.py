@@ -34,6 +34,16 @@ def about(seconds: float) -> str:
     return f"about {round(seconds / 60):.0f} min"
 
 
+def scale_areas(config: nstcore.StyleConfig, content_size: tuple[int, int], variants: int = 1) -> list[tuple[int, int]]:
+    """(output pixels x variants, steps) per coarse-to-fine scale of ``config`` on a content picture of that size:
+    what a step costs, for estimates."""
+    width, height = content_size
+    return [
+        (round(width * height * (size / max(width, height)) ** 2) * variants, steps)
+        for size, steps in config.scale_plan()
+    ]
+
+
 class CurrentRun:
     """The run of one session (at most one at a time); every method is called on the session's event loop."""
 
@@ -83,18 +93,14 @@ class CurrentRun:
         variants = request.variants or ()
         controls = nstcore.Controls([v.weights for v in variants], lr=config.effective_lr)
         start_run = self.backend.runner(request, controls)
-        width, height = request.content.size
-
-        def area(size: int) -> int:  # output pixels x variants at ``size``
-            return round(width * height * (size / max(width, height)) ** 2) * len(variants)
-
+        plan = scale_areas(config, request.content.size, len(variants))
         minutes = self.limits.max_train_minutes if config.generator == "hrnet" else self.limits.max_job_minutes
         job = Job(
             self.session_id,
             start_run,
             steps=config.steps,
-            pixels=area(config.size),
-            plan=[(area(size), steps) for size, steps in config.scale_plan()],
+            pixels=plan[-1][0],
+            plan=plan,
             label=mode,
             client=self.client,
             time_cap=minutes * 60,
@@ -113,6 +119,10 @@ class CurrentRun:
         self._version_steps = {}  # controls version -> first step that used it
         self.steps_done = 0
         self._eta_text = None
+
+    def estimate(self, config: nstcore.StyleConfig, content_size: tuple[int, int]) -> float | None:
+        """Seconds a run of ``config`` would take on this server once started (None before it finished a job)."""
+        return self.backend.scheduler.estimate(scale_areas(config, content_size))
 
     def queue_text(self) -> str | None:
         """'Queued: position 2 of 5 · starts in about 40 s.' while the job waits (the estimate changes at most every

@@ -11,6 +11,7 @@ import param
 import nstcore
 
 from ..session.config_params import field_range
+from ..session.current_run import about
 from ..session.state import SessionState
 from ..session.text import as_html, file_label
 from .inputs import caption
@@ -19,7 +20,7 @@ from .loop import in_background
 from .uploads import Uploader
 from .widgets import LogSlider, StyleStrength
 
-RUN_LENGTH_LABELS = {"quick": "Quick (~20 s)", "full": "Full"}
+RUN_LENGTH_LABELS = {"quick": "Quick", "full": "Full"}  # each followed by its time here, once the server knows it
 
 
 class ControlsView:
@@ -54,10 +55,11 @@ class ControlsView:
         state.param.watch(self._sync_content_layer, ["content_layers", "model"])
         self._syncing_length = False
         self.run_length = pn.widgets.RadioButtonGroup(
-            options=list(RUN_LENGTH_LABELS.values()), value=None, color="light", css_classes=["nst-run-length"]
+            options=self._length_options(), value=None, color="light", css_classes=["nst-run-length"]
         )
         self.run_length.param.watch(self._run_length_picked, "value")
-        state.param.watch(lambda *_: self._sync_run_length(), list(nstcore.run_lengths()["quick"]))
+        # A finished run teaches the server its speed: the times beside Quick and Full follow.
+        state.param.watch(lambda *_: self._sync_run_length(), [*nstcore.run_lengths()["quick"], "running"])
         self._sync_run_length()
         self._build_settings()
         self._build_config()
@@ -141,18 +143,36 @@ class ControlsView:
     def _run_length_picked(self, event: param.parameterized.Event) -> None:
         if self._syncing_length or event.new is None:
             return
-        key = next(k for k, label in RUN_LENGTH_LABELS.items() if label == event.new)
-        self.state.param.update(**nstcore.run_lengths()[key])
+        self.state.param.update(**nstcore.run_lengths()[event.new])
+
+    def _length_options(self) -> dict[str, str]:
+        """Quick and Full (label -> key), each with how long it takes on this server, from the speed of the runs it
+        finished ("Quick (about 10 s)"); without a time until the server has finished one."""
+        try:
+            base = self.state.config()
+        except nstcore.ConfigError:
+            base = nstcore.StyleConfig()
+        content = self.state.content
+        size = content.size if content is not None else (4, 3)
+        options = {}
+        for key, values in nstcore.run_lengths().items():
+            seconds = self.state.run.estimate(base.replace(**values), size)
+            options[RUN_LENGTH_LABELS[key] + (f" ({about(seconds)})" if seconds is not None else "")] = key
+        return options
 
     def _sync_run_length(self) -> None:
-        """Quick or Full lights up when the settings are that run length's, neither when the user set their own."""
+        """Quick or Full lights up when the settings are that run length's, neither when the user set their own;
+        their times follow what the server has measured."""
         s = self.state
         chosen = None
         for key, values in nstcore.run_lengths().items():
             if all(getattr(s, name) == value for name, value in values.items()):
-                chosen = RUN_LENGTH_LABELS[key]
+                chosen = key
+        options = self._length_options()
         self._syncing_length = True
         try:
+            if options != self.run_length.options:
+                self.run_length.options = options
             self.run_length.value = chosen
         finally:
             self._syncing_length = False
