@@ -13,44 +13,25 @@ from __future__ import annotations
 import collections
 import itertools
 import logging
-import os
 import threading
 import time
-from collections.abc import Callable, Hashable, Sequence
-from dataclasses import dataclass, field
-
-import nstcore
+from collections.abc import Callable, Sequence
 
 from .eta import StepCosts
 from .job import Handover, Job, SchedulerError, describe_failure
+from .slots import Slots, default_batch_jobs, default_concurrency
 
-__all__ = ["Handover", "Job", "Scheduler", "SchedulerError", "default_concurrency", "describe_failure"]
+__all__ = [
+    "Handover",
+    "Job",
+    "Scheduler",
+    "SchedulerError",
+    "default_batch_jobs",
+    "default_concurrency",
+    "describe_failure",
+]
 
 log = logging.getLogger("demo_app")
-
-
-def default_batch_jobs(device_type: str) -> int:
-    """Jobs of one shape that step together (``--batch-jobs``): 1 (off) on a CPU, where two cores gain little from
-    it beyond 128 px (benchmarks/results_load.md); 8 on a GPU, where one 256-px job leaves most of the device idle
-    (not yet measured on one: benchmarks/gpu_check.py writes the figures to set it from)."""
-    return 1 if device_type == "cpu" else 8
-
-
-@dataclass(eq=False)
-class _Slot:
-    """A device slot: one job, or up to ``batch_jobs`` jobs of one shape stepping together in ``batch``."""
-
-    key: Hashable | None
-    batch: nstcore.Batch | None
-    jobs: set[Job] = field(default_factory=set)
-
-
-def default_concurrency(device_type: str) -> int:
-    """Jobs at once per device: 1 on a GPU (one job fills it; more only adds contention), on a CPU one per 8
-    cores (convolutions scale well up to about 8 threads per job on images of a few hundred pixels)."""
-    if device_type != "cpu":
-        return 1
-    return max(1, (os.cpu_count() or 1) // 8)
 
 
 class Scheduler:
@@ -84,14 +65,13 @@ class Scheduler:
         # Queued jobs with the same Job.batch_key as running ones join their slot, up to this many per slot, and
         # step together in one pass (nstcore.batching): a room pressing one example fills a GPU.
         self.batch_jobs = batch_jobs
-        self._slot_of: dict[Job, _Slot] = {}
+        # Bytes the device may hold for jobs at once, by their estimates (Job.memory): a job waits while the running
+        # ones and the threads left inside ended ones would pass it with it (one job alone always runs).
+        self._slots = Slots(max_concurrent, batch_jobs, memory_budget)
         self.max_queue = max_queue
         self.stall_seconds = stall_seconds
         self.cancel_grace = cancel_grace
         self.stuck_seconds = stuck_seconds
-        # Bytes the device may hold for jobs at once, by their estimates (Job.memory): a job waits while the running
-        # ones and the threads left inside ended ones would pass it with it (one job alone always runs).
-        self.memory_budget = memory_budget
         self._after_job = after_job
         self._queue: collections.deque[Job] = collections.deque()
         self._running: dict[Job, int] = {}  # job -> the worker running it
@@ -111,6 +91,10 @@ class Scheduler:
             self._spawn()
         self._watchdog = threading.Thread(target=self._watch, args=(watch_every,), name="nst-watchdog", daemon=True)
         self._watchdog.start()
+
+    @property
+    def memory_budget(self) -> float | None:
+        return self._slots.memory_budget
 
     # -- sessions' side ---------------------------------------------------------------------------------------------
     def submit(self, job: Job, max_per_client: int | None = None) -> None:
@@ -211,7 +195,7 @@ class Scheduler:
                 "stuck_threads": sum(thread.is_alive() for thread in self._leftovers),
                 "max_concurrent": self.max_concurrent,
                 "batch_jobs": self.batch_jobs,
-                "sharing_now": max((len(slot.jobs) for slot in self._slots()), default=0),
+                "sharing_now": max((len(slot.jobs) for slot in self._slots.in_use(self._computing())), default=0),
                 "memory_in_use": sum(job.memory for job in self._computing()),
                 "max_queue": self.max_queue,
             }
@@ -271,50 +255,6 @@ class Scheduler:
         """The jobs whose threads compute on the device: running ones and those left behind (under the lock)."""
         return [*self._running, *(job for thread, (job, _) in self._leftovers.items() if thread.is_alive())]
 
-    def _slots(self) -> list[_Slot]:
-        """The slots in use by computing jobs (under the lock)."""
-        return list({id(slot): slot for slot in (self._slot_of[job] for job in self._computing())}.values())
-
-    def _place(self, job: Job) -> _Slot | None:
-        """Where ``job`` may start now (under the lock): beside running jobs of its shape while their slot has room,
-        else in a free slot; with a memory budget, only if its estimate fits beside the jobs computing (one job
-        alone always runs). None: it waits."""
-        computing = self._computing()
-        if self.memory_budget is not None and computing:
-            if sum(j.memory for j in computing) + job.memory > self.memory_budget:
-                return None
-        slots = self._slots()
-        sharing = self.batch_jobs > 1 and job.batch_key is not None
-        if sharing:
-            for slot in slots:
-                if slot.key == job.batch_key and len(slot.jobs) < self.batch_jobs:
-                    return slot
-        if len(slots) >= self.max_concurrent:
-            return None
-        return _Slot(job.batch_key, nstcore.Batch() if sharing else None)
-
-    def _next(self) -> tuple[Job, _Slot | None]:
-        """The job to start now and its slot (under the lock): the queue's first, or else one further back that joins
-        a slot of its shape which has not gone past its first step yet (a room presses Run at once, in any order of
-        shapes: the jobs of a batch start together, and the first job waits no longer than that batch takes)."""
-        head = self._queue[0]
-        slot = self._place(head)
-        if slot is not None or self.batch_jobs == 1:
-            return head, slot
-        filling = [s for s in self._slots() if s.batch is not None and len(s.jobs) < self.batch_jobs]
-        filling = [s for s in filling if all(j.latest is None or j.latest.step <= 1 for j in s.jobs)]
-        for job in list(self._queue)[1:]:
-            for candidate in filling:
-                if job.batch_key == candidate.key and self._place(job) is candidate:
-                    return job, candidate
-        return head, None
-
-    def _leave(self, job: Job) -> None:
-        """``job``'s thread has returned: its slot no longer holds it (under the lock)."""
-        slot = self._slot_of.pop(job, None)
-        if slot is not None:
-            slot.jobs.discard(job)
-
     def _release(self, job: Job) -> None:
         if self._active.get(job.session_id) is job:
             del self._active[job.session_id]
@@ -335,7 +275,7 @@ class Scheduler:
                 slot = None
                 while not self._closed and worker in self._workers:
                     if self._queue and not self.paused:
-                        job, slot = self._next()
+                        job, slot = self._slots.next(self._queue, self._computing())
                         if slot is not None:
                             break
                     self._cv.wait()
@@ -343,11 +283,10 @@ class Scheduler:
                     return
                 self._queue.remove(job)
                 self._running[job] = worker
-                slot.jobs.add(job)
-                self._slot_of[job] = slot
+                self._slots.enter(job, slot)
             job.execute(slot.batch)
             with self._cv:
-                self._leave(job)
+                self._slots.leave(job)
                 if self._running.get(job) != worker:  # left behind (stuck or too slow to stop): its slot is free now
                     self._leftovers.pop(threading.current_thread(), None)
                     self._cv.notify_all()
