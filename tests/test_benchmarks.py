@@ -96,5 +96,5 @@ def test_the_gpu_check_runs_dry_on_the_cpu(tmp_path) -> None:
     text = out.read_text()
     assert "GPU check (dry run on the CPU)" in text and "device cpu" in text
     assert "Tests marked gpu: **5 passed" in text
-    assert text.count("| 32 px |") == 4 and text.count("| pages |") == 2 and text.count("| sessions |") == 2
+    assert text.count("| 32 px | fp32 |") == 2 and text.count("| pages |") == 2 and text.count("| sessions |") == 2
     assert "not measured" not in text
