@@ -155,7 +155,14 @@ class HostConsole(pn.viewable.Viewer):
             self.message,
             self.chart,
         ]
-        self.refresh()
+        # Unlocking runs in a click's event handler, where Panel does not hold the document's lock: streaming to the
+        # chart's source there raised (Bokeh's "_pending_writes should be non-None"). The first refresh goes on the
+        # next tick, under the lock, like the periodic ones.
+        doc = pn.state.curdoc
+        if doc is not None and doc.session_context is not None:
+            doc.add_next_tick_callback(self.refresh)
+        else:
+            self.refresh()
         quiet_periodic(self.refresh, 2000)
 
     def refresh(self) -> None:
