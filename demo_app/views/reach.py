@@ -65,7 +65,8 @@ class PageFixes(pn.custom.JSComponent):
     Run" link as the first Tab stop (the sidebar's thirty controls came first), a name for the template's theme
     switch, list semantics off the template's sidebar ``<ul>`` (it holds a div, not list items), and names for
     Bokeh's unnamed controls wherever they are drawn (a slider's handle gets its title, a spinner's arrows
-    "Increase"/"Decrease" and leave the Tab order, their input keeps the arrow keys; a checkbox gets its text).
+    "Increase"/"Decrease" and leave the Tab order, their input keeps the arrow keys; a checkbox gets its text;
+    a Tabulator table's scrolling holder leaves the Tab order, where a grid may not have it).
     The names are set again every two seconds, since cards draw their widgets when opened. Renders nothing.
     ``skip_to`` is the CSS class of the button the skip link focuses (empty: no skip link)."""
 
@@ -104,6 +105,11 @@ class PageFixes(pn.custom.JSComponent):
         for (const arrow of root.querySelectorAll("button.bk-spin-btn:not([aria-label])")) {
           arrow.setAttribute("aria-label", arrow.classList.contains("bk-spin-btn-up") ? "Increase" : "Decrease");
           arrow.tabIndex = -1;
+        }
+        // Tabulator's scrolling holder sits between its grid and the rows with a tabindex and no role, which a grid
+        // may not contain (axe-core: aria-required-children); its cells take focus themselves, so it leaves Tab.
+        for (const holder of root.querySelectorAll(".tabulator-tableholder[tabindex]")) {
+          holder.removeAttribute("tabindex");
         }
         for (const box of root.querySelectorAll("input[type=checkbox]:not([aria-label])")) {
           const holder = box.parentElement || box.getRootNode();  // Bokeh: the box and its text side by side
