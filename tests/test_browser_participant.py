@@ -398,4 +398,24 @@ def test_keyboards_and_screen_readers_find_their_way(browser, url, name) -> None
         page.locator(".card-header").filter(has_text=title).first.click()
     page.wait_for_timeout(2500)  # the page names Bokeh's unnamed controls every 2 s
     assert serious_violations(page) == []
+    # every technical setting explains itself on keyboard focus and on hover, and to a screen reader
+    tip = page.locator(".nst-tip")
+    pooling = page.locator(".nst-explain-pooling select")
+    pooling.focus()
+    tip.get_by_text("Pooling inside VGG: avg (paper) or max.").wait_for(timeout=5_000)
+    assert pooling.get_attribute("aria-description") == "Pooling inside VGG: avg (paper) or max."
+    page.locator(".nst-alpha input[type=range]").hover()
+    tip.get_by_text("How strongly the picture keeps the photo's content").wait_for(timeout=5_000)
+    explained = page.evaluate(
+        """() => [...document.querySelectorAll('[class*="nst-explain-"]')].filter((host) =>
+            !(host.shadowRoot || host).querySelector('[data-nst-explain]')).map((host) => host.className)"""
+    )
+    assert explained == [], explained  # every control listed got its explanation
     context.close()
+    if name == "laptop":  # the dark theme too: axe-core's contrast rule (4.5:1) and every other serious one
+        context, page, _ = _open(browser, url + "?theme=dark", VIEWPORTS[name])
+        open_card(page, "nst-settings-card", ".steps-input")
+        open_card(page, "nst-advanced-card", ".nst-alpha")
+        page.wait_for_timeout(2500)
+        assert serious_violations(page) == []
+        context.close()

@@ -4,13 +4,14 @@ Config card (download the settings, load a config JSON or a result PNG), and the
 from __future__ import annotations
 
 import io
+from typing import Any
 
 import panel as pn
 import param
 
 import nstcore
 
-from ..session.config_params import field_range
+from ..session.config_params import field_metadata, field_range
 from ..session.current_run import about
 from ..session.state import SessionState
 from ..session.text import as_html, file_label
@@ -20,6 +21,32 @@ from .loop import in_background
 from .uploads import Uploader
 from .widgets import LogSlider, StyleStrength
 
+# What the weights mean, in a sentence each (hover or focus shows them; a screen reader reads them with the slider).
+EXPLAIN = {
+    "alpha": "How strongly the picture keeps the photo's content: its layout and objects.",
+    "beta": "How strongly the picture takes on the painting's style: its textures, strokes and colours.",
+    "tv": "Smooths the picture: more removes speckle, off (the default) keeps every detail.",
+    "lr": "How far each step moves the pixels; too high and the loss jumps about.",
+    "content_layers": "The network layer whose response must stay the photo's: deeper keeps objects, shallower "
+    "keeps fine detail.",
+}
+# The settings that get their StyleConfig help text (the one source of it) as an explanation on hover and focus.
+EXPLAINED_FIELDS = (
+    "model",
+    "pooling",
+    "init",
+    "optimizer",
+    "steps",
+    "scales",
+    "seed",
+    "preview_every",
+    "style_scale",
+    "loss_norm",
+    "preserve_colors",
+    "generator",
+    "size",
+)
+
 RUN_LENGTH_LABELS = {"quick": "Quick", "full": "Full"}  # each followed by its time here, once the server knows it
 
 
@@ -28,10 +55,16 @@ class ControlsView:
 
     def __init__(self, state: SessionState) -> None:
         self.state = state
-        self.alpha = LogSlider(state, "alpha", "α content weight", css_classes=["nst-alpha"])
-        self.beta = LogSlider(state, "beta", "β style weight")
-        self.tv = LogSlider(state, "tv", "TV weight", allow_zero=True)
-        self.lr = LogSlider(state, "lr", "learning rate", default=lambda: nstcore.DEFAULT_LR[state.optimizer])
+        self.alpha = LogSlider(state, "alpha", "α content weight", css_classes=["nst-alpha"], describe=EXPLAIN["alpha"])
+        self.beta = LogSlider(state, "beta", "β style weight", describe=EXPLAIN["beta"])
+        self.tv = LogSlider(state, "tv", "TV weight", allow_zero=True, describe=EXPLAIN["tv"])
+        self.lr = LogSlider(
+            state,
+            "lr",
+            "learning rate",
+            default=lambda: nstcore.DEFAULT_LR[state.optimizer],
+            describe=EXPLAIN["lr"],
+        )
         self.strength = StyleStrength(state)
         self.ratio = pn.pane.Markdown("", css_classes=["nst-ratio"], margin=(0, 10))
         state.param.watch(lambda *_: self._update_ratio(), ["alpha", "beta"])
@@ -44,6 +77,7 @@ class ControlsView:
             options=list(nstcore.layer_names(state.model)),
             value=next(iter(state.content_layers), nstcore.PAPER_CONTENT_LAYER),
             width=135,
+            css_classes=["nst-explain-content_layers"],
         )
         self.content_layer.param.watch(lambda e: setattr(state, "content_layers", {e.new: 1.0}), "value")
         # Our own fixed hints (never a visitor's text), wrapped to the card's width.
@@ -65,44 +99,51 @@ class ControlsView:
         self._build_config()
 
     def _build_settings(self) -> None:
-        """Run settings: small fields two to a row, and the one wide slider under them."""
+        """Run settings: small fields two to a row, and the one wide slider under them; each carries the CSS class
+        the page's tooltips find it by (``nst-explain-<field>``)."""
         p = self.state.param
         limits = self.state.limits
         size_start, size_end, size_step = field_range("size")
         steps_start, steps_end, _ = field_range("steps")
         scales_start, scales_end, _ = field_range("scales")
+
+        def setting(kind: Any, name: str, label: str, *classes: str, width: int = 135, **options: Any) -> Any:
+            css = [*classes, f"nst-explain-{name}"]
+            return kind.from_param(getattr(p, name), label=label, width=width, css_classes=css, **options)
+
         self.settings_grid = [
-            pn.widgets.Select.from_param(p.model, label="Model", width=135),
-            pn.widgets.Select.from_param(p.pooling, label="Pooling", width=135),
-            pn.widgets.Select.from_param(p.init, label="Init", width=135),
-            pn.widgets.Select.from_param(p.optimizer, label="Optimizer", width=135, css_classes=["nst-optimizer"]),
-            pn.widgets.IntInput.from_param(
-                p.steps,
-                label="Steps",
+            setting(pn.widgets.Select, "model", "Model"),
+            setting(pn.widgets.Select, "pooling", "Pooling"),
+            setting(pn.widgets.Select, "init", "Init"),
+            setting(pn.widgets.Select, "optimizer", "Optimizer", "nst-optimizer"),
+            setting(
+                pn.widgets.IntInput,
+                "steps",
+                "Steps",
+                "steps-input",
                 start=int(steps_start),
                 end=min(int(steps_end), limits.max_steps),
-                width=135,
-                css_classes=["steps-input"],
             ),
-            pn.widgets.IntInput.from_param(
-                p.scales, label="Coarse-to-fine scales", start=int(scales_start), end=int(scales_end), width=135
+            setting(
+                pn.widgets.IntInput, "scales", "Coarse-to-fine scales", start=int(scales_start), end=int(scales_end)
             ),
-            pn.widgets.IntInput.from_param(p.seed, label="Seed", width=135),
-            pn.widgets.IntInput.from_param(p.preview_every, label="Preview every N steps", width=135),
-            pn.widgets.FloatSlider.from_param(p.style_scale, label="Style scale", width=135),
-            pn.widgets.Select.from_param(p.loss_norm, label="Loss normalisation", width=135),
-            pn.widgets.Select.from_param(p.preserve_colors, label="Keep colours", width=135),
-            pn.widgets.Select.from_param(p.generator, label="Paint with", width=135, css_classes=["nst-generator"]),
+            setting(pn.widgets.IntInput, "seed", "Seed"),
+            setting(pn.widgets.IntInput, "preview_every", "Preview every N steps"),
+            setting(pn.widgets.FloatSlider, "style_scale", "Style scale"),
+            setting(pn.widgets.Select, "loss_norm", "Loss normalisation"),
+            setting(pn.widgets.Select, "preserve_colors", "Keep colours"),
+            setting(pn.widgets.Select, "generator", "Paint with", "nst-generator"),
         ]
         self.settings_wide = [
-            pn.widgets.IntSlider.from_param(
-                p.size,
-                label="Size (px)",
+            setting(
+                pn.widgets.IntSlider,
+                "size",
+                "Size (px)",
+                "size-slider",
+                width=280,
                 start=int(size_start),
                 end=min(int(size_end), limits.max_size),
                 step=int(size_step or 1),
-                width=280,
-                css_classes=["size-slider"],
             ),
         ]
 
@@ -131,6 +172,14 @@ class ControlsView:
                 "export one with “Download config”.",
             ),
         )
+
+    @staticmethod
+    def explanations() -> dict[str, str]:
+        """CSS class -> explanation, for the page's tooltips (reach.PageFixes): each setting's help text from
+        StyleConfig, and the content layer's."""
+        texts = {f"nst-explain-{name}": str(field_metadata(name).get("help", "")) for name in EXPLAINED_FIELDS}
+        texts["nst-explain-content_layers"] = EXPLAIN["content_layers"]
+        return texts
 
     def lock_settings(self, running: bool) -> None:
         """Run settings are read once at the start of a run: locked while one goes."""

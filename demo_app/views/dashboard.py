@@ -194,7 +194,7 @@ class Dashboard(pn.viewable.Viewer):
         with_focus_ring(buttons, self.tabs.bar, self.tabs.views[0], self.compare, self.history)
         return [
             pn.Column(
-                PageFixes(width=0, height=0, margin=0),
+                PageFixes(explain=self.controls.explanations(), width=0, height=0, margin=0),
                 self.banner,
                 self.error_box,
                 self.note_box,

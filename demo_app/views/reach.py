@@ -67,10 +67,16 @@ class PageFixes(pn.custom.JSComponent):
     Bokeh's unnamed controls wherever they are drawn (a slider's handle gets its title, a spinner's arrows
     "Increase"/"Decrease" and leave the Tab order, their input keeps the arrow keys; a checkbox gets its text;
     a Tabulator table's scrolling holder leaves the Tab order, where a grid may not have it).
-    The names are set again every two seconds, since cards draw their widgets when opened. Renders nothing.
+    ``explain`` gives technical controls a one-line explanation, shown on hover and on keyboard focus and read with
+    them. The names are set again every two seconds, since cards draw their widgets when opened. Renders nothing.
     ``skip_to`` is the CSS class of the button the skip link focuses (empty: no skip link)."""
 
     skip_to = param.String(default="nst-run")
+    explain = param.Dict(
+        default={},
+        doc="CSS class of a control -> a one-line explanation of it (our own fixed text, never a visitor's): shown "
+        "beside the control on hover and on keyboard focus, and read with it (aria-description).",
+    )
 
     _esm = (
         DROP_AREA_JS
@@ -94,9 +100,35 @@ class PageFixes(pn.custom.JSComponent):
         });
         document.body.prepend(skip);
       }
+      // One tooltip for every explained control, on hover and on focus (a title attribute shows on hover only).
+      const tip = document.createElement("div");
+      tip.className = "nst-tip";
+      tip.setAttribute("role", "tooltip");
+      tip.style.cssText = "position:fixed;z-index:10001;max-width:320px;padding:6px 10px;background:#1f2329;" +
+        "color:#fff;font:13px/1.35 system-ui,sans-serif;border-radius:4px;pointer-events:none;display:none;";
+      document.body.append(tip);
+      // Listeners on each explained element itself: focus moving inside one widget's shadow tree (a card header to
+      // its select) never reaches the document, whose focusin would miss it.
+      const showTip = (target) => {
+        tip.textContent = target.dataset.nstExplain;
+        tip.style.display = "block";
+        const box = target.getBoundingClientRect();
+        const below = box.bottom + 6;
+        tip.style.left = Math.max(4, Math.min(box.left, window.innerWidth - tip.offsetWidth - 4)) + "px";
+        const fits = below + tip.offsetHeight < window.innerHeight;
+        tip.style.top = (fits ? below : Math.max(4, box.top - tip.offsetHeight - 6)) + "px";
+      };
+      const hideTip = () => { tip.style.display = "none"; };
       const nameBokeh = (root) => {
         for (const el of root.querySelectorAll("*")) {
           if (el.shadowRoot) nameBokeh(el.shadowRoot);
+        }
+        for (const el of root.querySelectorAll("[data-nst-explain]:not([data-nst-tip])")) {  // explained: a tooltip
+          el.dataset.nstTip = "1";
+          el.addEventListener("focus", () => showTip(el));
+          el.addEventListener("blur", hideTip);
+          el.addEventListener("pointerenter", () => showTip(el));
+          el.addEventListener("pointerleave", hideTip);
         }
         for (const handle of root.querySelectorAll(".noUi-handle[role=slider]:not([aria-label])")) {
           const title = root.querySelector(".bk-slider-title");
@@ -118,7 +150,20 @@ class PageFixes(pn.custom.JSComponent):
           if (text && !box.closest("label")) box.setAttribute("aria-label", text);
         }
       };
+      const explain = () => {
+        for (const [name, text] of Object.entries(model.explain)) {
+          const host = deepFind(document, "." + name);
+          if (!host) continue;
+          const scope = host.shadowRoot || host;
+          for (const el of scope.querySelectorAll("input, select, textarea, .noUi-handle, label, .bk-slider-title")) {
+            if (el.dataset.nstExplain === text) continue;
+            el.dataset.nstExplain = text;
+            if (el.matches("input, select, textarea, .noUi-handle")) el.setAttribute("aria-description", text);
+          }
+        }
+      };
       const fix = () => {
+        explain();
         nameBokeh(document);
         const theme = document.getElementById("theme-switch");
         if (theme && !theme.getAttribute("aria-label")) theme.setAttribute("aria-label", "Dark theme");

@@ -54,7 +54,7 @@ class LogRange(pn.custom.JSComponent):
     step = param.Number(default=0.05)
     label = param.String(default="")
     ends = param.List(default=[], doc="Words under the two ends, e.g. ['more photo', 'more painting'].")
-    describe = param.String(default="", doc="A one-line explanation, shown on hover and read with the label.")
+    describe = param.String(default="", doc="A one-line explanation, shown on hover and focus, read with the label.")
     # Not "off": the model's JavaScript proxy has an off() method, which a parameter of that name would shadow.
     greyed = param.Boolean(default=False, doc="Greyed out (the term is switched off).")
 
@@ -79,7 +79,7 @@ class LogRange(pn.custom.JSComponent):
       const sync = () => {
         title.textContent = model.label + ": ";
         input.setAttribute("aria-label", model.describe ? model.label + ". " + model.describe : model.label);
-        wrap.title = model.describe;
+        input.dataset.nstExplain = model.describe;  // the page's tooltip shows it on hover and focus (reach.py)
         ends.replaceChildren(...model.ends.map((word) => {
           const end = document.createElement("span");
           end.textContent = word;
@@ -133,6 +133,7 @@ class LogSlider(pn.viewable.Viewer):
         default: Callable[[], float] | None = None,
         width: int = 280,
         css_classes: list[str] | None = None,
+        describe: str = "",
     ) -> None:
         super().__init__()
         self._state, self._name, self._default = state, name, default
@@ -146,6 +147,7 @@ class LogSlider(pn.viewable.Viewer):
             width=width - 65 if allow_zero else width,
             margin=(5, 10),
             css_classes=css_classes or [],
+            describe=describe,
         )
         self.slider.value = self._exponent(getattr(state, name), start)
         self.toggle = pn.widgets.Checkbox(
