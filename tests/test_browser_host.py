@@ -63,8 +63,12 @@ def test_host_console_sees_the_room_broadcasts_and_cancels(browser, url, caplog)
     host.wait_for_timeout(2500)  # the page's names for Bokeh's controls are set every 2 s
     # Unlocking built the console without touching Bokeh models outside the document's lock (it once raised there).
     assert not [r for r in caplog.records if "_pending_writes" in r.getMessage() + str(r.exc_info)]
-    # axe-core on the unlocked console, its Tabulator table of pages included
+    # axe-core on the unlocked console, its Tabulator table of pages included, on a laptop and on a phone
     assert serious_violations(host) == []
+    host.set_viewport_size({"width": 390, "height": 844})
+    host.wait_for_timeout(500)
+    assert serious_violations(host) == []
+    host.set_viewport_size({"width": 1280, "height": 900})
     host.locator(".nst-host-broadcast-text input").fill("<b>Break</b> in 5 minutes")
     host.locator(".nst-host-broadcast button").click()
     for page in (page_a, page_b):
@@ -102,7 +106,12 @@ def test_the_wall_shows_only_what_was_shared_live_and_keeps_forty(browser, url) 
     wall.wait_for_timeout(2500)
     assert wall.locator(".nst-wall-item").count() == 1
     wall.locator(".nst-wall-item figcaption").get_by_text("<i>Ana</i>").wait_for(timeout=5_000)  # text, not markup
-    assert serious_violations(wall) == []  # axe-core on the projected wall
+    assert serious_violations(wall) == []  # axe-core on the projected wall, and on a phone's screen
+    viewport = wall.viewport_size
+    wall.set_viewport_size({"width": 390, "height": 844})
+    wall.wait_for_timeout(500)
+    assert serious_violations(wall) == []
+    wall.set_viewport_size(viewport)
     assert wall.locator("i", has_text="Ana").count() == 0
     assert [e.session_id for e in WALL.entries()] == [dash_b.state.session_id]  # A's result never reached it
     ARTIFACTS.mkdir(exist_ok=True)
