@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 
 import nstcore
 from demo_app.jobs.backend import Backend
@@ -122,14 +123,20 @@ def test_quick_and_full_show_their_time_here_once_the_server_has_measured_its_sp
     state = SessionState(backend, Limits())
     dashboard = Dashboard(state)
     assert list(dashboard.controls.run_length.options) == ["Quick", "Full"]  # nothing measured yet: no guess
-    pixels = 256 * 192
-    job = Job("another page", fake_run(steps=4, step_seconds=0.05), steps=4, pixels=pixels, plan=[(pixels, 4)])
-    backend.scheduler.submit(job)
-    assert job.wait(10) and job.state == "done"
+    tiny = Job("a page", fake_run(steps=4, step_seconds=0.01), steps=4, pixels=32 * 24, plan=[(32 * 24, 4)])
+    backend.scheduler.submit(tiny)
+    assert tiny.wait(10) and tiny.state == "done"
     state.running = True  # this page's own run starts and ends: the labels follow what the server learnt
     state.running = False
+    assert list(dashboard.controls.run_length.options) == ["Quick", "Full"]  # 32 px says nothing about 256 px
+    plan = [(64 * 48, 4), (128 * 96, 4), (256 * 192, 4)]  # an example's Quick run, as another page ran it
+    job = Job("another page", fake_run(steps=12, step_seconds=0.05), steps=12, pixels=256 * 192, plan=plan)
+    backend.scheduler.submit(job)
+    assert job.wait(10) and job.state == "done"
+    state.running = True
+    state.running = False
     quick, full = dashboard.controls.run_length.options
-    assert quick.startswith("Quick (") and full.startswith("Full (") and quick != "Quick (" and full != "Full ("
+    assert re.fullmatch(r"Quick ~\d+ (s|min)", quick) and re.fullmatch(r"Full ~\d+ (s|min)", full), (quick, full)
     assert dashboard.controls.run_length.options[full] == "full"
     base = state.config()
     size = (4, 3)

@@ -47,23 +47,26 @@ class StepCosts:
         if latest is not None and job.finished_at and job.started_at and marks:
             self.startup = _average(self.startup, max(0.0, job.finished_at - job.started_at - latest.elapsed))
 
-    def per_step(self, pixels: int) -> float | None:
-        """Seconds per step at ``pixels``: learnt at that size, or scaled from the nearest size learnt."""
+    def per_step(self, pixels: int, reach: float | None = None) -> float | None:
+        """Seconds per step at ``pixels``: learnt at that size, or scaled from the nearest size learnt (only from
+        one at most ``reach`` times larger or smaller, when given)."""
         if pixels in self._per_step:
             return self._per_step[pixels]
         if not self._per_step or pixels <= 0:
             return None
         nearest = min(self._per_step, key=lambda known: abs(math.log(known / pixels)))
+        if reach is not None and max(nearest / pixels, pixels / nearest) > reach:
+            return None
         return self._per_step[nearest] * (pixels / nearest) ** SIZE_EXPONENT
 
     def job_seconds(self, job: Job) -> float | None:
         """A job's whole time, from its start (None before anything was learnt)."""
         return self.plan_seconds(job.plan)
 
-    def plan_seconds(self, plan: Sequence[tuple[int, int]]) -> float | None:
+    def plan_seconds(self, plan: Sequence[tuple[int, int]], reach: float | None = None) -> float | None:
         """The whole time of a job of ``plan`` ((pixels, steps) per scale), from its start (None before anything
-        was learnt): what the page shows beside Quick and Full."""
-        costs = [self.per_step(pixels) for pixels, _ in plan]
+        was learnt, or with ``reach``, before a size near each scale's was)."""
+        costs = [self.per_step(pixels, reach) for pixels, _ in plan]
         if self.startup is None or any(cost is None for cost in costs):
             return None
         return self.startup + sum((cost or 0.0) * steps for cost, (_, steps) in zip(costs, plan))

@@ -175,9 +175,10 @@ class Scheduler:
 
     def estimate(self, plan: Sequence[tuple[int, int]]) -> float | None:
         """Seconds a job of ``plan`` ((pixels, steps) per scale) would run here, by the speed finished jobs
-        measured (None before one has finished)."""
+        measured at sizes near each of its scales (within 4x the pixels; None before such a job has finished: from
+        a 32-px run alone Quick came out at a minute where it takes 11 s, a step's fixed cost dominating there)."""
         with self._cv:
-            return self._costs.plan_seconds(plan)
+            return self._costs.plan_seconds(plan, reach=4.0)
 
     # -- status ---------------------------------------------------------------------------------------------------
     def stats(self) -> dict[str, float | int]:
