@@ -6,13 +6,13 @@
 (a) runs the tests marked ``gpu`` (tests/test_gpu.py: the engine on the device in fp32 and bf16, channels-last,
 against the CPU; batched jobs each with their own result; out of memory ends a job with a sentence; memory released
 after a job); (b) measures ms per step at 256 and 512 px in fp32 and bf16, with N = 1, 4 and 8 jobs stepping together
-(nstcore.batching); (c) runs a room: pages press Run in waves of 1, 4, 8 and 16 against a server on the device, with
-the jobs/minute of each wave and the slider echo (key press to the page's new α/β) while the 16 run; where the machine
-has no chromium or Panel (a GPU box often has only torch) the room's sessions submit their jobs through the server's
-own scheduler instead, and the echo is the time from a steered weight to the first step that used it; (d) writes
-benchmarks/results_gpu.md with the device's name and every figure. ``--dry-run`` (CI runs it through
-tests/test_benchmarks.py) does all of it on the CPU at 32 px with two pages, both kinds of room, and writes its
-table to a temporary file unless ``--out`` says where.
+(nstcore.batching); (c) runs a room on the server's own backend and scheduler (``--batch-jobs 8``): sessions submit
+their jobs as pages do, in waves of 1, 4, 8 and 16, with the jobs/minute of each wave and, while the 16 run, the
+echo of a steered weight (from the change to the first step that used it). A GPU box has no browser (nothing but
+torch is installed there), so the room's pages are the sessions' jobs; ``benchmarks/bench_load.py --room`` is the
+same room with real pages on a CPU. (d) writes benchmarks/results_gpu.md with the device's name and every figure.
+``--dry-run`` (CI runs it through tests/test_benchmarks.py) does all of it on the CPU at 32 px with two sessions and
+writes its table to a temporary file unless ``--out`` says where.
 
 Every phase has its own time limit, so the whole check ends within ``--budget`` seconds (240) even when one hangs.
 """
@@ -128,63 +128,9 @@ def speed(plan: dict, limit: float) -> list[str]:
     return rows
 
 
-def browser_room(plan: dict, limit: float) -> list[str]:
-    """(c) with pages: a server on the device, the pages of the largest wave opened once, then waves of Run."""
-    import json
-
-    from bench_load import ECHO_TIMEOUT
-    from browser import chromium, open_card, open_dashboard, served_dashboard
-
-    from demo_app.jobs.backend import Backend
-    from demo_app.session.limits import Limits
-
-    waves, rows = plan["waves"], []
-    backend = Backend(weights="random", device_name=plan["device"], batch_jobs=plan["batch_jobs"])
-    settings = Path(tempfile.mkdtemp()) / "room.json"
-    settings.write_text(json.dumps({"size": plan["room_size"], "steps": plan["room_steps"], "scales": 1}))
-    deadline = time.monotonic() + limit
-    with served_dashboard(backend, Limits()) as url, chromium() as browser:
-        opened = [open_dashboard(browser, url, (1280, 720)) for _ in range(max(waves))]
-        for _, page, _ in opened:
-            page.locator(".upload-config input[type=file]").set_input_files(str(settings))
-        _until(lambda: all(d.state.size == plan["room_size"] for _, _, d in opened), 30)
-        open_card(opened[0][1], "nst-advanced-card", ".nst-alpha")
-        for wave in waves:
-            if time.monotonic() > deadline:
-                rows.append(f"| pages | {wave} | not measured: out of time | | |\n")
-                continue
-            members = opened[:wave]
-            before = [len(d.state.history) for _, _, d in members]
-            started = time.perf_counter()
-            for _, page, _ in members:
-                page.get_by_role("button", name="▶ Run", exact=True).click()
-            echoes = []
-
-            while _running(members, before) and time.monotonic() < deadline:
-                if wave == max(waves):  # the slider echo while the whole room runs
-                    page = opened[0][1]
-                    ratio = page.locator(".nst-ratio p")
-                    text = ratio.inner_text()
-                    page.locator(".nst-alpha input[type=range]").focus()
-                    t0 = time.perf_counter()
-                    page.keyboard.press("ArrowRight" if len(echoes) % 2 == 0 else "ArrowLeft")
-                    while ratio.inner_text() == text and time.perf_counter() - t0 < ECHO_TIMEOUT:
-                        time.sleep(0.005)
-                    echoes.append(time.perf_counter() - t0)
-                time.sleep(0.05)
-            took = time.perf_counter() - started
-            shared = max(d.state.run.run_info.get("shared_passes_with_jobs", 1) for _, _, d in members)
-            rows.append(_room_row("pages", wave, took, echoes, shared))
-            print(rows[-1], end="", flush=True)
-        for context, _, _ in opened:
-            context.close()
-    backend.scheduler.shutdown()
-    return rows
-
-
 def scheduler_room(plan: dict, limit: float) -> list[str]:
-    """(c) without a browser: sessions submit their jobs through the server's scheduler, as pages do; the echo is
-    the time from a steered weight to the first step that used it."""
+    """(c) sessions submit their jobs through the server's scheduler, as pages do (no browser: see the module); the
+    echo is the time from a steered weight to the first step that used it."""
     from conftest import make_image
 
     import nstcore
@@ -227,29 +173,9 @@ def scheduler_room(plan: dict, limit: float) -> list[str]:
     return rows
 
 
-def _running(members: list, before: list[int]) -> bool:
-    """Some page of the wave has no new result yet."""
-    return any(len(d.state.history) == n for (_, _, d), n in zip(members, before))
-
-
 def _room_row(kind: str, wave: int, took: float, echoes: list[float], shared: int) -> str:
     echo = f"{1000 * statistics.median(echoes):.0f} / {1000 * max(echoes):.0f}" if echoes else ""
     return f"| {kind} | {wave} | {took:.1f} | {60 * wave / took:.1f} | {shared} | {echo} |\n"
-
-
-def _until(test, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while not test() and time.monotonic() < deadline:
-        time.sleep(0.05)
-
-
-def _has_browser() -> bool:
-    try:
-        import panel  # noqa: F401
-        import playwright  # noqa: F401
-    except ImportError:
-        return False
-    return Path("/usr/bin/chromium").exists()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -279,11 +205,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"gpu_check: tests: {tests} ({time.monotonic() - start:.0f} s)", flush=True)
     speed_rows = speed(plan, left(0.3))
     print(f"gpu_check: speed measured ({time.monotonic() - start:.0f} s)", flush=True)
-    rooms = []
-    if _has_browser():
-        rooms += browser_room(plan, left(0.5))
-    if args.dry_run or not _has_browser():
-        rooms += scheduler_room(plan, left(0.5))
+    rooms = scheduler_room(plan, left(0.5))
     took = time.monotonic() - start
     table = (
         f"Tests marked gpu: **{tests}**\n\n"
