@@ -1,5 +1,5 @@
-"""Six browser sessions at once against one CPU server (the scenario of benchmarks/bench_load.py, which runs eight:
-six prove the same things here in 3/4 of the time, and pay for the GPU check's dry run)."""
+"""Five browser sessions at once against one CPU server (the scenario of benchmarks/bench_load.py, which runs eight:
+five prove the same things here in 2/3 of the time; the suite keeps to its 8 minutes)."""
 
 from __future__ import annotations
 
@@ -15,10 +15,10 @@ from bench_load import ECHO_TIMEOUT, run_load  # noqa: E402
 pytestmark = pytest.mark.browser
 
 
-def test_six_sessions_all_finish_with_their_own_images(tmp_path) -> None:
-    result = run_load(sessions=6, steps=8, slider_moves=8, workdir=tmp_path)
+def test_five_sessions_all_finish_with_their_own_images(tmp_path) -> None:
+    result = run_load(sessions=5, steps=8, slider_moves=6, workdir=tmp_path)
     assert result["all_done"], result
     assert all(result["own_images"]), result["own_images"]
-    assert result["hostile_errors_shown"] == 6  # every page said what was wrong with its hostile file
+    assert result["hostile_errors_shown"] == 5  # every page said what was wrong with its hostile file
     assert result["queued_seen"] >= 1, result["statuses"]  # with one job at a time, the others saw their queue position
-    assert len(result["latencies"]) == 8 and max(result["latencies"]) < ECHO_TIMEOUT  # every slider move was echoed
+    assert len(result["latencies"]) == 6 and max(result["latencies"]) < ECHO_TIMEOUT  # every slider move was echoed
