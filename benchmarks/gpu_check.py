@@ -95,9 +95,13 @@ def ms_per_step(network, size: int, precision: str, jobs: int, steps: int, warmu
 
     def one(seed: int) -> None:
         clock: dict[int, float] = {}
-        with batch.joined():
-            for progress in nstcore.run(config.replace(seed=seed), content, style, network=network):
-                clock[progress.step] = time.perf_counter()  # each step's losses reached the host: the step is over
+        try:
+            with batch.joined():
+                for progress in nstcore.run(config.replace(seed=seed), content, style, network=network):
+                    clock[progress.step] = time.perf_counter()  # its losses reached the host: the step is over
+        except Exception as exc:  # noqa: BLE001 - a cell that fails (out of memory, say) is reported, not fatal
+            print(f"gpu_check: {jobs} x {size} px {precision}: {type(exc).__name__}: {exc}", file=sys.stderr)
+            return
         times.append((clock[warmup + steps] - clock[warmup]) / steps)
 
     threads = [threading.Thread(target=one, args=(seed,)) for seed in range(jobs)]
@@ -105,7 +109,7 @@ def ms_per_step(network, size: int, precision: str, jobs: int, steps: int, warmu
         thread.start()
     for thread in threads:
         thread.join()
-    return 1000 * statistics.median(times)
+    return 1000 * statistics.median(times) if len(times) == jobs else float("nan")
 
 
 def speed(plan: dict, limit: float) -> list[str]:
