@@ -299,3 +299,26 @@ def test_bigger_continues_the_finished_picture_at_twice_its_size_with_its_steere
     finally:
         state.close()
         state.wait(30)
+
+
+def test_the_status_line_counts_the_time_left_scale_by_scale(backend, monkeypatch) -> None:
+    """The status line's ETA comes from the scheduler's step times per scale, not from steps left at the average
+    speed so far (on a coarse-to-fine run the 64-px steps made that far too short)."""
+    state = SessionState(backend, Limits())
+    asked = []
+
+    def time_left(job):
+        asked.append(job)
+        return 42.0
+
+    monkeypatch.setattr(backend.scheduler, "time_left", time_left)
+    try:
+        state.param.update(size=64, steps=20, scales=2, preview_every=1)
+        assert state.start()
+        statuses = []
+        drain(state, until=lambda s, h: statuses.append(s.status) or len(statuses) > 3 and s.step >= 2)
+        assert any(status.startswith("Step ") and "ETA 42s" in status for status in statuses), statuses
+        assert asked and asked[0] is not None
+    finally:
+        state.stop()
+        drain(state)

@@ -173,6 +173,13 @@ class Scheduler:
             slots.sort()
         return slots[0]
 
+    def time_left(self, job: Job) -> float | None:
+        """Seconds until running ``job`` ends, by its own speed in the scale it is in and the learnt speed for the
+        scales it has left (a steps-based guess said a Quick run was two thirds done after its 64-px steps); None
+        before anything says."""
+        with self._cv:
+            return self._costs.remaining(job, time.time())
+
     def estimate(self, plan: Sequence[tuple[int, int]]) -> float | None:
         """Seconds a job of ``plan`` ((pixels, steps) per scale) would run here, by the speed finished jobs
         measured at sizes near each of its scales (within 4x the pixels; None before such a job has finished: from

@@ -161,7 +161,9 @@ class CurrentRun:
             self.steps_done = handover.frames_step
         status = self.queue_text() if latest is None and not handover.finished else None
         if latest is not None:
-            eta = f"{latest.eta:.0f}s" if latest.eta != float("inf") else "?"
+            left = self.backend.scheduler.time_left(self.job)  # scale by scale; the steps-based guess otherwise
+            left = latest.eta if left is None else left
+            eta = f"{left:.0f}s" if left != float("inf") else "?"
             scale = f" · {latest.size} px" if latest.size and latest.size != size else ""
             status = (
                 f"Step {latest.step} of {latest.total_steps}{scale} · {latest.rate:.2f} it/s · "
