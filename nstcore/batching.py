@@ -22,7 +22,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import Tensor
@@ -79,12 +79,7 @@ class Batch:
         self._since: float | None = None  # when the current wait for a round began
         self._last_pass = 0.0
         self._extractors: dict[tuple[Any, ...], VGGFeatures] = {}
-        self.rounds = 0
         self.most_shared = 1  # the most jobs one pass held so far
-
-    def __len__(self) -> int:
-        with self._cv:
-            return len(self._members)
 
     @contextlib.contextmanager
     def joined(self) -> Iterator[_Member]:
@@ -143,7 +138,6 @@ class Batch:
                         for each in round_:
                             each.taken = True
                         self._busy, self._since = True, None
-                        self.rounds += 1
                         return round_
                     self._cv.wait(max(0.001, min(0.05, patience - waited)))
                     continue
@@ -182,16 +176,15 @@ class Batch:
     def _together(self, entries: list[tuple[_Request, int]]) -> None:
         """One forward and one backward pass for the entries' lanes; if the pass fails, each lane alone (so the
         error reaches only the jobs it belongs to)."""
-        lanes = [request.lanes[index] for request, index in entries]
-        pixel_lanes = [lane for lane in lanes if isinstance(lane, PixelLane)]
+        lanes = [cast(PixelLane, request.lanes[index]) for request, index in entries]  # only these have keys
         checks = [request.check for request, _ in entries]
         try:
             with stop_when(lambda: all(check() for check in checks)):
-                _shared_pass(pixel_lanes, self._extractor(pixel_lanes[0]))
+                _shared_pass(lanes, self._extractor(lanes[0]))
         except BaseException:  # noqa: BLE001 - stepped again alone below, where the error finds its owner
             self._alone(entries)
             return
-        for (request, index), lane in zip(entries, pixel_lanes):
+        for (request, index), lane in zip(entries, lanes):
             if request.error is not None:
                 continue
             try:

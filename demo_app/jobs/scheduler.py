@@ -87,10 +87,15 @@ class Scheduler:
         # Left-behind threads still inside an ended job: thread -> (job, since when). Each holds a device slot.
         self._leftovers: dict[threading.Thread, tuple[Job, float]] = {}
         self._worker_ids = itertools.count()
-        for _ in range(max_concurrent * batch_jobs):
+        for _ in range(self.workers):
             self._spawn()
         self._watchdog = threading.Thread(target=self._watch, args=(watch_every,), name="nst-watchdog", daemon=True)
         self._watchdog.start()
+
+    @property
+    def workers(self) -> int:
+        """Worker threads it keeps: one per job that may compute at once (a slot holds up to batch_jobs)."""
+        return self.max_concurrent * self.batch_jobs
 
     @property
     def memory_budget(self) -> float | None:
@@ -167,7 +172,7 @@ class Scheduler:
         if any(r is None for r in remaining) or any(c is None for c in costs):
             return None
         slots = sorted(r or 0.0 for r in remaining)
-        slots += [0.0] * (self.max_concurrent * self.batch_jobs - len(slots))
+        slots += [0.0] * (self.workers - len(slots))
         for cost in costs:  # each waiting job takes the slot that frees first
             slots[0] += cost or 0.0
             slots.sort()
@@ -218,9 +223,8 @@ class Scheduler:
             if not self._watchdog.is_alive():
                 return False, "the scheduler's watchdog thread has died"
             alive = sum(thread.is_alive() for thread in self._workers.values())
-            wanted = self.max_concurrent * self.batch_jobs
-            if alive < wanted:
-                return False, f"{wanted - alive} scheduler thread(s) died and were not replaced"
+            if alive < self.workers:
+                return False, f"{self.workers - alive} scheduler thread(s) died and were not replaced"
             if any(now - job.last_progress_at > self.stall_seconds + 10 for job in self._running):
                 return False, "a job is stuck and the watchdog has not ended it"
             stuck = [now - since for thread, (_, since) in self._leftovers.items() if thread.is_alive()]

@@ -25,13 +25,16 @@ from .limits import Limits
 ETA_EVERY_SECONDS = 3.0
 
 
-def about(seconds: float) -> str:
-    """A wait as people say it: 'a few seconds', 'about 25 s', 'about 3 min'."""
-    if seconds < 8:
+def about(seconds: float, short: bool = False) -> str:
+    """A wait as people say it: 'a few seconds', 'about 25 s', 'about 3 min'; ``short``, in the few characters a
+    phone's run bar has room for: '~5 s', '~25 s', '~4 min'."""
+    if seconds >= 60:
+        amount = f"{round(seconds / 60):.0f} min"
+    elif seconds < 8 and not short:
         return "a few seconds"
-    if seconds < 60:
-        return f"about {5 * round(seconds / 5):.0f} s"
-    return f"about {round(seconds / 60):.0f} min"
+    else:
+        amount = f"{5 * max(1, round(seconds / 5)):.0f} s"
+    return f"~{amount}" if short else f"about {amount}"
 
 
 def scale_areas(config: nstcore.StyleConfig, content_size: tuple[int, int], variants: int = 1) -> list[tuple[int, int]]:

@@ -12,6 +12,7 @@ import param
 import nstcore
 
 from ..session.config_params import field_metadata, field_range
+from ..session.current_run import about
 from ..session.state import SessionState
 from ..session.text import as_html, file_label
 from .inputs import caption
@@ -47,11 +48,6 @@ EXPLAINED_FIELDS = (
 )
 
 RUN_LENGTH_LABELS = {"quick": "Quick", "full": "Full"}  # each followed by its time here, once the server knows it
-
-
-def short_time(seconds: float) -> str:
-    """A run's length in the few characters a phone's run bar has room for: '~25 s', '~4 min'."""
-    return f"~{5 * max(1, round(seconds / 5)):.0f} s" if seconds < 60 else f"~{round(seconds / 60):.0f} min"
 
 
 class ControlsView:
@@ -210,7 +206,7 @@ class ControlsView:
         options = {}
         for key, values in nstcore.run_lengths().items():
             seconds = self.state.run.estimate(base.replace(**values), size)
-            options[RUN_LENGTH_LABELS[key] + (f" {short_time(seconds)}" if seconds is not None else "")] = key
+            options[RUN_LENGTH_LABELS[key] + (f" {about(seconds, short=True)}" if seconds is not None else "")] = key
         return options
 
     def _sync_run_length(self) -> None:

@@ -119,7 +119,23 @@ class PageFixes(pn.custom.JSComponent):
         tip.style.top = (fits ? below : Math.max(4, box.top - tip.offsetHeight - 6)) + "px";
       };
       const hideTip = () => { tip.style.display = "none"; };
-      const nameBokeh = (root) => {
+      // An explained control's host carries the class nst-explain-<name> (model.explain[class] is its text); its
+      // inputs, handles and labels get the text, marked before the walk below goes into their shadow roots.
+      const explainIn = (root) => {
+        for (const host of root.querySelectorAll("[class*='nst-explain-']")) {
+          const name = [...host.classList].find((cls) => cls.startsWith("nst-explain-"));
+          const text = model.explain[name];
+          if (!text) continue;
+          const scope = host.shadowRoot || host;
+          for (const el of scope.querySelectorAll("input, select, textarea, .noUi-handle, label, .bk-slider-title")) {
+            if (el.dataset.nstExplain === text) continue;
+            el.dataset.nstExplain = text;
+            if (el.matches("input, select, textarea, .noUi-handle")) el.setAttribute("aria-description", text);
+          }
+        }
+      };
+      const nameBokeh = (root) => {  // one walk through every shadow root, every two seconds
+        explainIn(root);
         for (const el of root.querySelectorAll("*")) {
           if (el.shadowRoot) nameBokeh(el.shadowRoot);
         }
@@ -150,20 +166,7 @@ class PageFixes(pn.custom.JSComponent):
           if (text && !box.closest("label")) box.setAttribute("aria-label", text);
         }
       };
-      const explain = () => {
-        for (const [name, text] of Object.entries(model.explain)) {
-          const host = deepFind(document, "." + name);
-          if (!host) continue;
-          const scope = host.shadowRoot || host;
-          for (const el of scope.querySelectorAll("input, select, textarea, .noUi-handle, label, .bk-slider-title")) {
-            if (el.dataset.nstExplain === text) continue;
-            el.dataset.nstExplain = text;
-            if (el.matches("input, select, textarea, .noUi-handle")) el.setAttribute("aria-description", text);
-          }
-        }
-      };
       const fix = () => {
-        explain();
         nameBokeh(document);
         const theme = document.getElementById("theme-switch");
         if (theme && !theme.getAttribute("aria-label")) theme.setAttribute("aria-label", "Dark theme");
