@@ -11,9 +11,9 @@ the image, one optimiser step, and one device-to-host copy of the loss terms (a 
 
 from __future__ import annotations
 
-import time
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -29,12 +29,11 @@ from .errors import ConfigError
 from .features import Network, load_network
 from .generator import GeneratorLane, build_generator_lanes
 from .images import ImageSource, load_image
-from .lanes import CPU_BATCH_PIXELS, Lane, build_lanes, sharing, split_note, step_lanes
+from .lanes import CPU_BATCH_PIXELS, Lane, Targets, build_lanes, in_order, split_note
 from .masks import mask_tensors
-from .objective import losses_from_row
 from .preparation import PreparedImages, StyleSources, prepare_images, prepare_scales, preserve_colours, style_list
 from .progress import Progress
-from .stepping import ControlsReader, wants_image
+from .stepping import ControlsReader, Loop, snapshots
 from .tensors import image_to_tensor, tensor_to_arrays
 from .variants import Variant, as_variant, check_count
 from .weight_text import blend_weights
@@ -90,27 +89,18 @@ def run(
     device = torch.device(device)
     if device.type not in ("cpu", "cuda", "mps"):
         raise ConfigError(f"run() needs a concrete device such as cpu or cuda, got {device}.")
-    items, controls = _batch(config, variants, controls)
     if max_batch is not None and max_batch < 1:
         raise ConfigError(f"max_batch must be at least 1, got {max_batch}.")
-    state = controls.read()
+    items, controls = _batch(config, variants, controls)
     styles = style_list(style)
-    for weights in state.variants:
-        blend_weights(weights.style_blend, len(styles))  # a blend that does not fit the images: one sentence now
-    content_names = sorted({n for v in state.variants for n in v.content_layers})
-    style_names = sorted({n for v in state.variants for n in v.style_layers})
+    content_names, style_names = _layers(controls.read(), len(styles))
     # Colours are preserved per variant (a comparison may set none / luminance / histogram side by side), so the
     # images are prepared plain here and each colour mode's lanes get their own version of them.
     prepared = prepare_scales(
         config.replace(preserve_colors="none"), content, styles, [*content_names, *style_names], masks
     )
-    if network is None:
-        network = load_network(config.model, config.weights, device, progress=progress)
-    if network.model != config.model:
-        raise ConfigError(f"The network is {network.model} but the config asks for {config.model}.")
-    if start is not None and config.generator == "hrnet":
-        raise ConfigError("A generator's picture is its own output: it cannot start from a picture; leave start out.")
-    first = None if start is None else image_to_tensor(load_image(start, name="start picture"), network.device)
+    network = _network(config, network, device, progress)
+    first = _first_picture(config, start, network)
     poolings = [v.pooling or config.pooling for v in items]
     colours = [v.preserve_colors or config.preserve_colors for v in items]
     return _optimise(
@@ -126,6 +116,34 @@ def run(
         colours,
         first,
     )
+
+
+def _layers(state: ControlsState, styles: int) -> tuple[list[str], list[str]]:
+    """The content and style layers any variant uses (sorted); a style blend that does not fit the number of style
+    images is refused now, with one sentence, not at the first step."""
+    for weights in state.variants:
+        blend_weights(weights.style_blend, styles)
+    content_names = sorted({n for v in state.variants for n in v.content_layers})
+    style_names = sorted({n for v in state.variants for n in v.style_layers})
+    return content_names, style_names
+
+
+def _network(config: StyleConfig, network: Network | None, device: torch.device, progress: bool) -> Network:
+    """The given network (it must be the config's model) or the process-wide cached one."""
+    if network is None:
+        network = load_network(config.model, config.weights, device, progress=progress)
+    if network.model != config.model:
+        raise ConfigError(f"The network is {network.model} but the config asks for {config.model}.")
+    return network
+
+
+def _first_picture(config: StyleConfig, start: ImageSource | None, network: Network) -> Tensor | None:
+    """``start`` on the network's device (None: the config's init decides)."""
+    if start is None:
+        return None
+    if config.generator == "hrnet":
+        raise ConfigError("A generator's picture is its own output: it cannot start from a picture; leave start out.")
+    return image_to_tensor(load_image(start, name="start picture"), network.device)
 
 
 def _batch(
@@ -145,20 +163,6 @@ def _batch(
     if len(controls) != len(items):
         raise ConfigError(f"controls hold {len(controls)} variants but {len(items)} were given.")
     return items, controls
-
-
-# Measured (benchmarks/results_batch.md, 2 cores, bf16 channels-last): on the CPU a batch of variants is 1.27-1.46x
-# faster than separate passes at 128x128, but 0.59-0.90x at 256x256, where one image already keeps every core busy
-# and a batch only adds memory traffic. Above this many pixels the CPU path steps variants one per
-# pass (still one run, one snapshot per step).
-def _in_order(lanes: Sequence[Lane], parts: Sequence[Tensor]) -> Tensor:
-    """One tensor per lane (images or loss rows) joined in variant order (lanes of different colour modes may hold
-    variants that are not neighbours)."""
-    joined = parts[0] if len(parts) == 1 else torch.cat(list(parts))
-    order = [i for lane in lanes for i in lane.indices]
-    if order == sorted(order):
-        return joined
-    return joined[torch.tensor(sorted(range(len(order)), key=order.__getitem__), device=joined.device)]
 
 
 def _upsample(images: Tensor, shape: tuple[int, int]) -> Tensor:
@@ -215,7 +219,6 @@ def _build_scale(
     """The lanes of one scale, one colour mode after the other (each mode sees its own images), starting from the
     previous scale's picture (``previous``, upsampled) or the configured initial image."""
     device = network.device
-    content_names, style_names, poolings = names
     lanes: list[Lane] = []
     terms: list[Tensor] = []
     recolour_from: dict[int, Image.Image] = {}
@@ -227,32 +230,17 @@ def _build_scale(
         content = image_to_tensor(prepared.content, device)
         styles = [image_to_tensor(style, device) for style in prepared.styles]
         masks = mask_tensors(prepared.masks, prepared.content.size, device) if prepared.masks else None
+        targets = Targets(config, network, content, styles, *names, bf16, masks)
         group_lanes: Sequence[Any]
         if config.generator == "hrnet":  # its picture starts as the network's own output: no start pixels
-            group_lanes, group_terms = build_generator_lanes(
-                config, network, content, styles, content_names, style_names, poolings, state, bf16, masks, members
-            )
+            group_lanes, group_terms = build_generator_lanes(targets, state, members)
             used = 1
         else:
             if previous is None:
                 start_image = _initial_image(config, content, prepared.style, batch, device)
             else:
                 start_image = _upsample(previous, (content.shape[-2], content.shape[-1]))
-            group_lanes, group_terms, used = build_lanes(
-                config,
-                network,
-                content,
-                styles,
-                start_image,
-                content_names,
-                style_names,
-                poolings,
-                state,
-                chunk,
-                bf16,
-                masks,
-                members,
-            )
+            group_lanes, group_terms, used = build_lanes(targets, start_image, state, chunk, members)
             del start_image
         lanes += group_lanes
         terms += group_terms
@@ -266,7 +254,7 @@ def _build_scale(
 def _pictures(config: StyleConfig, scale: _Scale) -> tuple[tuple[np.ndarray, ...], tuple[dict[str, Any], ...] | None]:
     """The batch's pictures in variant order (luminance-only variants get the content's chroma back), and with a
     generator its weights too (a stopped run keeps them)."""
-    images = tensor_to_arrays(_in_order(scale.lanes, [lane.image for lane in scale.lanes]))
+    images = tensor_to_arrays(in_order(scale.lanes, [lane.image for lane in scale.lanes]))
     if scale.recolour_from:
         images = tuple(
             recolour(image, scale.recolour_from[i]) if i in scale.recolour_from else image
@@ -297,9 +285,8 @@ def _optimise(
     tune_backends(device)
     batch = len(labels)
     plan = config.scale_plan()
-    steps = config.steps
-    notes = _notes(config, plan)
     reader = ControlsReader(controls)
+    loop = Loop(controls, reader, config.steps, config.preview_every, labels, _notes(config, plan))
     state = reader.state
     # L-BFGS steps the whole lane as one flat vector: its curvature history, step length and blow-up guard would mix
     # the variants of a batch, so a variant's picture would depend on its neighbours. Under L-BFGS every variant
@@ -308,14 +295,13 @@ def _optimise(
     per_variant = config.optimizer == "lbfgs" or config.generator == "hrnet"
     chunk = 1 if per_variant else min(max_batch or batch, batch)
     groups = _colour_groups(colours)
-    start = time.perf_counter()
     step = 0
     scale: _Scale | None = None
     for index, (raw, (size, scale_steps)) in enumerate(zip(scales, plan)):
         previous = first.expand(batch, -1, -1, -1) if index == 0 and first is not None else None
         if index > 0 and scale is not None:
             with torch.no_grad():
-                previous = _in_order(scale.lanes, [lane.image for lane in scale.lanes]).detach()
+                previous = in_order(scale.lanes, [lane.image for lane in scale.lanes]).detach()
         scale = None  # the last scale's lanes go before this scale's are built
         auto = max_batch is None and device.type == "cpu" and raw.content.width * raw.content.height > CPU_BATCH_PIXELS
         names = (content_names, style_names, poolings)
@@ -325,27 +311,14 @@ def _optimise(
             chunk = min(max_batch or batch, batch)  # a coarser scale's split does not bind the next one
         del previous
         split = split_note(batch, scale.lanes, auto, max_batch, per_variant)
-        names_c, names_s = scale.lanes[0].objective.content_names, scale.lanes[0].objective.style_names
-        for scale_step in range(1, scale_steps + 1):
-            step += 1
-            if scale_step > 1:
-                reader.refresh(scale.lanes, batch)
-                scale.terms = step_lanes(scale.lanes)
-            rows = _in_order(scale.lanes, scale.terms).tolist()  # the one device->host sync
-            images, trained = None, None
-            if wants_image(step, steps, config.preview_every, controls, end_of_scale=scale_step == scale_steps):
-                images, trained = _pictures(config, scale)
-            yield Progress(
-                trained=trained,
-                step=step,
-                total_steps=steps,
-                losses=tuple(losses_from_row(row, names_c, names_s, scale.style_count) for row in rows),
-                elapsed=time.perf_counter() - start,
-                images=images,
-                labels=labels,
-                notes=notes + split,
-                size=size,
-                controls_version=reader.version,
-                shared=sharing(),
-            )
+        yield from snapshots(
+            loop.with_notes(split),
+            scale.lanes,
+            range(step + 1, step + scale_steps + 1),
+            size=size,
+            style_count=scale.style_count,
+            pictures=partial(_pictures, config, scale),
+            taken=scale.terms,
+        )
+        step += scale_steps
         state = reader.restart()

@@ -21,9 +21,8 @@ from torch import Tensor
 from .config import LossWeights, StyleConfig
 from .controls import ControlsState
 from .errors import ConfigError
-from .features import Network, VGGFeatures
 from .hrnet import HRNet, pad_to_multiple
-from .objective import Objective
+from .lanes import Targets
 
 FORMAT = "nstcore-hrnet-1"
 # A generator file holds 65 k float32 parameters (~0.3 MB); anything far larger is not one.
@@ -33,32 +32,17 @@ MAX_GENERATOR_BYTES = 64 * 2**20
 class GeneratorLane:
     """One variant whose picture is ``HRNet(content)``; Adam on the generator's weights."""
 
-    def __init__(
-        self,
-        index: int,
-        config: StyleConfig,
-        network: Network,
-        content: Tensor,
-        styles: Sequence[Tensor],
-        content_names: list[str],
-        style_names: list[str],
-        pooling: str,
-        lr: float,
-        bf16: bool,
-        masks: Sequence[Tensor] | None = None,
-    ) -> None:
+    def __init__(self, index: int, targets: Targets, lr: float) -> None:
+        config, network = targets.config, targets.network
         self.indices = [index]
         self.device_type = network.device.type
-        self.bf16 = bf16
-        extractor = VGGFeatures(network, [*content_names, *style_names], pooling)
-        self.objective = Objective(
-            extractor, content, styles, content_names, style_names, config.loss_norm, masks=masks
-        )
+        self.bf16 = targets.bf16
+        self.objective = targets.objective(self.indices)
         # Seeded: the same config gives the same generator, so a CPU fp32 run is reproducible like a pixel run.
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(config.seed)
             self.generator = HRNet(residual=config.init == "content").to(network.device)
-        self.input, (self.height, self.width) = pad_to_multiple(content)
+        self.input, (self.height, self.width) = pad_to_multiple(targets.content)
         self.optimizer = torch.optim.Adam(self.generator.parameters(), lr=lr)
         with torch.no_grad():
             self.image = self._render()
@@ -98,23 +82,11 @@ class GeneratorLane:
 
 
 def build_generator_lanes(
-    config: StyleConfig,
-    network: Network,
-    content: Tensor,
-    styles: Sequence[Tensor],
-    content_names: list[str],
-    style_names: list[str],
-    poolings: list[str],
-    state: ControlsState,
-    bf16: bool,
-    masks: Sequence[Tensor] | None,
-    indices: Sequence[int],
+    targets: Targets, state: ControlsState, indices: Sequence[int]
 ) -> tuple[list[GeneratorLane], list[Tensor]]:
     lanes = []
     for i in indices:
-        lane = GeneratorLane(
-            i, config, network, content, styles, content_names, style_names, poolings[i], state.lr, bf16, masks
-        )
+        lane = GeneratorLane(i, targets, state.lr)
         lane.set_controls(state.variants, state.lr)
         lanes.append(lane)
     return lanes, [lane.step() for lane in lanes]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextvars
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import torch
@@ -20,6 +21,10 @@ from .controls import ControlsState
 from .features import Network, VGGFeatures
 from .objective import Objective
 
+# Measured (benchmarks/results_batch.md, 2 cores, bf16 channels-last): on the CPU a batch of variants is 1.27-1.46x
+# faster than separate passes at 128x128, but 0.59-0.90x at 256x256, where one image already keeps every core busy
+# and a batch only adds memory traffic. Above this many pixels the CPU path steps variants one per
+# pass (still one run, one snapshot per step).
 CPU_BATCH_PIXELS = 160 * 160
 
 
@@ -28,6 +33,37 @@ def is_out_of_memory(exc: BaseException) -> bool:
     return isinstance(exc, torch.cuda.OutOfMemoryError) or (
         isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower()
     )
+
+
+@dataclass(frozen=True)
+class Targets:
+    """What the lanes of one scale (and colour mode) are measured against: the network, the content and style
+    pictures (and masks) at that scale, the layers, each variant's pooling, the precision. One value for every lane,
+    pixel or generator, instead of the same nine arguments handed on by hand."""
+
+    config: StyleConfig
+    network: Network
+    content: Tensor
+    styles: Sequence[Tensor]
+    content_names: list[str]
+    style_names: list[str]
+    poolings: list[str]  # one per variant of the run, indexed by a lane's indices
+    bf16: bool
+    masks: Sequence[Tensor] | None = None
+
+    def objective(self, indices: Sequence[int]) -> Objective:
+        """The objective of a lane holding the variants ``indices`` (one target per variant when their poolings
+        differ, since the targets' features then differ too)."""
+        pools = [self.poolings[i] for i in indices]
+        names = [*self.content_names, *self.style_names]
+        extractor = VGGFeatures(self.network, names, pools if len(set(pools)) > 1 else pools[0])
+        content, styles = self.content, list(self.styles)
+        if extractor.mixed:
+            content = content.expand(len(indices), -1, -1, -1)
+            styles = [t.expand(len(indices), -1, -1, -1) for t in styles]
+        return Objective(
+            extractor, content, styles, self.content_names, self.style_names, self.config.loss_norm, masks=self.masks
+        )
 
 
 class Lane(Protocol):
@@ -86,36 +122,14 @@ def sharing() -> int:
 class PixelLane:
     """A slice of the variants that shares one forward/backward pass, with its own image and optimiser."""
 
-    def __init__(
-        self,
-        indices: list[int],
-        config: StyleConfig,
-        network: Network,
-        content: Tensor,
-        styles: Sequence[Tensor],
-        start: Tensor,
-        content_names: list[str],
-        style_names: list[str],
-        poolings: list[str],
-        lr: float,
-        bf16: bool,
-        masks: Sequence[Tensor] | None = None,
-    ) -> None:
+    def __init__(self, indices: list[int], targets: Targets, start: Tensor, lr: float) -> None:
+        config = targets.config
         self.indices = indices
-        self.network = network
-        self.device_type = network.device.type
-        self.bf16 = bf16
-        lane_pools = [poolings[i] for i in indices]
-        self.pooling = lane_pools[0]
-        extractor = VGGFeatures(
-            network, [*content_names, *style_names], lane_pools if len(set(lane_pools)) > 1 else lane_pools[0]
-        )
-        if extractor.mixed:  # targets differ with the pooling: one per variant
-            content = content.expand(len(indices), -1, -1, -1)
-            styles = [t.expand(len(indices), -1, -1, -1) for t in styles]
-        self.objective = Objective(
-            extractor, content, styles, content_names, style_names, config.loss_norm, masks=masks
-        )
+        self.network = targets.network
+        self.device_type = targets.network.device.type
+        self.bf16 = targets.bf16
+        self.pooling = targets.poolings[indices[0]]
+        self.objective = targets.objective(indices)
         self.image = start[indices].clone().requires_grad_(True)
         self.lbfgs = config.optimizer == "lbfgs"
         if not self.lbfgs:
@@ -226,19 +240,7 @@ class PixelLane:
 
 
 def build_lanes(
-    config: StyleConfig,
-    network: Network,
-    content: Tensor,
-    styles: Sequence[Tensor],
-    start_image: Tensor,
-    content_names: list[str],
-    style_names: list[str],
-    poolings: list[str],
-    state: ControlsState,
-    chunk: int,
-    bf16: bool,
-    masks: Sequence[Tensor] | None = None,
-    indices: Sequence[int] | None = None,
+    targets: Targets, start_image: Tensor, state: ControlsState, chunk: int, indices: Sequence[int] | None = None
 ) -> tuple[list[PixelLane], list[Tensor], int]:
     """Lanes of up to ``chunk`` of the variants ``indices`` (default: all) and their first step; halves ``chunk`` on
     out-of-memory until it fits."""
@@ -247,20 +249,7 @@ def build_lanes(
         lanes = []
         try:
             for first in range(0, len(members), chunk):
-                lane = PixelLane(
-                    members[first : first + chunk],
-                    config,
-                    network,
-                    content,
-                    styles,
-                    start_image,
-                    content_names,
-                    style_names,
-                    poolings,
-                    state.lr,
-                    bf16,
-                    masks,
-                )
+                lane = PixelLane(members[first : first + chunk], targets, start_image, state.lr)
                 lane.set_controls(state.variants, state.lr)
                 lanes.append(lane)
             return lanes, step_lanes(lanes), chunk
@@ -268,9 +257,19 @@ def build_lanes(
             if not is_out_of_memory(exc) or chunk == 1:
                 raise
             del lanes
-            if network.device.type == "cuda":
+            if targets.network.device.type == "cuda":
                 torch.cuda.empty_cache()
             chunk = (chunk + 1) // 2
+
+
+def in_order(lanes: Sequence[Lane], parts: Sequence[Tensor]) -> Tensor:
+    """One tensor per lane (images or loss rows) joined in variant order (lanes of different colour modes may hold
+    variants that are not neighbours)."""
+    joined = parts[0] if len(parts) == 1 else torch.cat(list(parts))
+    order = [i for lane in lanes for i in lane.indices]
+    if order == sorted(order):
+        return joined
+    return joined[torch.tensor(sorted(range(len(order)), key=order.__getitem__), device=joined.device)]
 
 
 def split_note(

@@ -16,10 +16,10 @@ last snapshot's picture is exactly what applying the saved generator to that pho
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Generator, Sequence
 from typing import NamedTuple
 
+import numpy as np
 import torch
 from PIL import Image
 from torch import Tensor
@@ -32,9 +32,10 @@ from .errors import ConfigError
 from .features import Network, VGGFeatures, load_network, min_image_side
 from .generator import GeneratorLane, apply_generator
 from .images import ImageSource, check_survives_pooling, load_image, resize_long_side
+from .lanes import Targets
 from .objective import Objective, losses_from_row
 from .progress import Losses, Progress
-from .stepping import ControlsReader, wants_image
+from .stepping import ControlsReader, Loop, snapshots
 from .tensors import image_to_tensor, tensor_to_arrays
 from .weight_text import blend_weights
 
@@ -167,44 +168,28 @@ def _train(
     side, steps = config.size, config.steps
     reader = ControlsReader(controls)
     state = reader.state
-    lane = GeneratorLane(
-        0,
-        config,
-        network,
-        _cut(photos[plan[0].photo], plan[0], side),
-        styles,
-        content_names,
-        style_names,
-        config.pooling,
-        state.lr,
-        bf16,
-    )
+    first = _cut(photos[plan[0].photo], plan[0], side)
+    targets = Targets(config, network, first, styles, content_names, style_names, [config.pooling], bf16)
+    lane = GeneratorLane(0, targets, state.lr)
     lane.set_controls(state.variants, state.lr)
-    names_c, names_s = lane.objective.content_names, lane.objective.style_names
     notes = (
         f"One generator for {len(photos)} photo{'s' if len(photos) != 1 else ''}: each step trains on a random "
         f"{side} px crop of one; the picture is photo 1 through the generator as it is now.",
     )
-    start = time.perf_counter()
-    for step, crop in enumerate(plan, start=1):
+
+    def next_crop(step: int) -> None:
         if step > 1:
+            crop = plan[step - 1]
             lane.set_input(_cut(photos[crop.photo], crop, side))
-            reader.refresh([lane], 1)
-        row = lane.step()[0].tolist()  # the one device->host sync of the losses
-        images = None
-        if wants_image(step, steps, config.preview_every, controls):
-            images = tensor_to_arrays(apply_generator(lane.generator, preview))
-        yield Progress(
-            step=step,
-            total_steps=steps,
-            losses=(losses_from_row(row, names_c, names_s, len(styles)),),
-            elapsed=time.perf_counter() - start,
-            images=images,
-            notes=notes,
-            size=side,
-            controls_version=reader.version,
-            trained=(lane.state_dict(),) if images is not None else None,  # a stopped training keeps its generator
-        )
+
+    def pictures() -> tuple[tuple[np.ndarray, ...], tuple[dict[str, Tensor], ...]]:
+        # a stopped training keeps its generator: the weights come with every picture
+        return tensor_to_arrays(apply_generator(lane.generator, preview)), (lane.state_dict(),)
+
+    loop = Loop(controls, reader, steps, config.preview_every, (), notes)
+    yield from snapshots(
+        loop, [lane], range(1, len(plan) + 1), size=side, style_count=len(styles), pictures=pictures, before=next_crop
+    )
 
 
 @torch.no_grad()
