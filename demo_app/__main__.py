@@ -15,6 +15,7 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -55,30 +56,34 @@ def build_parser() -> argparse.ArgumentParser:
 def _hosting_arguments(parser: argparse.ArgumentParser) -> None:
     """The flags of a shared server: concurrency, origins, proxies, authentication, Dask, generators."""
     host = parser.add_argument_group("hosting (a workshop server)")
-    host.add_argument(
+    for flags in (_room_flags, _access_flags, _cluster_flags):
+        flags(host.add_argument)
+
+
+def _room_flags(add: Callable[..., argparse.Action]) -> None:
+    """How much runs at once, and who may reach the server through which address."""
+    add(
         "--max-concurrent",
         type=int,
         default=None,
         help="Jobs running at once on the device (default: 1 on a GPU, cores/8 on a CPU).",
     )
-    host.add_argument(
+    add(
         "--batch-jobs",
         type=int,
         default=int(os.environ["NST_BATCH_JOBS"]) if os.environ.get("NST_BATCH_JOBS", "").isdigit() else None,
         help="Jobs of one shape (size, model, pooling, precision, optimiser) that step together in one pass, "
         "each with its own images, weights and result (default: 1, off, on a CPU; 8 on a GPU). Env NST_BATCH_JOBS.",
     )
-    host.add_argument(
-        "--num-threads", type=int, default=None, help="Threads for Panel's event handlers (Panel's --num-threads)."
-    )
-    host.add_argument(
+    add("--num-threads", type=int, default=None, help="Threads for Panel's event handlers (Panel's --num-threads).")
+    add(
         "--allow-websocket-origin",
         action="append",
         default=None,
         help="Host[:port] allowed to open the websocket (repeatable), e.g. the proxy's public name; "
         "also NST_ALLOW_WEBSOCKET_ORIGIN (comma-separated).",
     )
-    host.add_argument(
+    add(
         "--trusted-proxies",
         action="append",
         default=None,
@@ -86,44 +91,52 @@ def _hosting_arguments(parser: argparse.ArgumentParser) -> None:
         help="Proxies whose X-Forwarded-For names the client (per-client limits): addresses or networks, "
         "repeatable (env NST_TRUSTED_PROXIES, comma-separated; default none: headers are ignored).",
     )
-    host.add_argument(
+    add(
         "--public-url",
         default=os.environ.get("NST_PUBLIC_URL") or None,
         metavar="URL",
         help="Where participants join, e.g. https://workshop.example.org/ (the wall shows it and its QR code; "
         "env NST_PUBLIC_URL; default: the address the wall's browser used).",
     )
-    host.add_argument(
+    add(
         "--behind-proxy",
         action="store_true",
         help="Short for --trusted-proxies 127.0.0.1,::1 (a proxy on this machine).",
     )
-    host.add_argument(
+
+
+def _access_flags(add: Callable[..., argparse.Action]) -> None:
+    """Who may open the pages, and who may open the host console."""
+    add(
         "--basic-auth",
         default=None,
         help="A password, or a JSON file of user: password pairs (Panel's --basic-auth). Prefer "
         "NST_BASIC_AUTH or NST_BASIC_AUTH_FILE: a password given here shows in `ps`.",
     )
-    host.add_argument(
+    add(
         "--host-password",
         default=None,
         help="Unlocks the host console at /host (never the participants' password). Prefer NST_HOST_PASSWORD or "
         "NST_HOST_PASSWORD_FILE: a password given here shows in `ps`. Without one, /host is locked.",
     )
-    host.add_argument("--cookie-secret", default=None, help="Secret for signed cookies (auth); random if unset.")
-    host.add_argument("--oauth-provider", default=None, help="e.g. github, google, azure, generic (Panel's OAuth).")
-    host.add_argument("--oauth-key", default=None)
-    host.add_argument("--oauth-secret", default=None)
-    host.add_argument("--oauth-redirect-uri", default=None)
-    host.add_argument("--oauth-encryption-key", default=None)
-    host.add_argument("--admin", action="store_true", help="Panel's admin dashboard at /admin.")
-    host.add_argument(
+    add("--cookie-secret", default=None, help="Secret for signed cookies (auth); random if unset.")
+    add("--oauth-provider", default=None, help="e.g. github, google, azure, generic (Panel's OAuth).")
+    add("--oauth-key", default=None)
+    add("--oauth-secret", default=None)
+    add("--oauth-redirect-uri", default=None)
+    add("--oauth-encryption-key", default=None)
+    add("--admin", action="store_true", help="Panel's admin dashboard at /admin.")
+
+
+def _cluster_flags(add: Callable[..., argparse.Action]) -> None:
+    """Where jobs run besides this process, and the generators every page is offered."""
+    add(
         "--dask-scheduler",
         default=None,
         metavar="tcp://HOST:PORT",
         help="Run jobs on a Dask distributed cluster instead of in this process.",
     )
-    host.add_argument(
+    add(
         "--generators",
         default=os.environ.get("NST_GENERATORS") or None,
         metavar="DIR",

@@ -127,3 +127,15 @@ def test_modules_stay_under_400_lines() -> None:
         name: n for name, path in _modules().items() if (n := len(path.read_text(encoding="utf-8").splitlines())) > 400
     }
     assert long == {}, long
+
+
+def test_functions_stay_under_60_lines() -> None:
+    """One job per function: none in nstcore or demo_app is longer than 60 lines (docstring included)."""
+    long = {}
+    for name, path in _modules().items():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                lines = (node.end_lineno or node.lineno) - node.lineno + 1
+                if lines > 60:
+                    long[f"{name}.{node.name}"] = lines
+    assert long == {}, long

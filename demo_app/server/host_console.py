@@ -102,48 +102,11 @@ class HostConsole(pn.viewable.Viewer):
 
     # -- the console ----------------------------------------------------------------------------------------------
     def _build_console(self) -> None:
-        limits = self._limits()
         self.table.visible = True
-        self.cancel = pn.widgets.Button(
-            label="Cancel the selected page's job", width=240, css_classes=["nst-host-cancel"]
-        )
-        self.cancel.on_click(clicks(self._cancel_selected))
-        self.pause = pn.widgets.Toggle(label="Pause the queue", width=180, css_classes=["nst-host-pause"])
-        self.clear_wall = pn.widgets.Button(label="Clear the wall", width=140, css_classes=["nst-host-clear-wall"])
-        self.clear_wall.on_click(clicks(self._clear_wall))
-        self.hide_visitor = pn.widgets.Button(
-            label="Take the selected page's visitor off the wall", width=320, css_classes=["nst-host-hide-visitor"]
-        )
-        self.hide_visitor.on_click(clicks(self._hide_visitor))
-        self.wall_entries = pn.widgets.Select(
-            label="Shared on the wall", options={}, width=260, css_classes=["nst-host-wall-entries"]
-        )
-        self.remove_entry = pn.widgets.Button(label="Take it off the wall", width=180, css_classes=["nst-host-remove"])
-        self.remove_entry.on_click(clicks(self._remove_entry))
-        self.pause.param.watch(lambda e: self._pause(e.new), "value")
-        self.max_size = pn.widgets.IntInput(
-            label="Max size (px) for new jobs", value=limits.max_size, start=16, width=200
-        )
-        self.max_steps = pn.widgets.IntInput(label="Max steps for new jobs", value=limits.max_steps, start=1, width=200)
-        self.apply_limits = pn.widgets.Button(label="Apply limits", width=140, css_classes=["nst-host-limits"])
-        self.apply_limits.on_click(clicks(self._apply_limits))
-        self.broadcast_text = pn.widgets.TextInput(
-            label="Message to every page", max_length=MAX_BROADCAST, width=420, css_classes=["nst-host-broadcast-text"]
-        )
-        self.broadcast = pn.widgets.Button(label="Send", color="primary", width=100, css_classes=["nst-host-broadcast"])
-        self.broadcast.on_click(clicks(self._broadcast))
+        self._queue_and_wall_controls()
+        self._limit_and_message_controls()
         self.summary = pn.pane.Markdown("", css_classes=["nst-host-summary"])
-        self._source = ColumnDataSource({"t": [], "memory": [], "rate": []})
-        fig = figure(
-            height=220,
-            sizing_mode="stretch_width",
-            x_axis_label="minutes since this console opened",
-            title="Memory and throughput",
-        )
-        fig.line("t", "memory", source=self._source, legend_label="memory (MiB)", color="#0072b5", line_width=2)
-        fig.line("t", "rate", source=self._source, legend_label="steps/s (all jobs) × 100", color="#d55e00")
-        fig.legend.location = "top_left"
-        self.chart = pn.pane.Bokeh(fig, sizing_mode="stretch_width")
+        self.chart = self._chart()
         self._started = time.monotonic()
         self.body.objects = [
             self.summary,
@@ -164,6 +127,55 @@ class HostConsole(pn.viewable.Viewer):
         else:
             self.refresh()
         quiet_periodic(self.refresh, 2000)
+
+    def _queue_and_wall_controls(self) -> None:
+        """Cancel a page's job, pause the queue; take entries or a visitor off the wall."""
+        self.cancel = pn.widgets.Button(
+            label="Cancel the selected page's job", width=240, css_classes=["nst-host-cancel"]
+        )
+        self.cancel.on_click(clicks(self._cancel_selected))
+        self.pause = pn.widgets.Toggle(label="Pause the queue", width=180, css_classes=["nst-host-pause"])
+        self.clear_wall = pn.widgets.Button(label="Clear the wall", width=140, css_classes=["nst-host-clear-wall"])
+        self.clear_wall.on_click(clicks(self._clear_wall))
+        self.hide_visitor = pn.widgets.Button(
+            label="Take the selected page's visitor off the wall", width=320, css_classes=["nst-host-hide-visitor"]
+        )
+        self.hide_visitor.on_click(clicks(self._hide_visitor))
+        self.wall_entries = pn.widgets.Select(
+            label="Shared on the wall", options={}, width=260, css_classes=["nst-host-wall-entries"]
+        )
+        self.remove_entry = pn.widgets.Button(label="Take it off the wall", width=180, css_classes=["nst-host-remove"])
+        self.remove_entry.on_click(clicks(self._remove_entry))
+        self.pause.param.watch(lambda e: self._pause(e.new), "value")
+
+    def _limit_and_message_controls(self) -> None:
+        """Limits for new jobs, and a message to every page."""
+        limits = self._limits()
+        self.max_size = pn.widgets.IntInput(
+            label="Max size (px) for new jobs", value=limits.max_size, start=16, width=200
+        )
+        self.max_steps = pn.widgets.IntInput(label="Max steps for new jobs", value=limits.max_steps, start=1, width=200)
+        self.apply_limits = pn.widgets.Button(label="Apply limits", width=140, css_classes=["nst-host-limits"])
+        self.apply_limits.on_click(clicks(self._apply_limits))
+        self.broadcast_text = pn.widgets.TextInput(
+            label="Message to every page", max_length=MAX_BROADCAST, width=420, css_classes=["nst-host-broadcast-text"]
+        )
+        self.broadcast = pn.widgets.Button(label="Send", color="primary", width=100, css_classes=["nst-host-broadcast"])
+        self.broadcast.on_click(clicks(self._broadcast))
+
+    def _chart(self) -> pn.pane.Bokeh:
+        """Memory and throughput since the console opened (its source is streamed by refresh)."""
+        self._source = ColumnDataSource({"t": [], "memory": [], "rate": []})
+        fig = figure(
+            height=220,
+            sizing_mode="stretch_width",
+            x_axis_label="minutes since this console opened",
+            title="Memory and throughput",
+        )
+        fig.line("t", "memory", source=self._source, legend_label="memory (MiB)", color="#0072b5", line_width=2)
+        fig.line("t", "rate", source=self._source, legend_label="steps/s (all jobs) × 100", color="#d55e00")
+        fig.legend.location = "top_left"
+        return pn.pane.Bokeh(fig, sizing_mode="stretch_width")
 
     def refresh(self) -> None:
         """Every 2 s on this page's loop: the table, the summary and a chart point."""

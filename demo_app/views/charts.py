@@ -95,6 +95,13 @@ def loss_figure(
         proxy.tags = [LEGEND_TAG, column_key(term)]
         proxy.on_change("visible", _follow(line))
         items.append((label, [proxy]))
+    _add_legend(fig, items)
+    _add_markers(fig)
+    return fig, source
+
+
+def _add_legend(fig, items: list[Any]) -> None:
+    """A clickable legend below the chart, as many columns wide as the chart holds."""
     legend = Legend(
         items=items,
         click_policy="hide",
@@ -108,6 +115,10 @@ def loss_figure(
     # As many legend columns as the chart's width holds (~130 px each): four fixed columns were cut off on a phone
     # ("onv3_1"); BokehJS legends do not wrap by themselves.
     fig.js_on_change("inner_width", CustomJS(args={"legend": legend}, code=LEGEND_COLUMNS_JS))
+
+
+def _add_markers(fig) -> None:
+    """Dotted lines with a label where the run changed (a steered weight, a new scale); the view streams them."""
     markers = ColumnDataSource({"step": [], "y": [], "text": []})
     fig.vspan(x="step", source=markers, line_dash="dotted", line_color="#555", line_width=1.5)
     fig.add_layout(
@@ -124,7 +135,6 @@ def loss_figure(
             background_fill_alpha=0.7,
         )
     )
-    return fig, source
 
 
 LEGEND_TAG = "nst-legend-proxy"
