@@ -144,3 +144,40 @@ def test_quick_and_full_show_their_time_here_once_the_server_has_measured_its_sp
         base.replace(**nstcore.run_lengths()["quick"]), size
     )
     backend.scheduler.shutdown()
+
+
+def test_a_ratio_past_the_strength_slider_is_not_written_back() -> None:
+    """The strength slider shows beta/alpha clamped to its range. Its own move to the clamped value used to come
+    back as a user's move and set beta = alpha * clamped ratio: lowering alpha changed beta behind the user's back.
+    The two directions of each two-way control (views/two_way.NoEcho) no longer call each other."""
+    state = SessionState(Backend(weights="random", device_name="cpu"), Limits())
+    dashboard = Dashboard(state)
+    strength = dashboard.controls.strength.slider
+    beta = _meta("beta")["max"] / 10
+    state.beta = beta
+    state.alpha = 1e-3  # beta/alpha is now 100x past the slider's end
+    assert strength.value == strength.end
+    assert (state.alpha, state.beta) == (1e-3, beta)
+    assert dashboard.controls.beta.slider.value == math.log10(beta)
+    strength.value = strength.end - 1  # the user's own move still sets beta from alpha
+    assert state.beta == 1e-3 * 10 ** (strength.end - 1)
+
+
+def test_no_echo_keeps_a_pair_of_watchers_from_calling_each_other() -> None:
+    from demo_app.views.two_way import NoEcho
+
+    calls: list[str] = []
+    no_echo = NoEcho()
+
+    def left(value: int) -> None:
+        calls.append(f"left {value}")
+        right_watcher(value + 1)  # what a watcher's own change would trigger
+
+    def right(value: int) -> None:
+        calls.append(f"right {value}")
+        left_watcher(value + 1)
+
+    left_watcher, right_watcher = no_echo(left), no_echo(right)
+    left_watcher(1)
+    right_watcher(5)
+    assert calls == ["left 1", "right 5"] and not no_echo.active

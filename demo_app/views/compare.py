@@ -22,6 +22,7 @@ from ..session.state import SessionState
 from ..session.text import as_html
 from .charts import column_key, loss_figure, rows_to_columns, term_weights
 from .loop import NewestFrames, in_background
+from .two_way import NoEcho
 from .variants_table import table_frame, variants_table
 from .widgets import clicks, plain_text, set_text
 from .zoom import rgba_planes, zoom_figures
@@ -58,7 +59,6 @@ class CompareView(pn.viewable.Viewer):
     def __init__(self, state: SessionState, **params) -> None:
         super().__init__(**params)
         self.state = state
-        self._syncing = False
         self._frames_encoder = NewestFrames(self.apply_frames, lambda exc: state.log_failure("preview", exc))
         self.preset = pn.widgets.Select.from_param(state.param.preset, label="Preset", width=160)
         # Picking a preset loads it (there was a separate "Load preset" click); "Reload" brings its rows back.
@@ -74,8 +74,9 @@ class CompareView(pn.viewable.Viewer):
         self.remove.on_click(clicks(state.remove_variant))
         self.table = variants_table(self._frame())
         self._from_state()
-        self.table.param.watch(self._edited, "value")
-        state.param.watch(self._from_state, "variants")
+        no_echo = NoEcho()
+        self.table.param.watch(no_echo(self._edited), "value")
+        state.param.watch(no_echo(self._from_state), "variants")
         self.grid = pn.FlexBox(sizing_mode="stretch_width", flex_wrap="wrap")
         self.chart_view = pn.widgets.RadioButtonGroup(
             options=list(VIEW_TITLES), value="total", color="light", css_classes=["nst-compare-view"]
@@ -114,19 +115,14 @@ class CompareView(pn.viewable.Viewer):
         return table_frame(self.state.variants)
 
     def _from_state(self, event: param.parameterized.Event | None = None) -> None:
-        if not self._syncing:
-            self._syncing = True
-            try:
-                frame = self._frame()
-                # a column empty in every row (e.g. blend with one style image) takes no width
-                self.table.hidden_columns = [c for c in ("style_blend",) if not frame[c].astype(str).str.strip().any()]
-                self.table.value = frame
-            finally:
-                self._syncing = False
+        frame = self._frame()
+        # a column empty in every row (e.g. blend with one style image) takes no width
+        self.table.hidden_columns = [c for c in ("style_blend",) if not frame[c].astype(str).str.strip().any()]
+        self.table.value = frame
 
     def _edited(self, event: param.parameterized.Event) -> None:
-        if self._syncing:
-            return
+        """The table's rows, edited in the page, become the variants (a cell that is no number puts the table
+        back as the variants are, with a sentence)."""
         rows = event.new.drop(columns=["ratio"], errors="ignore").to_dict(orient="records")
         for i, row in enumerate(rows):
             row["label"] = nstcore.clean_label(row.get("label"), f"variant {i + 1}")
@@ -140,11 +136,7 @@ class CompareView(pn.viewable.Viewer):
                     )
                     self._from_state()
                     return
-        self._syncing = True
-        try:
-            self.state.variants = rows
-        finally:
-            self._syncing = False
+        self.state.variants = rows
 
     def _note_shared(self) -> None:
         needs = self.state.compare_shared

@@ -18,6 +18,7 @@ from ..session.text import as_html, file_label
 from .inputs import caption
 from .layers import LayerRows
 from .loop import in_background
+from .two_way import NoEcho
 from .uploads import Uploader
 from .widgets import LogSlider, StyleStrength
 
@@ -87,13 +88,13 @@ class ControlsView:
         self.content_layer.param.watch(lambda e: self._hint_content(), "value")
         self._hint_content()
         state.param.watch(self._sync_content_layer, ["content_layers", "model"])
-        self._syncing_length = False
         self.run_length = pn.widgets.RadioButtonGroup(
             options=self._length_options(), value=None, color="light", css_classes=["nst-run-length"]
         )
-        self.run_length.param.watch(self._run_length_picked, "value")
+        no_echo = NoEcho()
+        self.run_length.param.watch(no_echo(self._run_length_picked), "value")
         # A finished run teaches the server its speed: the times beside Quick and Full follow.
-        state.param.watch(lambda *_: self._sync_run_length(), [*nstcore.run_lengths()["quick"], "running"])
+        state.param.watch(no_echo(lambda *_: self._sync_run_length()), [*nstcore.run_lengths()["quick"], "running"])
         self._sync_run_length()
         self._build_settings()
         self._build_config()
@@ -190,7 +191,7 @@ class ControlsView:
         self.content_hint.object = as_html(nstcore.layer_hint(self.content_layer.value, "content"))
 
     def _run_length_picked(self, event: param.parameterized.Event) -> None:
-        if self._syncing_length or event.new is None:
+        if event.new is None:
             return
         self.state.param.update(**nstcore.run_lengths()[event.new])
 
@@ -218,13 +219,9 @@ class ControlsView:
             if all(getattr(s, name) == value for name, value in values.items()):
                 chosen = key
         options = self._length_options()
-        self._syncing_length = True
-        try:
-            if options != self.run_length.options:
-                self.run_length.options = options
-            self.run_length.value = chosen
-        finally:
-            self._syncing_length = False
+        if options != self.run_length.options:
+            self.run_length.options = options
+        self.run_length.value = chosen
 
     def _update_ratio(self) -> None:
         s = self.state

@@ -14,6 +14,7 @@ import param
 
 from ..session.config_params import field_metadata, field_range
 from ..session.text import as_html
+from .two_way import NoEcho
 
 
 def plain_text(text: object = "", **params: Any) -> pn.pane.HTML:
@@ -137,7 +138,6 @@ class LogSlider(pn.viewable.Viewer):
     ) -> None:
         super().__init__()
         self._state, self._name, self._default = state, name, default
-        self._syncing = False
         start, end, step = field_range(name)  # from StyleConfig's metadata: never typed here
         self.slider = LogRange(  # room for the on/off box beside it inside the 320 px card
             label=label,
@@ -154,11 +154,12 @@ class LogSlider(pn.viewable.Viewer):
             label="on", value=getattr(state, name) not in (0, 0.0), width=45, visible=allow_zero, align="end"
         )
         self.slider.greyed = allow_zero and not self.toggle.value
-        self.slider.param.watch(self._to_state, "value")
-        self.toggle.param.watch(self._to_state, "value")
-        state.param.watch(self._from_state, name)
+        no_echo = NoEcho()
+        self.slider.param.watch(no_echo(self._to_state), "value")
+        self.toggle.param.watch(no_echo(self._to_state), "value")
+        state.param.watch(no_echo(self._from_state), name)
         if default is not None:
-            state.param.watch(self._from_state, "optimizer")
+            state.param.watch(no_echo(self._from_state), "optimizer")
         self._layout = pn.Row(self.slider, self.toggle, margin=0)
 
     def _exponent(self, value: float | None, fallback: float) -> float:
@@ -169,30 +170,18 @@ class LogSlider(pn.viewable.Viewer):
         return min(max(math.log10(value), self.slider.start), self.slider.end)
 
     def _to_state(self, event: param.parameterized.Event) -> None:
-        if self._syncing:
-            return
         self.slider.greyed = self.toggle.visible and not self.toggle.value
         value = 0.0 if (self.toggle.visible and not self.toggle.value) else float(10**self.slider.value)
-        self._syncing = True
-        try:
-            setattr(self._state, self._name, value)
-        finally:
-            self._syncing = False
+        setattr(self._state, self._name, value)
 
     def _from_state(self, event: param.parameterized.Event) -> None:
-        if self._syncing:
-            return
         value = getattr(self._state, self._name)
-        self._syncing = True
-        try:
-            if self.toggle.visible:
-                self.toggle.value = bool(value)
-                self.slider.greyed = not value
-            if value or value is None:
-                exp = self._exponent(value, self.slider.value)
-                self.slider.value = min(max(exp, self.slider.start), self.slider.end)
-        finally:
-            self._syncing = False
+        if self.toggle.visible:
+            self.toggle.value = bool(value)
+            self.slider.greyed = not value
+        if value or value is None:
+            exp = self._exponent(value, self.slider.value)
+            self.slider.value = min(max(exp, self.slider.start), self.slider.end)
 
     def __panel__(self) -> pn.viewable.Viewable:
         return self._layout
@@ -206,7 +195,6 @@ class StyleStrength(pn.viewable.Viewer):
     def __init__(self, state: Any, css_class: str = "nst-strength") -> None:  # a SessionState (its alpha and beta)
         super().__init__()
         self._state = state
-        self._syncing = False
         alpha_default = field_metadata("alpha")["default"] or 1.0
         # From the smallest beta the beta slider offers to its largest, at the default alpha: metadata, not typed.
         start = math.log10(field_metadata("beta")["slider_min"] / alpha_default)
@@ -223,22 +211,15 @@ class StyleStrength(pn.viewable.Viewer):
             css_classes=[css_class],
         )
         self._from_state()
-        self.slider.param.watch(self._to_state, "value")
-        state.param.watch(lambda *_: self._from_state(), ["alpha", "beta"])
+        no_echo = NoEcho()
+        self.slider.param.watch(no_echo(self._to_state), "value")
+        state.param.watch(no_echo(lambda *_: self._from_state()), ["alpha", "beta"])
 
     def _to_state(self, event: param.parameterized.Event) -> None:
-        if self._syncing:
-            return
         alpha = self._state.alpha or 1.0
-        self._syncing = True
-        try:
-            self._state.param.update(alpha=alpha, beta=float(alpha * 10**event.new))
-        finally:
-            self._syncing = False
+        self._state.param.update(alpha=alpha, beta=float(alpha * 10**event.new))
 
     def _from_state(self) -> None:
-        if self._syncing:
-            return
         s = self._state
         if s.alpha > 0 and s.beta > 0:
             exponent = math.log10(s.beta / s.alpha)
