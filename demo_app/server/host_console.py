@@ -146,7 +146,7 @@ class HostConsole(pn.viewable.Viewer):
         )
         self.remove_entry = pn.widgets.Button(label="Take it off the wall", width=180, css_classes=["nst-host-remove"])
         self.remove_entry.on_click(clicks(self._remove_entry))
-        self.pause.param.watch(lambda e: self._pause(e.new), "value")
+        pn.bind(self._pause, self.pause, watch=True)
 
     def _limit_and_message_controls(self) -> None:
         """Limits for new jobs, and a message to every page."""

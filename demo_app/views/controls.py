@@ -80,7 +80,7 @@ class ControlsView:
             width=135,
             css_classes=["nst-explain-content_layers"],
         )
-        self.content_layer.param.watch(lambda e: setattr(state, "content_layers", {e.new: 1.0}), "value")
+        pn.bind(lambda layer: setattr(state, "content_layers", {layer: 1.0}), self.content_layer, watch=True)
         # Our own fixed hints (never a visitor's text), wrapped to the card's width.
         self.content_hint = pn.pane.HTML(
             "", styles={"font-size": "12px", "opacity": "0.8"}, margin=(0, 10), sizing_mode="stretch_width"

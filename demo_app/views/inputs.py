@@ -53,8 +53,8 @@ class InputsView:
             width=135,
             css_classes=["sample-style"],
         )
-        self.content_sample.param.watch(lambda e: self._sample_picked("content", e.new), "value")
-        self.style_sample.param.watch(lambda e: self._sample_picked("style", e.new), "value")
+        pn.bind(partial(self._sample_picked, "content"), self.content_sample, watch=True)
+        pn.bind(partial(self._sample_picked, "style"), self.style_sample, watch=True)
         limit, budget = state.limits.max_upload_bytes, state.upload_budget()
         self.content_upload, self.style_upload = (
             image_uploader(limit, f"upload-{role}", partial(self._uploaded, role), partial(self._refused, role), budget)
@@ -62,7 +62,7 @@ class InputsView:
         )
         # what the drop areas did in the browser: a refused file replaces any old error, a taken one clears it
         self.watch = UploadWatch(targets=["upload-content", "upload-style"], width=0, height=0, margin=0)
-        self.watch.param.watch(lambda e: self._refused_in_browser(e.new), "refused")
+        pn.bind(self._refused_in_browser, self.watch.param.refused, watch=True)
         self.watch.param.watch(lambda e: setattr(state, "error", ""), "taken")
         self.camera = CameraButton(target="upload-content", css_classes=["nst-camera"], margin=(4, 10))
         self.content_thumb = pn.pane.PNG(None, width=135, height=110, fixed_aspect=True, alt_text="The content image")

@@ -247,13 +247,13 @@ class Views(pn.viewable.Viewer):
         self.bar = pn.widgets.RadioButtonGroup(
             options=self._names, value=self._names[0], color="light", css_classes=["nst-views"]
         )
-        self.bar.param.watch(lambda e: setattr(self, "active", self._names.index(e.new)), "value")
+        pn.bind(lambda name: setattr(self, "active", self._names.index(name)), self.bar, watch=True)
         self._shown = pn.Column(self.views[0], sizing_mode="stretch_width")
-        self.param.watch(self._open, "active")
 
-    def _open(self, event: param.parameterized.Event) -> None:
-        self.bar.value = self._names[event.new]
-        self._shown.objects = [self.views[event.new]]
+    @param.depends("active", watch=True)
+    def _open(self) -> None:
+        self.bar.value = self._names[self.active]
+        self._shown.objects = [self.views[self.active]]
 
     def __panel__(self) -> pn.viewable.Viewable:
         return pn.Column(self.bar, self._shown, sizing_mode="stretch_width")
