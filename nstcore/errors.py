@@ -38,6 +38,13 @@ def capped(text: object, limit: int) -> str:
     return line if len(line) <= limit else line[: max(limit - 1, 0)] + "…"
 
 
+def capped_path(path: object, limit: int) -> str:
+    """A file's path for a sentence, capped like :func:`capped` but from the front: the end of a path (the file's
+    name) is the part that tells a person which file, so a long folder is what gives way ("…/photos/cat.png")."""
+    line = capped(path, len(str(path)) + 1)
+    return line if len(line) <= limit else "…" + line[len(line) - max(limit - 1, 0) :]
+
+
 def shown(value: object, limit: int = SHOWN_LIMIT) -> str:
     """``repr(value)`` for an error sentence, cut to ``limit`` characters with an ellipsis."""
     return capped(repr(value), limit)

@@ -15,13 +15,16 @@ import io
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import numpy as np
 import torch
+from PIL import Image
 from torch import Tensor
 
 from .config import LossWeights, StyleConfig
 from .controls import ControlsState
 from .errors import ConfigError
 from .hrnet import HRNet, pad_to_multiple
+from .images import resize_long_side
 from .lanes import Targets
 
 FORMAT = "nstcore-hrnet-1"
@@ -138,3 +141,14 @@ def apply_generator(model: HRNet, image: Tensor) -> Tensor:
     """One forward pass: ``image`` (1, 3, H, W) in [0, 1], any sides, stylised (sides padded to 4 and cropped)."""
     padded, (height, width) = pad_to_multiple(image)
     return model(padded)[..., :height, :width]
+
+
+def stylise(model: HRNet, image: Image.Image, size: int | None = None) -> np.ndarray:
+    """A picture through a trained generator, on the generator's device: its long side resized to ``size`` first
+    (None: as it is); an HxWx3 uint8 array back. What ``nstcore apply`` and the page's instant styles both do."""
+    from .tensors import image_to_tensor, tensor_to_arrays
+
+    if size is not None:
+        image = resize_long_side(image, size)
+    device = next(model.parameters()).device
+    return tensor_to_arrays(apply_generator(model, image_to_tensor(image, device)))[0]

@@ -17,7 +17,7 @@ from typing import BinaryIO
 import numpy as np
 from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 
-from .errors import ImageError, capped, shown
+from .errors import ImageError, capped, capped_path, shown
 
 ImageSource = str | os.PathLike | bytes | bytearray | BinaryIO | Image.Image | np.ndarray
 
@@ -35,7 +35,7 @@ def _describe(source: object, name: str | None) -> str:
     if name:
         return capped(name, 80)
     if isinstance(source, (str, os.PathLike)):
-        return capped(os.fspath(source), 80)
+        return capped_path(os.fspath(source), 80)
     return "the image"
 
 

@@ -9,6 +9,7 @@ import pytest
 from PIL import Image
 
 from nstcore import ImageError, StyleConfig, load_image, prepare_images
+from nstcore.errors import capped_path
 from nstcore.images import resize_long_side
 
 
@@ -110,3 +111,16 @@ def test_thin_strip_is_refused_with_a_reason_and_tiny_image_upscaled() -> None:
     # Layers before the first pooling need only one pixel: the same strip is fine for conv1_1 + conv1_2.
     shallow = config.replace(content_layers={"conv1_2": 1.0}, style_layers={"conv1_1": 1.0})
     assert prepare_images(shallow, strip, strip).content.size == (512, 1)
+
+
+def test_a_long_missing_path_keeps_its_file_name(tmp_path) -> None:
+    """A path over the cap gives way at its front, not at its file name (a deep temporary folder, as under a
+    parallel test run, read ".../nope.p…" and named no file)."""
+    deep = tmp_path / ("folder-with-a-long-name-" * 4)
+    with pytest.raises(ImageError) as info:
+        load_image(deep / "nope.png")
+    message = str(info.value)
+    assert message.startswith("…") and "nope.png: no such file" in message
+    assert len(message.split(":")[0]) == 80
+    assert capped_path("short/cat.png", 80) == "short/cat.png"
+    assert capped_path("a\nb/\u202ecat.png", 80) == "a b/cat.png"  # folded, controls gone

@@ -181,12 +181,8 @@ class InstantView(LazyCard):
                 model = generator.generator_from_weights(*trained)
             else:
                 model, _ = state.backend.generator(name)
-            image = nstcore.resize_long_side(content, size)
-            device = next(model.parameters()).device
-            from nstcore.tensors import image_to_tensor, tensor_to_arrays
-
             start = time.perf_counter()
-            out = tensor_to_arrays(generator.apply_generator(model, image_to_tensor(image, device)))[0]
+            out = generator.stylise(model, content, size)
             elapsed = time.perf_counter() - start
             return encode_jpeg(out), encode_png(out), elapsed
 

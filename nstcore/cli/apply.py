@@ -32,14 +32,11 @@ def apply_parser() -> argparse.ArgumentParser:
 
 
 def run_apply(args: argparse.Namespace) -> int:
-    import torch
-
     from ..config import StyleConfig
     from ..device import resolve_device
     from ..errors import ConfigError
-    from ..generator import apply_generator, load_generator
-    from ..images import load_image, resize_long_side
-    from ..tensors import image_to_tensor, tensor_to_arrays
+    from ..generator import load_generator, stylise
+    from ..images import load_image
 
     output = check_output(args.output, keep={"generator file": args.generator, "photo": args.photo})
     data = read_bytes(args.generator, "generator file", "give a generator written by nstcore train (a few MB)")
@@ -47,19 +44,14 @@ def run_apply(args: argparse.Namespace) -> int:
     if args.size is not None and not 16 <= args.size <= StyleConfig.__dataclass_fields__["size"].metadata["max"]:
         raise ConfigError(f"--size must be between 16 and 4096, got {args.size}.")
     image = load_image(args.photo, max_pixels=config.max_image_pixels)
-    if args.size:
-        image = resize_long_side(image, args.size)
-    device = resolve_device(args.device)
-    model = model.to(device)
+    model = model.to(resolve_device(args.device))
     start = time.perf_counter()
-    result = apply_generator(model, image_to_tensor(image, device))
-    if device.type == "cuda":
-        torch.cuda.synchronize()
+    result = stylise(model, image, args.size or None)  # back on the CPU: the device's work is done
     elapsed = time.perf_counter() - start
     record = {**config.to_dict(), "run": {"applied_generator": True}}
-    save_result(tensor_to_arrays(result)[0], output, json.dumps(record, indent=2))
+    save_result(result, output, json.dumps(record, indent=2))
     if not args.no_progress:
-        say(f"wrote {output} ({image.width}x{image.height}) in {elapsed * 1000:.0f} ms")
+        say(f"wrote {output} ({result.shape[1]}x{result.shape[0]}) in {elapsed * 1000:.0f} ms")
     return 0
 
 
