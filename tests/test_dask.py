@@ -282,3 +282,20 @@ def test_the_jobs_of_a_crashed_server_are_swept_away(empty_cluster) -> None:
     left = leftovers(empty_cluster)
     assert left["queues"] == [] and left["variables"] == [fresh["beat"]]
     Variable(fresh["beat"], client=client).delete()
+
+
+def test_the_record_names_the_worker_the_job_ran_on(state, cluster) -> None:
+    """A Dask nanny starts its workers with OMP_NUM_THREADS=1: the record gave the server's CPU thread count, so a
+    replay ran on other threads than the job had (other last bits). It now gives the worker's device and threads."""
+    import torch
+
+    from demo_app.jobs.dask_runner import _client
+
+    assert state.start()
+    drain(state, timeout=120)
+    answers = _client(cluster.scheduler_address).run(lambda: __import__("torch").get_num_threads())
+    (worker_threads,) = answers.values()
+    if (os.cpu_count() or 1) > 1:  # what makes this test able to fail: the two differ
+        assert worker_threads != torch.get_num_threads()
+    run = state.run.record_dict()["run"]
+    assert run["cpu_threads"] == worker_threads and run["device"] == f"cpu ({worker_threads} threads)"

@@ -127,14 +127,18 @@ class Backend:
         return (config.model, poolings or (config.pooling,), config.precision, config.optimizer, shapes)
 
     def runner(
-        self, request: nstcore.RunRequest, controls: nstcore.Controls
+        self,
+        request: nstcore.RunRequest,
+        controls: nstcore.Controls,
+        ran_on: Callable[[dict[str, Any]], None] | None = None,
     ) -> Callable[[], Iterator[nstcore.Progress]]:
         """A callable that starts ``request`` where this backend runs jobs: this process's device, or a Dask
-        worker; ``controls`` carry its live weights."""
+        worker; ``controls`` carry its live weights. On a worker, ``ran_on`` is told the worker's environment
+        (device, CPU threads: what a record must say; here it is :meth:`run_environment`'s)."""
         if self.dask_address:
             from .dask_runner import remote_runner
 
-            return remote_runner(self.dask_address, self.weights, self.device_name, request, controls)
+            return remote_runner(self.dask_address, self.weights, self.device_name, request, controls, ran_on)
 
         def start_run() -> Iterator[nstcore.Progress]:
             network = self.network(request.config.model)

@@ -176,6 +176,7 @@ def remote_job(
     )
     device = nstcore.resolve_device(device_name)
     network = nstcore.load_network(request.config.model, weights, device)  # cached per worker process
+    queue.put(pickle.dumps((RAN_ON, _environment(device, request.config.precision))))
     steps = 0
     snapshots = request.snapshots(device=device, network=network, controls=server.controls)
     try:
@@ -196,6 +197,18 @@ def remote_job(
     return steps
 
 
+RAN_ON = "ran on"  # the first item a task queues: (RAN_ON, the worker's environment for the record)
+
+
+def _environment(device: Any, precision: str) -> dict[str, Any]:
+    """Where the task runs, as a record says it (the worker's device and CPU threads: a Dask nanny starts its
+    workers with OMP_NUM_THREADS=1, so they are not the server's, and a replay needs the worker's count)."""
+    from nstcore.device import use_bf16
+    from nstcore.records import environment
+
+    return environment(nstcore.describe_device(device), "bf16" if use_bf16(precision, device) else "fp32")
+
+
 class WorkerLost(nstcore.NSTError):
     """The Dask worker running a job went away mid-run."""
 
@@ -214,13 +227,18 @@ def _read(variable, missing):
 
 
 def remote_runner(
-    address: str, weights: str, device_name: str, request: nstcore.RunRequest, controls: nstcore.Controls
+    address: str,
+    weights: str,
+    device_name: str,
+    request: nstcore.RunRequest,
+    controls: nstcore.Controls,
+    ran_on: Callable[[dict[str, Any]], None] | None = None,
 ) -> Callable[[], Iterator[nstcore.Progress]]:
     """A ``start_run`` for :class:`demo_app.jobs.scheduler.Job` that runs ``request`` on the cluster at
-    ``address`` (its images travel as PNG bytes)."""
+    ``address`` (its images travel as PNG bytes); ``ran_on`` is told the worker's environment (for the record)."""
 
     def start_run() -> Iterator[nstcore.Progress]:
-        return _stream(address, weights, device_name, request, controls)
+        return _stream(address, weights, device_name, request, controls, ran_on)
 
     return start_run
 
@@ -237,7 +255,9 @@ class _Remote:
     """One job's side of the cluster as the server sees it: the task, its progress queue, and the variables that
     carry Stop, the live weights and the heartbeat to it."""
 
-    def __init__(self, address: str, controls: nstcore.Controls) -> None:
+    def __init__(
+        self, address: str, controls: nstcore.Controls, ran_on: Callable[[dict[str, Any]], None] | None = None
+    ) -> None:
         from distributed import Queue, Variable
 
         self.client = _client(address)
@@ -256,6 +276,7 @@ class _Remote:
         self.last_beat = self.workers_seen = time.monotonic()
         self.last_step = 0
         self.future: Any = None
+        self.ran_on = ran_on
 
     def submit(self, weights: str, device_name: str, request: nstcore.RunRequest) -> None:
         self.future = self.client.submit(
@@ -277,6 +298,10 @@ class _Remote:
         fresh = []
         for item in self.queue.get(batch=True):
             progress = pickle.loads(item)
+            if isinstance(progress, tuple):  # (RAN_ON, the worker's environment)
+                if self.ran_on is not None:
+                    self.ran_on(progress[1])
+                continue
             if progress.step <= self.last_step:
                 if after_end:
                     continue
@@ -331,9 +356,14 @@ class _Remote:
 
 
 def _stream(
-    address: str, weights: str, device_name: str, request: nstcore.RunRequest, controls: nstcore.Controls
+    address: str,
+    weights: str,
+    device_name: str,
+    request: nstcore.RunRequest,
+    controls: nstcore.Controls,
+    ran_on: Callable[[dict[str, Any]], None] | None = None,
 ) -> Iterator[nstcore.Progress]:
-    remote = _Remote(address, controls)
+    remote = _Remote(address, controls, ran_on)
     finished = False
     try:
         remote.submit(weights, device_name, request)

@@ -67,6 +67,7 @@ class CurrentRun:
         self.changes: list[dict[str, Any]] = []
         # What the record says besides the settings: input hashes, device, precision, versions (set at submit).
         self.run_info: dict[str, Any] = {}
+        self._ran_on: dict[str, Any] = {}  # a Dask worker's environment for the record (filled while it runs)
         self._version_steps: dict[int, int] = {}
         self.steps_done = 0
         self.styles = 1  # style images of the last run (its blend has one weight each)
@@ -95,7 +96,8 @@ class CurrentRun:
             request = request.replace(config=config, variants=(nstcore.Variant("", config.loss_weights()),))
         variants = request.variants or ()
         controls = nstcore.Controls([v.weights for v in variants], lr=config.effective_lr)
-        start_run = self.backend.runner(request, controls)
+        ran_on: dict[str, Any] = {}  # a Dask worker's environment, when the job runs on one
+        start_run = self.backend.runner(request, controls, ran_on.update)
         plan = scale_areas(config, request.content.size, len(variants))
         minutes = self.limits.max_train_minutes if config.generator == "hrnet" else self.limits.max_job_minutes
         job = Job(
@@ -118,6 +120,7 @@ class CurrentRun:
         self.mode = mode
         self.record = dict(record or {})
         self.run_info = dict(run_info or {})
+        self._ran_on = ran_on
         self.changes = []
         self._version_steps = {}  # controls version -> first step that used it
         self.steps_done = 0
@@ -177,6 +180,7 @@ class CurrentRun:
             job, self.job, self.controls = self.job, None, None
             if job.most_shared > 1:  # for the record: batched kernels round differently (nstcore.records)
                 self.run_info["shared_passes_with_jobs"] = job.most_shared
+            self.run_info.update(self._ran_on)  # where it ran, when that was not this process
             if handover.error:
                 status = "Run failed."
             elif job.state == "done" and job.latest is not None:
