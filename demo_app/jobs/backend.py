@@ -136,9 +136,9 @@ class Backend:
         worker; ``controls`` carry its live weights. On a worker, ``ran_on`` is told the worker's environment
         (device, CPU threads: what a record must say; here it is :meth:`run_environment`'s)."""
         if self.dask_address:
-            from .dask_runner import remote_runner
+            from .dask_runner import RemoteRun
 
-            return remote_runner(self.dask_address, self.weights, self.device_name, request, controls, ran_on)
+            return RemoteRun(self.dask_address, self.weights, self.device_name, request, controls, ran_on)
 
         def start_run() -> Iterator[nstcore.Progress]:
             network = self.network(request.config.model)

@@ -22,6 +22,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import nstcore
@@ -226,23 +227,6 @@ def _read(variable, missing):
         return missing
 
 
-def remote_runner(
-    address: str,
-    weights: str,
-    device_name: str,
-    request: nstcore.RunRequest,
-    controls: nstcore.Controls,
-    ran_on: Callable[[dict[str, Any]], None] | None = None,
-) -> Callable[[], Iterator[nstcore.Progress]]:
-    """A ``start_run`` for :class:`demo_app.jobs.scheduler.Job` that runs ``request`` on the cluster at
-    ``address`` (its images travel as PNG bytes); ``ran_on`` is told the worker's environment (for the record)."""
-
-    def start_run() -> Iterator[nstcore.Progress]:
-        return _stream(address, weights, device_name, request, controls, ran_on)
-
-    return start_run
-
-
 LOST_SENTENCE = (
     "The cluster worker running this job was lost (stopped or crashed); the settings are kept, so try again."
 )
@@ -355,38 +339,43 @@ class _Remote:
         forget(self.client, self.key)  # a task still running finds its stop variable gone, and stops
 
 
-def _stream(
-    address: str,
-    weights: str,
-    device_name: str,
-    request: nstcore.RunRequest,
-    controls: nstcore.Controls,
-    ran_on: Callable[[dict[str, Any]], None] | None = None,
-) -> Iterator[nstcore.Progress]:
-    remote = _Remote(address, controls, ran_on)
-    finished = False
-    try:
-        remote.submit(weights, device_name, request)
-        while not finished:
-            items = remote.received()
-            for progress in items:
-                yield progress
-                finished = finished or progress.done
-            if finished:
-                break
-            if not items:
-                last = remote.ended()
-                if last is not None:  # the task ended (stopped): hand over what it still queued
-                    yield from last
-                    finished = True
+@dataclass(frozen=True)
+class RemoteRun:
+    """A ``start_run`` for :class:`demo_app.jobs.scheduler.Job` that runs ``request`` on the cluster at ``address``
+    (its images travel as PNG bytes); ``ran_on`` is told the worker's environment (for the record)."""
+
+    address: str
+    weights: str
+    device_name: str
+    request: nstcore.RunRequest
+    controls: nstcore.Controls
+    ran_on: Callable[[dict[str, Any]], None] | None = None
+
+    def __call__(self) -> Iterator[nstcore.Progress]:
+        remote = _Remote(self.address, self.controls, self.ran_on)
+        finished = False
+        try:
+            remote.submit(self.weights, self.device_name, self.request)
+            while not finished:
+                items = remote.received()
+                for progress in items:
+                    yield progress
+                    finished = finished or progress.done
+                if finished:
                     break
-                time.sleep(POLL_SECONDS)
-            remote.keep_alive()
-            if nstcore.stop_requested():  # Stop, or the server stops: also while the job waits for a worker
-                break
-            remote.forward_controls()
-    finally:
-        remote.close(finished)
+                if not items:
+                    last = remote.ended()
+                    if last is not None:  # the task ended (stopped): hand over what it still queued
+                        yield from last
+                        finished = True
+                        break
+                    time.sleep(POLL_SECONDS)
+                remote.keep_alive()
+                if nstcore.stop_requested():  # Stop, or the server stops: also while the job waits for a worker
+                    break
+                remote.forward_controls()
+        finally:
+            remote.close(finished)
 
 
 # How long a stopped job waits for its task to finish its step before cancelling it. Under the server's 3-s stop
