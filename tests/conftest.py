@@ -130,13 +130,3 @@ def _fresh_password_guard(monkeypatch):
 
     monkeypatch.setattr(unlock, "GUARD", unlock.PasswordGuard())
 
-
-def pytest_collection_modifyitems(config, items) -> None:
-    """Under pytest-xdist (``./scripts/test`` runs ``-n 2 --dist loadgroup``) the browser and load tests keep to one
-    worker, in file order, and everything else runs beside them on the other: a browser test waits on a browser
-    most of its time, so the other core does the engine's tests meanwhile (measured in docs/development.md)."""
-    if not config.pluginmanager.hasplugin("xdist"):
-        return
-    for item in items:
-        if item.get_closest_marker("browser") is not None:
-            item.add_marker(pytest.mark.xdist_group("browser"))
