@@ -129,4 +129,3 @@ def _fresh_password_guard(monkeypatch):
     from demo_app.server import unlock
 
     monkeypatch.setattr(unlock, "GUARD", unlock.PasswordGuard())
-
