@@ -8,7 +8,7 @@ import time
 
 import numpy as np
 import pytest
-from browser import ARTIFACTS, chromium, open_card, open_dashboard, served_dashboard
+from browser import ARTIFACTS, chromium, open_card, open_dashboard, serious_violations, served_dashboard
 from browser import wait_until as _wait
 from conftest import make_image
 from PIL import Image
@@ -129,6 +129,7 @@ def test_midrun_screenshot_with_sample_images(page) -> None:
     shot = ARTIFACTS / "dashboard-midrun.png"
     page.screenshot(path=str(shot), full_page=False)
     assert Image.open(io.BytesIO(shot.read_bytes())).size == (1400, 1000)
+    assert serious_violations(page) == []  # mid-run: Stop is enabled (its red once failed the contrast rule)
     page.get_by_role("button", name="■ Stop", exact=True).click()
     page.get_by_text("Stopped at step").wait_for(timeout=30_000)
 

@@ -42,6 +42,25 @@ def _participant(browser, url):
     return open_dashboard(browser, url, (1280, 720))
 
 
+def test_a_console_opened_before_the_room_is_accessible_and_shows_the_first_page(browser, url) -> None:
+    """The host opens /host before anyone joins. The empty table of pages was a grid without rows, which axe calls
+    critical (it caught one in the moment after unlocking, before the first refresh): the table now stays hidden
+    until a page is open, and appears with the first one."""
+    host_context = browser.new_context(viewport={"width": 1280, "height": 900})
+    host = host_context.new_page()
+    host.goto(url + "host")
+    host.locator(".nst-host-password input").fill(HOST_PASSWORD)
+    host.locator(".nst-host-unlock button").click()
+    host.locator(".nst-host-summary").get_by_text("0 pages").wait_for(timeout=15_000)
+    host.wait_for_timeout(2500)  # the page's names for Bokeh's controls are set every 2 s
+    assert not host.locator(".nst-host-sessions").first.is_visible()
+    assert serious_violations(host) == []
+    context, _, _ = _participant(browser, url)
+    host.locator(".nst-host-sessions .tabulator-cell").get_by_text("idle").first.wait_for(timeout=15_000)
+    context.close()
+    host_context.close()
+
+
 def test_host_console_sees_the_room_broadcasts_and_cancels(browser, url, caplog) -> None:
     (ctx_a, page_a, dash_a), (ctx_b, page_b, dash_b) = (_participant(browser, url) for _ in range(2))
     start_small_run(page_a)
