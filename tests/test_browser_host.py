@@ -57,6 +57,7 @@ def test_a_console_opened_before_the_room_is_accessible_and_shows_the_first_page
     assert serious_violations(host) == []
     context, _, _ = _participant(browser, url)
     host.locator(".nst-host-sessions .tabulator-cell").get_by_text("idle").first.wait_for(timeout=15_000)
+    host.locator(".nst-host-summary strong").get_by_text("1 page", exact=True).wait_for(timeout=5_000)  # not "1 pages"
     context.close()
     host_context.close()
 

@@ -192,7 +192,8 @@ class HostConsole(pn.viewable.Viewer):
         stats = scheduler.stats()
         paused = " · **queue paused**" if scheduler.paused else ""
         self.summary.object = (
-            f"**{len(rows)} pages** · {stats['running']} running · {stats['queued']} queued{paused} · "
+            f"**{len(rows)} page{'' if len(rows) == 1 else 's'}** · {stats['running']} running · "
+            f"{stats['queued']} queued{paused} · "
             f"done {stats['done']} / failed {stats['failed']} / cancelled {stats['cancelled']} · "
             f"{stats['stuck_threads']} stuck thread(s) · {self.backend.gate.snapshot()['refused']} refused · "
             f"{nstcore.memory_report(self.backend.device)}"
