@@ -48,7 +48,7 @@ from .objective import Objective
 from .png_config import config_from_bytes, config_text_from_png, png_with_config, record_from_bytes
 from .presets import PRESETS, bigger_config, expand_preset, run_lengths
 from .progress import Losses, Progress, style_image_term
-from .records import LIVE_FIELDS, apply_change, every_layer, file_sha256
+from .records import LIVE_FIELDS, apply_change, every_layer, file_sha256, run_record
 from .request import RunRequest
 from .timelapse import FrameKeeper, timelapse_bytes, write_timelapse
 from .training import train
@@ -99,6 +99,7 @@ __all__ = [
     "apply_change",
     "every_layer",
     "file_sha256",
+    "run_record",
     "__version__",
     "grid_image",
     "variant_from_dict",

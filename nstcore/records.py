@@ -60,6 +60,15 @@ def apply_change(controls: Controls, field: str, value: Any, config: StyleConfig
     return controls.replace(**{field: value})
 
 
+def run_record(
+    settings: Mapping[str, Any], changes: list[dict[str, Any]], steps_done: int, info: Mapping[str, Any]
+) -> dict[str, Any]:
+    """A record: the settings the run started with, and under ``"run"`` its changes (``{"step", "field",
+    "value"}``, in order), the last step reached and what else is known (input hashes, :func:`environment`). The one
+    builder, for the command line and the page alike."""
+    return {**settings, RUN_KEY: {"changes": list(changes), "steps_done": steps_done, **info}}
+
+
 def file_sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 

@@ -241,7 +241,7 @@ class CurrentRun:
         started = {**self.record}
         for change in reversed(self.changes):  # back to the values the run started with
             started[change["field"]] = change["old"]
-        return {**started, "run": {"changes": changes, "steps_done": self.steps_done, **self.run_info}}
+        return nstcore.run_record(started, changes, self.steps_done, self.run_info)
 
     @staticmethod
     def describe_change(change: Mapping[str, Any]) -> str:

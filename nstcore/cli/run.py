@@ -198,17 +198,13 @@ def _record(
     """What the result PNG carries: the settings, the replayed changes, the step reached, the inputs' hashes and
     the environment."""
     from ..device import describe_device, use_bf16
-    from ..records import environment
+    from ..records import environment, run_record
 
-    return {
-        **config.to_dict(),
-        "run": {
-            "changes": record.get("changes", []) if changes else [],
-            "steps_done": last.step,
-            **{f"{role}_sha256": digest for role, digest in hashes.items()},
-            **environment(describe_device(device), "bf16" if use_bf16(config.precision, device) else "fp32"),
-        },
+    info = {
+        **{f"{role}_sha256": digest for role, digest in hashes.items()},
+        **environment(describe_device(device), "bf16" if use_bf16(config.precision, device) else "fp32"),
     }
+    return run_record(config.to_dict(), record.get("changes", []) if changes else [], last.step, info)
 
 
 def _write_outputs(
