@@ -30,6 +30,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .interrupt import checkpoint
+
 # Sides the three branches need: 1/2 and 1/4 of the input must be whole.
 SIDE_MULTIPLE = 4
 
@@ -60,7 +62,11 @@ class Bottleneck(nn.Module):
         )
 
     def forward(self, x: Tensor) -> Tensor:
-        return F.relu(self.body(x) + self.shortcut(x))
+        out = F.relu(self.body(x) + self.shortcut(x))
+        # A training stopped mid-step leaves here too, forward and backward (nstcore.interrupt): the generator's
+        # passes took seconds at 384 px on one busy thread, past the server's 3-s shutdown.
+        checkpoint(out)
+        return out
 
 
 def _down(cin: int, cout: int, stride: int) -> nn.Sequential:

@@ -92,3 +92,22 @@ def test_a_shutdown_inside_a_long_step_exits_cleanly() -> None:
         timeout=120,
     )
     assert proc.returncode == 0 and "clean=True" in proc.stderr, (proc.returncode, proc.stderr[-2000:])
+
+
+def test_the_generator_stops_between_its_blocks_forward_and_backward() -> None:
+    """A training's generator (HRNet) checks between its blocks too: its passes took seconds at 384 px on one busy
+    thread, and a shutdown under load gave up on the thread after 3 s (the process then aborted in the test's
+    script, tests/scripts/stop_mid_step.py)."""
+    from nstcore.hrnet import HRNet
+    from nstcore.interrupt import Stopped
+
+    net, x = HRNet(), torch.rand(1, 3, 32, 32)
+    assert net(x).shape == x.shape  # nobody asked: as before
+    with nstcore.stop_when(lambda: True), pytest.raises(Stopped):
+        net(x)
+    asked = [False]
+    with nstcore.stop_when(lambda: asked[0]):
+        out = net(x)
+        asked[0] = True
+        with pytest.raises(Stopped):
+            out.mean().backward()

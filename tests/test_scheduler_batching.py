@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 
 import pytest
 from conftest import make_image
@@ -13,6 +14,7 @@ from test_scheduler import fake_run
 import nstcore
 from demo_app.jobs.backend import Backend
 from demo_app.jobs.scheduler import Job, Scheduler
+from demo_app.jobs.slots import Slots
 from demo_app.session.limits import Limits
 
 
@@ -136,3 +138,21 @@ def test_the_servers_flag_sets_it_and_the_default_is_off_on_a_cpu() -> None:
 
     assert Backend(weights="random", device_name="cpu", max_queue=Limits.max_queue).scheduler.batch_jobs == 1
     assert build_parser().parse_args(["--batch-jobs", "4"]).batch_jobs == 4
+
+
+def test_a_slot_whose_fast_member_finished_is_still_under_way() -> None:
+    """A batch's members drift apart under load: the first had finished and left while the second still showed
+    step 1. The slot then looked new again, and a job queued behind another shape jumped ahead to join it (seen
+    once in a full run beside a busy core). A slot is under way once any member went past step 1."""
+    slots = Slots(max_concurrent=1, batch_jobs=4, memory_budget=None)
+    first, second, late = (Job(s, fake_run(), steps=3, pixels=100, batch_key=128) for s in "acd")
+    other = Job("b", fake_run(), steps=3, pixels=100, batch_key=96)
+    slot = slots.place(first, [])
+    assert slot is not None
+    slots.enter(first, slot)
+    slots.enter(second, slot)
+    first.latest = nstcore.Progress(step=3, total_steps=3, losses=(), elapsed=0.1)
+    second.latest = nstcore.Progress(step=1, total_steps=3, losses=(), elapsed=0.1)
+    slots.leave(first)
+    job, where = slots.next(deque([other, late]), [second])
+    assert job is other and where is None  # the 96 waits for the slot, and the late 128 waits behind it

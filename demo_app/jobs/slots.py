@@ -39,6 +39,18 @@ class Slot:
     key: Hashable | None
     batch: nstcore.Batch | None
     jobs: set[Job] = field(default_factory=set)
+    # A member went past its first step (seen while it ran, or when it left): no queued job joins from further back.
+    # Read from the members still there, a slot whose fast member finished looked new again beside a slow one.
+    under_way: bool = False
+
+    def starting(self) -> bool:
+        """Whether a job from further back in the queue may still join (nobody here has gone past step 1)."""
+        self.under_way = self.under_way or any(_past_first_step(j) for j in self.jobs)
+        return not self.under_way
+
+
+def _past_first_step(job: Job) -> bool:
+    return job.latest is not None and job.latest.step > 1
 
 
 class Slots:
@@ -80,7 +92,7 @@ class Slots:
         if slot is not None or self.batch_jobs == 1:
             return head, slot
         filling = [s for s in self.in_use(computing) if s.batch is not None and len(s.jobs) < self.batch_jobs]
-        filling = [s for s in filling if all(j.latest is None or j.latest.step <= 1 for j in s.jobs)]
+        filling = [s for s in filling if s.starting()]
         for job in list(queue)[1:]:
             for candidate in filling:
                 if job.batch_key == candidate.key and self.place(job, computing) is candidate:
@@ -95,4 +107,5 @@ class Slots:
         """``job``'s thread has returned: its slot no longer holds it."""
         slot = self._of.pop(job, None)
         if slot is not None:
+            slot.under_way = slot.under_way or _past_first_step(job)
             slot.jobs.discard(job)
