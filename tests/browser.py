@@ -58,11 +58,14 @@ def served_dashboard(backend, limits, host_password: str = "") -> Iterator[str]:
     )
     url = f"http://127.0.0.1:{port}/"
     deadline = time.time() + 30
-    while time.time() < deadline:
+    while True:
         try:
             socket.create_connection(("127.0.0.1", port), timeout=1).close()
             break
-        except OSError:
+        except OSError as exc:
+            if time.time() > deadline:  # it used to go on regardless, and the tests failed later, far from here
+                server.stop()
+                raise AssertionError(f"the in-process server on port {port} did not start listening: {exc}") from None
             time.sleep(0.2)
     try:
         yield url
