@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import http.server
+import threading
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import pytest
 import torch
 
@@ -47,26 +54,65 @@ def test_local_features_only_state_dict(tmp_path, vgg16_features) -> None:
 
 def test_imagenet_from_a_prepared_torch_hub_cache(tmp_path, monkeypatch, vgg16_features) -> None:
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
-    _block_network(monkeypatch)  # if the loader tried to download, it would fail
     target = hub_checkpoint_path("vgg16")
     assert target == tmp_path / "hub" / "checkpoints" / "vgg16-397923af.pth"
     target.parent.mkdir(parents=True)
     torch.save({f"features.{k}": v for k, v in vgg16_features.state_dict().items()}, target)
-    _assert_same(load_features("vgg16", "imagenet", progress=False), vgg16_features)
+    with offline():  # if the loader tried to download, it would fail
+        _assert_same(load_features("vgg16", "imagenet", progress=False), vgg16_features)
 
 
-def _block_network(monkeypatch) -> None:
-    """Send HTTP(S) to a closed loopback port, so a download fails at once and no traffic leaves the machine."""
-    for var in ("https_proxy", "HTTPS_PROXY", "http_proxy", "HTTP_PROXY"):
-        monkeypatch.setenv(var, "http://127.0.0.1:9")
-    for var in ("no_proxy", "NO_PROXY"):
-        monkeypatch.delenv(var, raising=False)
+@contextmanager
+def offline() -> Iterator[None]:
+    """Send HTTP(S) to a closed loopback port, so a download fails at once and no traffic leaves the machine.
+
+    ``urlopen`` builds one opener per process, proxies included, on its first call, and keeps it. So the opener is
+    dropped on the way in (one built earlier would still go out to the internet) and on the way out (one built inside
+    would send every later request of this process to the closed port: a worker that ran these tests first lost its
+    test servers to "connection refused")."""
+    with pytest.MonkeyPatch.context() as patch:
+        for var in ("https_proxy", "HTTPS_PROXY", "http_proxy", "HTTP_PROXY"):
+            patch.setenv(var, "http://127.0.0.1:9")
+        for var in ("no_proxy", "NO_PROXY"):
+            patch.delenv(var, raising=False)
+        urllib.request.install_opener(None)
+        try:
+            yield
+        finally:
+            urllib.request.install_opener(None)
+
+
+@contextmanager
+def _local_http_server() -> Iterator[str]:
+    class Ok(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Ok)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_the_network_block_holds_inside_and_leaves_nothing_behind() -> None:
+    with _local_http_server() as url:
+        assert urllib.request.urlopen(url, timeout=5).status == 200  # urlopen's opener now exists, without proxies
+        with offline():
+            with pytest.raises(urllib.error.URLError):  # even a loopback address now goes to the closed proxy
+                urllib.request.urlopen(url, timeout=5)
+        assert urllib.request.urlopen(url, timeout=5).status == 200
 
 
 def test_failed_download_names_the_cache_and_the_fixes(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
-    _block_network(monkeypatch)
-    with pytest.raises(WeightsError) as info:
+    with offline(), pytest.raises(WeightsError) as info:
         load_features("vgg19", "imagenet", progress=False)
     message = str(info.value)
     assert str(tmp_path / "hub" / "checkpoints" / "vgg19-dcbb9e9d.pth") in message
