@@ -129,3 +129,40 @@ def _fresh_password_guard(monkeypatch):
     from demo_app.server import unlock
 
     monkeypatch.setattr(unlock, "GUARD", unlock.PasswordGuard())
+
+
+# -- the order of files, for parallel runs -------------------------------------------------------------------
+# ./scripts/test runs pytest-xdist workers that each take whole files, in collection order (--no-loadscope-reorder;
+# xdist's own order is by number of tests, which put the one 46-s load test last). Longest first, so the workers end
+# close together (the longest-processing-time rule). Seconds per file in a three-worker run on the 2-core EPYC
+# (docs/development.md); a file not listed took under 10 s. A stale figure costs balance, never a result.
+FILE_SECONDS = {
+    "test_browser_participant.py": 138,
+    "test_browser.py": 110,
+    "test_browser_room.py": 107,
+    "test_benchmarks.py": 90,
+    "test_browser_host.py": 73,
+    "test_engine.py": 55,
+    "test_training.py": 47,
+    "test_load.py": 46,
+    "test_browser_styles.py": 44,
+    "test_dask.py": 44,
+    "test_cli.py": 35,
+    "test_hosting.py": 29,
+    "test_records.py": 29,
+    "test_browser_attacks.py": 29,
+    "test_interrupt.py": 27,
+    "test_styles.py": 27,
+    "test_state.py": 21,
+    "test_shutdown.py": 14,
+    "test_generator.py": 14,
+    "test_browser_instant.py": 12,
+    "test_colour.py": 11,
+    "test_styles_view.py": 11,
+    "test_host_console.py": 10,
+    "test_batching.py": 10,
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=lambda item: -FILE_SECONDS.get(item.path.name, 0))  # a stable sort: a file keeps its own order
