@@ -139,11 +139,3 @@ def test_functions_stay_under_60_lines() -> None:
                 if lines > 60:
                     long[f"{name}.{node.name}"] = lines
     assert long == {}, long
-
-
-def test_the_parallel_order_names_only_files_that_exist() -> None:
-    """A renamed test file would lose its place in the longest-first order without a word (tests/conftest.py)."""
-    from conftest import FILE_SECONDS
-
-    tests = Path(__file__).resolve().parent
-    assert [name for name in FILE_SECONDS if not (tests / name).is_file()] == []
