@@ -200,10 +200,30 @@ def start_small_run(page, steps: int = 5000, size_key: str = "") -> None:
     page.get_by_role("button", name="▶ Run", exact=True).click()
 
 
-def serious_violations(page) -> list[str]:
-    """axe-core's serious and critical findings on ``page`` (shadow roots included), one line each."""
+# The stylesheet links of the page and of every shadow root (each Panel widget has its own) not loaded yet.
+UNLOADED_STYLESHEETS = """() => {
+  const roots = [document], pending = [];
+  for (let i = 0; i < roots.length; i++) {
+    for (const el of roots[i].querySelectorAll("*")) if (el.shadowRoot) roots.push(el.shadowRoot);
+    for (const link of roots[i].querySelectorAll('link[rel="stylesheet"]')) if (!link.sheet) pending.push(link.href);
+  }
+  return [...new Set(pending)];
+}"""
+
+
+def serious_violations(page, stylesheet_timeout: float = 15.0) -> list[str]:
+    """axe-core's serious and critical findings on ``page`` (shadow roots included), one line each.
+
+    Only once every stylesheet has loaded: a widget drawn a moment before wears Bokeh's own colours until Panel's
+    arrive (a primary button's blue is 3.4:1 on white before button.css, 5.1:1 after), and axe once failed the host
+    console's new Send button in that moment, under load."""
     from axe_playwright_python.sync_playwright import Axe
 
+    deadline = time.time() + stylesheet_timeout
+    while pending := page.evaluate(UNLOADED_STYLESHEETS):
+        if time.time() > deadline:
+            raise AssertionError(f"stylesheets still loading after {stylesheet_timeout:g} s: {pending}")
+        page.wait_for_timeout(100)
     found = Axe().run(page).response["violations"]
     return [
         f"{v['impact']} {v['id']}: {v['help']} ({len(v['nodes'])}: {v['nodes'][0]['target']})"

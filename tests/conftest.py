@@ -129,3 +129,14 @@ def _fresh_password_guard(monkeypatch):
     from demo_app.server import unlock
 
     monkeypatch.setattr(unlock, "GUARD", unlock.PasswordGuard())
+
+
+@pytest.fixture(autouse=True)
+def _close_pages_left_open(request):
+    """A browser test that fails leaves its pages open, and their run holds the job slot: the file's next tests
+    then waited behind it and failed too, far from the cause. Closing the pages ends their sessions and runs."""
+    yield
+    browser = request.node.funcargs.get("browser")
+    if browser is not None:
+        for context in list(browser.contexts):
+            context.close()
