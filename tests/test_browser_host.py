@@ -62,11 +62,12 @@ def test_a_console_opened_before_the_room_is_accessible_and_shows_the_first_page
     host_context.close()
 
 
-def test_axe_judges_the_console_only_once_its_stylesheets_have_loaded(browser, url) -> None:
+def test_a_new_primary_button_keeps_its_contrast_before_panels_stylesheet_arrives(browser, url) -> None:
     """axe once failed the console's Send button, under load: unlocking draws new widgets, and each one's copy of
     Panel's button.css loads on its own, so for a moment the button wore Bokeh's own blue (3.4:1 on white). Here the
-    copies wait until the test lets them go: axe sees that moment's contrast, the helper refuses to judge it and
-    names the file, and once the file arrives the console passes."""
+    copies wait until the test lets them go: the button already wears its own blue (axe finds no contrast fault),
+    the axe helper still refuses to judge a page whose stylesheets are loading and names the file, and once the
+    file arrives the console passes."""
     from axe_playwright_python.sync_playwright import Axe
 
     host_context = browser.new_context(viewport={"width": 1280, "height": 900})
@@ -76,17 +77,20 @@ def test_axe_judges_the_console_only_once_its_stylesheets_have_loaded(browser, u
     held: list = []
     host.route("**/button.css*", lambda route: held.append(route))  # routing also turns the browser's cache off
     host.locator(".nst-host-unlock button").click()
-    host.locator(".nst-host-broadcast button").wait_for(timeout=15_000)
+    send = host.locator(".nst-host-broadcast button")
+    send.wait_for(timeout=15_000)
     host.wait_for_timeout(500)
     assert held
+    assert send.evaluate("b => getComputedStyle(b).backgroundColor") == "rgb(0, 114, 181)"
     early = Axe().run(host).response["violations"]
-    assert any(v["id"] == "color-contrast" and ".nst-host-broadcast" in str(v["nodes"]) for v in early)
+    assert not [v for v in early if v["id"] == "color-contrast" and "bk-btn-primary" in str(v["nodes"])]
     with pytest.raises(AssertionError, match=r"button\.css"):
         serious_violations(host, stylesheet_timeout=1.0)
     for route in held:
         route.continue_()
     host.unroute("**/button.css*")
     assert serious_violations(host) == []
+    assert send.evaluate("b => getComputedStyle(b).backgroundColor") == "rgb(0, 114, 181)"
     host_context.close()
 
 

@@ -27,7 +27,7 @@ from ..session.limits import Limits
 from ..session.nickname import nickname
 from ..session.text import as_html, capped
 from ..views.loop import quiet_periodic
-from ..views.reach import PageFixes
+from ..views.reach import PageFixes, primary_button
 from ..views.widgets import clicks
 from .unlock import Unlock
 from .wall import WALL, Wall
@@ -159,7 +159,7 @@ class HostConsole(pn.viewable.Viewer):
         self.broadcast_text = pn.widgets.TextInput(
             label="Message to every page", max_length=MAX_BROADCAST, width=420, css_classes=["nst-host-broadcast-text"]
         )
-        self.broadcast = pn.widgets.Button(label="Send", color="primary", width=100, css_classes=["nst-host-broadcast"])
+        self.broadcast = primary_button("Send", width=100, css_classes=["nst-host-broadcast"])
         self.broadcast.on_click(clicks(self._broadcast))
 
     def _chart(self) -> pn.pane.Bokeh:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import panel as pn
 
 from ..session.text import as_html
+from ..views.reach import primary_button
 from ..views.widgets import clicks
 
 log = logging.getLogger("demo_app")
@@ -103,7 +104,7 @@ class Unlock(pn.viewable.Viewer):
         self.unlocked = False
         self.message = pn.pane.HTML("", sizing_mode="stretch_width", css_classes=["nst-host-message"])
         self.password = pn.widgets.PasswordInput(label="Host password", width=260, css_classes=["nst-host-password"])
-        self.button = pn.widgets.Button(label="Unlock", color="primary", width=120, css_classes=["nst-host-unlock"])
+        self.button = primary_button("Unlock", width=120, css_classes=["nst-host-unlock"])
         self.button.on_click(clicks(self.try_unlock))
         if password:
             self._layout: pn.viewable.Viewable = pn.Column(

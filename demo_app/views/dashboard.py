@@ -21,7 +21,7 @@ from .controls import RUN_LENGTH_LABELS, ControlsView
 from .history import HistoryView
 from .inputs import UPLOADED, InputsView
 from .instant import InstantView
-from .reach import PageFixes, with_focus_ring
+from .reach import PageFixes, primary_button, with_focus_ring
 from .single_run import PREVIEW_WIDTH, SingleRunView
 from .styles import StylesView
 from .widgets import Views, clicks, plain_text, set_text
@@ -90,7 +90,7 @@ class Dashboard(pn.viewable.Viewer):
         self.progress = pn.indicators.Progress(
             value=0, max=100, sizing_mode="stretch_width", max_width=PREVIEW_WIDTH, bar_color="primary"
         )
-        self.run_button = pn.widgets.Button(label="▶ Run", color="primary", width=170, css_classes=["nst-run"])
+        self.run_button = primary_button("▶ Run", width=170, css_classes=["nst-run"])
         self.stop_button = pn.widgets.Button(label="■ Stop", color="danger", width=90, stylesheets=[STOP_CSS])
         self.reset_button = pn.widgets.Button(label="Reset", color="light", width=90)
         self.run_button.on_click(clicks(self._run))

@@ -25,6 +25,7 @@ from ..jobs.gate import Refused
 from ..session.imaging import PreparedImage, encode_jpeg, encode_png
 from ..session.state import SessionState
 from .loop import decoder, in_background
+from .reach import primary_button
 from .uploads import image_uploader
 from .widgets import LazyCard, clicks
 
@@ -68,9 +69,7 @@ class InstantView(LazyCard):
             self._refused,
             self.state.upload_budget(),
         )
-        self.train = pn.widgets.Button(
-            label="Train for any photo", color="primary", width=220, css_classes=["nst-train-any"]
-        )
+        self.train = primary_button("Train for any photo", width=220, css_classes=["nst-train-any"])
         self.train.on_click(clicks(self._train))
         photos = len(self.state.training_photos()) - 1 if self.state.content_image is not None else 0
         self.result = pn.pane.JPG(
