@@ -3,9 +3,9 @@
 Every job here is compared with the same job run alone (same images, weights and steering at the same step).
 L-BFGS throughout: each element keeps its own curvature history, which is what makes its result its own.
 
-With convolution kernels whose result does not depend on the batch (torch's own, oneDNN switched off) a batched
-job's every step is *bit for bit* its solo step: nothing couples the elements. With the default oneDNN kernels a
-batched convolution rounds differently (measured: 1e-11 to 5e-9 relative at the first step), and L-BFGS carries that
+With convolution kernels whose result does not depend on the batch (torch's own, oneDNN switched off, one thread) a
+batched job's every step is *bit for bit* its solo step: nothing couples the elements. With the default oneDNN kernels
+a batched convolution rounds differently (measured: 1e-11 to 5e-9 relative at the first step), and L-BFGS carries that
 on (up to 2e-5 by step 8 at 40 px, on the 2-core EPYC); that test allows 1e-4 and one grey level.
 """
 
@@ -109,11 +109,21 @@ def network() -> nstcore.Network:
 
 @pytest.fixture()
 def exact_kernels():
-    """Convolutions whose rounding does not depend on the batch size (torch's own, not oneDNN's)."""
-    with warnings.catch_warnings():  # torch warns about TF32 on Intel GPUs whenever these flags are set
-        warnings.simplefilter("ignore", UserWarning)
-        with torch.backends.mkldnn.flags(enabled=False):
-            yield
+    """Convolutions whose rounding does not depend on the batch size: torch's own (not oneDNN's), on one thread.
+
+    One thread because MKL's GEMM under torch's convolution splits its work by the problem's size once it has more
+    than one: on the 2-core AMX Xeon a batch of three rounded differently from one alone (3e-7 at conv3_1) with two
+    threads and was bit for bit the same with one.
+    """
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with warnings.catch_warnings():  # torch warns about TF32 on Intel GPUs whenever these flags are set
+            warnings.simplefilter("ignore", UserWarning)
+            with torch.backends.mkldnn.flags(enabled=False):
+                yield
+    finally:
+        torch.set_num_threads(threads)
 
 
 def test_jobs_with_their_own_images_weights_and_steering_get_their_solo_results(network, exact_kernels) -> None:
