@@ -128,6 +128,7 @@ def test_host_console_sees_the_room_broadcasts_and_cancels(browser, url, caplog)
         assert page.locator("b", has_text="Break").count() == 0
     host.locator(".nst-host-sessions .tabulator-cell").get_by_text("running").first.click()  # select its row
     host.locator(".nst-host-cancel button").click()
+    host.get_by_text("Cancelled.", exact=True).wait_for(timeout=10_000)  # not "Select a page ...": the row held
     wait_until(lambda: not dash_a.state.running, timeout=15)
     page_a.get_by_text("The host cancelled this page's run.").wait_for(timeout=10_000)
     ARTIFACTS.mkdir(exist_ok=True)

@@ -160,6 +160,40 @@ def test_a_queued_job_cancelled_by_the_host_says_so(room) -> None:
     assert waiting.status == "Removed from the queue. The host cancelled this run."
 
 
+def test_a_selection_stays_on_its_page_when_an_older_page_leaves(room) -> None:
+    """The room changes between the host's click and Cancel. The selection was a row's place: when an older page
+    left, the next refresh moved every page up a row and Cancel ended the job of the page after the one chosen."""
+    backend, pages = room
+    older = Dashboard(SessionState(backend, Limits()))
+    older.state.created = min(page.state.created for page in pages) - 1.0  # opened before both
+    app.LIVE_SESSIONS.add(older)
+    try:
+        console = _console(backend)
+        console.lock.password.value = "host-secret"
+        console.lock.try_unlock()
+        chosen, after = (page.state for page in pages)
+        assert chosen.start() and after.start()
+        drain(chosen, until=lambda s, h: s.step >= 1)
+        console.refresh()
+        console.table.selection = [app.live_dashboards().index(pages[0])]  # the host clicks the chosen page's row
+        app.LIVE_SESSIONS.discard(older)  # ...and the older page closes before Cancel
+        console.refresh()
+        console._cancel_selected()
+        drain(chosen)
+        assert not chosen.running and "The host cancelled this page's run." in chosen.announcements
+        assert after.run.job is not None and not after.announcements  # the next page's job goes on
+        # A selected page that leaves takes its selection with it: Cancel then ends nobody's job.
+        console.table.selection = [app.live_dashboards().index(pages[1])]
+        app.LIVE_SESSIONS.discard(pages[1])
+        console.refresh()
+        console._cancel_selected()
+        assert "Select a page" in console.message.object and after.run.job is not None
+    finally:
+        app.LIVE_SESSIONS.discard(older)
+        app.LIVE_SESSIONS.add(pages[1])
+        older.state.close()
+
+
 def test_queue_waits_are_said_as_people_say_them() -> None:
     from demo_app.session.current_run import about
 

@@ -10,6 +10,7 @@ page shows as a notification. A small chart follows device memory and the room's
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import logging
 import time
 from collections.abc import Callable, Iterable
@@ -79,6 +80,9 @@ class HostConsole(pn.viewable.Viewer):
         self.wall = wall or WALL  # the projector wall the host clears
         self.client = client  # the host's address (the password guard and the page cap count by it)
         self.backend, self._dashboards = backend, dashboards
+        self._pages: dict[int, Any] = {}  # the table's rows by their index: the page each row shows
+        self._keys: dict[str, int] = {}  # open page's session id -> its row's index (see _row_key)
+        self._counter = itertools.count(1)
         self._limits, self._set_limits = limits, set_limits
         self.lock = Unlock(password, "the host console", self._build_console, client)
         self.message = self.lock.message
@@ -183,8 +187,13 @@ class HostConsole(pn.viewable.Viewer):
         scheduler = self.backend.scheduler
         dashboards = self._dashboards()
         rows = session_rows(dashboards, scheduler.position)
-        self._pages = dashboards
-        self.table.value = pd.DataFrame(rows, columns=COLUMNS)
+        # Each row's index is its page's own key, not its place: when an older page leaves between the host's click
+        # and Cancel, Tabulator moves the selection with its row (or drops it with a page that left) instead of
+        # leaving it on the place, where it would name the next page.
+        keys = [self._row_key(dashboard) for dashboard in dashboards]
+        self._pages = dict(zip(keys, dashboards))
+        self._keys = {dashboard.state.session_id: key for dashboard, key in zip(dashboards, keys)}  # the open ones
+        self.table.value = pd.DataFrame(rows, columns=COLUMNS, index=keys)
         # An empty grid is one that screen readers are told holds rows and finds none (axe: critical), and it
         # shows nothing anyway: the table comes when the first page does; the summary says "0 pages" till then.
         self.table.visible = bool(rows)
@@ -205,12 +214,18 @@ class HostConsole(pn.viewable.Viewer):
             rollover=HISTORY_POINTS,
         )
 
+    def _row_key(self, dashboard: Any) -> int:
+        """A number for the page's row, the same at every refresh (a console's own count: no session id is sent)."""
+        session = dashboard.state.session_id
+        if session not in self._keys:
+            self._keys[session] = next(self._counter)
+        return self._keys[session]
+
     def _selected_dashboard(self) -> Any:
-        selection = self.table.selection
-        pages = getattr(self, "_pages", [])
-        if not selection or selection[0] >= len(pages):
+        selection, shown = self.table.selection, self.table.value
+        if not selection or selection[0] >= len(shown):
             return None
-        return pages[selection[0]]
+        return self._pages.get(shown.index[selection[0]])
 
     def _cancel_selected(self) -> None:
         dashboard = self._selected_dashboard()
