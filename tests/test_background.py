@@ -65,10 +65,13 @@ def test_results_and_failures_come_back_on_the_loop_and_workers_never_touch_the_
 
     def then(result) -> None:
         got.append((threading.current_thread().name, result))
+        if len(got) == 2:
+            done.set()
 
     def failed(exc: BaseException) -> None:
         got.append((threading.current_thread().name, str(exc)))
-        done.set()
+        if len(got) == 2:
+            done.set()
 
     def boom() -> int:
         raise ValueError("not a picture")
@@ -76,9 +79,10 @@ def test_results_and_failures_come_back_on_the_loop_and_workers_never_touch_the_
     _on_loop(loop, doc, lambda: in_background(lambda: threading.current_thread().name, then))
     _on_loop(loop, doc, lambda: in_background(boom, then, failed))
     assert done.wait(10)
-    worker_name = got[0][1]
+    # Two workers may finish in either order (under load the failure came back first): each by what it is.
+    (worker_name,) = [result for _, result in got if result != "not a picture"]
     assert isinstance(worker_name, str) and worker_name.startswith("nst-io")  # the work ran on a worker
-    assert got == [(loop_thread.name, worker_name), (loop_thread.name, "not a picture")]
+    assert sorted(got) == sorted([(loop_thread.name, worker_name), (loop_thread.name, "not a picture")])
     # Bokeh's document method was called on the loop only: from a worker it could land inside one of Panel's
     # holds, appending to a list the loop is reading
     assert calls and set(calls) == {loop_thread.name}

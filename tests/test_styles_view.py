@@ -157,6 +157,25 @@ def test_the_card_builds_when_opened_and_follows_the_state(state) -> None:
     assert state.masks == {} and view._strokes.data["xs"] == []
 
 
+def test_a_moving_blend_handle_is_not_pulled_back_and_other_changes_still_reach_it(state) -> None:
+    """Keys pressed fast under load: Panel handed the slider's value (0.10) and its older throttled value (0.05)
+    over together; the echo of 0.05 pulled the handle back, and the browser test's five presses ended short."""
+    import param
+
+    view = StylesView(state)
+    view.card.collapsed = False
+    add(state, 5)
+    slider = view._blend_sliders[0]
+    with param.edit_constant(slider):
+        slider.param.update(value=0.10, value_throttled=0.05)  # as Panel applies one merged browser message
+    assert state.style_blend[0] == 0.05 and slider.value == 0.10  # the state follows; the handle stays
+    state.set_blend(0, 0.5)  # a change from elsewhere (a preset, an import) moves the handle
+    assert slider.value == 0.5 and slider.value_throttled == 0.5
+    with param.edit_constant(slider):
+        slider.param.update(value=0.05, value_throttled=0.05)  # and moving back to the earlier weight is seen
+    assert state.style_blend[0] == 0.05
+
+
 def test_the_blend_preset_in_the_page_needs_two_styles(state) -> None:
     assert not state.load_preset("blend") and "compares two style images" in state.error
     add(state, 5)

@@ -234,8 +234,11 @@ class StylesView(LazyCard):
         blend = list(state.style_blend) or [1.0] * state.style_count
         for slider, weight in zip(self._blend_sliders, blend):
             weight = min(max(weight, 0.0), 1.0)
-            if slider.value != weight:
-                slider.value = weight
+            # The slider that sent this weight is left alone: a handle still moving has a newer value, and under
+            # load Panel hands both over together, so an echo pulled the handle back to the older one.
+            if slider.value_throttled != weight and slider.value != weight:
+                with param.edit_constant(slider):  # both: a later move to this same weight must still be an event
+                    slider.param.update(value=weight, value_throttled=weight)
 
     def _blend_moved(self, index: int, event: param.parameterized.Event) -> None:
         self.state.set_blend(index, event.new)
