@@ -81,7 +81,7 @@ class HostConsole(pn.viewable.Viewer):
         self.client = client  # the host's address (the password guard and the page cap count by it)
         self.backend, self._dashboards = backend, dashboards
         self._pages: dict[int, Any] = {}  # the table's rows by their index: the page each row shows
-        self._keys: dict[str, int] = {}  # open page's session id -> its row's index (see _row_key)
+        self._keys: dict[str, int] = {}  # open page's session id -> its row's index (refresh)
         self._counter = itertools.count(1)
         self._limits, self._set_limits = limits, set_limits
         self.lock = Unlock(password, "the host console", self._build_console, client)
@@ -189,11 +189,11 @@ class HostConsole(pn.viewable.Viewer):
         rows = session_rows(dashboards, scheduler.position)
         # Each row's index is its page's own key, not its place: when an older page leaves between the host's click
         # and Cancel, Tabulator moves the selection with its row (or drops it with a page that left) instead of
-        # leaving it on the place, where it would name the next page.
-        keys = [self._row_key(dashboard) for dashboard in dashboards]
-        self._pages = dict(zip(keys, dashboards))
-        self._keys = {dashboard.state.session_id: key for dashboard, key in zip(dashboards, keys)}  # the open ones
-        self.table.value = pd.DataFrame(rows, columns=COLUMNS, index=keys)
+        # leaving it on the place, where it would name the next page. The keys are this console's own count (no
+        # session id goes to the browser), kept for the pages still open.
+        self._keys = {d.state.session_id: self._keys.get(d.state.session_id) or next(self._counter) for d in dashboards}
+        self._pages = dict(zip(self._keys.values(), dashboards))
+        self.table.value = pd.DataFrame(rows, columns=COLUMNS, index=list(self._keys.values()))
         # An empty grid is one that screen readers are told holds rows and finds none (axe: critical), and it
         # shows nothing anyway: the table comes when the first page does; the summary says "0 pages" till then.
         self.table.visible = bool(rows)
@@ -213,13 +213,6 @@ class HostConsole(pn.viewable.Viewer):
             {"t": [minutes], "memory": [nstcore.memory_mib(self.backend.device)], "rate": [100 * rate]},
             rollover=HISTORY_POINTS,
         )
-
-    def _row_key(self, dashboard: Any) -> int:
-        """A number for the page's row, the same at every refresh (a console's own count: no session id is sent)."""
-        session = dashboard.state.session_id
-        if session not in self._keys:
-            self._keys[session] = next(self._counter)
-        return self._keys[session]
 
     def _selected_dashboard(self) -> Any:
         selection, shown = self.table.selection, self.table.value

@@ -29,6 +29,7 @@ from ..session.imaging import REGION_COLOURS, PreparedMask, mask_thumbnail
 from ..session.state import SessionState
 from .loop import decoder, in_background, unique_key
 from .reach import with_focus_ring
+from .two_way import NoEcho
 from .uploads import image_uploader
 from .widgets import LazyCard, clicks
 
@@ -137,7 +138,11 @@ class StylesView(LazyCard):
         state.param.watch(lambda e: self._refresh(), ["styles_version", "mask_note"])
         # a blend change moves the sliders in place: rebuilding the rows dropped a keyboard user's focus to <body>
         # after one arrow press (issue 24)
-        state.param.watch(lambda e: self._blend_changed(), "style_blend")
+        # The sliders and the blend are a two-way pair: a slider's own move must not come back to it (under load
+        # Panel hands a moving handle's newer value over with its older throttled one, and the echo of the older
+        # one pulled the handle back).
+        self._no_echo = NoEcho()
+        state.param.watch(self._no_echo(lambda e: self._blend_changed()), "style_blend")
         state.param.watch(lambda e: self._content_changed(), ["images_version"])
         self._content_changed()
         self._refresh()
@@ -199,7 +204,7 @@ class StylesView(LazyCard):
                     width=110,
                     css_classes=[f"nst-blend-{index + 1}"],
                 )
-                slider.param.watch(partial(self._blend_moved, index), "value_throttled")
+                slider.param.watch(self._no_echo(partial(self._blend_moved, index)), "value_throttled")
                 self._blend_sliders.append(slider)
                 parts: list[Any] = [thumb, slider, shown]
                 if index > 0:
@@ -234,9 +239,7 @@ class StylesView(LazyCard):
         blend = list(state.style_blend) or [1.0] * state.style_count
         for slider, weight in zip(self._blend_sliders, blend):
             weight = min(max(weight, 0.0), 1.0)
-            # The slider that sent this weight is left alone: a handle still moving has a newer value, and under
-            # load Panel hands both over together, so an echo pulled the handle back to the older one.
-            if slider.value_throttled != weight and slider.value != weight:
+            if slider.value != weight:
                 with param.edit_constant(slider):  # both: a later move to this same weight must still be an event
                     slider.param.update(value=weight, value_throttled=weight)
 
