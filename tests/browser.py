@@ -142,8 +142,11 @@ def server_process(
             proc.wait(10)
 
 
-def wait_until(predicate, timeout: float = 15.0) -> None:
-    """Poll ``predicate`` (server-side state, usually) until it holds; fail the test after ``timeout`` seconds."""
+def wait_until(predicate, timeout: float = 30.0) -> None:
+    """Poll ``predicate`` (server-side state, usually) until it holds; fail the test after ``timeout`` seconds.
+
+    A limit for "never", not a speed: on a 2-core CI machine with three test workers a browser round trip has taken
+    over 8 s (a late button label, an upload), and waiting longer costs a passing test nothing."""
     deadline = time.time() + timeout
     while time.time() < deadline:
         if predicate():

@@ -132,13 +132,15 @@ FOCUSED_JS = """() => {
 
 def _tab_to(page, matches, limit: int = 120) -> dict:
     """Press Tab until the focused element ``matches``; it must be visible and show that it has focus."""
+    trail = []
     for _ in range(limit):
         page.keyboard.press("Tab")
         focused = page.evaluate(FOCUSED_JS)
         if focused and matches(focused):
             assert focused["visible"], focused
             return focused
-    raise AssertionError("never reached by Tab")
+        trail.append(f"{(focused or {}).get('tag')}:{(focused or {}).get('text') or (focused or {}).get('label')}"[:40])
+    raise AssertionError(f"never reached by Tab; the last stops: {trail[-60:]}")
 
 
 def test_keyboard_alone_runs_switches_views_and_moves_sliders(browser, url) -> None:
@@ -157,6 +159,10 @@ def test_keyboard_alone_runs_switches_views_and_moves_sliders(browser, url) -> N
     page.keyboard.press("Shift+Tab")
     page.keyboard.press("Enter")  # back to "Single run"
     wait_until(lambda: dashboard.tabs.active == 0)
+    # what a keyboard user waits for too: the page showing the switch. Tabbing on before the button's new label came
+    # passed the button while it still read "Run comparison" (CI, with the browser starved; an 8 s late label
+    # reproduces it)
+    page.get_by_role("button", name="▶ Run", exact=True).wait_for(timeout=30_000)
     state.param.update(size=32, steps=5000)
     focused = _tab_to(page, lambda f: f["tag"] == "BUTTON" and f["text"] == "▶ Run")
     assert focused["ring"], focused

@@ -156,9 +156,12 @@ def test_uploads_over_the_limit_empty_or_same_named_keep_the_session_and_its_job
     _noise_png(under, 560)
     assert 0.8 * 10**6 < under.stat().st_size < LIMIT_MB * 10**6
     page.locator(".upload-style input[type=file]").set_input_files(str(under))
-    # Accepted while the job runs: ~3 s here. It took over 45 s once, with the page's main thread kept busy by the
-    # chart's legend re-rendering on every stream (see demo_app/views/charts.py).
-    wait_until(lambda: state.style_name == "under.png", timeout=15)
+    # Accepted while the job runs: ~2.3 s here (2-core Xeon, with or without a job, five busy processes beside it or
+    # none), of which the server's part, first chunk to accepted, is ~0.2 s; the rest is the browser reading and
+    # sending the file. It took over 45 s once, with the page's main thread kept busy by the chart's legend
+    # re-rendering on every stream (see demo_app/views/charts.py), and over 15 s in CI with three test workers
+    # starving the browser: the limit is for "never", not a speed (that is benchmarks/'s job).
+    wait_until(lambda: state.style_name == "under.png", timeout=60)
 
     empty = tmp_path / "empty.png"
     empty.write_bytes(b"")
