@@ -168,6 +168,8 @@ def test_keyboard_alone_runs_switches_views_and_moves_sliders(browser, url) -> N
     assert focused["ring"], focused
     page.keyboard.press("Enter")
     wait_until(lambda: state.running and state.step >= 1, timeout=60)
+    stop = page.get_by_role("button", name="■ Stop", exact=True)
+    wait_until(stop.is_enabled)  # the page shows it can be pressed (a disabled button is not a Tab stop)
     _tab_to(page, lambda f: f["tag"] == "BUTTON" and f["text"] == "■ Stop", limit=10)
     page.keyboard.press("Enter")
     wait_until(lambda: not state.running, timeout=30)
