@@ -146,7 +146,8 @@ def wait_until(predicate, timeout: float = 30.0) -> None:
     """Poll ``predicate`` (server-side state, usually) until it holds; fail the test after ``timeout`` seconds.
 
     A limit for "never", not a speed: on a 2-core CI machine with three test workers a browser round trip has taken
-    over 8 s (a late button label, an upload), and waiting longer costs a passing test nothing."""
+    over 8 s (a late button label, an upload), and waiting longer costs a passing test nothing. The same 30 s as
+    Playwright's own default, which the tests' ``wait_for()`` calls use (a wait that needs longer says so)."""
     deadline = time.time() + timeout
     while time.time() < deadline:
         if predicate():
@@ -166,7 +167,7 @@ def open_dashboard(browser, url: str, viewport: tuple[int, int] = (1400, 1000), 
     context = browser.new_context(viewport={"width": width, "height": height}, **options)
     page = context.new_page()
     page.goto(url)
-    page.get_by_role("button", name="▶ Run", exact=True).wait_for(timeout=30_000)
+    page.get_by_role("button", name="▶ Run", exact=True).wait_for()
     deadline = time.time() + 10
     while time.time() < deadline:
         new = [d for d in list(LIVE_SESSIONS) if id(d) not in before]

@@ -102,15 +102,15 @@ def test_upload_run_watch_stop_and_bad_upload(browser, url, tmp_path) -> None:
     assert len(frames) >= 4, "the preview changed fewer than three times"
     assert all(src.startswith("data:image/jpeg;base64,") for src in frames)
     _wait(lambda: dashboard.single.points_streamed >= 5)
-    page.locator(".nst-status").get_by_text(re.compile(r"Step \d+ of 3000 · [\d.]+ it/s")).wait_for(timeout=30_000)
+    page.locator(".nst-status").get_by_text(re.compile(r"Step \d+ of 3000 · [\d.]+ it/s")).wait_for()
 
     page.get_by_role("button", name="■ Stop", exact=True).click()
-    page.get_by_text("Stopped at step").wait_for(timeout=30_000)
+    page.get_by_text("Stopped at step").wait_for()
     assert not state.running and state.step < 3000
 
     (tmp_path / "notes.png").write_text("this is not a picture")
     page.locator(".upload-content input[type=file]").set_input_files(str(tmp_path / "notes.png"))
-    page.locator(".nst-error").get_by_text("notes.png").wait_for(timeout=30_000)
+    page.locator(".nst-error").get_by_text("notes.png").wait_for()
     assert state.content_name == "my_photo.png"  # the previous image stays
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "dashboard-after-stop.png"), full_page=True)
@@ -131,7 +131,7 @@ def test_midrun_screenshot_with_sample_images(page) -> None:
     assert Image.open(io.BytesIO(shot.read_bytes())).size == (1400, 1000)
     assert serious_violations(page) == []  # mid-run: Stop is enabled (its red once failed the contrast rule)
     page.get_by_role("button", name="■ Stop", exact=True).click()
-    page.get_by_text("Stopped at step").wait_for(timeout=30_000)
+    page.get_by_text("Stopped at step").wait_for()
 
 
 LONG_LABEL = "style conv1_1+conv2_1+conv3_1, a label longer than its cell"
@@ -144,7 +144,7 @@ def test_three_variant_comparison_fills_the_grid(browser, url) -> None:
     page.get_by_role("button", name="Compare", exact=True).click()
     page.locator(".add-variant button").click()  # the pooling preset has 2 rows; a third one
     _wait(lambda: len(state.variants) == 3)
-    page.locator(".variants-table").get_by_text("variant 3").wait_for(timeout=30_000)
+    page.locator(".variants-table").get_by_text("variant 3").wait_for()
     state.variants = [*state.variants[:2], {**state.variants[2], "label": LONG_LABEL}]
     run = page.get_by_role("button", name="▶ Run comparison", exact=True)  # the one Run follows the open tab
     run.click()
@@ -157,7 +157,7 @@ def test_three_variant_comparison_fills_the_grid(browser, url) -> None:
     for i in range(3):
         assert (cells.nth(i).get_attribute("src") or "").startswith("data:image/jpeg")
     for label in ("avg pooling", "max pooling", LONG_LABEL):
-        page.locator(".nst-cell").get_by_text(label).wait_for(timeout=30_000)
+        page.locator(".nst-cell").get_by_text(label).wait_for()
     # every label in full: not clipped, and above its PNG button, never under it
     text = page.locator(".nst-cell").nth(2).get_by_text(LONG_LABEL)
     assert text.evaluate("e => e.scrollWidth <= e.clientWidth + 1 && e.scrollHeight <= e.clientHeight + 1")
@@ -169,7 +169,7 @@ def test_three_variant_comparison_fills_the_grid(browser, url) -> None:
     page.locator(".nst-zoom-cells button").click()  # every cell at full size, zooming together
     _wait(lambda: dashboard.compare.zoomed.visible)
     figures = page.locator(".nst-zoomed .bk-Figure")
-    figures.nth(2).wait_for(timeout=30_000)
+    figures.nth(2).wait_for()
     assert figures.count() == 3
     for i in range(3):  # each shows its picture (in a FlexBox they were empty bands with a toolbar's dots)
         shot = np.asarray(Image.open(io.BytesIO(figures.nth(i).screenshot())).convert("L"), dtype=float)
@@ -192,8 +192,8 @@ def test_closing_the_tab_cancels_its_job_and_status_page_counts(browser, url) ->
     assert scheduler.stats()["running"] == 1
     status = browser.new_page()
     status.goto(url + "status")
-    status.locator(".nst-server-status").get_by_text("jobs running").wait_for(timeout=30_000)
-    status.locator(".nst-server-status").get_by_text("1 of at most").wait_for(timeout=30_000)
+    status.locator(".nst-server-status").get_by_text("jobs running").wait_for()
+    status.locator(".nst-server-status").get_by_text("1 of at most").wait_for()
     from demo_app.server.app import SESSION_CLEANUP
 
     latest = dashboard.state.run.job.latest if dashboard.state.run.job is not None else None

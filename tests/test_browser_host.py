@@ -51,13 +51,13 @@ def test_a_console_opened_before_the_room_is_accessible_and_shows_the_first_page
     host.goto(url + "host")
     host.locator(".nst-host-password input").fill(HOST_PASSWORD)
     host.locator(".nst-host-unlock button").click()
-    host.locator(".nst-host-summary").get_by_text("0 pages").wait_for(timeout=30_000)
+    host.locator(".nst-host-summary").get_by_text("0 pages").wait_for()
     host.wait_for_timeout(2500)  # the page's names for Bokeh's controls are set every 2 s
     assert not host.locator(".nst-host-sessions").first.is_visible()
     assert serious_violations(host) == []
     context, _, _ = _participant(browser, url)
-    host.locator(".nst-host-sessions .tabulator-cell").get_by_text("idle").first.wait_for(timeout=30_000)
-    host.locator(".nst-host-summary strong").get_by_text("1 page", exact=True).wait_for(timeout=30_000)  # not "1 pages"
+    host.locator(".nst-host-sessions .tabulator-cell").get_by_text("idle").first.wait_for()
+    host.locator(".nst-host-summary strong").get_by_text("1 page", exact=True).wait_for()  # not "1 pages"
     context.close()
     host_context.close()
 
@@ -78,7 +78,7 @@ def test_a_new_primary_button_keeps_its_contrast_before_panels_stylesheet_arrive
     host.route("**/button.css*", lambda route: held.append(route))  # routing also turns the browser's cache off
     host.locator(".nst-host-unlock button").click()
     send = host.locator(".nst-host-broadcast button")
-    send.wait_for(timeout=30_000)
+    send.wait_for()
     host.wait_for_timeout(500)
     assert held
     assert send.evaluate("b => getComputedStyle(b).backgroundColor") == "rgb(0, 114, 181)"
@@ -102,16 +102,16 @@ def test_host_console_sees_the_room_broadcasts_and_cancels(browser, url, caplog)
     host = host_context.new_page()
     host.goto(url + "host")
     box = host.locator(".nst-host-password input")
-    box.wait_for(timeout=30_000)
+    box.wait_for()
     box.fill("wrong")
     host.locator(".nst-host-unlock button").click()
-    host.get_by_text("That is not the host password.").wait_for(timeout=30_000)
+    host.get_by_text("That is not the host password.").wait_for()
     assert not host.locator(".nst-host-sessions").first.is_visible()  # nothing shown before unlocking
     box.fill(HOST_PASSWORD)
     host.locator(".nst-host-unlock button").click()
     table = host.locator(".nst-host-sessions")
-    table.wait_for(timeout=30_000)
-    host.locator(".nst-host-sessions .tabulator-cell").get_by_text("running").first.wait_for(timeout=30_000)
+    table.wait_for()
+    host.locator(".nst-host-sessions .tabulator-cell").get_by_text("running").first.wait_for()
     host.wait_for_timeout(2500)  # the page's names for Bokeh's controls are set every 2 s
     # Unlocking built the console without touching Bokeh models outside the document's lock (it once raised there).
     assert not [r for r in caplog.records if "_pending_writes" in r.getMessage() + str(r.exc_info)]
@@ -124,13 +124,13 @@ def test_host_console_sees_the_room_broadcasts_and_cancels(browser, url, caplog)
     host.locator(".nst-host-broadcast-text input").fill("<b>Break</b> in 5 minutes")
     host.locator(".nst-host-broadcast button").click()
     for page in (page_a, page_b):
-        page.get_by_text("<b>Break</b> in 5 minutes").wait_for(timeout=30_000)  # shown as text, not markup
+        page.get_by_text("<b>Break</b> in 5 minutes").wait_for()  # shown as text, not markup
         assert page.locator("b", has_text="Break").count() == 0
     host.locator(".nst-host-sessions .tabulator-cell").get_by_text("running").first.click()  # select its row
     host.locator(".nst-host-cancel button").click()
-    host.get_by_text("Cancelled.", exact=True).wait_for(timeout=30_000)  # not "Select a page ...": the row held
-    wait_until(lambda: not dash_a.state.running, timeout=30)
-    page_a.get_by_text("The host cancelled this page's run.").wait_for(timeout=30_000)
+    host.get_by_text("Cancelled.", exact=True).wait_for()  # not "Select a page ...": the row held
+    wait_until(lambda: not dash_a.state.running)
+    page_a.get_by_text("The host cancelled this page's run.").wait_for()
     ARTIFACTS.mkdir(exist_ok=True)
     host.screenshot(path=str(ARTIFACTS / "host-console.png"), full_page=True)
     for context in (ctx_a, ctx_b, host_context):
@@ -148,17 +148,17 @@ def test_the_wall_shows_only_what_was_shared_live_and_keeps_forty(browser, url) 
     wall.goto(url + "wall")
     wall.locator(".nst-host-password input").fill(HOST_PASSWORD)
     wall.locator(".nst-host-unlock button").click()
-    wall.get_by_text("Nothing shared yet").wait_for(timeout=30_000)
+    wall.get_by_text("Nothing shared yet").wait_for()
     for page, dash in ((page_a, dash_a), (page_b, dash_b)):
         start_small_run(page, steps=4)
         wait_until(lambda dash=dash: not dash.state.running and not dash.single.share.disabled, timeout=60)
     page_b.locator(".nst-wall-name input").fill("<i>Ana</i>")
     page_b.locator(".nst-wall-name input").press("Tab")
     page_b.locator(".nst-share button").click()  # only B shares
-    wall.locator(".nst-wall-item").first.wait_for(timeout=30_000)  # appears live, no reload
+    wall.locator(".nst-wall-item").first.wait_for()  # appears live, no reload
     wall.wait_for_timeout(2500)
     assert wall.locator(".nst-wall-item").count() == 1
-    wall.locator(".nst-wall-item figcaption").get_by_text("<i>Ana</i>").wait_for(timeout=30_000)  # text, not markup
+    wall.locator(".nst-wall-item figcaption").get_by_text("<i>Ana</i>").wait_for()  # text, not markup
     assert serious_violations(wall) == []  # axe-core on the projected wall, and on a phone's screen
     viewport = wall.viewport_size
     wall.set_viewport_size({"width": 390, "height": 844})
@@ -177,7 +177,7 @@ def test_the_wall_shows_only_what_was_shared_live_and_keeps_forty(browser, url) 
     jpeg, style = _landscape_jpeg(), WALL.entries()[0].style_jpeg
     for i in range(3):
         WALL.share(f"room-{i}", f"guest {i}", jpeg, style)
-    wait_until(lambda: wall.locator(".nst-wall-tile").count() == 4, timeout=30)
+    wait_until(lambda: wall.locator(".nst-wall-tile").count() == 4)
     wall.wait_for_timeout(300)  # the pictures decoded and laid out
     assert _picture_share(wall) >= 0.5  # four results fill at least half of a 1920x1080 projector
     name_px = wall.locator(".nst-wall-item figcaption").first.evaluate("e => parseFloat(getComputedStyle(e).fontSize)")
@@ -186,14 +186,14 @@ def test_the_wall_shows_only_what_was_shared_live_and_keeps_forty(browser, url) 
     wall.screenshot(path=str(ARTIFACTS / "wall-4.png"), full_page=False)
     for i in range(3, 11):
         WALL.share(f"room-{i}", f"guest {i}", jpeg, style)
-    wait_until(lambda: wall.locator(".nst-wall-tile").count() == 12, timeout=30)
+    wait_until(lambda: wall.locator(".nst-wall-tile").count() == 12)
     wall.screenshot(path=str(ARTIFACTS / "wall-12.png"), full_page=False)
     for i in range(WALL_SIZE + 5):
         WALL.share(f"room-{i}", f"guest {i}", jpeg, style)
-    wait_until(lambda: wall.locator(".nst-wall-item").count() == WALL_SIZE, timeout=30)
+    wait_until(lambda: wall.locator(".nst-wall-item").count() == WALL_SIZE)
     wall.screenshot(path=str(ARTIFACTS / "wall.png"), full_page=False)
     WALL.remove(WALL.entries()[0].key)  # the host takes one down (from /host: test_host_console)
-    wait_until(lambda: wall.locator(".nst-wall-item").count() == WALL_SIZE - 1, timeout=30)
+    wait_until(lambda: wall.locator(".nst-wall-item").count() == WALL_SIZE - 1)
     assert len(WALL.entries()) == WALL_SIZE - 1
     for context in (ctx_a, ctx_b, wall_context):
         context.close()

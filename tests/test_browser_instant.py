@@ -39,9 +39,9 @@ def test_train_for_any_photo_then_apply_it_to_a_dropped_photo() -> None:
             open_card(page, "nst-instant-card", ".nst-train-any")
             page.locator(".nst-train-any button").click()
             wait_until(lambda: state.trained is not None, 90)
-            page.locator(".nst-status .nst-plain", has_text="Done:").wait_for(timeout=30_000)
+            page.locator(".nst-status .nst-plain", has_text="Done:").wait_for()
             assert "One generator for 2 photos" in " ".join(state.notes)
-            page.locator(".nst-instant select").wait_for(timeout=30_000)
+            page.locator(".nst-instant select").wait_for()
             wait_until(lambda: dashboard.instant.choice.value == OWN, 10)
             buffer = io.BytesIO()
             make_image(80, 60, seed=12).save(buffer, format="PNG")
@@ -49,9 +49,9 @@ def test_train_for_any_photo_then_apply_it_to_a_dropped_photo() -> None:
                 files=[{"name": SCRIPT_NAME + ".png", "mimeType": "image/png", "buffer": buffer.getvalue()}]
             )
             wait_until(lambda: dashboard.instant.applied == 1, 30)
-            page.locator(".nst-instant-result img").wait_for(timeout=30_000)
+            page.locator(".nst-instant-result img").wait_for()
             note = page.locator(".nst-instant-card").get_by_text("Applied to")
-            note.wait_for(timeout=30_000)
+            note.wait_for()
             assert SCRIPT_NAME[:12] in note.inner_text()  # shown as text ...
             assert page.evaluate("() => window.__pwned") is None  # ... never run
             ARTIFACTS.mkdir(exist_ok=True)

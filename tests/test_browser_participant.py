@@ -63,7 +63,7 @@ def _open(browser, url: str, viewport: tuple[int, int]):
 @pytest.mark.parametrize("name", list(VIEWPORTS))
 def test_every_screen_shows_the_page_without_sideways_scrolling(browser, url, name) -> None:
     context, page, dashboard = _open(browser, url, VIEWPORTS[name])
-    page.locator(".nst-preview img").first.wait_for(timeout=30_000)  # the content image, before any run
+    page.locator(".nst-preview img").first.wait_for()  # the content image, before any run
     page.wait_for_timeout(800)  # let the layout settle
     found = page.evaluate(OVERFLOW_JS)
     assert found["scroll"] <= found["width"], found
@@ -74,7 +74,7 @@ def test_every_screen_shows_the_page_without_sideways_scrolling(browser, url, na
     assert box is not None and 0 <= box["x"] and box["x"] + box["width"] <= width
     assert 0 <= box["y"] and box["y"] + box["height"] <= height, box
     # the upload widgets came up (on the first page of a fresh server they once did not, and the layout broke)
-    page.locator(".upload-content .filepond--root").first.wait_for(state="attached", timeout=30_000)
+    page.locator(".upload-content .filepond--root").first.wait_for(state="attached")
     assert page.evaluate("document.querySelector('meta[name=viewport]').content").startswith("width=device-width")
     # text stays readable: the status line is not shrunk (a phone without the viewport tag showed it at ~5 px)
     font = page.locator(".nst-status").first.evaluate(
@@ -108,10 +108,10 @@ def test_one_run_button_follows_the_open_tab(browser, url) -> None:
     state = dashboard.state
     page.get_by_role("button", name="Compare", exact=True).click()
     run = page.get_by_role("button", name="▶ Run comparison", exact=True)
-    run.wait_for(timeout=30_000)
+    run.wait_for()
     assert page.get_by_role("button", name="▶ Run", exact=True).count() == 0  # no second, hidden single-run button
     page.get_by_role("button", name="Single run", exact=True).click()
-    page.get_by_role("button", name="▶ Run", exact=True).wait_for(timeout=30_000)
+    page.get_by_role("button", name="▶ Run", exact=True).wait_for()
     assert not state.running
     context.close()
 
@@ -139,7 +139,8 @@ def _tab_to(page, matches, limit: int = 120) -> dict:
         if focused and matches(focused):
             assert focused["visible"], focused
             return focused
-        trail.append(f"{(focused or {}).get('tag')}:{(focused or {}).get('text') or (focused or {}).get('label')}"[:40])
+        stop = focused or {}
+        trail.append(f"{stop.get('tag')}:{stop.get('text') or stop.get('label')}"[:40])
     raise AssertionError(f"never reached by Tab; the last stops: {trail[-60:]}")
 
 
@@ -155,14 +156,14 @@ def test_keyboard_alone_runs_switches_views_and_moves_sliders(browser, url) -> N
     assert focused["ring"], focused  # the focus is visible
     page.keyboard.press("Enter")
     wait_until(lambda: dashboard.tabs.active == 1)
-    page.get_by_role("button", name="▶ Run comparison", exact=True).wait_for(timeout=30_000)
+    page.get_by_role("button", name="▶ Run comparison", exact=True).wait_for()
     page.keyboard.press("Shift+Tab")
     page.keyboard.press("Enter")  # back to "Single run"
     wait_until(lambda: dashboard.tabs.active == 0)
     # what a keyboard user waits for too: the page showing the switch. Tabbing on before the button's new label came
     # passed the button while it still read "Run comparison" (CI, with the browser starved; an 8 s late label
     # reproduces it)
-    page.get_by_role("button", name="▶ Run", exact=True).wait_for(timeout=30_000)
+    page.get_by_role("button", name="▶ Run", exact=True).wait_for()
     state.param.update(size=32, steps=5000)
     focused = _tab_to(page, lambda f: f["tag"] == "BUTTON" and f["text"] == "▶ Run")
     assert focused["ring"], focused
@@ -172,7 +173,7 @@ def test_keyboard_alone_runs_switches_views_and_moves_sliders(browser, url) -> N
     wait_until(stop.is_enabled)  # the page shows it can be pressed (a disabled button is not a Tab stop)
     _tab_to(page, lambda f: f["tag"] == "BUTTON" and f["text"] == "■ Stop", limit=10)
     page.keyboard.press("Enter")
-    wait_until(lambda: not state.running, timeout=30)
+    wait_until(lambda: not state.running)
     context.close()
 
 
@@ -180,7 +181,7 @@ def test_an_example_runs_and_two_runs_make_two_history_items_with_a_before_after
     context, page, dashboard = _open(browser, url, VIEWPORTS["laptop"])
     state = dashboard.state
     examples = page.locator(".nst-example")
-    examples.first.wait_for(timeout=30_000)
+    examples.first.wait_for()
     assert examples.count() >= 3
     examples.nth(2).click()  # still_life × brush, a Quick run
     wait_until(lambda: state.running and state.step >= 2, timeout=60)
@@ -190,7 +191,7 @@ def test_an_example_runs_and_two_runs_make_two_history_items_with_a_before_after
     # is benchmarks/bench_quick.py's)
     wait_until(lambda: state.result is not None and max(state.result[0].shape[:2]) == 256, timeout=90)
     page.get_by_role("button", name="■ Stop", exact=True).click()
-    wait_until(lambda: not state.running and len(state.history) == 1, timeout=30)
+    wait_until(lambda: not state.running and len(state.history) == 1)
     download = page.get_by_role("button", name="Download result (PNG, 192 × 256 px)", exact=True)
     with page.expect_download() as info:
         download.click()
@@ -203,11 +204,11 @@ def test_an_example_runs_and_two_runs_make_two_history_items_with_a_before_after
     wait_until(lambda: not state.running and len(state.history) == 2, timeout=60)
     page.get_by_role("button", name="History", exact=True).click()
     items = page.locator(".nst-history-item")
-    items.nth(1).wait_for(timeout=30_000)
+    items.nth(1).wait_for()
     assert items.count() == 2
     items.nth(1).click()  # the older run (newest first)
     split = page.locator(".nst-ba")
-    split.wait_for(timeout=30_000)
+    split.wait_for()
     sources = [page.locator(".nst-ba img").nth(i).get_attribute("src") or "" for i in range(2)]
     assert all(src.startswith("data:image/jpeg") for src in sources) and sources[0] != sources[1]
     before = dashboard.history.split.position
@@ -250,12 +251,12 @@ def test_timelapse_download_and_a_marked_mid_run_change(browser, url, tmp_path) 
     assert lines(dashboard.single.chart.object)["total"].visible
     entry.click()
     wait_until(lambda: lines(dashboard.single.chart.object)["style_conv1_1"].visible)
-    wait_until(lambda: len(dashboard.single._frames) >= 3, timeout=30)
+    wait_until(lambda: len(dashboard.single._frames) >= 3)
     page.get_by_role("button", name="■ Stop", exact=True).click()
     wait_until(lambda: not state.running)
     page.locator(".nst-make-timelapse button").click()
     download_button = page.locator(".nst-timelapse-download button")
-    wait_until(lambda: not dashboard.single.timelapse_download.disabled, timeout=30)
+    wait_until(lambda: not dashboard.single.timelapse_download.disabled)
     with page.expect_download() as info:
         download_button.click()
     path = tmp_path / "timelapse.gif"
@@ -263,7 +264,7 @@ def test_timelapse_download_and_a_marked_mid_run_change(browser, url, tmp_path) 
     gif = Image.open(path)
     assert info.value.suggested_filename.endswith("-timelapse.gif") and gif.n_frames >= 3
     scrub = page.locator(".nst-scrub")
-    scrub.wait_for(timeout=30_000)
+    scrub.wait_for()
     page.locator(".nst-enlarge button").click()  # the result at full size with wheel zoom
     wait_until(lambda: dashboard.single.zoomed.visible and len(dashboard.single.zoomed.objects) == 1)
     ARTIFACTS.mkdir(exist_ok=True)
@@ -287,7 +288,7 @@ def test_take_a_photo_opens_the_phone_camera_or_the_webcam_and_the_photo_becomes
     same upload path."""
     context, page, dashboard = open_dashboard(browser, url, VIEWPORTS["phone"], has_touch=True, is_mobile=True)
     button = page.locator(".nst-camera-button")
-    button.wait_for(timeout=30_000)
+    button.wait_for()
     wait_until(lambda: dashboard.inputs.camera.mode == "phone")
     box = button.bounding_box()
     assert box is not None and box["height"] >= 24 and box["width"] >= 24
@@ -302,16 +303,16 @@ def test_take_a_photo_opens_the_phone_camera_or_the_webcam_and_the_photo_becomes
     before = state.content_image.sha256
     page.locator(".nst-camera-button").click()
     take = page.locator(".nst-camera-take")
-    take.wait_for(timeout=30_000)
-    wait_until(lambda: take.is_enabled(), timeout=30)
+    take.wait_for()
+    wait_until(lambda: take.is_enabled())
     take.click()
-    wait_until(lambda: state.content_image.sha256 != before, timeout=30)
+    wait_until(lambda: state.content_image.sha256 != before)
     assert state.content_name == "camera.jpg" and not state.error
     assert page.locator(".nst-camera-dialog").count() == 0  # closed, and the camera released with it
     # a laptop on plain HTTP from another machine: no camera allowed, so no button, one line saying why
     page.add_init_script("Object.defineProperty(window, 'isSecureContext', {get: () => false})")
     page.reload()
-    page.locator(".nst-camera-reason").wait_for(timeout=30_000)
+    page.locator(".nst-camera-reason").wait_for()
     assert page.locator(".nst-camera-button").count() == 0
     assert "HTTPS" in (page.locator(".nst-camera-reason").text_content() or "")
     context.close()
@@ -343,7 +344,7 @@ def test_a_phone_page_has_examples_above_the_picture_touch_sized_controls_and_no
     context, page, dashboard = open_dashboard(browser, url, (width, height), has_touch=True, is_mobile=True)
     state = dashboard.state
     examples = page.locator(".nst-phone-example")
-    examples.first.wait_for(timeout=30_000)
+    examples.first.wait_for()
     assert page.locator(".nst-example").first.bounding_box()["y"] > height  # the sidebar's, screens down
     examples.nth(1).click()
     wait_until(lambda: state.running and state.step >= 2, timeout=60)
@@ -354,16 +355,16 @@ def test_a_phone_page_has_examples_above_the_picture_touch_sized_controls_and_no
     assert top["y"] < run["y"] < picture["y"] < slider["y"], (top, run, picture, slider)
     assert 0 <= top["y"] and slider["y"] + slider["height"] <= height  # examples to slider: one screen
     page.get_by_role("button", name="■ Stop", exact=True).click()
-    wait_until(lambda: not state.running and len(state.history) == 1, timeout=30)
+    wait_until(lambda: not state.running and len(state.history) == 1)
     # the chart's legend takes as many columns as the phone's width holds (four were cut off at the left)
     wait_until(lambda: dashboard.single.chart.object.legend[0].ncols == 2)
     for card in ("nst-settings-card", "nst-advanced-card"):
         page.locator(f".{card} .card-header").first.click()
-    page.locator(".layer-conv1_1").first.wait_for(state="visible", timeout=30_000)
+    page.locator(".layer-conv1_1").first.wait_for(state="visible")
     assert page.evaluate(SMALL_TARGETS_JS) == []
     page.get_by_role("button", name="History", exact=True).click()
     page.locator(".nst-history-item").first.click()
-    page.locator(".nst-ba").wait_for(timeout=30_000)
+    page.locator(".nst-ba").wait_for()
     page.wait_for_timeout(500)
     found = page.evaluate(OVERFLOW_JS)
     assert found["scroll"] <= found["width"] and found["out"] == [], found
@@ -377,7 +378,7 @@ def test_keyboards_and_screen_readers_find_their_way(browser, url, name) -> None
     its layer, its slider keeps the focus while its value changes, and axe-core finds nothing serious."""
     context, page, dashboard = _open(browser, url, VIEWPORTS[name])
     state = dashboard.state
-    page.locator(".layer-conv1_1").first.wait_for(timeout=30_000)
+    page.locator(".layer-conv1_1").first.wait_for()
     # words for a newcomer: the strength slider's ends say what it does, no α/β beside it, captions >= 12 px
     strength = page.locator(".nst-style-card .nst-strength")
     assert strength.get_by_text("more photo").is_visible() and strength.get_by_text("more painting").is_visible()
@@ -410,10 +411,10 @@ def test_keyboards_and_screen_readers_find_their_way(browser, url, name) -> None
     tip = page.locator(".nst-tip")
     pooling = page.locator(".nst-explain-pooling select")
     pooling.focus()
-    tip.get_by_text("Pooling inside VGG: avg (paper) or max.").wait_for(timeout=30_000)
+    tip.get_by_text("Pooling inside VGG: avg (paper) or max.").wait_for()
     assert pooling.get_attribute("aria-description") == "Pooling inside VGG: avg (paper) or max."
     page.locator(".nst-alpha input[type=range]").hover()
-    tip.get_by_text("How strongly the picture keeps the photo's content").wait_for(timeout=30_000)
+    tip.get_by_text("How strongly the picture keeps the photo's content").wait_for()
     explained = page.evaluate(
         """() => [...document.querySelectorAll('[class*="nst-explain-"]')].filter((host) =>
             !(host.shadowRoot || host).querySelector('[data-nst-explain]')).map((host) => host.className)"""

@@ -42,7 +42,7 @@ def _open(browser, url: str, *, wait: bool = True):
     page.goto(url)
     if not wait:
         return context, page, None
-    page.get_by_role("button", name="▶ Run", exact=True).wait_for(timeout=30_000)
+    page.get_by_role("button", name="▶ Run", exact=True).wait_for()
     return context, page, _new_dashboard(before)
 
 
@@ -58,11 +58,11 @@ def _new_dashboard(before: set[int]):
 
 def _labels(page) -> list[tuple[str, str]]:
     """(shown value, accessible value) of every log slider, once they are drawn (collapsed cards opened)."""
-    page.locator(".nst-log-value").first.wait_for(timeout=30_000)
+    page.locator(".nst-log-value").first.wait_for()
     open_card(page, "nst-advanced-card", ".nst-alpha")
     open_card(page, "nst-settings-card", ".size-slider")
     values = page.locator(".nst-log-value").filter(visible=True)  # not the phone's copy under the picture
-    values.first.wait_for(timeout=30_000)
+    values.first.wait_for()
     ranges = page.locator(".nst-log input[type=range]").filter(visible=True)
     return [
         (values.nth(i).inner_text(), ranges.nth(i).get_attribute("aria-valuetext") or "") for i in range(values.count())
@@ -71,7 +71,7 @@ def _labels(page) -> list[tuple[str, str]]:
 
 def _bokeh_slider_titles(page) -> list[str]:
     titles = page.locator(".bk-slider-title")
-    titles.first.wait_for(timeout=30_000)
+    titles.first.wait_for()
     return [titles.nth(i).inner_text() for i in range(titles.count())]
 
 
@@ -90,12 +90,12 @@ def test_pages_opened_after_and_beside_each_other_all_render_like_the_first(brow
         context.close()
     pair = [_open(browser, url, wait=False) for _ in range(2)]  # two at once
     for _, page, _ in pair:
-        page.get_by_role("button", name="▶ Run", exact=True).wait_for(timeout=30_000)
+        page.get_by_role("button", name="▶ Run", exact=True).wait_for()
         assert _labels(page) == first and _bokeh_slider_titles(page) == first_titles
     open_card(pair[1][1], "nst-advanced-card", ".nst-alpha")  # the exact α, β and α/β live under Advanced
     pair[1][1].locator(".nst-alpha input[type=range]").focus()
     pair[1][1].keyboard.press("ArrowRight")  # the slider still talks to the server
-    pair[1][1].locator(".nst-ratio").get_by_text("α = 1.1").wait_for(timeout=30_000)
+    pair[1][1].locator(".nst-ratio").get_by_text("α = 1.1").wait_for()
     for context, _, _ in pair:
         context.close()
 
@@ -105,7 +105,7 @@ def test_script_named_files_and_script_valued_configs_stay_text(browser, url, tm
     bad = tmp_path / f"{SCRIPT_NAME}.png"
     bad.write_text("not a picture")
     page.locator(".upload-content input[type=file]").set_input_files(str(bad))
-    page.locator(".nst-error").get_by_text(SCRIPT_NAME + ".png is not an image").wait_for(timeout=30_000)
+    page.locator(".nst-error").get_by_text(SCRIPT_NAME + ".png is not an image").wait_for()
     config = tmp_path / "shared.json"
     config.write_text(json.dumps({"model": "<img src=x onerror=window.__pwned=2>"}))
     page.locator(".upload-config input[type=file]").set_input_files(str(config))
@@ -147,9 +147,9 @@ def test_uploads_over_the_limit_empty_or_same_named_keep_the_session_and_its_job
     _noise_png(over, 700)  # ~1.4 MB of noise, over the 1 MB limit
     assert over.stat().st_size > LIMIT_MB * 10**6
     page.locator(".upload-content input[type=file]").set_input_files(str(over))
-    page.locator(".upload-content").get_by_text("File is too large", exact=True).wait_for(timeout=30_000)
+    page.locator(".upload-content").get_by_text("File is too large", exact=True).wait_for()
     step = state.step
-    wait_until(lambda: state.step > step + 2, timeout=30)  # the job goes on, the session is alive
+    wait_until(lambda: state.step > step + 2)  # the job goes on, the session is alive
     assert dashboard in LIVE_SESSIONS and state.running
 
     under = tmp_path / "under.png"
@@ -166,11 +166,11 @@ def test_uploads_over_the_limit_empty_or_same_named_keep_the_session_and_its_job
     empty = tmp_path / "empty.png"
     empty.write_bytes(b"")
     page.locator(".upload-style input[type=file]").set_input_files(str(empty))
-    page.locator(".nst-error").get_by_text("empty.png is empty").wait_for(timeout=30_000)
+    page.locator(".nst-error").get_by_text("empty.png is empty").wait_for()
     assert state.style_name == "under.png"
 
     page.get_by_role("button", name="■ Stop", exact=True).click()
-    wait_until(lambda: not state.running, timeout=30)
+    wait_until(lambda: not state.running)
     for colour in ((255, 0, 0), (0, 0, 255)):  # phones call every photo image.jpg
         same = tmp_path / colour.__repr__() / "image.png"
         same.parent.mkdir()
@@ -217,7 +217,7 @@ def test_an_idle_page_does_no_work_while_the_room_runs(browser, url) -> None:
         frames: list[int] = []
         idle_page.on("websocket", lambda ws: ws.on("framereceived", lambda payload: frames.append(len(payload))))
         idle_page.reload()  # the listener sees the page's websocket from its start
-        idle_page.get_by_role("button", name="▶ Run", exact=True).wait_for(timeout=30_000)
+        idle_page.get_by_role("button", name="▶ Run", exact=True).wait_for()
         start_small_run(busy_page)
         wait_until(lambda: busy.state.step >= 2, timeout=60)
         time.sleep(1.0)  # the reloaded page's own start-up messages
@@ -230,7 +230,7 @@ def test_an_idle_page_does_no_work_while_the_room_runs(browser, url) -> None:
         assert len(frames) - before <= 3, f"{len(frames) - before} messages to an idle page in 3 s"
         assert len(data.data) - logged <= 10, [r.getMessage() for r in data.data[logged:]][:5]
         busy_page.get_by_role("button", name="■ Stop", exact=True).click()
-        wait_until(lambda: not busy.state.running, timeout=30)
+        wait_until(lambda: not busy.state.running)
         for context in (busy_context, idle_context, others[1][0]):
             context.close()
     finally:

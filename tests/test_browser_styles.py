@@ -42,7 +42,7 @@ def _png(image: Image.Image) -> bytes:
 
 def _open_card(page) -> None:
     page.locator(".nst-styles-card .card-header").first.click()
-    page.locator(".upload-extra-style input[type=file]").wait_for(state="attached", timeout=30_000)
+    page.locator(".upload-extra-style input[type=file]").wait_for(state="attached")
 
 
 def _stroke(page, box, corners) -> None:
@@ -67,7 +67,7 @@ def test_add_a_style_draw_two_regions_run_and_steer_the_blend(browser, url) -> N
             files=[{"name": SCRIPT_NAME + ".png", "mimeType": "image/png", "buffer": _png(make_image(96, 96, seed=7))}]
         )
         wait_until(lambda: state.style_count == 2, 20)
-        page.locator(".nst-blend-2").wait_for(timeout=30_000)
+        page.locator(".nst-blend-2").wait_for()
         canvas = page.locator(".nst-styles-card canvas").last
         canvas.scroll_into_view_if_needed()
         box = canvas.bounding_box()
@@ -110,7 +110,7 @@ def test_add_a_style_draw_two_regions_run_and_steer_the_blend(browser, url) -> N
         mask.set_input_files(
             files=[{"name": "tall.png", "mimeType": "image/png", "buffer": _png(Image.new("L", (30, 300), 255))}]
         )
-        page.locator(".nst-error").get_by_text("must have the content image's shape").wait_for(timeout=30_000)
+        page.locator(".nst-error").get_by_text("must have the content image's shape").wait_for()
         assert sorted(state.masks) == [0, 1]
         assert page.evaluate("window.__pwned") is None  # the script-named upload stayed a file name
         assert cdn == [], cdn[:3]
@@ -127,7 +127,7 @@ def test_the_card_fits_a_phone(browser, url) -> None:
             files=[{"name": "second.png", "mimeType": "image/png", "buffer": _png(make_image(96, 96, seed=8))}]
         )
         wait_until(lambda: dashboard.state.style_count == 2, 20)
-        page.locator(".nst-blend-2").wait_for(timeout=30_000)
+        page.locator(".nst-blend-2").wait_for()
         card = page.locator(".nst-styles-card").first
         card.scroll_into_view_if_needed()
         page.wait_for_timeout(2000)
