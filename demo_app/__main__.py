@@ -117,7 +117,13 @@ def _access_flags(add: Callable[..., argparse.Action]) -> None:
         help="Unlocks the host console at /host (never the participants' password). Prefer NST_HOST_PASSWORD or "
         "NST_HOST_PASSWORD_FILE: a password given here shows in `ps`. Without one, /host is locked.",
     )
-    add("--cookie-secret", default=None, help="Secret for signed cookies (auth); random if unset.")
+    add(
+        "--cookie-secret",
+        default=None,
+        help="Secret that signs the cookies: each browser's visitor cookie and Panel's sign-in. Give every process "
+        "serving one room the same one (behind a load balancer). Prefer NST_COOKIE_SECRET or NST_COOKIE_SECRET_FILE; "
+        "random if unset (a restart then makes every browser a new visitor).",
+    )
     add("--oauth-provider", default=None, help="e.g. github, google, azure, generic (Panel's OAuth).")
     add("--oauth-key", default=None)
     add("--oauth-secret", default=None)
@@ -228,6 +234,7 @@ class Setup:
     participants: str | None  # the basic-auth password or users file
     host_secret: str | None
     proxies: tuple
+    cookie_secret: str  # signs visitor cookies and Panel's sign-in cookie
 
 
 def setup(args: argparse.Namespace) -> Setup:
@@ -237,6 +244,7 @@ def setup(args: argparse.Namespace) -> Setup:
     proxies = proxies_from(args)
     password = basic_auth(args)
     host_secret = host_password(args, password)
+    cookie_secret = secret_from(args.cookie_secret, "NST_COOKIE_SECRET", "cookie secret") or secrets.token_urlsafe(32)
     backend = Backend(
         weights=args.weights,
         device_name=args.device,
@@ -252,14 +260,20 @@ def setup(args: argparse.Namespace) -> Setup:
         raise nstcore.ConfigError(f"--generators {args.generators} is not a folder; give the folder of *.pt files.")
     print(f"demo_app: loading VGG19 ({backend.weights_label()} weights) on {backend.device_label} ...", file=sys.stderr)
     backend.warm_up("vgg19")
-    return Setup(limits, backend, password, host_secret, proxies)
+    return Setup(limits, backend, password, host_secret, proxies, cookie_secret)
 
 
-def auth_options(args: argparse.Namespace, password: str | None) -> dict:
-    """Panel's authentication options: basic auth and/or OAuth, with a cookie secret."""
+def signed_in_users(args: argparse.Namespace, password: str | None) -> bool:
+    """Whether people sign in as themselves (OAuth, or --basic-auth with a JSON file of users): then the signed-in
+    user is the visitor. A shared room password names no one."""
+    return bool(args.oauth_provider) or bool(password and os.path.isfile(password))
+
+
+def auth_options(args: argparse.Namespace, password: str | None, cookie_secret: str) -> dict:
+    """Panel's authentication options: basic auth and/or OAuth, with the cookie secret."""
     auth: dict = {}
     if password or args.oauth_provider:
-        auth["cookie_secret"] = args.cookie_secret or secrets.token_urlsafe(32)
+        auth["cookie_secret"] = cookie_secret
     if password:
         auth["basic_auth"] = password
     if args.oauth_provider:
@@ -293,7 +307,15 @@ def main(argv: list[str] | None = None) -> int:
 
     from .server.app import TITLE, applications, configure, serve_options
 
-    configure(backend, ready.limits, ready.host_secret or "", ready.proxies, args.public_url)
+    configure(
+        backend,
+        ready.limits,
+        ready.host_secret or "",
+        ready.proxies,
+        args.public_url,
+        ready.cookie_secret,
+        signed_in_users(args, ready.participants),
+    )
     if args.num_threads:
         pn.config.nthreads = args.num_threads  # type: ignore[misc]  # a settable property Panel's stub marks read-only
     scheduler = backend.scheduler
@@ -310,7 +332,9 @@ def main(argv: list[str] | None = None) -> int:
     gc.collect()
     gc.freeze()
     try:
-        server = serve(pn, args, auth_options(args, ready.participants), applications, serve_options, TITLE)
+        server = serve(
+            pn, args, auth_options(args, ready.participants, ready.cookie_secret), applications, serve_options, TITLE
+        )
     except OSError as exc:  # the address does not resolve, the port is taken or privileged
         print(
             f"error: cannot serve on {args.address}:{args.port} ({exc.strerror or exc}); choose another --address or "

@@ -177,6 +177,17 @@ def open_dashboard(browser, url: str, viewport: tuple[int, int] = (1400, 1000), 
     raise AssertionError("no server session appeared")
 
 
+def token_payload(html: str) -> dict:
+    """What a served page's Bokeh session token carries (its headers, cookies and our visitor id)."""
+    import re
+
+    from bokeh.util.token import get_token_payload
+
+    token = re.search(r'"token":\s*"([^"]+)"', html)
+    assert token is not None, "no session token in the page"
+    return dict(get_token_payload(token.group(1)))
+
+
 def open_card(page, card_class: str, inside: str) -> None:
     """Expand the sidebar card with CSS class ``card_class`` (Advanced, Run settings start collapsed) until the
     element ``inside`` is visible."""

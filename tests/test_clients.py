@@ -61,7 +61,7 @@ def test_a_served_page_counts_by_the_trusted_address_only() -> None:
             urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=60).read()
             new = [d for d in app.live_dashboards() if id(d) not in before]
             assert len(new) == 1
-            return new[0].state.client
+            return new[0].state.visitor.address
 
         spoof = {"X-Forwarded-For": "198.51.100.7", "X-Real-Ip": "198.51.100.8"}
         app.configure(backend, limits, "", parse_proxies(["10.9.9.9"]))  # the test client is not a trusted proxy

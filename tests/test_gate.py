@@ -13,6 +13,7 @@ from demo_app.jobs.backend import Backend
 from demo_app.jobs.gate import Gate, Refused, memory_estimate
 from demo_app.session.limits import Limits
 from demo_app.session.state import SessionState
+from demo_app.session.visitor import Visitor
 from demo_app.views.instant import OWN, InstantView
 from nstcore.hrnet import HRNet
 from tests.conftest import make_image
@@ -51,11 +52,11 @@ def test_an_instant_style_is_held_to_the_servers_size_limit(backend) -> None:
 
 def test_a_page_gets_one_pool_task_of_a_kind_and_a_visitor_a_few(backend) -> None:
     """Ten scripted Apply clicks at 1024 px once filled the shared worker pool (another visitor's upload took 36 s
-    instead of 2.5 s): the second click of a page is refused while the first is being made, and one computer's
-    pages share ``max_tasks_per_client``."""
+    instead of 2.5 s): the second click of a page is refused while the first is being made, and one visitor's
+    pages share ``max_tasks_per_client``; another person behind the same address is not held up."""
     limits = Limits(max_tasks_per_client=2)
-    pages = [SessionState(backend, limits, client="10.0.0.7") for _ in range(3)]
-    other = SessionState(backend, limits, client="10.0.0.8")
+    pages = [SessionState(backend, limits, visitor=Visitor("browser:one", "10.0.0.7")) for _ in range(3)]
+    other = SessionState(backend, limits, visitor=Visitor("browser:two", "10.0.0.7"))
     release = threading.Event()
     try:
         first = pages[0].gated("apply", "An instant style", release.wait)
@@ -63,11 +64,11 @@ def test_a_page_gets_one_pool_task_of_a_kind_and_a_visitor_a_few(backend) -> Non
         assert pages[0].gated("apply", "An instant style", release.wait) is None
         assert "still being made" in pages[0].error
         assert pages[0].gated("timelapse", "A time-lapse", release.wait) is not None  # another kind: admitted
-        assert pages[1].gated("apply", "An instant style", release.wait) is None  # the computer has 2 in flight
-        assert "Your computer already has 2" in pages[1].error
+        assert pages[1].gated("apply", "An instant style", release.wait) is None  # the visitor has 2 in flight
+        assert "You already have 2" in pages[1].error
         assert other.gated("apply", "An instant style", release.wait) is not None  # another visitor is not held up
         release.set()
-        first()  # the task ran: its page and its computer may have another
+        first()  # the task ran: its page and its visitor may have another
         assert pages[1].gated("apply", "An instant style", release.wait) is not None
         assert backend.gate.snapshot()["refused"] >= 2
     finally:
@@ -82,7 +83,7 @@ def test_the_instant_view_and_the_time_lapse_ask_the_gate(backend, monkeypatch) 
     try:
         view = with_generator(state)
         state.size = 32
-        held = backend.gate.task(state.limits, state.session_id, state.client, "apply", "An instant style")
+        held = backend.gate.task(state.limits, state.session_id, state.visitor, "apply", "An instant style")
         view._apply()
         assert view.applied == 0 and "still being made" in state.error
         backend.gate.done(held)
@@ -146,7 +147,7 @@ def test_unfinished_uploads_share_one_budget_per_page_and_per_visitor(backend, m
     # chunks of 1 MiB: each file below is one chunk of two, under the 1.1 MB (10**6 bytes) limit
     limits = Limits(max_upload_mb=1.1)
     chunk = b"x" * (1024 * 1024 - 1000)
-    pages = [SessionState(backend, limits, client="10.0.0.9") for _ in range(3)]
+    pages = [SessionState(backend, limits, visitor=Visitor("browser:one", "10.0.0.9")) for _ in range(3)]
     uploaders = []
     for page in pages:
         budget = page.upload_budget()
@@ -161,7 +162,7 @@ def test_unfinished_uploads_share_one_budget_per_page_and_per_visitor(backend, m
         for drop_areas in uploaders[1:]:
             for i in range(10):
                 _send(drop_areas[0], f"p{i}.png", 1, 2, chunk)
-        assert sum(_held(u) for u in uploaders) <= 4 * len(chunk)  # UPLOADS_PER_CLIENT for the computer
+        assert sum(_held(u) for u in uploaders) <= 4 * len(chunk)  # UPLOADS_PER_CLIENT for the visitor
         assert "Too many unfinished uploads" in pages[2].error
         # a minute later the abandoned files are dropped, and a new file is admitted and arrives whole
         now = gate_module.time.monotonic()
@@ -186,7 +187,7 @@ def test_unfinished_uploads_share_one_budget_per_page_and_per_visitor(backend, m
 def test_the_host_sees_the_gate_and_the_stuck_threads(backend) -> None:
     from demo_app.server.status import liveness_route, status_text
 
-    page = SessionState(backend, Limits(), client="10.0.0.4")
+    page = SessionState(backend, Limits(), visitor=Visitor("browser:one", "10.0.0.4"))
     try:
         page.upload_budget().admit("k", 3 * 2**20, lambda: None)
         assert page.gated("apply", "An instant style", lambda: None) is not None

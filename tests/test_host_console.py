@@ -17,8 +17,8 @@ from demo_app.server import app, unlock
 from demo_app.server.host_console import HostConsole, session_rows
 from demo_app.server.unlock import check_password
 from demo_app.session.limits import Limits
-from demo_app.session.nickname import nickname
 from demo_app.session.state import SessionState
+from demo_app.session.visitor import Visitor
 from demo_app.views.dashboard import Dashboard
 
 
@@ -206,19 +206,36 @@ def test_queue_waits_are_said_as_people_say_them() -> None:
     ]
 
 
-def test_session_rows_hold_no_visitor_text() -> None:
+def test_session_rows_name_the_visitor_and_the_name_they_share_under() -> None:
+    """The host could not tell which row was "Guest 2" on the wall: a row shows the visitor's nickname beside the
+    name their picture is on the wall under (the one visitor text, capped; the table writes cells as text)."""
+    from demo_app.server.wall import Wall
+
     class Page:
-        def __init__(self, name: str) -> None:
-            self.state = SessionState(Backend(weights="random", device_name="cpu"), Limits())
+        def __init__(self, name: str, key: str) -> None:
+            backend = Backend(weights="random", device_name="cpu")
+            self.state = SessionState(backend, Limits(), visitor=Visitor(key, "10.0.0.1"))
             self.state.content_name = name
 
-    page = Page("<script>x</script>.png")
-    rows = session_rows([page], lambda job: 0)
-    who = nickname(page.state.session_id)
-    assert rows == [
-        {"page": 1, "who": who, "state": "idle", "size": 256, "steps": "-", "it/s": 0.0, "elapsed (s)": 0.0, "queue": 0}
-    ]
-    assert " " in who and who == nickname(page.state.session_id)  # stable: the page shows its owner the same
+    wall = Wall()
+    pages = [Page("<script>x</script>.png", "browser:a"), Page("b.png", "browser:b"), Page("c.png", "browser:a")]
+    wall.share("tab", "<b>Guest 2</b>" + "x" * 40, b"j", b"s", visitor="browser:a")
+    rows = session_rows(pages, lambda job: 0, wall)
+    who = pages[0].state.nickname
+    assert rows[0] == {
+        "page": 1,
+        "who": who,
+        "on the wall as": "<b>Guest 2</b>" + "x" * 15 + "…",
+        "state": "idle",
+        "size": 256,
+        "steps": "-",
+        "it/s": 0.0,
+        "elapsed (s)": 0.0,
+        "queue": 0,
+    }
+    assert [r["who"] for r in rows] == [who, pages[1].state.nickname, who]  # a browser's tabs: one person
+    assert [r["on the wall as"] for r in rows][1:] == ["-", rows[0]["on the wall as"]]
+    assert " " in who and who != pages[1].state.nickname
 
 
 def test_the_host_password_is_never_the_participants(tmp_path, monkeypatch) -> None:
@@ -243,14 +260,14 @@ def test_the_host_clears_the_wall_or_takes_a_visitor_off_it(room) -> None:
     console = HostConsole(backend, "host-secret", app.live_dashboards, app.current_limits, app.set_limits, wall=wall)
     console.lock.password.value = "host-secret"
     console.lock.try_unlock()
-    pages[0].state.client = "10.0.0.1"
-    wall.share(pages[0].state.session_id, "a", b"j", b"s", client="10.0.0.1")
-    wall.share("other", "b", b"j", b"s", client="10.0.0.2")
+    pages[0].state.visitor = Visitor("browser:first", "10.0.0.1")
+    wall.share(pages[0].state.session_id, "a", b"j", b"s", visitor="browser:first")
+    wall.share("other", "b", b"j", b"s", visitor="browser:second")  # the same address: a room behind one NAT
     console.refresh()
     console.table.selection = [app.live_dashboards().index(pages[0])]
     console.hide_visitor.clicks += 1
     assert [e.name for e in wall.entries()] == ["b"] and "Taken off the wall (1 result)" in console.message.object
-    wall.share("third", "<b>c</b>", b"j", b"s", client="10.0.0.3")
+    wall.share("third", "<b>c</b>", b"j", b"s", visitor="browser:third")
     console.refresh()
     assert list(console.wall_entries.options) == [f"#{e.key} {e.name}" for e in wall.entries()]  # names as text
     console.wall_entries.value = wall.entries()[0].key
@@ -265,6 +282,6 @@ def test_each_page_shows_its_owner_the_name_the_console_uses(room) -> None:
 
     backend, pages = room
     shown = [p.object for p in pages[0].main()[0].select(pn.pane.HTML) if "nst-nickname" in p.css_classes]
-    assert shown == [f"You are <b>{nickname(pages[0].state.session_id)}</b>"]
+    assert shown == [f"You are <b>{pages[0].state.nickname}</b>"]
     rows = session_rows(app.live_dashboards(), lambda job: 0)
-    assert nickname(pages[0].state.session_id) in [row["who"] for row in rows]
+    assert pages[0].state.nickname in [row["who"] for row in rows]

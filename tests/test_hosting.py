@@ -21,6 +21,7 @@ from demo_app.jobs.backend import Backend
 from demo_app.session.limits import Limits
 from demo_app.session.state import SessionState
 from demo_app.session.text import as_html, capped
+from demo_app.session.visitor import Visitor
 from demo_app.views.uploads import Uploader
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -233,24 +234,29 @@ def test_a_vgg16_file_for_vgg19_is_refused_at_start(tmp_path) -> None:
 
 
 def test_one_client_cannot_open_unlimited_pages(backend, monkeypatch) -> None:
+    """A visitor (a browser) has a few tabs; an address a room's worth, whoever asks (a script that throws its
+    cookies away is a new visitor every time)."""
     import demo_app.server.app as app
 
-    app.configure(backend, Limits(max_sessions_per_client=2))
-    monkeypatch.setattr(app, "client_address", lambda: "10.0.0.9")
+    app.configure(backend, Limits(max_sessions_per_client=2, max_sessions_per_address=3))
     monkeypatch.setattr(app, "quiet_periodic", lambda *a, **k: SimpleNamespace(stop=lambda: None))
     monkeypatch.setattr(app.pn.state, "on_session_destroyed", lambda callback: None)
-    pages = [app.create_app() for _ in range(3)]
+
+    def page(key: str, address: str = "10.0.0.9"):
+        monkeypatch.setattr(app, "current_visitor", lambda: Visitor(f"browser:{key}", address))
+        return app.create_app()
+
+    pages = [page("a"), page("a"), page("a"), page("b"), page("c"), page("d", "10.0.0.10")]
     try:
-        assert hasattr(pages[0], "dashboard") and hasattr(pages[1], "dashboard")
-        refused = pages[2]
-        assert not hasattr(refused, "dashboard") and "nst-refused" in refused.css_classes
-        assert "already has 2 pages" in refused.objects[0].object
-        monkeypatch.setattr(app, "client_address", lambda: "10.0.0.10")
-        assert hasattr(app.create_app(), "dashboard")  # another computer is still welcome
+        assert [hasattr(p, "dashboard") for p in pages] == [True, True, False, True, False, True]
+        for refused in (pages[2], pages[4]):
+            assert "nst-refused" in refused.css_classes
+        assert "This browser already has 2 pages" in pages[2].objects[0].object
+        assert "3 pages of the workbench are already open from your network" in pages[4].objects[0].object
     finally:
-        for page in pages:
-            if hasattr(page, "dashboard"):
-                app.LIVE_SESSIONS.discard(page.dashboard)
+        for p in pages:
+            if hasattr(p, "dashboard"):
+                app.LIVE_SESSIONS.discard(p.dashboard)
 
 
 def test_liveness_answers_503_when_the_scheduler_cannot_progress() -> None:
@@ -287,17 +293,20 @@ def test_liveness_answers_503_when_the_scheduler_cannot_progress() -> None:
 
 
 def test_host_and_wall_pages_count_in_the_page_cap(backend, monkeypatch) -> None:
-    """/host pages were not counted: one computer could open any number of password forms."""
+    """/host pages were not counted: one computer could open any number of password forms. They count in their
+    address's ceiling (they get no visitor cookie)."""
     import demo_app.server.app as app
 
-    app.configure(backend, Limits(max_sessions_per_client=2), "host-secret")
+    app.configure(backend, Limits(max_sessions_per_address=2), "host-secret")
     monkeypatch.setattr(app, "client_address", lambda: "10.0.0.11")
     monkeypatch.setattr(app.pn.state, "on_session_destroyed", lambda callback: None)
     pages = [app.create_host(), app.create_wall()]
     try:
         assert [p.client for p in pages] == ["10.0.0.11", "10.0.0.11"]
         for refused in (app.create_host(), app.create_wall(), app.create_app()):
-            assert "nst-refused" in refused.css_classes and "already has 2 pages" in refused.objects[0].object
+            assert (
+                "nst-refused" in refused.css_classes and "already open from your network" in refused.objects[0].object
+            )
         monkeypatch.setattr(app, "client_address", lambda: "10.0.0.12")
         assert app.create_host().client == "10.0.0.12"
     finally:

@@ -10,6 +10,7 @@ import pytest
 import nstcore
 from demo_app.jobs.eta import StepCosts
 from demo_app.jobs.scheduler import Job, Scheduler, SchedulerError
+from demo_app.session.visitor import Visitor
 
 LOSSES = (nstcore.Losses(total=1.0, content=0.5, style={"conv1_1": 0.5}, tv=0.0),)
 
@@ -231,17 +232,43 @@ def test_a_weights_failure_names_no_server_path(scheduler) -> None:
 
 def test_one_client_cannot_fill_the_queue() -> None:
     scheduler = Scheduler(max_concurrent=1, max_queue=10)
+    me = Visitor("browser:me", "10.0.0.7")
     try:
-        jobs = [Job(f"s{i}", fake_run(steps=10_000), steps=10_000, pixels=1, client="10.0.0.7") for i in range(3)]
+        jobs = [Job(f"s{i}", fake_run(steps=10_000), steps=10_000, pixels=1, visitor=me) for i in range(3)]
         for j in jobs[:2]:
             scheduler.submit(j, max_per_client=2)
-        with pytest.raises(SchedulerError, match="already has 2 runs"):
+        with pytest.raises(SchedulerError, match="You already have 2 runs"):
             scheduler.submit(jobs[2], max_per_client=2)
-        other = Job("t", fake_run(steps=3), steps=3, pixels=1, client="10.0.0.8")
-        scheduler.submit(other, max_per_client=2)  # another computer still gets in
+        other = Job("t", fake_run(steps=3), steps=3, pixels=1, visitor=Visitor("browser:them", "10.0.0.7"))
+        scheduler.submit(other, max_per_client=2)  # another person behind the same address still gets in
         scheduler.cancel(jobs[0])
         assert jobs[0].wait(5)
-        scheduler.submit(jobs[2], max_per_client=2)  # a slot freed: the same client may submit again
+        scheduler.submit(jobs[2], max_per_client=2)  # a slot freed: the same visitor may submit again
+    finally:
+        scheduler.shutdown(timeout=5)
+
+
+def test_a_script_that_throws_its_cookies_away_meets_the_address_ceiling_and_the_queue() -> None:
+    """Every job from a new visitor, all from one address: the address's ceiling holds, with a sentence; another
+    address still gets in until the global queue is full, which holds whoever asks."""
+    scheduler = Scheduler(max_concurrent=1, max_queue=4)
+    try:
+        scheduler.pause()  # nothing starts: every job stays in the queue
+
+        def job(i: int, address: str) -> Job:
+            return Job(
+                f"{address}-{i}", fake_run(steps=3), steps=3, pixels=1, visitor=Visitor(f"b:{address}-{i}", address)
+            )
+
+        for i in range(3):
+            scheduler.submit(job(i, "10.0.0.7"), max_per_client=1, max_per_address=3)
+        with pytest.raises(
+            SchedulerError, match=r"Your network already has 3 runs .*\(the most one address may have\)"
+        ):
+            scheduler.submit(job(3, "10.0.0.7"), max_per_client=1, max_per_address=3)
+        scheduler.submit(job(0, "10.0.0.8"), max_per_client=1, max_per_address=3)  # another address
+        with pytest.raises(SchedulerError, match="The queue is full"):
+            scheduler.submit(job(1, "10.0.0.8"), max_per_client=1, max_per_address=3)
     finally:
         scheduler.shutdown(timeout=5)
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from demo_app.server.wall import MAX_NAME, Wall, WallPage, wall_images
+from demo_app.session.visitor import Visitor
 
 
 def test_the_wall_keeps_the_newest_entries_and_removes_on_request() -> None:
@@ -39,14 +41,16 @@ def test_without_a_host_password_the_wall_is_locked() -> None:
 
 
 def test_one_live_entry_per_visitor_and_the_host_clears_or_hides() -> None:
-    """60 scripted shares from one visitor once filled all 40 places; the host removed them one by one."""
+    """60 scripted shares from one visitor once filled all 40 places; the host removed them one by one. A visitor is
+    a browser: its tabs share one entry, and the host hides one person while the rest of the room stays."""
     wall = Wall(size=40)
-    wall.share("other", "them", b"j", b"s", client="10.0.0.2")
+    wall.share("other", "them", b"j", b"s", visitor="browser:them")
     for i in range(60):
-        wall.share("mine", f"me {i}", b"j", b"s", client="10.0.0.1")
+        wall.share(f"tab {i % 3}", f"me {i}", b"j", b"s", visitor="browser:me")
     assert [e.name for e in wall.entries()] == ["me 59", "them"]
-    assert wall.hide("10.0.0.1") == 1 and [e.name for e in wall.entries()] == ["them"]
-    assert wall.share("mine", "again", b"j", b"s", client="10.0.0.1") is None and len(wall.entries()) == 1
+    assert wall.name_of("browser:me") == "me 59" and wall.name_of("browser:nobody") is None
+    assert wall.hide("browser:me") == 1 and [e.name for e in wall.entries()] == ["them"]
+    assert wall.share("tab 0", "again", b"j", b"s", visitor="browser:me") is None and len(wall.entries()) == 1
     wall.clear()
     assert wall.entries() == []
 
@@ -56,16 +60,35 @@ def test_a_visitor_may_share_only_now_and_then(monkeypatch) -> None:
     from demo_app.jobs.gate import Gate, Refused
 
     gate = Gate()
-    gate.share("10.0.0.1")
+    me, neighbour = Visitor("browser:me", "10.0.0.1"), Visitor("browser:them", "10.0.0.1")
+    gate.share(me)
     try:
-        gate.share("10.0.0.1")
+        gate.share(me)
         raise AssertionError("a second share at once was admitted")
     except Refused as exc:
         assert "shared a moment ago" in str(exc)
-    gate.share("10.0.0.2")  # someone else may
+    gate.share(neighbour)  # someone else may, from the same address (a room behind one NAT)
     now = gate_module.time.monotonic()
     monkeypatch.setattr(gate_module.time, "monotonic", lambda: now + gate_module.SHARE_EVERY_SECONDS + 1)
-    gate.share("10.0.0.1")
+    gate.share(me)
+
+
+def test_an_address_shares_a_room_s_worth_a_minute(monkeypatch) -> None:
+    """A script with a new cookie for every share is a new visitor each time: its address's ceiling stops it with a
+    sentence, another address is not held up, and a minute later the address may share again."""
+    from demo_app.jobs import gate as gate_module
+    from demo_app.jobs.gate import SHARES_PER_ADDRESS, Gate, Refused
+
+    gate = Gate()
+    for i in range(SHARES_PER_ADDRESS):
+        gate.share(Visitor(f"browser:{i}", "203.0.113.9"))
+    with pytest.raises(Refused, match=f"Your network has shared {SHARES_PER_ADDRESS} pictures within a minute"):
+        gate.share(Visitor("browser:new", "203.0.113.9"))
+    gate.share(Visitor("browser:elsewhere", "198.51.100.1"))
+    now = gate_module.time.monotonic()
+    monkeypatch.setattr(gate_module.time, "monotonic", lambda: now + gate_module.SHARE_WINDOW_SECONDS + 1)
+    gate.share(Visitor("browser:new", "203.0.113.9"))
+    assert len(gate._shares) == 1  # what the script left behind was forgotten
 
 
 def test_the_share_button_asks_the_gate(monkeypatch) -> None:
@@ -78,7 +101,9 @@ def test_the_share_button_asks_the_gate(monkeypatch) -> None:
 
     wall = Wall()
     monkeypatch.setattr("demo_app.views.single_run.WALL", wall)
-    state = SessionState(Backend(weights="random", device_name="cpu"), Limits(), client="10.0.0.3")
+    state = SessionState(
+        Backend(weights="random", device_name="cpu"), Limits(), visitor=Visitor("browser:3", "10.0.0.3")
+    )
     try:
         view = SingleRunView(state, on_history=lambda item: None)
         state.result = (np.zeros((32, 32, 3), dtype=np.uint8),)

@@ -6,17 +6,20 @@ the worker pool; forty half-sent uploads). So the checks live in one place, and 
 
 - **jobs** (a run, a comparison, a training): :meth:`Gate.check_request` validates the ``RunRequest`` once against
   the server's :class:`~demo_app.session.limits.Limits` (size, size x style scale, steps, variants, styles, the
-  memory estimate); the scheduler then counts it in the visitor's share (one job per page, ``max_jobs_per_client``)
-  and caps its time (``max_job_minutes``, ``max_train_minutes``);
+  memory estimate); the scheduler then counts it in the visitor's share (one job per page, ``max_jobs_per_client``,
+  and ``max_jobs_per_address`` for the address) and caps its time (``max_job_minutes``, ``max_train_minutes``);
 - **worker-pool tasks** (instant styles, time-lapses, grids, comparisons of earlier runs): :meth:`Gate.task` admits
-  one task of a kind per page at a time and ``max_tasks_per_client`` per visitor; an instant style is also held to
-  the size limit (:meth:`Gate.check_size`);
-- **upload buffering**: :meth:`Gate.buffer` counts every unfinished file of a page against one budget per page and
-  one per visitor; a file that sends nothing for ``UPLOAD_EXPIRY_SECONDS`` is dropped;
-- **wall shares**: :meth:`Gate.share` limits how often a visitor may share (the wall keeps one entry per visitor);
+  one task of a kind per page at a time, ``max_tasks_per_client`` per visitor and ``max_tasks_per_address`` per
+  address; an instant style is also held to the size limit (:meth:`Gate.check_size`);
+- **upload buffering**: :meth:`Gate.buffer` counts every unfinished file of a page against one budget per page, one
+  per visitor and one per address; a file that sends nothing for ``UPLOAD_EXPIRY_SECONDS`` is dropped;
+- **wall shares**: :meth:`Gate.share` limits how often a visitor may share (the wall keeps one entry per visitor),
+  and how many shares one address makes a minute;
 - **decoding** a finished upload: one at a time per page (``views/loop.OneAtATime``: it belongs to the page's loop).
 
-A button disabled in the browser is a convenience; these checks are what hold. :meth:`Gate.snapshot` is what the
+A visitor is a browser, not an address (:mod:`demo_app.session.visitor`): each per-visitor share keys on
+:attr:`Visitor.key`, and the address only sets a ceiling sized for a workshop room behind one NAT. A button disabled
+in the browser is a convenience; these checks are what hold. :meth:`Gate.snapshot` is what the
 host's console and ``/status`` show. Thread-safe: pages call it from their loops, worker threads release tasks.
 """
 
@@ -24,6 +27,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -31,6 +35,7 @@ from dataclasses import dataclass
 import nstcore
 
 from ..session.limits import Limits
+from ..session.visitor import Visitor
 from .job import SchedulerError
 
 # An upload that sends no chunk for this long was abandoned (a closed laptop, a script): its chunks are dropped.
@@ -39,8 +44,13 @@ UPLOAD_EXPIRY_SECONDS = 60.0
 UPLOADS_PER_PAGE = 2
 # ... and one visitor over all their pages: a few tabs uploading at once, never dozens.
 UPLOADS_PER_CLIENT = 4
-# A visitor may share to the wall once per this many seconds (the wall keeps one entry per visitor anyway).
+# ... and one address: a room of 40 behind one NAT, each dropping a photo at once.
+UPLOADS_PER_ADDRESS = 40
+# A visitor may share to the wall once per this many seconds (the wall keeps one entry per visitor anyway) ...
 SHARE_EVERY_SECONDS = 10.0
+# ... and one address this many times per SHARE_WINDOW_SECONDS: a room of 40 sharing within the same minute.
+SHARES_PER_ADDRESS = 40
+SHARE_WINDOW_SECONDS = 60.0
 # Memory a job holds per output pixel and image (activations forward and backward, optimiser state, fp32), measured
 # as peak RSS growth of a 2-step VGG19 run on random weights (2-core AMD EPYC): 2.6-2.8 KB/px at 512 px (Adam and
 # L-BFGS), 3.8 KB/px at 256 px where fixed costs weigh more. Rounded up: an over-estimate is the safe side.
@@ -55,7 +65,7 @@ class Refused(SchedulerError):
 class Buffered:
     """An unfinished upload: whose, how many bytes so far, when its last chunk came, how to forget its chunks."""
 
-    client: str
+    visitor: Visitor
     size: int
     when: float
     drop: Callable[[], None]
@@ -68,11 +78,11 @@ class UploadBudget:
     gate: Gate
     limits: Callable[[], Limits]
     session_id: str
-    client: str
+    visitor: Visitor
     told: Callable[[str], None]  # shows a refusal's sentence on the page
 
     def admit(self, key: str, size: int, drop: Callable[[], None]) -> None:
-        self.gate.buffer(self.limits(), self.session_id, self.client, key, size, drop)
+        self.gate.buffer(self.limits(), self.session_id, self.visitor, key, size, drop)
 
     def release(self, key: str) -> None:
         self.gate.unbuffer(self.session_id, key)
@@ -83,7 +93,7 @@ class TaskTicket:
     """An admitted worker-pool task; :meth:`Gate.done` (or the ``with`` block of :meth:`Gate.running`) ends it."""
 
     session_id: str
-    client: str
+    visitor: Visitor
     kind: str
 
 
@@ -107,7 +117,8 @@ class Gate:
         self._lock = threading.Lock()
         self._tasks: dict[tuple[str, str], TaskTicket] = {}  # (session, kind) -> the task in flight
         self._buffers: dict[str, dict[str, Buffered]] = {}  # session -> upload key -> its unfinished file
-        self._shares: dict[str, float] = {}  # client -> when it last shared to the wall
+        self._shares: dict[str, float] = {}  # visitor -> when they last shared to the wall
+        self._address_shares: dict[str, deque[float]] = {}  # address -> when it shared within the window
         self.refusals = 0  # pieces of work refused since start (for /status and the host)
 
     # -- jobs ---------------------------------------------------------------------------------------------------
@@ -143,22 +154,30 @@ class Gate:
             self._refuse(f"This server allows at most {limits.max_size} px; lower the size (Run settings).")
 
     # -- worker-pool tasks --------------------------------------------------------------------------------------
-    def task(self, limits: Limits, session_id: str, client: str, kind: str, what: str) -> TaskTicket:
+    def task(self, limits: Limits, session_id: str, visitor: Visitor, kind: str, what: str) -> TaskTicket:
         """Admit one worker-pool task of ``kind`` ("apply", "timelapse" ...) for a page, or refuse it: the page
-        already has one of that kind in flight, or its visitor has ``max_tasks_per_client`` in flight."""
+        already has one of that kind in flight, its visitor has ``max_tasks_per_client`` in flight, or its address
+        ``max_tasks_per_address``."""
         with self._lock:
+            tickets = list(self._tasks.values())
             if (session_id, kind) in self._tasks:
-                self.refusals += 1
-                raise Refused(f"{what} is still being made for this page; wait for it to finish.")
-            if client and sum(t.client == client for t in self._tasks.values()) >= limits.max_tasks_per_client:
-                self.refusals += 1
-                raise Refused(
-                    f"Your computer already has {limits.max_tasks_per_client} pictures being made on this server; "
-                    "wait for one to finish."
+                sentence = f"{what} is still being made for this page; wait for it to finish."
+            elif sum(t.visitor.same_person(visitor) for t in tickets) >= limits.max_tasks_per_client:
+                sentence = (
+                    f"You already have {limits.max_tasks_per_client} pictures being made on this server; wait for one "
+                    "to finish."
                 )
-            ticket = TaskTicket(session_id, client, kind)
-            self._tasks[(session_id, kind)] = ticket
-            return ticket
+            elif sum(t.visitor.same_address(visitor) for t in tickets) >= limits.max_tasks_per_address:
+                sentence = (
+                    f"Your network already has {limits.max_tasks_per_address} pictures being made on this server (the "
+                    "most one address may have); wait a moment and try again."
+                )
+            else:
+                ticket = TaskTicket(session_id, visitor, kind)
+                self._tasks[(session_id, kind)] = ticket
+                return ticket
+            self.refusals += 1
+        raise Refused(sentence)
 
     def done(self, ticket: TaskTicket) -> None:
         with self._lock:
@@ -174,38 +193,43 @@ class Gate:
 
     # -- upload buffering ---------------------------------------------------------------------------------------
     def buffer(
-        self, limits: Limits, session_id: str, client: str, key: str, size: int, drop: Callable[[], None]
+        self, limits: Limits, session_id: str, visitor: Visitor, key: str, size: int, drop: Callable[[], None]
     ) -> None:
         """Admit ``size`` bytes buffered so far for the unfinished file ``key`` of a page, or refuse it (one
-        sentence) when the page's or the visitor's unfinished uploads would pass their budget. ``drop()`` forgets
-        the file's chunks: the gate calls it when the file sends nothing for UPLOAD_EXPIRY_SECONDS (checked at
-        every chunk of any page and by :meth:`snapshot`)."""
+        sentence) when the page's, the visitor's or the address's unfinished uploads would pass their budget.
+        ``drop()`` forgets the file's chunks: the gate calls it when the file sends nothing for
+        UPLOAD_EXPIRY_SECONDS (checked at every chunk of any page and by :meth:`snapshot`)."""
         now = time.monotonic()
         with self._lock:
             expired = self._expire(now)
             files = self._buffers.setdefault(session_id, {})
             others = sum(f.size for k, f in files.items() if k != key)
-            elsewhere = sum(
-                f.size
-                for s, named in self._buffers.items()
-                for k, f in named.items()
-                if client and f.client == client and (s, k) != (session_id, key)
-            )
-            refused = others + size > UPLOADS_PER_PAGE * limits.max_upload_bytes or (
-                client and elsewhere + size > UPLOADS_PER_CLIENT * limits.max_upload_bytes
-            )
-            if refused:
+            elsewhere = [
+                f for s, named in self._buffers.items() for k, f in named.items() if (s, k) != (session_id, key)
+            ]
+            mine = sum(f.size for f in elsewhere if f.visitor.same_person(visitor))
+            near = sum(f.size for f in elsewhere if f.visitor.same_address(visitor))
+            sentence = ""
+            if others + size > UPLOADS_PER_PAGE * limits.max_upload_bytes or (
+                visitor.key and mine + size > UPLOADS_PER_CLIENT * limits.max_upload_bytes
+            ):
+                sentence = (
+                    "Too many unfinished uploads from you; wait for the others to finish, then drop the file again."
+                )
+            elif visitor.address and near + size > UPLOADS_PER_ADDRESS * limits.max_upload_bytes:
+                sentence = (
+                    "Too many unfinished uploads from your network (the most one address may send at once); wait a "
+                    "moment, then drop the file again."
+                )
+            if sentence:
                 files.pop(key, None)
                 self.refusals += 1
             else:
-                files[key] = Buffered(client, size, now, drop)
+                files[key] = Buffered(visitor, size, now, drop)
         for forget in expired:
             forget()
-        if refused:
-            raise Refused(
-                "Too many unfinished uploads from this computer; wait for the others to finish, then drop the file "
-                "again."
-            )
+        if sentence:
+            raise Refused(sentence)
 
     def unbuffer(self, session_id: str, key: str | None = None) -> None:
         """A file arrived whole or was refused (``key``), or the page closed (every file of it)."""
@@ -234,15 +258,40 @@ class Gate:
         return dropped
 
     # -- wall ---------------------------------------------------------------------------------------------------
-    def share(self, client: str) -> None:
-        """Admit a share to the wall, or refuse it when this visitor shared less than SHARE_EVERY_SECONDS ago."""
+    def share(self, visitor: Visitor) -> None:
+        """Admit a share to the wall, or refuse it when this visitor shared less than SHARE_EVERY_SECONDS ago, or
+        their address SHARES_PER_ADDRESS times within SHARE_WINDOW_SECONDS."""
         now = time.monotonic()
         with self._lock:
-            last = self._shares.get(client)
-            if client and last is not None and now - last < SHARE_EVERY_SECONDS:
-                self.refusals += 1
-                raise Refused(f"You shared a moment ago; wait {SHARE_EVERY_SECONDS - (now - last):.0f} s.")
-            self._shares[client] = now
+            self._forget_old_shares(now)
+            last = self._shares.get(visitor.key)
+            recent = self._address_shares.get(visitor.address, deque())
+            if visitor.key and last is not None:
+                sentence = f"You shared a moment ago; wait {SHARE_EVERY_SECONDS - (now - last):.0f} s."
+            elif visitor.address and len(recent) >= SHARES_PER_ADDRESS:
+                sentence = (
+                    f"Your network has shared {SHARES_PER_ADDRESS} pictures within a minute (the most one address "
+                    f"may); wait {SHARE_WINDOW_SECONDS - (now - recent[0]):.0f} s."
+                )
+            else:
+                if visitor.key:
+                    self._shares[visitor.key] = now
+                if visitor.address:
+                    self._address_shares.setdefault(visitor.address, recent).append(now)
+                return
+            self.refusals += 1
+        raise Refused(sentence)
+
+    def _forget_old_shares(self, now: float) -> None:
+        """Drop shares older than their windows (under the lock): a script with a new cookie for every share leaves
+        nothing behind."""
+        for key in [k for k, when in self._shares.items() if now - when >= SHARE_EVERY_SECONDS]:
+            del self._shares[key]
+        for address, times in list(self._address_shares.items()):
+            while times and now - times[0] >= SHARE_WINDOW_SECONDS:
+                times.popleft()
+            if not times:
+                del self._address_shares[address]
 
     # -- status ---------------------------------------------------------------------------------------------------
     def snapshot(self) -> dict[str, int]:

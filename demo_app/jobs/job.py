@@ -17,6 +17,8 @@ import numpy as np
 
 import nstcore
 
+from ..session.visitor import NOBODY, Visitor
+
 log = logging.getLogger("demo_app")
 _ids = itertools.count(1)
 
@@ -72,7 +74,7 @@ class Job:
         steps: int,
         pixels: int,
         label: str = "run",
-        client: str = "",
+        visitor: Visitor = NOBODY,
         time_cap: float | None = None,
         memory: int = 0,
         plan: Sequence[tuple[int, int]] | None = None,
@@ -80,7 +82,7 @@ class Job:
     ) -> None:
         self.id = next(_ids)
         self.session_id = session_id
-        self.client = client  # the visitor's address, for the per-client cap
+        self.visitor = visitor  # whose it is, for the per-visitor and per-address caps
         self.label = label
         self.steps = steps
         self.pixels = pixels  # output pixels x variants: what a step costs, for queue ETAs

@@ -34,6 +34,10 @@ __all__ = [
 log = logging.getLogger("demo_app")
 
 
+def runs(count: int) -> str:
+    return f"{count} run{'' if count == 1 else 's'}"
+
+
 class Scheduler:
     """FIFO across sessions, one active job per session, ``max_concurrent`` jobs running at once.
 
@@ -102,23 +106,25 @@ class Scheduler:
         return self._slots.memory_budget
 
     # -- sessions' side ---------------------------------------------------------------------------------------------
-    def submit(self, job: Job, max_per_client: int | None = None) -> None:
+    def submit(self, job: Job, max_per_client: int | None = None, max_per_address: int | None = None) -> None:
         """Queue ``job``; refuse it (SchedulerError, a sentence) when the server is closing, the page already has a
-        job, the queue is full, or the job's client already has ``max_per_client`` jobs queued or running."""
+        job, the job's visitor already has ``max_per_client`` jobs queued or running, its address
+        ``max_per_address``, or the queue is full."""
         with self._cv:
             if self._closed:
                 raise SchedulerError("The server is shutting down; try again in a moment.")
-            current = self._active.get(job.session_id)
-            if current is not None:
+            if job.session_id in self._active:
                 raise SchedulerError("This page already has a run queued or running; press Stop first.")
-            if (
-                max_per_client
-                and job.client
-                and sum(other.client == job.client for other in self._active.values()) >= max_per_client
-            ):
+            others = list(self._active.values())
+            if max_per_client and sum(o.visitor.same_person(job.visitor) for o in others) >= max_per_client:
                 raise SchedulerError(
-                    f"Your computer already has {max_per_client} runs queued or running on this "
-                    "server (the most one computer may have); wait for one to finish."
+                    f"You already have {runs(max_per_client)} queued or running on this server (the most one "
+                    "person may have); wait for one to finish."
+                )
+            if max_per_address and sum(o.visitor.same_address(job.visitor) for o in others) >= max_per_address:
+                raise SchedulerError(
+                    f"Your network already has {runs(max_per_address)} queued or running on this server (the "
+                    "most one address may have); wait for one to finish."
                 )
             if len(self._queue) >= self.max_queue:
                 raise SchedulerError(f"The queue is full ({self.max_queue} jobs waiting); try again in a minute.")

@@ -2,7 +2,7 @@
 
 ``python -m demo_app`` serves :func:`create_app` as a factory; ``panel serve demo_app/server/app.py`` works too
 (then the backend is configured by the environment: NST_WEIGHTS, NST_DEVICE, NST_MAX_CONCURRENT, NST_BATCH_JOBS,
-NST_MAX_QUEUE, NST_DASK_SCHEDULER and the NST_MAX_* limits).
+NST_MAX_QUEUE, NST_DASK_SCHEDULER, NST_COOKIE_SECRET and the NST_MAX_* limits).
 """
 
 from __future__ import annotations
@@ -27,9 +27,18 @@ from demo_app.server.host_console import HostConsole  # noqa: E402
 from demo_app.server.pages import off_loop_application  # noqa: E402
 from demo_app.server.routes import COMPONENTS_ROUTE  # noqa: E402
 from demo_app.server.status import liveness_route, status_app  # noqa: E402
+from demo_app.server.visitors import (  # noqa: E402
+    COOKIE,
+    PAYLOAD_KEY,
+    TRANSFORMS,
+    VisitorCookies,
+    cookie_secret,
+    identify,
+)
 from demo_app.server.wall import WALL, WallPage  # noqa: E402
 from demo_app.session.limits import Limits  # noqa: E402
 from demo_app.session.state import SessionState  # noqa: E402
+from demo_app.session.visitor import Visitor, address_group  # noqa: E402
 from demo_app.views.dashboard import CSS, FRAME_PERIOD_MS, SIDEBAR_WIDTH, Dashboard, alert_html  # noqa: E402
 from demo_app.views.loop import quiet_periodic  # noqa: E402
 from nstcore import set_cpu_threads  # noqa: E402
@@ -49,6 +58,8 @@ _limits: Limits | None = None
 _host_password: str | None = None
 _trusted_proxies: tuple[Network, ...] | None = None
 _public_url: str | None = None
+_cookies: VisitorCookies | None = None
+_signed_in_users = False  # OAuth, or --basic-auth with a users file: the signed-in user is the visitor
 
 
 def configure(
@@ -57,13 +68,24 @@ def configure(
     host_password: str | None = None,
     trusted_proxies: tuple[Network, ...] = (),
     public_url: str | None = None,
+    secret: str | None = None,
+    signed_in_users: bool = False,
 ) -> None:
-    """Set the process-wide backend, limits, host password, trusted proxies and the participants' URL (``python -m
-    demo_app`` calls this before serving)."""
-    global _backend, _limits, _host_password, _trusted_proxies, _public_url
+    """Set the process-wide backend, limits, host password, trusted proxies, the participants' URL, the visitor
+    cookies' secret and whether people sign in as themselves (``python -m demo_app`` calls this before serving)."""
+    global _backend, _limits, _host_password, _trusted_proxies, _public_url, _cookies, _signed_in_users
     _backend, _limits, _host_password, _trusted_proxies = backend, limits, host_password, trusted_proxies
-    _public_url = public_url
+    _public_url, _signed_in_users = public_url, signed_in_users
+    _cookies = VisitorCookies(cookie_secret(secret))
     set_cpu_threads(limits.job_threads)
+
+
+def visitor_cookies() -> VisitorCookies:
+    """As configured, else (``panel serve``) from NST_COOKIE_SECRET or a secret made for this process."""
+    global _cookies
+    if _cookies is None:
+        _cookies = VisitorCookies(cookie_secret())
+    return _cookies
 
 
 def trusted_proxies() -> tuple[Network, ...]:
@@ -158,6 +180,34 @@ def client_address() -> str:
     return client_of(peer, getattr(request, "headers", None) or {}, trusted_proxies())
 
 
+def _identify(request: Any) -> dict[str, str]:
+    """A page's HTML request (on the loop, see ``pages.py``): the browser's visitor id, and its cookie."""
+    peer = str(getattr(request, "remote_ip", "") or "")
+    headers = getattr(request, "headers", None) or {}
+    secure = getattr(request, "protocol", "") == "https" or (
+        client_of(peer, headers, trusted_proxies()) != peer and headers.get("X-Forwarded-Proto") == "https"
+    )
+    return identify(request, visitor_cookies(), secure)
+
+
+def current_visitor() -> Visitor:
+    """Who the page being built belongs to: the signed-in user (under OAuth or a users file), else the browser its
+    visitor cookie names (a host page, which gets no cookie, is its address alone); and the address group its
+    flood ceilings count by. Visitor() outside a server."""
+    context = pn.state.curdoc.session_context if pn.state.curdoc is not None else None
+    address = address_group(client_address())
+    if context is None or getattr(context, "request", None) is None:
+        return Visitor("", address)
+    user = pn.state.user if _signed_in_users else None
+    if user and user != "guest":
+        return Visitor(f"user:{user}", address)
+    try:
+        browser = str((getattr(context, "token_payload", None) or {}).get(PAYLOAD_KEY) or "")
+    except Exception:  # noqa: BLE001 - a context without a token (in-process tests) is a visitor without a cookie
+        browser = ""
+    return Visitor(f"browser:{browser}" if browser else "", address)
+
+
 def _extension() -> None:
     """Load Panel's extensions once per process (pages are built on several threads)."""
     global _extension_loaded
@@ -175,11 +225,11 @@ def create_app() -> pn.viewable.Viewable | pn.template.BaseTemplate:
     """Build one session's page (called once per browser session, on a page-builder thread when served)."""
     _extension()
     backend, limits = _defaults()
-    client = client_address()
-    refused = _over_page_cap(client, limits)
+    visitor = current_visitor()
+    refused = _over_page_cap(visitor, limits)
     if refused is not None:
         return refused
-    state = SessionState(backend, limits, client=client)
+    state = SessionState(backend, limits, visitor=visitor)
     dashboard = Dashboard(state)
     LIVE_SESSIONS.add(dashboard)
     callback = quiet_periodic(dashboard.tick, FRAME_PERIOD_MS)
@@ -240,7 +290,7 @@ def applications() -> dict[str, object]:
     _extension()
 
     return {
-        "/": off_loop_application(create_app, TITLE),
+        "/": off_loop_application(create_app, TITLE, _identify),
         "/status": create_status,
         "/host": create_host,
         "/wall": create_wall,
@@ -250,7 +300,15 @@ def applications() -> dict[str, object]:
 def serve_options() -> dict[str, object]:
     """pn.serve options every server of this app uses (``python -m demo_app`` and the browser tests)."""
     backend, _ = _defaults()
-    return {"liveness": False, "extra_patterns": [liveness_route(backend), COMPONENTS_ROUTE], **SESSION_CLEANUP}
+    return {
+        "liveness": False,
+        "extra_patterns": [liveness_route(backend), COMPONENTS_ROUTE],
+        # The visitor cookie: set on a page's response; the signed value stays out of the token the page's script
+        # can read (the session gets the checked id instead). See visitors.py.
+        "transforms": TRANSFORMS,
+        "exclude_cookies": [COOKIE],
+        **SESSION_CLEANUP,
+    }
 
 
 # A closed tab's session is destroyed (and its job cancelled) within about 2.5 s instead of Bokeh's ~30 s default. The
@@ -260,25 +318,25 @@ def serve_options() -> dict[str, object]:
 SESSION_CLEANUP = {"check_unused_sessions_milliseconds": 500, "unused_session_lifetime_milliseconds": 2000}
 
 
-def _over_page_cap(client: str, limits: Limits) -> pn.viewable.Viewable | None:
-    """The refusal page when ``client`` already has ``max_sessions_per_client`` pages open (dashboards, /host and
-    /wall pages together), else None."""
-    if not client:
+def _over_page_cap(visitor: Visitor, limits: Limits) -> pn.viewable.Viewable | None:
+    """The refusal page when ``visitor`` already has ``max_sessions_per_client`` pages open, or their address
+    ``max_sessions_per_address`` (dashboards, /host and /wall pages together), else None."""
+    dashboards = [d.state.visitor for d in list(LIVE_SESSIONS)]
+    hosts = [Visitor("", p.client) for p in list(LIVE_HOST_PAGES)]
+    if sum(visitor.same_person(v) for v in dashboards) >= limits.max_sessions_per_client:
+        sentence = (
+            f"This browser already has {limits.max_sessions_per_client} pages of the workbench open (the most one "
+            "person may have); close some tabs and reload."
+        )
+    elif sum(visitor.same_address(v) for v in dashboards + hosts) >= limits.max_sessions_per_address:
+        sentence = (
+            f"{limits.max_sessions_per_address} pages of the workbench are already open from your network (the most "
+            "one address may have); close some tabs and reload, or ask the host."
+        )
+    else:
         return None
-    pages = sum(d.state.client == client for d in list(LIVE_SESSIONS))
-    pages += sum(p.client == client for p in list(LIVE_HOST_PAGES))
-    if pages < limits.max_sessions_per_client:
-        return None
-    log.warning("refused a page for %s: %d pages open", client, limits.max_sessions_per_client)
-    return pn.Column(
-        pn.pane.HTML(
-            alert_html(
-                f"This computer already has {limits.max_sessions_per_client} pages of the workbench open (the "
-                "most one computer may have); close some tabs and reload."
-            )
-        ),
-        css_classes=["nst-refused"],
-    )
+    log.warning("refused a page (%s)", sentence)
+    return pn.Column(pn.pane.HTML(alert_html(sentence)), css_classes=["nst-refused"])
 
 
 def _host_page(page: HostConsole | WallPage) -> HostConsole | WallPage:
@@ -291,8 +349,8 @@ def create_host() -> pn.viewable.Viewable | pn.viewable.Viewer:
     """The host's console (its own password; locked without one)."""
     _extension()
     backend, limits = _defaults()
-    client = client_address()
-    refused = _over_page_cap(client, limits)
+    client = address_group(client_address())
+    refused = _over_page_cap(Visitor("", client), limits)
     if refused is not None:
         return refused
     return _host_page(HostConsole(backend, host_password(), live_dashboards, current_limits, set_limits, client))
@@ -302,8 +360,8 @@ def create_wall() -> pn.viewable.Viewable | pn.viewable.Viewer:
     """The projector wall of shared results (behind the host password; locked without one)."""
     _extension()
     _, limits = _defaults()
-    client = client_address()
-    refused = _over_page_cap(client, limits)
+    client = address_group(client_address())
+    refused = _over_page_cap(Visitor("", client), limits)
     if refused is not None:
         return refused
     return _host_page(WallPage(WALL, host_password(), client, participants_url()))

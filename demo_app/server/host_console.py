@@ -2,8 +2,9 @@
 
 Locked by its own password (``--host-password``, ``NST_HOST_PASSWORD`` or ``NST_HOST_PASSWORD_FILE``; never the
 participants' one). Without one, ``/host`` says it is locked and shows nothing. After unlocking: a live table of the
-pages (state, size, steps, it/s, elapsed, queue position; no images and no visitor text), and actions: cancel a job,
-pause/resume the queue, change the size and step limits for new jobs, and broadcast a one-line message that every
+pages (who: the visitor's nickname beside the name they share to the wall under, as text; state, size, steps, it/s,
+elapsed, queue position; no images), and actions: cancel a job, take a person (every tab of their browser) off the
+wall, pause/resume the queue, change the size and step limits for new jobs, and broadcast a one-line message that every
 page shows as a notification. A small chart follows device memory and the room's throughput.
 """
 
@@ -25,7 +26,6 @@ import nstcore
 
 from ..jobs.backend import Backend
 from ..session.limits import Limits
-from ..session.nickname import nickname
 from ..session.text import as_html, capped
 from ..views.loop import quiet_periodic
 from ..views.reach import PageFixes, primary_button
@@ -37,12 +37,17 @@ log = logging.getLogger("demo_app")
 
 MAX_BROADCAST = 200  # one line on a notification
 HISTORY_POINTS = 600  # 20 minutes at one sample every 2 s
-COLUMNS = ["page", "who", "state", "size", "steps", "it/s", "elapsed (s)", "queue"]
+COLUMNS = ["page", "who", "on the wall as", "state", "size", "steps", "it/s", "elapsed (s)", "queue"]
+MAX_SHOWN_NAME = 30  # the wall's own cap on a shared name
 
 
-def session_rows(dashboards: Iterable[Any], position: Callable[[Any], int]) -> list[dict[str, Any]]:
-    """One row per open page, numbered in opening order and named by its nickname (the page shows its owner the
-    same one); only numbers and our own words, never visitor text."""
+def session_rows(
+    dashboards: Iterable[Any], position: Callable[[Any], int], wall: Wall | None = None
+) -> list[dict[str, Any]]:
+    """One row per open page, numbered in opening order and named by its visitor's nickname (the page shows its
+    owner the same one; every tab of one browser has it), beside the name that visitor's picture is on the wall
+    under: the only visitor text, capped, and shown as text (the table writes each cell as a text node)."""
+    wall = wall or WALL
     rows = []
     for number, dashboard in enumerate(dashboards, start=1):
         state = dashboard.state
@@ -51,7 +56,8 @@ def session_rows(dashboards: Iterable[Any], position: Callable[[Any], int]) -> l
         rows.append(
             {
                 "page": number,
-                "who": nickname(state.session_id),
+                "who": state.nickname,
+                "on the wall as": shared_as(wall, state.visitor.key),
                 "state": job.state if job is not None else "idle",
                 "size": state.size,
                 "steps": f"{latest.step}/{latest.total_steps}" if latest is not None else "-",
@@ -61,6 +67,14 @@ def session_rows(dashboards: Iterable[Any], position: Callable[[Any], int]) -> l
             }
         )
     return rows
+
+
+def shared_as(wall: Wall, visitor: str) -> str:
+    """The name the visitor's wall entry is shown under (plain text); "-" without one."""
+    name = wall.name_of(visitor)
+    if name is None:
+        return "-"
+    return capped(name, MAX_SHOWN_NAME) or "(no name)"
 
 
 class HostConsole(pn.viewable.Viewer):
@@ -141,7 +155,7 @@ class HostConsole(pn.viewable.Viewer):
         self.clear_wall = pn.widgets.Button(label="Clear the wall", width=140, css_classes=["nst-host-clear-wall"])
         self.clear_wall.on_click(clicks(self._clear_wall))
         self.hide_visitor = pn.widgets.Button(
-            label="Take the selected page's visitor off the wall", width=320, css_classes=["nst-host-hide-visitor"]
+            label="Take the selected person off the wall", width=300, css_classes=["nst-host-hide-visitor"]
         )
         self.hide_visitor.on_click(clicks(self._hide_visitor))
         self.wall_entries = pn.widgets.Select(
@@ -186,7 +200,7 @@ class HostConsole(pn.viewable.Viewer):
             return
         scheduler = self.backend.scheduler
         dashboards = self._dashboards()
-        rows = session_rows(dashboards, scheduler.position)
+        rows = session_rows(dashboards, scheduler.position, self.wall)
         # Each row's index is its page's own key, not its place: when an older page leaves between the host's click
         # and Cancel, Tabulator moves the selection with its row (or drops it with a page that left) instead of
         # leaving it on the place, where it would name the next page. The keys are this console's own count (no
@@ -241,7 +255,11 @@ class HostConsole(pn.viewable.Viewer):
 
     def _refresh_wall(self) -> None:
         """The wall's entries, newest first, by number and name (plain text in the menu)."""
-        options = {f"#{e.key} {e.name or '(no name)'}": e.key for e in self.wall.entries()}
+        nicknames = {d.state.visitor.key: d.state.nickname for d in self._dashboards() if d.state.visitor.key}
+        options = {}
+        for e in self.wall.entries():
+            whose = f" ({nicknames[e.visitor]})" if e.visitor in nicknames else ""
+            options[f"#{e.key} {e.name or '(no name)'}{whose}"] = e.key
         if options != self.wall_entries.options:
             self.wall_entries.options = options
 
@@ -252,10 +270,10 @@ class HostConsole(pn.viewable.Viewer):
 
     def _hide_visitor(self) -> None:
         dashboard = self._selected_dashboard()
-        if dashboard is None or not dashboard.state.client:
+        if dashboard is None or not dashboard.state.visitor.key:
             self.message.object = as_html("Select a page first.")
             return
-        gone = self.wall.hide(dashboard.state.client)
+        gone = self.wall.hide(dashboard.state.visitor.key)
         log.info("host console: a visitor taken off the wall (%d entries)", gone)
         self.message.object = as_html(
             f"Taken off the wall ({gone} result{'s' if gone != 1 else ''}); their later shares are refused."

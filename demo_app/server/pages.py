@@ -35,12 +35,20 @@ _BUILDERS = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nst-page")
 class OffLoopPage(Handler):
     """Fills each new session's document with ``create()``'s page on a worker thread."""
 
-    def __init__(self, create: Callable[[], Any], title: str) -> None:
+    def __init__(
+        self, create: Callable[[], Any], title: str, identify: Callable[[Any], dict[str, Any]] | None = None
+    ) -> None:
         super().__init__()
+        self._identify = identify
         # Panel's own body of a function handler (private API; panel is pinned in requirements.txt, and every browser
         # test goes through this path, so an upgrade that changes it fails loudly).
         # location=True: the page template embeds the URL-location root (and its theme toggle reloads with ?theme=).
         self._build = partial(_eval_panel, create, None, title, True, False)
+
+    def process_request(self, request: Any) -> dict[str, Any]:
+        """Bokeh's hook on a page's HTML request, on the loop: what the new session's token carries (the visitor,
+        :mod:`.visitors`)."""
+        return self._identify(request) if self._identify is not None else {}
 
     async def on_session_created(self, session_context) -> None:
         doc: Document = session_context._document
@@ -71,7 +79,9 @@ def panel_dist_url() -> str:
     return f"{state.rel_path}/{LOCAL_DIST}" if state.rel_path else LOCAL_DIST
 
 
-def off_loop_application(create: Callable[[], Any], title: str) -> Application:
+def off_loop_application(
+    create: Callable[[], Any], title: str, identify: Callable[[Any], dict[str, Any]] | None = None
+) -> Application:
     """A Panel application (sessions, on-load callbacks, logging as usual) whose pages are built off the loop.
 
     Bokeh validates every new document on the loop after building it (58 ms of a dashboard page); the builder
@@ -82,4 +92,4 @@ def off_loop_application(create: Callable[[], Any], title: str) -> Application:
     # the builder's switch interval each time (5 ms by default, often several times per request). 1 ms keeps
     # /liveness answers short while pages build; the builder loses a little to the extra switches.
     sys.setswitchinterval(0.001)
-    return Application(OffLoopPage(create, title))
+    return Application(OffLoopPage(create, title, identify))

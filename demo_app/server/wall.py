@@ -41,7 +41,7 @@ class WallEntry:
     style_jpeg: bytes
     session_id: str
     when: float
-    client: str = ""  # the visitor's address: one live entry each
+    visitor: str = ""  # the visitor's key (a browser, not an address): one live entry each
 
 
 def wall_images(result: np.ndarray, style: Image.Image) -> tuple[bytes, bytes]:
@@ -63,16 +63,16 @@ class Wall:
         self._hidden: set[str] = set()  # visitors the host took off the wall
         self.version = 0  # grows with every change: walls redraw when it moves
 
-    def share(self, session_id: str, name: str, jpeg: bytes, style_jpeg: bytes, client: str = "") -> WallEntry | None:
-        """Put a result on the wall, replacing the visitor's earlier one (one live entry per visitor: 60 scripted
-        shares once filled all 40 places). None when the host hid this visitor."""
+    def share(self, session_id: str, name: str, jpeg: bytes, style_jpeg: bytes, visitor: str = "") -> WallEntry | None:
+        """Put a result on the wall, replacing the visitor's earlier one (one live entry per visitor, whichever of
+        their tabs shares: 60 scripted shares once filled all 40 places). None when the host hid this visitor."""
         with self._lock:
-            if client and client in self._hidden:
+            if visitor and visitor in self._hidden:
                 return None
             entry = WallEntry(
-                next(self._keys), capped(name, MAX_NAME), jpeg, style_jpeg, session_id, time.time(), client
+                next(self._keys), capped(name, MAX_NAME), jpeg, style_jpeg, session_id, time.time(), visitor
             )
-            mine = (lambda e: e.client == client) if client else (lambda e: e.session_id == session_id)
+            mine = (lambda e: e.visitor == visitor) if visitor else (lambda e: e.session_id == session_id)
             kept = [e for e in self._entries if not mine(e)]
             self._entries = deque([*kept, entry], maxlen=self._entries.maxlen)
             self.version += 1
@@ -84,20 +84,25 @@ class Wall:
             self._entries.clear()
             self.version += 1
 
-    def hide(self, client: str) -> int:
-        """The host takes a visitor off the wall: their entries go, and their later shares are refused. Returns
-        how many entries went."""
+    def hide(self, visitor: str) -> int:
+        """The host takes a visitor off the wall: their entries go, and their later shares are refused (everyone
+        else's stay, from the same address too). Returns how many entries went."""
         with self._lock:
-            self._hidden.add(client)
-            kept = [e for e in self._entries if e.client != client]
+            self._hidden.add(visitor)
+            kept = [e for e in self._entries if e.visitor != visitor]
             gone = len(self._entries) - len(kept)
             self._entries = deque(kept, maxlen=self._entries.maxlen)
             self.version += 1
             return gone
 
-    def hidden(self, client: str) -> bool:
+    def hidden(self, visitor: str) -> bool:
         with self._lock:
-            return client in self._hidden
+            return visitor in self._hidden
+
+    def name_of(self, visitor: str) -> str | None:
+        """The name the visitor's live entry is shown under ("" when they gave none); None when they have none."""
+        with self._lock:
+            return next((e.name for e in self._entries if visitor and e.visitor == visitor), None)
 
     def remove(self, key: int) -> bool:
         with self._lock:

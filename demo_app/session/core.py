@@ -21,6 +21,7 @@ from .current_run import CurrentRun
 from .history import History
 from .imaging import PreparedImage, PreparedMask
 from .limits import Limits
+from .visitor import Visitor
 
 log = logging.getLogger("demo_app")
 T = TypeVar("T")
@@ -41,7 +42,7 @@ class SessionCore(ConfigParams):  # type: ignore[misc, valid-type]  # a class ma
 
     backend: Backend
     limits: Limits
-    client: str  # the visitor's address (per-client job cap); "" when unknown
+    visitor: Visitor  # whose page it is: a browser or signed-in user, and its address (session/visitor.py)
     session_id: str
     content: Image.Image | None
     style: Image.Image | None
@@ -69,7 +70,7 @@ class SessionCore(ConfigParams):  # type: ignore[misc, valid-type]  # a class ma
         in ``error``, when the gate says no. ``what`` names it in that sentence ("A time-lapse")."""
         gate = self.backend.gate
         try:
-            ticket = gate.task(self.limits, self.session_id, self.client, kind, what)
+            ticket = gate.task(self.limits, self.session_id, self.visitor, kind, what)
         except Refused as exc:
             self.error = str(exc)
             return None

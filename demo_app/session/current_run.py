@@ -20,6 +20,7 @@ from ..jobs.backend import Backend
 from ..jobs.gate import memory_estimate
 from ..jobs.scheduler import Handover, Job
 from .limits import Limits
+from .visitor import Visitor
 
 # A queued page's estimate is recomputed at most this often: a countdown that jumps five times a second reads as noise.
 ETA_EVERY_SECONDS = 3.0
@@ -50,8 +51,8 @@ def scale_areas(config: nstcore.StyleConfig, content_size: tuple[int, int], vari
 class CurrentRun:
     """The run of one session (at most one at a time); every method is called on the session's event loop."""
 
-    def __init__(self, backend: Backend, limits: Limits, session_id: str, client: str) -> None:
-        self.backend, self.limits, self.session_id, self.client = backend, limits, session_id, client
+    def __init__(self, backend: Backend, limits: Limits, session_id: str, visitor: Visitor) -> None:
+        self.backend, self.limits, self.session_id, self.visitor = backend, limits, session_id, visitor
         self.job: Job | None = None
         self.controls: nstcore.Controls | None = None
         self.config: nstcore.StyleConfig | None = None
@@ -107,12 +108,14 @@ class CurrentRun:
             pixels=plan[-1][0],
             plan=plan,
             label=mode,
-            client=self.client,
+            visitor=self.visitor,
             time_cap=minutes * 60,
             memory=memory_estimate(request),
             batch_key=self.backend.batch_key(request),
         )
-        self.backend.scheduler.submit(job, max_per_client=self.limits.max_jobs_per_client)
+        self.backend.scheduler.submit(
+            job, max_per_client=self.limits.max_jobs_per_client, max_per_address=self.limits.max_jobs_per_address
+        )
         self.job, self.controls, self.config, self.request = job, controls, config, request
         self.styles = len(request.styles)
         self.labels = tuple(v.label for v in variants)

@@ -173,7 +173,7 @@ class InputsPart(SessionCore):
         def told(sentence: str) -> None:
             self.error = sentence
 
-        return UploadBudget(self.backend.gate, lambda: self.limits, self.session_id, self.client, told)
+        return UploadBudget(self.backend.gate, lambda: self.limits, self.session_id, self.visitor, told)
 
     def upload_too_large(self, filename: str, what: str) -> None:
         """The browser refused a file over the server's upload limit before sending it."""

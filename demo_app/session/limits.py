@@ -33,13 +33,18 @@ class Limits:
     # guided Gram per layer and step (+9 % per extra style at 256 px with masks, benchmarks/results_styles.md);
     # three already fill a phone's screen with sliders.
     max_styles: int = 3
-    # Pages one client address may have open at once: a person has a few tabs; a script opening hundreds would
-    # cost the server memory and event-loop time. A room behind one NAT address shares this: raise it there.
-    max_sessions_per_client: int = 32
+    # Pages one visitor (a browser, or a signed-in user: demo_app/session/visitor.py) may have open at once: a person
+    # has a few tabs; a script opening hundreds would cost the server memory and event-loop time.
+    max_sessions_per_client: int = 12
+    # ... and one address (an IPv6 client's /64) at most, whoever they are: the flood ceiling for a script that
+    # throws its cookies away. A workshop room of 40 behind the venue's one NAT address, 3 pages each.
+    max_sessions_per_address: int = 120
     # Jobs that may wait for the device: a room of 30-40 people pressing Run at once. (The Docker image sets 60.)
     max_queue: int = 40
-    # Jobs one client address may have queued or running: one visitor cannot fill the shared queue.
-    max_jobs_per_client: int = 8
+    # Jobs one visitor may have queued or running (one per page): a person comparing in a few tabs, never the queue.
+    max_jobs_per_client: int = 3
+    # ... and one address: a room of 40 behind one NAT, each with a job (the queue's size, so the room can fill it).
+    max_jobs_per_address: int = 40
     # A running job that yields no step for this long is failed by the watchdog and its thread replaced. Generous:
     # the first step of a 1024 px L-BFGS run on a 2-core CPU takes tens of seconds, and a first use of VGG16 may
     # download its weights inside that step.
@@ -52,9 +57,11 @@ class Limits:
     max_job_minutes: float = 30.0
     # Wall-clock cap of a training (Train for any photo, Paint with = hrnet): the generator so far is kept.
     max_train_minutes: float = 60.0
-    # Worker-pool tasks (instant styles, time-lapses, grids) one client address may have in flight at once (one
-    # page: one of each kind). The pool has 2-4 threads for every page's decoding and encoding.
+    # Worker-pool tasks (instant styles, time-lapses, grids) one visitor may have in flight at once (one page: one
+    # of each kind). The pool has 2-4 threads for every page's decoding and encoding.
     max_tasks_per_client: int = 2
+    # ... and one address: one each for a room of 40 behind one NAT.
+    max_tasks_per_address: int = 40
     # A job thread still inside a step this long after its job ended (Stop, the watchdog, a time cap) holds its
     # device slot; past this, /liveness fails so an orchestrator restarts the server.
     stuck_thread_seconds: float = 600.0

@@ -23,10 +23,12 @@ from .history import History
 from .inputs import InputsPart
 from .launch import LaunchPart, variant_row
 from .limits import Limits
+from .nickname import NICKNAMES
 from .results import ResultsPart, slug
 from .samples import DEFAULT_CONTENT, DEFAULT_STYLE
 from .settings import SettingsPart
 from .text import capped
+from .visitor import Visitor
 
 __all__ = ["SessionState", "slug", "variant_row"]
 
@@ -35,11 +37,13 @@ class SessionState(InputsPart, SettingsPart, LaunchPart, ResultsPart):
     """One session: its settings (:mod:`.settings`), images (:mod:`.inputs`), jobs (:mod:`.launch`) and results
     (:mod:`.results`), the status the page shows, and the live changes forwarded to a running job."""
 
-    def __init__(self, backend: Backend, limits: Limits | None = None, client: str = "", **params: Any) -> None:
+    def __init__(
+        self, backend: Backend, limits: Limits | None = None, visitor: Visitor | None = None, **params: Any
+    ) -> None:
         super().__init__(**params)
         self.backend = backend
         self.limits = limits or Limits()
-        self.client = client  # the visitor's address (per-client job cap); "" when unknown
+        self.visitor = visitor or Visitor()  # whose page it is (per-visitor shares; the address's ceilings)
         self.content = self.style = None  # the attributes' meaning: SessionCore
         self.content_image = self.style_image = None
         self.extra_styles, self.masks = [], {}
@@ -50,7 +54,7 @@ class SessionState(InputsPart, SettingsPart, LaunchPart, ResultsPart):
         self._restoring = False
         self.notes = ()
         self.announcements: list[str] = []  # the host's messages, shown by the page's next tick
-        self.run = CurrentRun(backend, self.limits, self.session_id, client)
+        self.run = CurrentRun(backend, self.limits, self.session_id, self.visitor)
         self.history = History(self.limits.history_size, int(self.limits.max_history_mb * 2**20))
         self.last_losses = {}
         self._run_content_jpeg = b""
@@ -60,6 +64,11 @@ class SessionState(InputsPart, SettingsPart, LaunchPart, ResultsPart):
         self.use_sample("content", DEFAULT_CONTENT)
         self.use_sample("style", DEFAULT_STYLE)
         self.load_preset("pooling")
+
+    @property
+    def nickname(self) -> str:
+        """The visitor's nickname ("Blue Fox"): the same in every tab of their browser and after a reload."""
+        return NICKNAMES.of(self.visitor.key or self.session_id)
 
     def close(self) -> None:
         """Session ended: cancel its job (queued or running) and forget its images."""

@@ -13,7 +13,6 @@ import param
 
 import nstcore
 
-from ..session.nickname import nickname
 from ..session.state import SessionState
 from ..session.text import as_html
 from .compare import CompareView
@@ -190,7 +189,7 @@ class Dashboard(pn.viewable.Viewer):
             self.reset_button,
             self.controls.run_length,
             pn.pane.HTML(
-                f"You are <b>{nickname(self.state.session_id)}</b>",
+                f"You are <b>{self.state.nickname}</b>",
                 styles={"font-size": "13px", "opacity": "0.85"},
                 css_classes=["nst-nickname"],
             ),

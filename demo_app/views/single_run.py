@@ -232,7 +232,7 @@ class SingleRunView(param.Parameterized):
         if not frames or style is None:
             return
         try:  # the check is here, on the server: the disabled button is only a convenience
-            state.backend.gate.share(state.client)
+            state.backend.gate.share(state.visitor)
         except Refused as exc:
             state.error = str(exc)
             return
@@ -240,7 +240,7 @@ class SingleRunView(param.Parameterized):
         name = self.wall_name.value or ""
 
         def shared(images: tuple[bytes, bytes]) -> None:
-            if WALL.share(state.session_id, name, *images, client=state.client) is None:
+            if WALL.share(state.session_id, name, *images, visitor=state.visitor.key) is None:
                 state.error = "The host has taken your results off the wall."
                 return
             self.share.label = "Shared ✓"
