@@ -159,12 +159,18 @@ def wait_until(predicate, timeout: float = 30.0) -> None:
 def open_dashboard(browser, url: str, viewport: tuple[int, int] = (1400, 1000), **context_options):
     """A new browser context on the dashboard, once its Run button is drawn; returns (context, page, the session's
     server-side Dashboard)."""
-    from demo_app.server.app import LIVE_SESSIONS
-
-    before = {id(d) for d in LIVE_SESSIONS}
     width, height = viewport
     options = {"device_scale_factor": 1, **context_options}
     context = browser.new_context(viewport={"width": width, "height": height}, **options)
+    return (context, *open_tab(context, url))
+
+
+def open_tab(context, url: str):
+    """Another tab of the browser ``context`` on the dashboard, once its Run button is drawn: (page, the session's
+    server-side Dashboard)."""
+    from demo_app.server.app import LIVE_SESSIONS
+
+    before = {id(d) for d in LIVE_SESSIONS}
     page = context.new_page()
     page.goto(url)
     page.get_by_role("button", name="▶ Run", exact=True).wait_for()
@@ -172,7 +178,7 @@ def open_dashboard(browser, url: str, viewport: tuple[int, int] = (1400, 1000), 
     while time.time() < deadline:
         new = [d for d in list(LIVE_SESSIONS) if id(d) not in before]
         if new:
-            return context, page, new[-1]
+            return page, new[-1]
         time.sleep(0.1)
     raise AssertionError("no server session appeared")
 

@@ -231,3 +231,23 @@ def test_a_page_decodes_one_upload_at_a_time_the_newest_per_area(monkeypatch) ->
         failed(exc)  # a failure also lets the next one start
     started[-1][1](started[-1][0]())
     assert shown[-2:] == ["ZeroDivisionError", "b"]
+
+
+def test_an_address_is_only_a_ceiling_for_tasks_and_uploads() -> None:
+    """A script that throws its cookies away is a new visitor for every task and every file: its address's ceilings
+    stop it, each with a sentence, while other addresses are not held up."""
+    from demo_app.jobs.gate import UPLOADS_PER_ADDRESS
+
+    gate = Gate()
+    limits = Limits(max_tasks_per_client=1, max_tasks_per_address=2, max_upload_mb=0.001)
+    script = [Visitor(f"browser:{i}", "203.0.113.9") for i in range(UPLOADS_PER_ADDRESS + 1)]
+    for i in range(2):
+        gate.task(limits, f"page {i}", script[i], "apply", "An instant style")
+    with pytest.raises(Refused, match="Your network already has 2 pictures being made"):
+        gate.task(limits, "page 2", script[2], "apply", "An instant style")
+    gate.task(limits, "elsewhere", Visitor("browser:x", "198.51.100.1"), "apply", "An instant style")
+    for i in range(UPLOADS_PER_ADDRESS):
+        gate.buffer(limits, f"page {i}", script[i], "file", limits.max_upload_bytes, lambda: None)
+    with pytest.raises(Refused, match="Too many unfinished uploads from your network"):
+        gate.buffer(limits, "one more", script[-1], "file", limits.max_upload_bytes, lambda: None)
+    gate.buffer(limits, "elsewhere", Visitor("browser:x", "198.51.100.1"), "file", limits.max_upload_bytes, print)
