@@ -196,9 +196,10 @@ def run_load(
     }
 
 
-def run_queue(sessions: int = 5, example: int = 0) -> list[dict]:
+def run_queue(sessions: int = 5, example: int = 0, calibrated: bool = False) -> list[dict]:
     """Per queued job (position 2 onwards): its real wait, its first estimate, its estimate 10 s before it started,
-    and the sentence its page showed then."""
+    and the sentence its page showed then; ``calibrated``: on a server that measured its device first (as
+    ``python -m demo_app`` does at start), else on one that knows nothing yet."""
     import threading
 
     from browser import chromium, open_dashboard, served_dashboard
@@ -208,6 +209,10 @@ def run_queue(sessions: int = 5, example: int = 0) -> list[dict]:
 
     backend = Backend(weights="random", device_name="cpu", max_concurrent=1, max_queue=sessions)
     scheduler = backend.scheduler
+    if calibrated:
+        thread = backend.calibrate_in_background()
+        assert thread is not None
+        thread.join()
     with served_dashboard(backend, Limits()) as url, chromium() as browser:
         opened = [open_dashboard(browser, url, (1280, 720)) for _ in range(sessions)]
         for _, page, _ in opened:

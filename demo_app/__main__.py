@@ -54,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _hosting_arguments(parser: argparse.ArgumentParser) -> None:
     """The flags of a shared server: concurrency, origins, proxies, authentication, Dask, generators."""
     host = parser.add_argument_group("hosting (a workshop server)")
-    for flags in (_room_flags, _access_flags, _cluster_flags):
+    for flags in (_room_flags, _access_flags, _cluster_flags, _run_length_flags):
         flags(host.add_argument)
 
 
@@ -147,6 +147,13 @@ def _cluster_flags(add: Callable[..., argparse.Action]) -> None:
         help="A folder of trained generators (*.pt, from --save-generator or the page) offered to every page as "
         "instant styles (env NST_GENERATORS).",
     )
+
+
+def _run_length_flags(add: Callable[..., argparse.Action]) -> None:
+    """Quick's and Full's time targets (or pinned sizes): nstcore.RunTargets, measured against the device at start."""
+    for f in fields(nstcore.RunTargets):
+        add("--" + f.name.replace("_", "-"), type=f.type if callable(f.type) else type(f.default), default=f.default,
+            help=f"{f.metadata['help']} (default {f.default:g})")  # fmt: skip
 
 
 def basic_auth(args: argparse.Namespace) -> str | None:
@@ -255,11 +262,13 @@ def setup(args: argparse.Namespace) -> Setup:
         stall_seconds=limits.job_stall_seconds,
         stuck_seconds=limits.stuck_thread_seconds,
         generators_dir=args.generators,
+        targets=nstcore.RunTargets(**{f.name: getattr(args, f.name) for f in fields(nstcore.RunTargets)}),
     )
     if args.generators and not Path(args.generators).is_dir():
         raise nstcore.ConfigError(f"--generators {args.generators} is not a folder; give the folder of *.pt files.")
     print(f"demo_app: loading VGG19 ({backend.weights_label()} weights) on {backend.device_label} ...", file=sys.stderr)
     backend.warm_up("vgg19")
+    backend.calibrate_in_background()  # the device's speed: Quick's and Full's sizes, the queue's first estimates
     return Setup(limits, backend, password, host_secret, proxies, cookie_secret)
 
 

@@ -13,6 +13,7 @@ The dashboard (``demo_app``) uses only what is exported here, so it never import
 __version__ = "0.1.0"  # the project's version (pyproject.toml says the same; a test checks)
 
 from .batching import Batch
+from .calibration import Calibration, RunTargets, calibrate, run_lengths
 from .config import (
     DEFAULT_LR,
     MAX_JSON_BYTES,
@@ -46,7 +47,7 @@ from .layers import MODELS, layer_hint, layer_names, sort_layers, tap_index
 from .masks import load_mask, load_masks
 from .objective import Objective
 from .png_config import config_from_bytes, config_text_from_png, png_with_config, record_from_bytes
-from .presets import PRESETS, bigger_config, expand_preset, run_lengths
+from .presets import PRESETS, bigger_config, expand_preset
 from .progress import Losses, Progress, style_image_term
 from .records import LIVE_FIELDS, apply_change, every_layer, file_sha256, run_record
 from .request import RunRequest
@@ -94,6 +95,9 @@ __all__ = [
     "Variant",
     "expand_preset",
     "run_lengths",
+    "Calibration",
+    "RunTargets",
+    "calibrate",
     "bigger_config",
     "LIVE_FIELDS",
     "apply_change",

@@ -26,16 +26,6 @@ PRESETS = ("style_layers", "content_layers", "ratio", "pooling", "colours", "ble
 # The blend preset's cells: from the first style alone to the second alone in quarters.
 BLEND_STEPS = ((1.0, 0.0), (3.0, 1.0), (1.0, 1.0), (1.0, 3.0), (0.0, 1.0))
 
-# Run lengths the page offers a newcomer. "quick" shows a recognisable picture in about 20 s on a 2-core CPU without
-# bf16 units, at a size worth showing (256 px on the long side, issue 23: a 128-px result was a thumbnail on the
-# wall and in the download). It gets there coarse to fine: 20 L-BFGS steps each at 64, 128 and 256 px, which lowered
-# the style loss as far as 80 steps at 128 px did in 1.3x their time, where one 256-px pass of the same length took
-# 2.7x (benchmarks/results_quick.md, AVX-512 EPYC). L-BFGS reached the naive baseline's loss in 0.24x of its time
-# on that CPU where Adam had not reached it when the baseline finished (benchmarks/results_speed_epyc.md). "full" is
-# StyleConfig's own defaults for the same fields.
-QUICK_RUN = {"size": 256, "steps": 60, "optimizer": "lbfgs", "scales": 3}
-
-
 # "Bigger" (the page's action on a finished picture): the same settings at twice the size, one scale, starting from
 # the picture, for a short pass -- the upsampled picture already has the look, the pass only adds the detail the
 # larger size can hold (measured in benchmarks/results_quick.md).
@@ -45,12 +35,6 @@ BIGGER_RUN = {"steps": 20, "scales": 1}
 def bigger_config(config: StyleConfig, size: int) -> StyleConfig:
     """The config that continues a picture made with ``config`` at ``size`` (see BIGGER_RUN)."""
     return config.replace(size=size, **BIGGER_RUN)
-
-
-def run_lengths() -> dict[str, dict[str, object]]:
-    """``{"quick": {...}, "full": {...}}``: the settings each run length sets (full = the config's defaults)."""
-    defaults = StyleConfig()
-    return {"quick": dict(QUICK_RUN), "full": {name: getattr(defaults, name) for name in QUICK_RUN}}
 
 
 FIGURE1_CONTENT_LAYERS = ("conv1_2", "conv2_2", "conv3_2", "conv4_2", "conv5_2")

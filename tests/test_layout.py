@@ -47,9 +47,16 @@ def test_style_strength_run_length_and_running_lock_follow_the_state() -> None:
     assert state.alpha == 1.0 and state.beta == 1e8 and "β = 1e+08" in dashboard.controls.ratio.object
     state.param.update(alpha=2.0, beta=2e3)
     assert strength.value == 3.0
-    assert dashboard.controls.run_length.value == "full"
+    assert dashboard.controls.run_length.value is None  # StyleConfig's defaults: neither run length
     dashboard.controls.run_length.value = "quick"
     assert (state.size, state.steps, state.optimizer, state.scales) == (256, 60, "lbfgs", 3)
+    dashboard.controls.run_length.value = "full"
+    full = state.backend.run_lengths(state.limits.max_size)["full"]
+    assert (
+        (state.size, state.steps, state.optimizer, state.scales)
+        == tuple(full[k] for k in full)
+        == (384, 150, "lbfgs", 3)
+    )
     state.steps = 81
     assert dashboard.controls.run_length.value is None  # the user's own settings: neither
     state.running = True
@@ -122,13 +129,14 @@ def test_quick_and_full_show_their_time_here_once_the_server_has_measured_its_sp
     backend = Backend(weights="random", device_name="cpu")
     state = SessionState(backend, Limits())
     dashboard = Dashboard(state)
-    assert list(dashboard.controls.run_length.options) == ["Quick", "Full"]  # nothing measured yet: no guess
+    # nothing measured yet: no guess of the time, and the sizes a 2-core CPU gets
+    assert list(dashboard.controls.run_length.options) == ["Quick · 256 px", "Full · 384 px"]
     tiny = Job("a page", fake_run(steps=4, step_seconds=0.01), steps=4, pixels=32 * 24, plan=[(32 * 24, 4)])
     backend.scheduler.submit(tiny)
     assert tiny.wait(10) and tiny.state == "done"
     state.running = True  # this page's own run starts and ends: the labels follow what the server learnt
     state.running = False
-    assert list(dashboard.controls.run_length.options) == ["Quick", "Full"]  # 32 px says nothing about 256 px
+    assert list(dashboard.controls.run_length.options) == ["Quick · 256 px", "Full · 384 px"]  # 32 px says nothing
     plan = [(64 * 48, 4), (128 * 96, 4), (256 * 192, 4)]  # an example's Quick run, as another page ran it
     job = Job("another page", fake_run(steps=12, step_seconds=0.05), steps=12, pixels=256 * 192, plan=plan)
     backend.scheduler.submit(job)
@@ -136,12 +144,13 @@ def test_quick_and_full_show_their_time_here_once_the_server_has_measured_its_sp
     state.running = True
     state.running = False
     quick, full = dashboard.controls.run_length.options
-    assert re.fullmatch(r"Quick ~\d+ (s|min)", quick) and re.fullmatch(r"Full ~\d+ (s|min)", full), (quick, full)
+    assert re.fullmatch(r"Quick ~\d+ (s|min) · 256 px", quick) and re.fullmatch(r"Full ~\d+ (s|min) · 384 px", full)
     assert dashboard.controls.run_length.options[full] == "full"
     base = state.config()
     size = (4, 3)
-    assert state.run.estimate(base.replace(**nstcore.run_lengths()["full"]), size) > state.run.estimate(
-        base.replace(**nstcore.run_lengths()["quick"]), size
+    lengths = backend.run_lengths(state.limits.max_size)
+    assert state.run.estimate(base.replace(**lengths["full"]), size) > state.run.estimate(
+        base.replace(**lengths["quick"]), size
     )
     backend.scheduler.shutdown()
 

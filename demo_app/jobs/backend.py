@@ -18,7 +18,7 @@ import nstcore
 from ..session.limits import Limits
 from ..session.text import MAX_NAME
 from .gate import Gate
-from .scheduler import Scheduler, default_batch_jobs, default_concurrency
+from .scheduler import AUTO_BATCH_JOBS, Scheduler, default_concurrency
 
 log = logging.getLogger("demo_app")
 
@@ -33,12 +33,17 @@ class Backend:
     weights: str = "imagenet"
     device_name: str = "auto"
     max_concurrent: int | None = None  # None: default_concurrency(device)
-    batch_jobs: int | None = None  # jobs of one shape stepping together; None: default_batch_jobs(device)
+    batch_jobs: int | None = None  # jobs of one shape stepping together; None: auto (AUTO_BATCH_JOBS where it pays)
     max_queue: int = Limits.max_queue
     dask_address: str | None = None  # run jobs on a Dask cluster (demo_app.jobs.dask_runner) instead of here
     stall_seconds: float = Limits.job_stall_seconds  # the scheduler's watchdog (see Limits)
     stuck_seconds: float = Limits.stuck_thread_seconds  # a left-behind thread this long fails /liveness (see Limits)
     generators_dir: str | None = None  # trained generators (*.pt) the page offers as instant styles
+    targets: nstcore.RunTargets = field(default_factory=nstcore.RunTargets)  # Quick's and Full's time targets
+    # This device's measured speed (calibrate_in_background); None before it is measured: run lengths and
+    # estimates then come from the defaults.
+    calibration: nstcore.Calibration | None = None
+    calibrating: bool = False
     banner: str | None = None
     gate: Gate = field(default_factory=Gate, repr=False)  # admits every piece of work a visitor can cause
     _scheduler: Scheduler | None = field(default=None, repr=False)
@@ -110,7 +115,7 @@ class Backend:
                     # Jobs' estimates together at most this share of the device (the rest: the network, the
                     # server, the pages' images; on a CPU the operating system too).
                     memory_budget=total * MEMORY_SHARE[self.device.type == "cpu"] if total else None,
-                    batch_jobs=self.batch_jobs or default_batch_jobs(self.device.type),
+                    batch_jobs=self.batch_jobs or 1,  # auto: 1 until the calibration says batching pays
                 )
             return self._scheduler
 
@@ -181,3 +186,33 @@ class Backend:
     def warm_up(self, model: str = "vgg19") -> None:
         """Load the default network at start-up so the first visitor does not wait for it."""
         self.network(model)
+
+    def run_lengths(self, max_size: int) -> dict[str, dict[str, Any]]:
+        """The settings of Quick and Full on this device (sizes from its measured speed, at most ``max_size``)."""
+        return nstcore.run_lengths(self.calibration, self.targets, max_size)
+
+    def calibrate_in_background(self) -> threading.Thread | None:
+        """Measure this device (:func:`nstcore.calibrate`, seconds on a CPU) on a thread of its own, then let the run
+        lengths and the queue estimates follow it and, with ``--batch-jobs`` auto, batch jobs where a batched pass
+        pays. Pages that come meanwhile work with the defaults. Not with Dask: the jobs run on its workers."""
+        if self.dask_address or self.calibrating:
+            return None
+        self.calibrating = True
+
+        def measure() -> None:
+            try:
+                calibration = nstcore.calibrate(self.network("vgg19"))
+            except Exception:  # noqa: BLE001 - the server goes on with the defaults; the log says why
+                log.exception("calibrating the device failed; run lengths and estimates keep their defaults")
+                return
+            finally:
+                self.calibrating = False
+            self.calibration = calibration
+            self.scheduler.seed(calibration)
+            if self.batch_jobs is None and calibration.batching_pays:
+                self.scheduler.set_batch_jobs(AUTO_BATCH_JOBS)
+            log.info("calibrated: %s", " ".join(calibration.lines()))
+
+        thread = threading.Thread(target=measure, name="nst-calibrate", daemon=True)
+        thread.start()
+        return thread

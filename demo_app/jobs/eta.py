@@ -8,12 +8,19 @@ the seconds a step takes at each size (pixels x variants) from the scales of fin
 spends before its first step (loading, preparing its images); a running job's time left is the sum over the scales
 it has left: its own speed in the scale it is in (once it has made three steps there, leaving out the first, which
 builds the scale), the learnt speed for the others.
+
+Before any job has finished, the device's calibration (:mod:`nstcore.calibration`, measured at server start) is the
+prior: a fresh server's first estimates came from nothing ("about 2 min" for a 23-s wait). Once jobs have finished,
+the prior is scaled by what they measured at the nearest size (a real job's previews and the server's pages cost a
+little more than the calibration's bare steps).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+
+import nstcore
 
 from .job import Job
 
@@ -32,7 +39,15 @@ class StepCosts:
 
     def __init__(self) -> None:
         self._per_step: dict[int, float] = {}
-        self.startup: float | None = None
+        self._startup: float | None = None
+        self.prior: nstcore.Calibration | None = None  # the device's measured speed, until jobs teach better
+
+    @property
+    def startup(self) -> float | None:
+        """Seconds a job spends before its first step: learnt, else the calibration's."""
+        if self._startup is None and self.prior is not None:
+            return self.prior.startup
+        return self._startup
 
     def learn(self, job: Job) -> None:
         """Take the timings of a finished job: each scale it completed, and its time before its first step."""
@@ -45,16 +60,23 @@ class StepCosts:
             self._per_step[pixels] = _average(self._per_step.get(pixels), (marks[step] - previous) / steps)
             previous = marks[step]
         if latest is not None and job.finished_at and job.started_at and marks:
-            self.startup = _average(self.startup, max(0.0, job.finished_at - job.started_at - latest.elapsed))
+            self._startup = _average(self._startup, max(0.0, job.finished_at - job.started_at - latest.elapsed))
 
-    def per_step(self, pixels: int, reach: float | None = None) -> float | None:
-        """Seconds per step at ``pixels``: learnt at that size, or scaled from the nearest size learnt (only from
-        one at most ``reach`` times larger or smaller, when given)."""
+    def per_step(self, pixels: int, reach: float | None = None, steps: int = 0) -> float | None:
+        """Seconds per step at ``pixels`` in a scale of ``steps`` steps (its first step builds the scale): learnt at
+        that size; else the calibration, scaled by what finished jobs measured at the nearest size; else scaled from
+        the nearest size learnt (only from one at most ``reach`` times larger or smaller, when given)."""
         if pixels in self._per_step:
             return self._per_step[pixels]
-        if not self._per_step or pixels <= 0:
+        nearest = min(self._per_step, key=lambda known: abs(math.log(known / pixels))) if self._per_step else None
+        if self.prior is not None and pixels > 0:
+            prior = self.prior.step_seconds(pixels) + self.prior.setup_seconds(pixels) / (steps or 20)
+            if nearest is None:
+                return prior
+            at_nearest = self.prior.step_seconds(nearest) + self.prior.setup_seconds(nearest) / (steps or 20)
+            return prior * self._per_step[nearest] / at_nearest
+        if nearest is None or pixels <= 0:
             return None
-        nearest = min(self._per_step, key=lambda known: abs(math.log(known / pixels)))
         if reach is not None and max(nearest / pixels, pixels / nearest) > reach:
             return None
         return self._per_step[nearest] * (pixels / nearest) ** SIZE_EXPONENT
@@ -66,7 +88,7 @@ class StepCosts:
     def plan_seconds(self, plan: Sequence[tuple[int, int]], reach: float | None = None) -> float | None:
         """The whole time of a job of ``plan`` ((pixels, steps) per scale), from its start (None before anything
         was learnt, or with ``reach``, before a size near each scale's was)."""
-        costs = [self.per_step(pixels, reach) for pixels, _ in plan]
+        costs = [self.per_step(pixels, reach, steps) for pixels, steps in plan]
         if self.startup is None or any(cost is None for cost in costs):
             return None
         return self.startup + sum((cost or 0.0) * steps for cost, (_, steps) in zip(costs, plan))
@@ -81,14 +103,14 @@ class StepCosts:
         for pixels, steps in job.plan:
             last = first + steps - 1
             if latest.step < last:
-                rate = self._rate(job, first, pixels)
+                rate = self._rate(job, first, pixels, steps)
                 if rate is None:
                     return None
                 total += rate * (last - max(latest.step, first - 1))
             first = last + 1
         return total
 
-    def _rate(self, job: Job, first: int, pixels: int) -> float | None:
+    def _rate(self, job: Job, first: int, pixels: int, steps: int) -> float | None:
         """Seconds per step in the job's scale that begins at step ``first``: its own speed there once it has three
         steps in it, else the learnt one, else its own speed in a scale it has stepped in, scaled to this size (None
         before it has made two steps in one scale: the first step of a scale also builds it)."""
@@ -97,7 +119,7 @@ class StepCosts:
         steady = _steady_rates(job)
         if latest.step - first >= 2 and first in steady:
             return steady[first][1]
-        learnt = self.per_step(pixels)
+        learnt = self.per_step(pixels, steps=steps)
         if learnt is not None:
             return learnt
         if not steady:

@@ -17,16 +17,18 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 
+import nstcore
+
 from .eta import StepCosts
 from .job import Handover, Job, SchedulerError, describe_failure
-from .slots import Slots, default_batch_jobs, default_concurrency
+from .slots import AUTO_BATCH_JOBS, Slots, default_concurrency
 
 __all__ = [
     "Handover",
     "Job",
     "Scheduler",
     "SchedulerError",
-    "default_batch_jobs",
+    "AUTO_BATCH_JOBS",
     "default_concurrency",
     "describe_failure",
 ]
@@ -104,6 +106,21 @@ class Scheduler:
     @property
     def memory_budget(self) -> float | None:
         return self._slots.memory_budget
+
+    def seed(self, calibration: nstcore.Calibration) -> None:
+        """The device's measured speed: queue estimates start from it until finished jobs teach better."""
+        with self._cv:
+            self._costs.prior = calibration
+
+    def set_batch_jobs(self, batch_jobs: int) -> None:
+        """From now on up to ``batch_jobs`` jobs of one shape step together (``--batch-jobs`` auto, once the
+        calibration says a batched pass pays): a worker thread for each more (it only grows)."""
+        with self._cv:
+            if batch_jobs > self.batch_jobs:
+                self.batch_jobs = self._slots.batch_jobs = batch_jobs
+                for _ in range(self.workers - len(self._workers)):
+                    self._spawn()
+                self._cv.notify_all()
 
     # -- sessions' side ---------------------------------------------------------------------------------------------
     def submit(self, job: Job, max_per_client: int | None = None, max_per_address: int | None = None) -> None:

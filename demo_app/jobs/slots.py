@@ -25,11 +25,10 @@ def default_concurrency(device_type: str) -> int:
     return max(1, (os.cpu_count() or 1) // 8)
 
 
-def default_batch_jobs(device_type: str) -> int:
-    """Jobs of one shape that step together (``--batch-jobs``): 1 (off) on a CPU, where two cores gain nothing
-    from it (benchmarks/results_load.md); 8 on a GPU, where one 256-px job leaves most of the device idle (not yet
-    measured on one: benchmarks/gpu_check.py writes the figures to set it from)."""
-    return 1 if device_type == "cpu" else 8
+# Jobs of one shape that step together where the device's calibration says a batched pass pays (``--batch-jobs``
+# auto): a room pressing one example fills a GPU. Until then, and where it does not pay, 1 (off): on the 2-core CPUs
+# a room of 4 ran 0.75-1.03x as fast batched (benchmarks/results_load.md).
+AUTO_BATCH_JOBS = 8
 
 
 @dataclass(eq=False)

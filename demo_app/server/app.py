@@ -167,6 +167,7 @@ def _defaults() -> tuple[Backend, Limits]:
             stuck_seconds=_limits.stuck_thread_seconds,
             generators_dir=os.environ.get("NST_GENERATORS") or None,
         )
+        _backend.calibrate_in_background()
     return _backend, _limits
 
 

@@ -30,6 +30,7 @@ from ..session.text import as_html, capped
 from ..views.loop import quiet_periodic
 from ..views.reach import PageFixes, primary_button
 from ..views.widgets import clicks
+from .status import speed_text
 from .unlock import Unlock
 from .wall import WALL, Wall
 
@@ -123,10 +124,12 @@ class HostConsole(pn.viewable.Viewer):
         self._queue_and_wall_controls()
         self._limit_and_message_controls()
         self.summary = pn.pane.Markdown("", css_classes=["nst-host-summary"])
+        self.speed = pn.pane.Markdown("", css_classes=["nst-host-speed"], styles={"font-size": "12px"})
         self.chart = self._chart()
         self._started = time.monotonic()
         self.body.objects = [
             self.summary,
+            self.speed,
             self.table,
             pn.FlexBox(self.cancel, self.pause, align_items="end"),
             pn.FlexBox(self.wall_entries, self.remove_entry, self.clear_wall, self.hide_visitor, align_items="end"),
@@ -220,6 +223,11 @@ class HostConsole(pn.viewable.Viewer):
             f"done {stats['done']} / failed {stats['failed']} / cancelled {stats['cancelled']} · "
             f"{stats['stuck_threads']} stuck thread(s) · {self.backend.gate.snapshot()['refused']} refused · "
             f"{nstcore.memory_report(self.backend.device)}"
+        )
+        lengths = self.backend.run_lengths(self._limits().max_size)
+        self.speed.object = (
+            f"Quick makes {lengths['quick']['size']} px, Full {lengths['full']['size']} px. "
+            f"Device speed: {speed_text(self.backend)}"
         )
         rate = sum(row["it/s"] for row in rows if row["state"] == "running")
         minutes = (time.monotonic() - self._started) / 60

@@ -49,6 +49,15 @@ def sharing(stats: dict[str, float | int]) -> str:
     return f", each up to {stats['batch_jobs']} of one shape stepping together (now: {stats['sharing_now']})"
 
 
+def speed_text(backend: Backend) -> str:
+    """The device's measured speed, as the calibration at start found it (or why there is none)."""
+    if backend.calibration is not None:
+        return " ".join(backend.calibration.lines())
+    if backend.calibrating:
+        return "being measured (estimates use the defaults meanwhile)"
+    return "not measured (jobs run on a Dask cluster)" if backend.dask_address else "not measured"
+
+
 def status_text(backend: Backend, sessions: int) -> str:
     stats, gate = backend.scheduler.stats(), backend.gate.snapshot()
     limit = backend.scheduler.memory_budget
@@ -57,6 +66,7 @@ def status_text(backend: Backend, sessions: int) -> str:
         f"### Workshop server status\n\n"
         f"| | |\n|---|---|\n"
         f"| device | {backend.device_label}, {backend.weights_label('vgg19')} weights |\n"
+        f"| device speed (measured at start) | {speed_text(backend)} |\n"
         f"| active sessions | {sessions} |\n"
         f"| jobs running | {stats['running']} of at most {stats['max_concurrent']} at once{sharing(stats)} |\n"
         f"| jobs queued | {stats['queued']} (limit {stats['max_queue']}) |\n"

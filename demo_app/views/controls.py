@@ -94,7 +94,7 @@ class ControlsView:
         no_echo = NoEcho()
         self.run_length.param.watch(no_echo(self._run_length_picked), "value")
         # A finished run teaches the server its speed: the times beside Quick and Full follow.
-        state.param.watch(no_echo(lambda *_: self._sync_run_length()), [*nstcore.run_lengths()["quick"], "running"])
+        state.param.watch(no_echo(lambda *_: self._sync_run_length()), [*self._lengths()["quick"], "running"])
         self._sync_run_length()
         self._build_settings()
         self._build_config()
@@ -193,11 +193,16 @@ class ControlsView:
     def _run_length_picked(self, event: param.parameterized.Event) -> None:
         if event.new is None:
             return
-        self.state.param.update(**nstcore.run_lengths()[event.new])
+        self.state.param.update(**self._lengths()[event.new])
+
+    def _lengths(self) -> dict[str, dict[str, Any]]:
+        """Quick's and Full's settings on this server: sizes from its device's measured speed."""
+        return self.state.backend.run_lengths(self.state.limits.max_size)
 
     def _length_options(self) -> dict[str, str]:
-        """Quick and Full (label -> key), each with how long it takes on this server, from the speed of the runs it
-        finished ("Quick ~10 s"); without a time until the server has finished one."""
+        """Quick and Full (label -> key), each with how long it takes on this server and the picture it makes
+        ("Quick ~10 s · 256 px"): the time from the device's calibration and the runs it finished (none before
+        either)."""
         try:
             base = self.state.config()
         except nstcore.ConfigError:
@@ -205,9 +210,10 @@ class ControlsView:
         content = self.state.content
         size = content.size if content is not None else (4, 3)
         options = {}
-        for key, values in nstcore.run_lengths().items():
+        for key, values in self._lengths().items():
             seconds = self.state.run.estimate(base.replace(**values), size)
-            options[RUN_LENGTH_LABELS[key] + (f" {about(seconds, short=True)}" if seconds is not None else "")] = key
+            time = f" {about(seconds, short=True)}" if seconds is not None else ""
+            options[f"{RUN_LENGTH_LABELS[key]}{time} · {values['size']} px"] = key
         return options
 
     def _sync_run_length(self) -> None:
@@ -215,7 +221,7 @@ class ControlsView:
         their times follow what the server has measured."""
         s = self.state
         chosen = None
-        for key, values in nstcore.run_lengths().items():
+        for key, values in self._lengths().items():
             if all(getattr(s, name) == value for name, value in values.items()):
                 chosen = key
         options = self._length_options()

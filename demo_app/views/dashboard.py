@@ -11,8 +11,6 @@ from __future__ import annotations
 import panel as pn
 import param
 
-import nstcore
-
 from ..session.state import SessionState
 from ..session.text import as_html
 from .compare import CompareView
@@ -110,7 +108,7 @@ class Dashboard(pn.viewable.Viewer):
         if not (state.use_sample("content", content) and state.use_sample("style", style)):
             return
         self.inputs.show_samples(content, style)
-        state.param.update(**nstcore.run_lengths()["quick"])
+        state.param.update(**state.backend.run_lengths(state.limits.max_size)["quick"])
         self.tabs.active = 0
         state.start()
 

@@ -1,0 +1,135 @@
+"""Sizes, steps and estimates from the device's measured speed: a fake device clock, fast and slow, through the same
+code path a GPU takes (nstcore.calibrate with its timing replaced), and one real calibration on this CPU."""
+
+from __future__ import annotations
+
+import time
+from types import SimpleNamespace
+
+import pytest
+import torch
+from test_scheduler import LOSSES, fake_run
+
+import nstcore
+from demo_app.jobs.backend import Backend
+from demo_app.jobs.eta import StepCosts
+from demo_app.jobs.job import Job
+from demo_app.jobs.slots import AUTO_BATCH_JOBS
+from demo_app.session.limits import Limits
+from demo_app.session.state import SessionState
+from demo_app.views.dashboard import Dashboard
+from nstcore.calibration import FULL_PLAN, QUICK_PLAN, RunTargets, calibrate, pixels_of, plan_of, run_lengths
+
+CPU = SimpleNamespace(device=torch.device("cpu"))
+
+
+def fake_device(step_at_256: float, batch_ratio: float = 1.0, fixed: float = 0.0):
+    """A device whose L-BFGS step takes ``fixed`` + ``step_at_256`` x (pixels / 256x192) ** 0.85 seconds (a scale's
+    first step twice that), and whose batched pass costs ``batch_ratio`` of separate ones."""
+
+    def measure(side: int, pictures: int) -> tuple[float, float, float]:
+        step = fixed + step_at_256 * (pixels_of(side) / pixels_of(256)) ** 0.85
+        step *= pictures * (batch_ratio if pictures > 1 else 1.0)
+        return 0.05, 2 * step, step
+
+    return measure
+
+
+def sizes(calibration, **targets) -> tuple[int, int]:
+    lengths = run_lengths(calibration, RunTargets(**targets), 1024)
+    return lengths["quick"]["size"], lengths["full"]["size"]
+
+
+def predicted(calibration, key: str, size: int) -> float:
+    return calibration.plan_seconds(plan_of(size, QUICK_PLAN if key == "quick" else FULL_PLAN))
+
+
+def test_sizes_follow_the_device_s_speed() -> None:
+    slow = calibrate(CPU, measure=fake_device(0.4))  # a 2-core CPU of the older kind
+    cpu = calibrate(CPU, measure=fake_device(0.2))  # this machine, about
+    gpu = calibrate(CPU, measure=fake_device(0.004, batch_ratio=0.3, fixed=0.002))
+    (q_slow, f_slow), (q_cpu, f_cpu), (q_gpu, f_gpu) = sizes(slow), sizes(cpu), sizes(gpu)
+    assert q_slow == 256 and f_slow >= 384  # Quick's floor; Full at least 1.5x Quick
+    assert q_slow <= q_cpu < q_gpu and f_slow < f_cpu < f_gpu  # faster device, larger pictures
+    assert f_gpu == 1024 and q_gpu <= 1024 / 1.5  # both capped: Full stays larger
+    for calibration, quick, full in ((cpu, q_cpu, f_cpu), (gpu, q_gpu, f_gpu)):
+        assert full >= 1.5 * quick
+        assert predicted(calibration, "quick", quick) <= 10 and predicted(calibration, "full", full) <= 60
+    assert predicted(cpu, "quick", q_cpu + 32) > 10 or q_cpu + 32 > f_cpu / 1.5  # the largest that fits
+    assert sizes(cpu, quick_seconds=20) > sizes(cpu) and sizes(cpu, full_size=800) == (q_cpu, 800)
+    assert sizes(cpu, quick_size=128, full_size=200) == (128, 200)  # pinned sizes win
+    assert run_lengths(gpu, RunTargets(), 512)["full"]["size"] == 512  # the host's --max-size caps both
+    assert gpu.batching_pays and not cpu.batching_pays
+    assert "batching pays" in gpu.lines()[1] and "0.2 s at 256 px" in cpu.lines()[0]
+    assert {**run_lengths(None)["quick"], "size": 0} == {**QUICK_PLAN, "size": 0}  # the steps stay the same
+
+
+def test_the_fit_passes_through_what_was_measured_and_never_promises_a_big_picture_fast() -> None:
+    cpu = calibrate(CPU, measure=fake_device(0.2), batch=False)
+    for side in (64, 128, 256):
+        assert cpu.step_seconds(pixels_of(side)) == pytest.approx(0.2 * (pixels_of(side) / pixels_of(256)) ** 0.85)
+    assert cpu.step_seconds(pixels_of(1024)) >= 0.2 * (pixels_of(1024) / pixels_of(256)) ** 0.85
+    assert cpu.batch_ratio is None and "not measured" in cpu.lines()[1]
+    with pytest.raises(nstcore.ConfigError, match="quick-seconds must be"):
+        RunTargets(quick_seconds=0)
+    with pytest.raises(nstcore.ConfigError, match="full-size must be at least 16"):
+        RunTargets(full_size=8)
+
+
+def test_a_calibrated_server_sizes_its_pages_seeds_its_estimates_and_batches_where_it_pays(monkeypatch) -> None:
+    """The dashboard side of the same path: a fast fake device gives larger Quick and Full with their times on the
+    buttons before any job has run, queue estimates from the start, and batching turned on (--batch-jobs auto)."""
+    gpu = calibrate(CPU, measure=fake_device(0.004, batch_ratio=0.3, fixed=0.002))
+    monkeypatch.setattr(nstcore, "calibrate", lambda network: gpu)
+    backend = Backend(weights="random", device_name="cpu")
+    try:
+        assert backend.scheduler.batch_jobs == 1
+        thread = backend.calibrate_in_background()
+        assert thread is not None
+        thread.join(60)
+        assert backend.calibration is gpu and backend.scheduler.batch_jobs == AUTO_BATCH_JOBS
+        assert len([t for t in backend.scheduler._workers.values() if t.is_alive()]) == AUTO_BATCH_JOBS
+        state = SessionState(backend, Limits())
+        dashboard = Dashboard(state)
+        quick, full = dashboard.controls.run_length.options
+        q, f = sizes(gpu)
+        assert quick.startswith("Quick ~") and quick.endswith(f" · {q} px") and full.endswith(f" · {f} px"), quick
+        dashboard.controls.run_length.value = "quick"
+        assert state.size == q  # Quick at this device's size
+        assert backend.scheduler.estimate(plan_of(q, QUICK_PLAN)) == pytest.approx(predicted(gpu, "quick", q), 0.2)
+        pinned = Backend(weights="random", device_name="cpu", batch_jobs=2)
+        pinned.calibrate_in_background().join(60)  # type: ignore[union-attr]
+        assert pinned.scheduler.batch_jobs == 2  # the host's --batch-jobs stays
+        pinned.scheduler.shutdown()
+    finally:
+        backend.scheduler.shutdown()
+
+
+def test_a_fresh_server_s_first_estimates_come_from_the_calibration() -> None:
+    """'about 2 min' for a 23-s wait: a fresh server had nothing to go on. Seeded, the first estimate of a queued
+    job and the time left at step 1 of a coarse-to-fine run are near the truth (the fake steps take what the
+    calibration says)."""
+    step = 0.02
+    calibration = calibrate(CPU, measure=lambda side, n: (0.0, step, step), batch=False)  # every step 0.02 s
+    costs = StepCosts()
+    plan = [(pixels_of(64), 10), (pixels_of(128), 10), (pixels_of(256), 10)]
+    assert costs.plan_seconds(plan) is None  # nothing to go on
+    costs.prior = calibration
+    assert costs.plan_seconds(plan) == pytest.approx(30 * step, rel=0.1)
+    job = Job("page", fake_run(steps=30, step_seconds=step), steps=30, pixels=plan[-1][0], plan=plan)
+    job.started_at = time.time()
+    job.latest = nstcore.Progress(1, 30, LOSSES, 0.05)  # the first step built the scale: slow
+    job.marks[1] = 0.05
+    left = costs.remaining(job, time.time())
+    assert left is not None and left == pytest.approx(29 * step, rel=0.5)  # not 3x too long
+
+
+def test_this_cpu_calibrates_in_seconds_through_the_engine() -> None:
+    network = nstcore.load_network("vgg19", "random", torch.device("cpu"))
+    began = time.perf_counter()
+    calibration = calibrate(network, sides=(32, 64), batch=True)
+    assert time.perf_counter() - began < 60
+    assert all(seconds > 0 for seconds in calibration.step.values())
+    assert calibration.step[pixels_of(64)] > calibration.step[pixels_of(32)] * 0.5
+    assert calibration.batch_ratio is not None and calibration.batch_ratio > 0
+    assert calibration.precision in ("fp32", "bf16") and calibration.device.startswith("cpu")
