@@ -199,15 +199,23 @@ def calibrate(
     sides: Sequence[int] = CALIBRATION_SIDES,
     measure: Measure | None = None,
     batch: bool = True,
+    before_each: Callable[[], None] | None = None,
 ) -> Calibration:
     """Time this device: L-BFGS steps at each of ``sides`` and a batched pass, through the engine's own run with
     ``network`` (seconds on a 2-core CPU, under one on a GPU). ``measure`` replaces the timing (tests: a fake
-    device); the rest is the same code path."""
+    device); the rest is the same code path. ``before_each`` is called before each measurement: it may wait (a
+    server waits while jobs run: they come first, and would skew the figures) or raise to give up."""
     from .device import describe_device, use_bf16
 
     began = time.perf_counter()
     device = network.device
-    timing = measure or (lambda side, pictures: _time_run(network, precision, side, pictures))
+    measure = measure or (lambda side, pictures: _time_run(network, precision, side, pictures))
+
+    def timing(side: int, pictures: int) -> tuple[float, float, float]:
+        if before_each is not None:
+            before_each()
+        return measure(side, pictures)
+
     step, setup, startups = {}, {}, []
     for side in sides:
         startup, first, later = timing(side, 1)

@@ -197,8 +197,13 @@ def test_an_example_runs_and_two_runs_make_two_history_items_with_a_before_after
         download.click()
     quick = Image.open(info.value.path())
     assert max(quick.size) >= 256, quick.size  # a picture worth showing, not a 128-px thumbnail
-    # one scale again (Quick's three need >= 64 px); its label may carry this server's time for it by now
-    page.get_by_role("button", name=re.compile(r"^Full( ~\d+ (s|min))?$")).click()
+    # Full: its label names its picture (and may carry this server's time for it by now)
+    page.get_by_role("button", name=re.compile(r"^Full( ~\d+ (s|min))? · 384 px$")).click()
+    wait_until(lambda: (state.size, state.steps, state.scales) == (384, 150, 3))
+    open_card(page, "nst-settings-card", ".nst-scales")
+    scales = page.locator(".nst-scales input")
+    scales.fill("1")  # one scale again for a small run (three need >= 64 px)
+    scales.press("Enter")
     wait_until(lambda: state.scales == 1)
     start_small_run(page, steps=6)
     wait_until(lambda: not state.running and len(state.history) == 2, timeout=60)

@@ -80,7 +80,7 @@ def test_a_calibrated_server_sizes_its_pages_seeds_its_estimates_and_batches_whe
     """The dashboard side of the same path: a fast fake device gives larger Quick and Full with their times on the
     buttons before any job has run, queue estimates from the start, and batching turned on (--batch-jobs auto)."""
     gpu = calibrate(CPU, measure=fake_device(0.004, batch_ratio=0.3, fixed=0.002))
-    monkeypatch.setattr(nstcore, "calibrate", lambda network: gpu)
+    monkeypatch.setattr(nstcore, "calibrate", lambda network, before_each=None: gpu)
     backend = Backend(weights="random", device_name="cpu")
     try:
         assert backend.scheduler.batch_jobs == 1
@@ -133,3 +133,40 @@ def test_this_cpu_calibrates_in_seconds_through_the_engine() -> None:
     assert calibration.step[pixels_of(64)] > calibration.step[pixels_of(32)] * 0.5
     assert calibration.batch_ratio is not None and calibration.batch_ratio > 0
     assert calibration.precision in ("fp32", "bf16") and calibration.device.startswith("cpu")
+
+
+def test_the_calibration_waits_for_the_room_s_jobs_and_gives_up_when_the_server_stops(monkeypatch) -> None:
+    """Pages that come first work normally: a job running at start makes the calibration wait (a job beside it would
+    skew both); a server stopping meanwhile ends it without figures (a thread inside torch at exit aborts it)."""
+    import threading
+
+    measured: list[int] = []
+
+    def calibrate_fake(network, before_each=None):
+        def measure(side: int, pictures: int):
+            measured.append(side)
+            return fake_device(0.2)(side, pictures)
+
+        return calibrate(CPU, measure=measure, before_each=before_each)
+
+    monkeypatch.setattr(nstcore, "calibrate", calibrate_fake)
+    for stop in (False, True):
+        measured.clear()
+        backend = Backend(weights="random", device_name="cpu")
+        gate = threading.Event()
+        job = Job("page", fake_run(steps=2, gate=gate), steps=2, pixels=1)
+        backend.scheduler.submit(job)
+        thread = backend.calibrate_in_background()
+        assert thread is not None
+        thread.join(1.0)
+        assert thread.is_alive() and measured == [] and backend.calibration is None  # waiting for the room's job
+        if stop:
+            backend.scheduler.shutdown(timeout=5)
+            gate.set()
+            thread.join(10)
+            assert not thread.is_alive() and backend.calibration is None and measured == []
+        else:
+            gate.set()
+            thread.join(30)
+            assert backend.calibration is not None and measured[:3] == [64, 128, 256]
+            backend.scheduler.shutdown(timeout=5)

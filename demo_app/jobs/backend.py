@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -201,7 +202,9 @@ class Backend:
 
         def measure() -> None:
             try:
-                calibration = nstcore.calibrate(self.network("vgg19"))
+                calibration = nstcore.calibrate(self.network("vgg19"), before_each=self._wait_for_idle)
+            except ServerClosing:
+                return
             except Exception:  # noqa: BLE001 - the server goes on with the defaults; the log says why
                 log.exception("calibrating the device failed; run lengths and estimates keep their defaults")
                 return
@@ -216,3 +219,18 @@ class Backend:
         thread = threading.Thread(target=measure, name="nst-calibrate", daemon=True)
         thread.start()
         return thread
+
+    def _wait_for_idle(self) -> None:
+        """Before each of the calibration's measurements: wait while jobs run or wait (the room comes first, and a
+        job beside it would skew the figures); give up when the server is shutting down."""
+        while True:
+            stats = self.scheduler.stats()
+            if stats["closed"]:
+                raise ServerClosing
+            if not stats["running"] and not stats["queued"]:
+                return
+            time.sleep(0.25)
+
+
+class ServerClosing(Exception):
+    """The server is shutting down: the calibration gives up."""

@@ -113,8 +113,7 @@ class Scheduler:
             self._costs.prior = calibration
 
     def set_batch_jobs(self, batch_jobs: int) -> None:
-        """From now on up to ``batch_jobs`` jobs of one shape step together (``--batch-jobs`` auto, once the
-        calibration says a batched pass pays): a worker thread for each more (it only grows)."""
+        """Up to ``batch_jobs`` jobs of one shape step together from now on (``--batch-jobs`` auto; only grows)."""
         with self._cv:
             if batch_jobs > self.batch_jobs:
                 self.batch_jobs = self._slots.batch_jobs = batch_jobs
@@ -221,6 +220,7 @@ class Scheduler:
         with self._cv:
             stalled = sum(now - job.last_progress_at > min(60.0, self.stall_seconds / 2) for job in self._running)
             return {
+                "closed": self._closed,
                 "running": len(self._running),
                 "queued": len(self._queue),
                 "done": self.jobs_done,

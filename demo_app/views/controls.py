@@ -126,7 +126,12 @@ class ControlsView:
                 end=min(int(steps_end), limits.max_steps),
             ),
             setting(
-                pn.widgets.IntInput, "scales", "Coarse-to-fine scales", start=int(scales_start), end=int(scales_end)
+                pn.widgets.IntInput,
+                "scales",
+                "Coarse-to-fine scales",
+                "nst-scales",
+                start=int(scales_start),
+                end=int(scales_end),
             ),
             setting(pn.widgets.IntInput, "seed", "Seed"),
             setting(pn.widgets.IntInput, "preview_every", "Preview every N steps"),
