@@ -158,7 +158,7 @@ def apply_flood(root: Path) -> dict:
         folder = _generator_folder(Path(tmp))
         photo = Path(tmp) / "photo.jpg"
         Image.new("RGB", (1600, 1200), (180, 120, 60)).save(photo, quality=90)
-        with _server(root, "--generators", str(folder)) as (url, proc), chromium() as chrome:
+        with _server(root, "--generators", str(folder), "--max-size", "1024") as (url, proc), chromium() as chrome:
             watch = Watch(url, proc)
             visitor = chrome.new_page(viewport={"width": 1280, "height": 900})
             visitor.goto(url)

@@ -7,11 +7,13 @@ python -m demo_app --weights random --device cpu --port 5007 --no-show
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import gc
 import logging
 import os
 import secrets
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -163,8 +165,27 @@ def setup(args: argparse.Namespace) -> Setup:
         raise nstcore.ConfigError(f"--generators {args.generators} is not a folder; give the folder of *.pt files.")
     print(f"demo_app: loading VGG19 ({backend.weights_label()} weights) on {backend.device_label} ...", file=sys.stderr)
     backend.warm_up("vgg19")
-    backend.calibrate_in_background()  # the device's speed: Quick's and Full's sizes, the queue's first estimates
     return Setup(limits, backend, password, host_secret, proxies, cookie_secret)
+
+
+def max_size_follows(
+    args: argparse.Namespace, limits: Limits, targets: nstcore.RunTargets, set_limits: Callable[[Limits], None]
+) -> Callable[[nstcore.Calibration], None] | None:
+    """Where the host named no --max-size (nor NST_MAX_SIZE): once the device is measured, the largest picture follows
+    its speed and the memory one job may use (nstcore.calibration.default_max_size)."""
+    if args.max_size is not None or os.environ.get("NST_MAX_SIZE"):
+        return None
+
+    def follow(calibration: nstcore.Calibration) -> None:
+        from nstcore.calibration import default_max_size
+
+        from .jobs.gate import largest_side_in_memory
+
+        size = default_max_size(calibration, targets, largest_side_in_memory(limits.max_job_gb))
+        set_limits(dataclasses.replace(limits, max_size=size))
+        log.info("max size %d px (from the device's speed and --max-job-gb)", size)
+
+    return follow
 
 
 def signed_in_users(args: argparse.Namespace, password: str | None) -> bool:
@@ -209,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import panel as pn
 
-    from .server.app import TITLE, applications, configure, serve_options
+    from .server.app import TITLE, applications, configure, serve_options, set_limits
 
     configure(
         backend,
@@ -220,6 +241,8 @@ def main(argv: list[str] | None = None) -> int:
         ready.cookie_secret,
         signed_in_users(args, ready.participants),
     )
+    # The device's speed, measured on a thread: Quick's and Full's sizes, the queue's first estimates, the max size.
+    backend.calibrate_in_background(max_size_follows(args, ready.limits, backend.targets, set_limits))
     if args.num_threads:
         pn.config.nthreads = args.num_threads  # type: ignore[misc]  # a settable property Panel's stub marks read-only
     scheduler = backend.scheduler

@@ -181,6 +181,22 @@ def run_lengths(
     return {"quick": {"size": min(quick, top), **QUICK_PLAN}, "full": {"size": min(full, top), **FULL_PLAN}}
 
 
+# The default --max-size: the largest picture one Bigger pass (presets.BIGGER_RUN: 20 steps at one size) makes within
+# this many times Full's target; a larger one is a long wait on one job for a shared room.
+MAX_SIZE_OVER_FULL = 2.0
+LARGEST_SIDE = 4096  # StyleConfig.size's own limit
+
+
+def default_max_size(calibration: Calibration, targets: RunTargets, memory_side: int) -> int:
+    """The largest long side a server offers when the host names none: what one Bigger pass makes within
+    MAX_SIZE_OVER_FULL x Full's target, at most ``memory_side`` (what one job's memory allows), at least 1024."""
+    from .presets import BIGGER_RUN
+
+    bigger = {"optimizer": "lbfgs", **BIGGER_RUN}
+    by_time = largest_side(calibration, bigger, MAX_SIZE_OVER_FULL * targets.full_seconds, 1024, LARGEST_SIDE)
+    return max(1024, min(by_time, _round_down(memory_side)))
+
+
 def _round_up(side: float) -> int:
     return int(math.ceil(side / SIZE_STEP) * SIZE_STEP)
 

@@ -170,3 +170,26 @@ def test_the_calibration_waits_for_the_room_s_jobs_and_gives_up_when_the_server_
             thread.join(30)
             assert backend.calibration is not None and measured[:3] == [64, 128, 256]
             backend.scheduler.shutdown(timeout=5)
+
+
+def test_the_default_max_size_follows_the_device_unless_the_host_names_one(monkeypatch) -> None:
+    """Bigger and --max-size follow the same model: without a --max-size, the largest picture is what one Bigger pass
+    makes within 2x Full's target, held to what one job's memory may use (--max-job-gb), at least 1024 px."""
+    from demo_app.__main__ import build_parser, max_size_follows
+    from demo_app.jobs.gate import largest_side_in_memory
+    from nstcore.calibration import default_max_size
+
+    monkeypatch.delenv("NST_MAX_SIZE", raising=False)
+    slow, cpu, gpu = (calibrate(CPU, measure=fake_device(s), batch=False) for s in (0.4, 0.2, 0.005))
+    memory = largest_side_in_memory(8.0)
+    assert 1024 <= default_max_size(slow, RunTargets(), memory) < default_max_size(cpu, RunTargets(), memory)
+    assert default_max_size(gpu, RunTargets(), memory) == memory // 32 * 32  # the memory estimate holds it
+    assert default_max_size(gpu, RunTargets(), largest_side_in_memory(2.0)) == 1024
+    chosen: list[Limits] = []
+    follow = max_size_follows(build_parser().parse_args([]), Limits(), RunTargets(), chosen.append)
+    assert follow is not None
+    follow(cpu)
+    assert chosen == [Limits(max_size=default_max_size(cpu, RunTargets(), memory))]
+    assert max_size_follows(build_parser().parse_args(["--max-size", "800"]), Limits(), RunTargets(), print) is None
+    monkeypatch.setenv("NST_MAX_SIZE", "900")
+    assert max_size_follows(build_parser().parse_args([]), Limits(), RunTargets(), print) is None

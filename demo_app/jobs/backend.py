@@ -192,10 +192,13 @@ class Backend:
         """The settings of Quick and Full on this device (sizes from its measured speed, at most ``max_size``)."""
         return nstcore.run_lengths(self.calibration, self.targets, max_size)
 
-    def calibrate_in_background(self) -> threading.Thread | None:
+    def calibrate_in_background(
+        self, then: Callable[[nstcore.Calibration], None] | None = None
+    ) -> threading.Thread | None:
         """Measure this device (:func:`nstcore.calibrate`, seconds on a CPU) on a thread of its own, then let the run
         lengths and the queue estimates follow it and, with ``--batch-jobs`` auto, batch jobs where a batched pass
-        pays. Pages that come meanwhile work with the defaults. Not with Dask: the jobs run on its workers."""
+        pays; ``then`` is called with the figures last. Pages that come meanwhile work with the defaults. Not with
+        Dask: the jobs run on its workers."""
         if self.dask_address or self.calibrating:
             return None
         self.calibrating = True
@@ -215,6 +218,8 @@ class Backend:
             if self.batch_jobs is None and calibration.batching_pays:
                 self.scheduler.set_batch_jobs(AUTO_BATCH_JOBS)
             log.info("calibrated: %s", " ".join(calibration.lines()))
+            if then is not None:
+                then(calibration)
 
         thread = threading.Thread(target=measure, name="nst-calibrate", daemon=True)
         thread.start()

@@ -97,6 +97,12 @@ class TaskTicket:
     kind: str
 
 
+def largest_side_in_memory(max_job_gb: float, model: str = "vgg19") -> int:
+    """The long side of the largest 4:3 picture whose run the memory estimate lets through ``max_job_gb``."""
+    pixels = max_job_gb * 2**30 / BYTES_PER_PIXEL.get(model, 3000)
+    return int((pixels / 0.75) ** 0.5)
+
+
 def memory_estimate(request: nstcore.RunRequest) -> int:
     """Bytes the job of ``request`` needs, roughly: activations per output pixel for each image the network sees at
     once (a comparison's variants; a training's square crop)."""

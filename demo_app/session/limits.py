@@ -24,7 +24,8 @@ class Limits:
     max_upload_mb: float = 20.0
     # Decompression-bomb guard for uploads (same meaning and default as StyleConfig.max_image_pixels).
     max_pixels: int = nstcore.DEFAULT_MAX_PIXELS
-    # Output long side; VGG19 memory grows with the square of it. Uploads are kept at twice this at most.
+    # Output long side; VGG19 memory grows with the square of it. Uploads are kept at twice this at most. Until the
+    # device is measured; then, unless the host set it, it follows the device (nstcore.calibration.default_max_size).
     max_size: int = 1024
     max_steps: int = 5000
     # A comparison grid beyond 8 cells is hard to read and multiplies memory per job.
