@@ -245,15 +245,7 @@ def main(argv: list[str] | None = None) -> int:
     backend.calibrate_in_background(max_size_follows(args, ready.limits, backend.targets, set_limits))
     if args.num_threads:
         pn.config.nthreads = args.num_threads  # type: ignore[misc]  # a settable property Panel's stub marks read-only
-    scheduler = backend.scheduler
-    print(
-        f"demo_app: serving on http://{args.address}:{args.port}/ (status: /status, health: /liveness, host: /host"
-        f" and /wall{'' if ready.host_secret else ' (locked: no --host-password)'}); "
-        f"{scheduler.max_concurrent} job(s) at once"
-        + (f" (each up to {scheduler.batch_jobs} of one shape stepping together)" if scheduler.batch_jobs > 1 else "")
-        + f", queue of {scheduler.max_queue}",
-        file=sys.stderr,
-    )
+    print(serving_line(args, ready), file=sys.stderr)
     # Everything loaded so far (torch, the network, Panel, Bokeh) lives as long as the process: moved out of the
     # collector's reach, a full collection no longer walks it on whichever thread triggers it, the loop's included.
     gc.collect()
@@ -274,6 +266,18 @@ def main(argv: list[str] | None = None) -> int:
     server.io_loop.start()
     log.info("demo_app: stopped")
     return 0
+
+
+def serving_line(args: argparse.Namespace, ready: Setup) -> str:
+    """What the terminal is told when the server starts: where, its pages, how many jobs at once."""
+    scheduler = ready.backend.scheduler
+    return (
+        f"demo_app: serving on http://{args.address}:{args.port}/ (status: /status, health: /liveness, host: /host"
+        f" and /wall{'' if ready.host_secret else ' (locked: no --host-password)'}); "
+        f"{scheduler.max_concurrent} job(s) at once"
+        + (f" (each up to {scheduler.batch_jobs} of one shape stepping together)" if scheduler.batch_jobs > 1 else "")
+        + f", queue of {scheduler.max_queue}"
+    )
 
 
 def serve(pn, args: argparse.Namespace, auth: dict, applications, serve_options, title: str):

@@ -25,6 +25,16 @@ from .widgets import Views, clicks, plain_text, set_text
 
 __all__ = ["CSS", "FRAME_PERIOD_MS", "RUN_LENGTH_LABELS", "SIDEBAR_WIDTH", "UPLOADED", "Dashboard", "alert_html"]
 
+
+def on_a_phone(width: int) -> str:
+    """A run-bar button's width on a phone. There Run, Stop and Reset share one line and Quick/Full (their times and
+    sizes) the next: at their laptop widths, Reset and Quick/Full each took a line, and the picture moved 40 px down."""
+    return (
+        f"@media (max-width: 760px) {{ :host {{ width: {width}px !important; min-width: {width}px !important; "
+        "margin: 5px !important; } }"
+    )
+
+
 CARD_WIDTH = 320  # the sidebar's cards: fits a 360 px phone, side by side with the result on a laptop
 SIDEBAR_WIDTH = CARD_WIDTH + 20
 COMPARE_TAB = 1
@@ -88,8 +98,11 @@ class Dashboard(pn.viewable.Viewer):
             value=0, max=100, sizing_mode="stretch_width", max_width=PREVIEW_WIDTH, bar_color="primary"
         )
         self.run_button = primary_button("▶ Run", width=170, css_classes=["nst-run"])
-        self.stop_button = pn.widgets.Button(label="■ Stop", color="danger", width=90, stylesheets=[STOP_CSS])
-        self.reset_button = pn.widgets.Button(label="Reset", color="light", width=90)
+        self.run_button.stylesheets = [*self.run_button.stylesheets, on_a_phone(120)]
+        self.stop_button = pn.widgets.Button(
+            label="■ Stop", color="danger", width=90, stylesheets=[STOP_CSS, on_a_phone(80)]
+        )
+        self.reset_button = pn.widgets.Button(label="Reset", color="light", width=90, stylesheets=[on_a_phone(80)])
         self.run_button.on_click(clicks(self._run))
         self.stop_button.on_click(clicks(self.state.stop))
         self.reset_button.on_click(clicks(self.state.reset))
