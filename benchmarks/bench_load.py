@@ -135,7 +135,18 @@ def run_load(
             # apart; L-BFGS (the default) greys all eight within 12 steps.
             page.locator(".nst-optimizer select").select_option("adam")
             pages.append(page)
-        time.sleep(1.0)  # let the last settings reach the server
+        # every page's own picture and settings on the server before anyone presses Run (a fixed second was not
+        # always enough beside other tests: a page once ran on the sample image)
+        from browser import wait_until
+
+        from demo_app.server.app import LIVE_SESSIONS
+
+        def ready() -> bool:
+            states = {d.state.content_name: d.state for d in list(LIVE_SESSIONS)}
+            names = [f"colour_{i}.png" for i in range(sessions)]
+            return all(n in states and (states[n].optimizer, states[n].steps) == ("adam", steps) for n in names)
+
+        wait_until(ready, timeout=60)
         for page in pages:
             page.get_by_role("button", name="▶ Run", exact=True).click()
         queued_seen = set()

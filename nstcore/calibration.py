@@ -18,6 +18,7 @@ from typing import Any
 
 from .config import Precision, StyleConfig
 from .errors import ConfigError
+from .interrupt import Stopped
 
 # Long sides measured (4:3 pictures): small enough that a 2-core CPU calibrates in seconds, far enough apart to fit.
 CALIBRATION_SIDES = (64, 128, 256)
@@ -220,7 +221,8 @@ def calibrate(
     """Time this device: L-BFGS steps at each of ``sides`` and a batched pass, through the engine's own run with
     ``network`` (seconds on a 2-core CPU, under one on a GPU). ``measure`` replaces the timing (tests: a fake
     device); the rest is the same code path. ``before_each`` is called before each measurement: it may wait (a
-    server waits while jobs run: they come first, and would skew the figures) or raise to give up."""
+    server waits while jobs run: they come first, and would skew the figures) or raise to give up; a measurement
+    stopped inside (:func:`nstcore.stop_when` around this call) is made again after it."""
     from .device import describe_device, use_bf16
 
     began = time.perf_counter()
@@ -228,9 +230,14 @@ def calibrate(
     measure = measure or (lambda side, pictures: _time_run(network, precision, side, pictures))
 
     def timing(side: int, pictures: int) -> tuple[float, float, float]:
-        if before_each is not None:
-            before_each()
-        return measure(side, pictures)
+        while True:
+            if before_each is not None:
+                before_each()
+            try:
+                return measure(side, pictures)
+            except Stopped:  # its owner wanted the device back (nstcore.interrupt): once before_each lets it, again
+                if before_each is None:
+                    raise
 
     step, setup, startups = {}, {}, []
     for side in sides:

@@ -193,3 +193,45 @@ def test_the_default_max_size_follows_the_device_unless_the_host_names_one(monke
     assert max_size_follows(build_parser().parse_args(["--max-size", "800"]), Limits(), RunTargets(), print) is None
     monkeypatch.setenv("NST_MAX_SIZE", "900")
     assert max_size_follows(build_parser().parse_args([]), Limits(), RunTargets(), print) is None
+
+
+def test_a_job_arriving_mid_measurement_stops_it_between_layers_and_it_is_made_again_after(monkeypatch) -> None:
+    """A measurement under way when a page presses Run (or when the server stops) ends at the next layer
+    (nstcore.stop_when), so the room's first run never waits for it and a stopping process leaves no thread inside
+    torch; the calibration measures again once the device is idle."""
+    import threading
+
+    from nstcore.interrupt import Stopped, stop_requested
+
+    for stop in (False, True):
+        interrupted = threading.Event()
+
+        def measure(side: int, pictures: int, interrupted=interrupted):
+            if not interrupted.is_set():  # the first measurement would run on until its owner asks it to stop
+                while not stop_requested():
+                    time.sleep(0.01)
+                interrupted.set()
+                raise Stopped()
+            return fake_device(0.2)(side, pictures)
+
+        monkeypatch.setattr(
+            nstcore,
+            "calibrate",
+            lambda network, before_each=None, m=measure: calibrate(CPU, measure=m, before_each=before_each),
+        )
+        backend = Backend(weights="random", device_name="cpu")
+        thread = backend.calibrate_in_background()
+        assert thread is not None
+        time.sleep(0.3)
+        assert not interrupted.is_set()  # measuring, with nothing else to do
+        if stop:
+            backend.scheduler.shutdown(timeout=5)
+            thread.join(10)
+            assert interrupted.is_set() and not thread.is_alive() and backend.calibration is None
+            continue
+        job = Job("page", fake_run(steps=3), steps=3, pixels=1)
+        backend.scheduler.submit(job)
+        assert interrupted.wait(5) and job.wait(10) and job.state == "done"
+        thread.join(30)
+        assert backend.calibration is not None
+        backend.scheduler.shutdown(timeout=5)

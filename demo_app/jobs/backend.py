@@ -205,7 +205,10 @@ class Backend:
 
         def measure() -> None:
             try:
-                calibration = nstcore.calibrate(self.network("vgg19"), before_each=self._wait_for_idle)
+                # A job that arrives, or the server stopping, ends a measurement between two layers (nstcore.interrupt):
+                # the room's first run never waits for it, and a stopping process has no thread left inside torch.
+                with nstcore.stop_when(self._busy):
+                    calibration = nstcore.calibrate(self.network("vgg19"), before_each=self._wait_for_idle)
             except ServerClosing:
                 return
             except Exception:  # noqa: BLE001 - the server goes on with the defaults; the log says why
@@ -224,6 +227,10 @@ class Backend:
         thread = threading.Thread(target=measure, name="nst-calibrate", daemon=True)
         thread.start()
         return thread
+
+    def _busy(self) -> bool:
+        stats = self.scheduler.stats()
+        return bool(stats["closed"] or stats["running"] or stats["queued"])
 
     def _wait_for_idle(self) -> None:
         """Before each of the calibration's measurements: wait while jobs run or wait (the room comes first, and a
