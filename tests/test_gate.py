@@ -196,7 +196,7 @@ def test_the_host_sees_the_gate_and_the_stuck_threads(backend) -> None:
         assert "| unfinished uploads | 1 (3.0 MB) |" in text
         assert "| job threads still inside an ended job (each holds a device slot) | 0 |" in text
         _, _, kwargs = liveness_route(backend)
-        assert kwargs["details"]() == {"stuck_threads": 0} and kwargs["health"]() == (True, "")
+        assert kwargs["details"]() == {"stuck_threads": 0, "calibrating": 0} and kwargs["health"]() == (True, "")
     finally:
         page.close()
         backend.scheduler.shutdown(timeout=5)

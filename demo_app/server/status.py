@@ -34,10 +34,14 @@ class LivenessHandler(web.RequestHandler):
 
 def liveness_route(backend: Backend) -> tuple[str, type, dict]:
     """``/liveness``; its body also counts job threads still inside an ended job (they hold a device slot; past
-    ``--stuck-thread-seconds`` one makes it fail, so an orchestrator restarts the server)."""
+    ``--stuck-thread-seconds`` one makes it fail, so an orchestrator restarts the server), and says whether the
+    device's speed is still being measured (the figures a load test should wait for)."""
 
     def details() -> dict[str, int]:
-        return {"stuck_threads": int(backend.scheduler.stats()["stuck_threads"])}
+        return {
+            "stuck_threads": int(backend.scheduler.stats()["stuck_threads"]),
+            "calibrating": int(backend.calibrating),
+        }
 
     return ("/liveness", LivenessHandler, {"health": lambda: backend.scheduler.health(), "details": details})
 
