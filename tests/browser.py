@@ -75,9 +75,10 @@ def served_dashboard(backend, limits, host_password: str = "") -> Iterator[str]:
         # A stopped server destroys no sessions, so their jobs would run on and starve the next module's tests:
         # end them with the server.
         backend.scheduler.shutdown(timeout=10.0)
-        from demo_app.server.app import LIVE_SESSIONS
+        from demo_app.server.app import LIVE_HOST_PAGES, LIVE_SESSIONS
 
         LIVE_SESSIONS.clear()
+        LIVE_HOST_PAGES.clear()  # they count in their address's page ceiling: none may outlive its server
         torch.set_num_threads(threads)  # the next module's in-process runs get the process's own count back
 
 

@@ -106,6 +106,8 @@ class Unlock(pn.viewable.Viewer):
         self.password = pn.widgets.PasswordInput(label="Host password", width=260, css_classes=["nst-host-password"])
         self.button = primary_button("Unlock", width=120, css_classes=["nst-host-unlock"])
         self.button.on_click(clicks(self.try_unlock))
+        # Enter in the field unlocks too (the browser sends the value on Enter, and when the field loses focus)
+        self.password.param.watch(lambda event: self.try_unlock() if event.new else None, "value")
         if password:
             self._layout: pn.viewable.Viewable = pn.Column(
                 pn.Row(self.password, self.button, align="end"), self.message
@@ -118,6 +120,12 @@ class Unlock(pn.viewable.Viewer):
             )
 
     def try_unlock(self) -> None:
+        if self.unlocked:
+            return
+        if not self.password.value:  # Unlock pressed on an empty field (or after the field's own try): no guess
+            if not self.message.object:
+                self.message.object = as_html("Type the host password first.")
+            return
         wait = self._guard.wait(self._client)
         if wait > 0:
             self.password.value = ""

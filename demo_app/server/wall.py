@@ -3,9 +3,9 @@
 A participant presses "Share to wall" under a finished result (with a first name or nickname if they like); the
 wall, open on the projector, shows the newest :data:`WALL_SIZE` shared results, one per visitor, in a dark grid that
 fills the screen (:mod:`.wall_grid`) and updates live, each with its style image small in a corner and its name as
-plain text, under a line that says how to join (the participants' URL and its QR code). Nothing that was not shared
-ever appears. The wall is locked like the host console (same host password; without one it is refused); the host
-takes entries down from /host, so nothing on the projected screen is a control.
+plain text, beside how to join (the participants' URL and its QR code; an empty wall is the join screen). Nothing
+that was not shared ever appears. The wall is locked like the host console (same host password; without one it is
+refused); the host takes entries down from /host, so nothing on the projected screen is a control.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from PIL import Image
 
 from ..session.history import data_url
 from ..session.imaging import encode_jpeg
-from ..session.text import as_html, capped
+from ..session.text import capped
 from ..views.loop import quiet_periodic
 from .unlock import Unlock
 from .wall_grid import WallGrid
@@ -134,13 +134,18 @@ class WallPage(pn.viewable.Viewer):
     def __init__(self, wall: Wall, password: str | None, client: str = "", url: str = "") -> None:
         super().__init__()
         self.wall, self.client, self.url = wall, client, url
-        self.grid = WallGrid(sizing_mode="stretch_width", css_classes=["nst-wall"])
+        self.grid = WallGrid(
+            sizing_mode="stretch_width",
+            css_classes=["nst-wall"],
+            join_url=capped(url, 120),
+            join_qr=qr_data_uri(url) if url else "",
+        )
         self._seen = -1
         self.lock = Unlock(password, "the wall", self._unlocked, client)
         self.body = pn.Column(self.lock, sizing_mode="stretch_width")
 
     def _unlocked(self) -> None:
-        self.body.objects = [join_header(self.url), self.grid]
+        self.body.objects = [self.grid]
         self.body.styles = {"background": "#111", "min-height": "100vh"}
         self.refresh()
         quiet_periodic(self.refresh, 1000)
@@ -161,26 +166,3 @@ def qr_data_uri(url: str) -> str:
     import segno
 
     return str(segno.make(url, error="m").svg_data_uri(scale=8, border=3, dark="#000", light="#fff"))
-
-
-def join_header(url: str) -> pn.pane.HTML:
-    """The wall's top line: how to join, in type a room reads, and the QR code of the same URL."""
-    if not url:
-        return pn.pane.HTML("", height=0)
-    shown = as_html(url, 120)
-    return pn.pane.HTML(
-        f'<div class="nst-wall-join"><div><div class="nst-wall-join-label">Join the workshop and share your '
-        f'picture:</div><div class="nst-wall-url">{shown}</div></div>'
-        f'<img class="nst-wall-qr" src="{qr_data_uri(url)}" alt="QR code for {shown}"></div>',
-        sizing_mode="stretch_width",
-        css_classes=["nst-wall-header"],
-        stylesheets=[
-            """
-        .nst-wall-join { display: flex; align-items: center; justify-content: space-between; gap: 24px;
-          padding: 8px 16px; color: #fff; font-family: system-ui, sans-serif; }
-        .nst-wall-join-label { font-size: 28px; opacity: .85; }
-        .nst-wall-url { font-size: 44px; font-weight: 700; word-break: break-all; }
-        .nst-wall-qr { height: 150px; width: 150px; image-rendering: pixelated; border-radius: 4px; }
-        """
-        ],
-    )

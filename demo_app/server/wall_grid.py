@@ -5,6 +5,12 @@ large as they can be (each letterboxed inside its tile, never cropped): four res
 a 2x2 grid instead of a row of 261-px thumbnails in a corner. Names are in large type (a room reads them from the
 back), the style image sits small in a corner, and the newest entry glows for a few seconds. There are no controls
 on it: the host removes entries from /host, not on the projected screen.
+
+How to join (the participants' URL and its QR code) is part of it: on an empty wall, the room's join screen, the code
+is more than half the screen's height (at least 400 px); beside results it is a 264-px column on the right, so the
+pictures keep the screen's full height. A QR code's side should be a tenth of the distance it is read from, and the
+back row of a room with a 3-m screen sits ~5 m away: at 150 px in a top bar (23 cm there) a 1080p phone camera read
+it at 3 m and not at 5 m.
 """
 
 from __future__ import annotations
@@ -18,6 +24,8 @@ class WallGrid(pn.custom.JSComponent):
 
     items = param.List(default=[], doc="[{key, src, style, name}] newest first; name is plain text.")
     newest = param.Integer(default=0, doc="The key of the entry shared last (highlighted for a few seconds).")
+    join_url = param.String(default="", doc="Where participants join (plain text); none: no join panel.")
+    join_qr = param.String(default="", doc="The join URL's QR code as a data: URI (made on the server).")
 
     _esm = """
     // Columns for n tiles of aspect a (width / height) in a box of w x h: the count that makes tiles largest.
@@ -34,11 +42,28 @@ class WallGrid(pn.custom.JSComponent):
     export function render({ model, el }) {
       document.body.style.background = "#111";  // the projector's page: dark, edge to edge
       document.body.style.margin = "0";
+      const root = document.createElement("div");
+      root.className = "nst-wall-root";
       const grid = document.createElement("div");
       grid.className = "nst-wall-grid";
+      const join = document.createElement("aside");
+      join.className = "nst-wall-join";
+      const label = document.createElement("div");
+      label.className = "nst-wall-join-label";
+      label.textContent = "Join the workshop and share your picture:";
+      const url = document.createElement("div");
+      url.className = "nst-wall-url";
+      const qr = document.createElement("img");
+      qr.className = "nst-wall-qr";
+      join.append(label, url, qr);
+      root.append(grid, join);
       const draw = () => {
         grid.replaceChildren();
         const items = model.items;
+        url.textContent = model.join_url;  // text, never markup
+        qr.src = model.join_qr; qr.alt = "QR code for " + model.join_url;
+        join.hidden = !model.join_url;
+        root.classList.toggle("nst-wall-joining", !items.length);  // an empty wall is the join screen
         if (!items.length) {
           const empty = document.createElement("p");
           empty.className = "nst-wall-empty";
@@ -70,9 +95,9 @@ class WallGrid(pn.custom.JSComponent):
           grid.append(cell);
         }
       };
-      model.on(["items", "newest"], draw);
+      model.on(["items", "newest", "join_url", "join_qr"], draw);
       window.addEventListener("resize", draw);
-      el.append(grid);
+      el.append(root);
       requestAnimationFrame(draw);  // once laid out: the grid's place on the page is known
     }
     """
@@ -80,7 +105,20 @@ class WallGrid(pn.custom.JSComponent):
     _stylesheets = [
         """
     :host { display: block; width: 100%; }
-    .nst-wall-grid { display: grid; gap: 8px; width: 100%; }
+    .nst-wall-root { display: flex; gap: 16px; align-items: flex-start; }
+    .nst-wall-grid { display: grid; gap: 8px; flex: 1 1 auto; min-width: 0; }
+    .nst-wall-join { flex: 0 0 280px; display: flex; flex-direction: column; gap: 12px; padding: 8px 8px 0 0;
+      color: #fff; font-family: system-ui, sans-serif; }
+    .nst-wall-join[hidden] { display: none; }
+    .nst-wall-join-label { font-size: 24px; opacity: .85; }
+    .nst-wall-url { font-size: 28px; font-weight: 700; word-break: break-all; }
+    .nst-wall-qr { width: 264px; height: 264px; image-rendering: pixelated; border-radius: 4px; }
+    .nst-wall-joining { flex-direction: column-reverse; align-items: center; }
+    .nst-wall-joining .nst-wall-join { flex: none; align-items: center; text-align: center; padding: 16px 0 0; }
+    .nst-wall-joining .nst-wall-join-label { font-size: 32px; }
+    .nst-wall-joining .nst-wall-url { font-size: 56px; }
+    .nst-wall-joining .nst-wall-qr { width: max(400px, 55vh); height: max(400px, 55vh); }
+    .nst-wall-joining .nst-wall-grid { flex: none; width: 100%; }
     .nst-wall-item { position: relative; margin: 0; background: #000; border-radius: 6px; overflow: hidden;
       min-height: 0; min-width: 0; }
     .nst-wall-picture { width: 100%; height: 100%; object-fit: contain; display: block; }
@@ -92,6 +130,6 @@ class WallGrid(pn.custom.JSComponent):
       white-space: nowrap; }
     .nst-wall-newest { animation: nst-glow 6s ease-out 1; }
     @keyframes nst-glow { from { box-shadow: 0 0 0 6px #f0a000; } to { box-shadow: 0 0 0 0 transparent; } }
-    .nst-wall-empty { color: #bbb; font: 32px system-ui, sans-serif; text-align: center; margin-top: 20vh; }
+    .nst-wall-empty { color: #bbb; font: 32px system-ui, sans-serif; text-align: center; margin: 16px 0 0; }
     """
     ]
