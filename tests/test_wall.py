@@ -107,8 +107,9 @@ def test_the_share_button_asks_the_gate(monkeypatch) -> None:
     try:
         view = SingleRunView(state, on_history=lambda item: None)
         state.result = (np.zeros((32, 32, 3), dtype=np.uint8),)
+        view.wall_name.value_input = "Typed, not committed"  # no Enter, no blur: a script's (or a quick) click
         view._share()
-        assert len(wall.entries()) == 1 and state.error == ""
+        assert [e.name for e in wall.entries()] == ["Typed, not committed"] and state.error == ""
         view.share.disabled = False  # a script re-enables it
         view._share()
         assert "shared a moment ago" in state.error and len(wall.entries()) == 1

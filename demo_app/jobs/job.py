@@ -45,6 +45,11 @@ class Handover:
     reason: str | None = None  # why a job that was not stopped by its page ended early (a time cap)
 
 
+def runs(count: int) -> str:
+    """'1 run', '3 runs'."""
+    return f"{count} run{'' if count == 1 else 's'}"
+
+
 def describe_failure(exc: BaseException) -> str:
     """One sentence for a failed run, for the page: no traceback, no raw exception text, no server path (the
     details go to the server log)."""

@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 import nstcore
 
 from .eta import StepCosts
-from .job import Handover, Job, SchedulerError, describe_failure
+from .job import Handover, Job, SchedulerError, describe_failure, runs
 from .slots import AUTO_BATCH_JOBS, Slots, default_concurrency
 
 __all__ = [
@@ -34,10 +34,6 @@ __all__ = [
 ]
 
 log = logging.getLogger("demo_app")
-
-
-def runs(count: int) -> str:
-    return f"{count} run{'' if count == 1 else 's'}"
 
 
 class Scheduler:
@@ -363,7 +359,8 @@ class Scheduler:
         """One running job, under the lock: stop it at its time cap; end it and replace its thread when it stalled,
         did not stop within the grace period, or its thread died."""
         if job.time_cap and job.cancel_requested_at is None and now - job.started_at > job.time_cap:
-            job.stop_reason = f"It reached this server's time limit of {job.time_cap / 60:.0f} min per job."
+            limit = f"{job.time_cap:g} s" if job.time_cap < 60 else f"{job.time_cap / 60:g} min"  # not "0 min"
+            job.stop_reason = f"It reached this server's time limit of {limit} per job."
             log.warning("job %s of session %s reached its time cap: stopping", job.id, job.session_id[:8])
             job.request_stop()
             return

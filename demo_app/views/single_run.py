@@ -237,7 +237,8 @@ class SingleRunView(param.Parameterized):
             state.error = str(exc)
             return
         self.share.disabled = True
-        name = self.wall_name.value or ""
+        # what the field shows, committed or not (Enter or leaving the field commits; a click on Share may come first)
+        name = self.wall_name.value_input or self.wall_name.value or ""
 
         def shared(images: tuple[bytes, bytes]) -> None:
             if WALL.share(state.session_id, name, *images, visitor=state.visitor.key) is None:
