@@ -18,12 +18,18 @@ MAX_LABEL = 80
 # File names are shown on the page and repeated in sentences.
 MAX_NAME = 60
 
-__all__ = ["MAX_LABEL", "MAX_MESSAGE", "MAX_NAME", "as_html", "capped", "file_label"]
+__all__ = ["MAX_LABEL", "MAX_MESSAGE", "MAX_NAME", "as_html", "as_notification", "capped", "file_label"]
 
 
 def as_html(text: object, limit: int = MAX_MESSAGE) -> str:
     """Escaped, capped text for an HTML sink (an HTML pane, a notification): it displays literally."""
     return html.escape(capped(text, limit), quote=True)
+
+
+def as_notification(text: object, limit: int = MAX_MESSAGE) -> str:
+    """Capped text for a toast (Panel's notyf): escaped for its HTML, but not its quotes, which element content does
+    not need: notyf also hands the same string to screen readers as text, which read "page&#x27;s" for "page's"."""
+    return html.escape(capped(text, limit), quote=False)
 
 
 def file_label(name: object, fallback: str) -> str:

@@ -12,7 +12,7 @@ import panel as pn
 import param
 
 from ..session.state import SessionState
-from ..session.text import as_html
+from ..session.text import as_html, as_notification
 from .compare import CompareView
 from .controls import RUN_LENGTH_LABELS, ControlsView
 from .history import HistoryView
@@ -130,7 +130,7 @@ class Dashboard(pn.viewable.Viewer):
         self.error_box.object = alert_html(message)
         self.error_box.visible = bool(message)
         if message and pn.state.notifications is not None:
-            pn.state.notifications.error(as_html(message), duration=8000)
+            pn.state.notifications.error(as_notification(message), duration=8000)
 
     def _sync_buttons(self, *events) -> None:
         running = self.state.running
@@ -158,7 +158,7 @@ class Dashboard(pn.viewable.Viewer):
         while state.announcements:  # the host's broadcast: text, escaped
             text = state.announcements.pop(0)
             if pn.state.notifications is not None:
-                pn.state.notifications.info(as_html(text), duration=15000)
+                pn.state.notifications.info(as_notification(text), duration=15000)
             self.announced += 1
         if not state.has_job:
             return
