@@ -130,7 +130,7 @@ def test_host_console_sees_the_room_broadcasts_and_cancels(browser, url, caplog)
     host.locator(".nst-host-cancel button").click()
     host.get_by_text("Cancelled.", exact=True).wait_for()  # not "Select a page ...": the row held
     wait_until(lambda: not dash_a.state.running)
-    page_a.get_by_text("The host cancelled this page's run.").wait_for()
+    page_a.locator(".notyf__message").get_by_text("The host cancelled this page's run.").wait_for()
     announcer = page_a.locator(".notyf-announcer")  # what a screen reader is given: read "page&#x27;s" before
     wait_until(lambda: "The host cancelled this page's run." in (announcer.text_content() or ""))
     ARTIFACTS.mkdir(exist_ok=True)

@@ -13,7 +13,8 @@ pytestmark = pytest.mark.browser
 
 
 def test_sigterm_tells_pages_cancels_jobs_and_exits_cleanly() -> None:
-    with server_process(stderr=subprocess.PIPE) as (url, proc), chromium() as browser:
+    # --batch-jobs 1: the second page's job must wait in the queue (with batching on, it would join the first)
+    with server_process("--batch-jobs", "1", stderr=subprocess.PIPE) as (url, proc), chromium() as browser:
         pages = []
         for _ in range(2):
             page = browser.new_page(viewport={"width": 1280, "height": 800})
