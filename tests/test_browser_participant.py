@@ -200,6 +200,10 @@ def test_an_example_runs_and_two_runs_make_two_history_items_with_a_before_after
     # Full: its label names its picture (and may carry this server's time for it by now)
     page.get_by_role("button", name=re.compile(r"^Full( ~\d+ (s|min))? · 384 px$")).click()
     wait_until(lambda: (state.size, state.steps, state.scales) == (384, 150, 3))
+    full_button = page.locator(".nst-run-length button", has_text="Full")  # its state in words, not colour alone
+    quick_button = page.locator(".nst-run-length button", has_text="Quick")
+    wait_until(lambda: full_button.get_attribute("aria-pressed") == "true")
+    assert quick_button.get_attribute("aria-pressed") == "false"
     open_card(page, "nst-settings-card", ".nst-scales")
     scales = page.locator(".nst-scales input")
     scales.fill("1")  # one scale again for a small run (three need >= 64 px)

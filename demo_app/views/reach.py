@@ -171,6 +171,18 @@ class PageFixes(pn.custom.JSComponent):
         for (const holder of root.querySelectorAll(".tabulator-tableholder[tabindex]")) {
           holder.removeAttribute("tabindex");
         }
+        // A button group (Quick/Full, the views, GIF/MP4) showed which button is on by its colour alone: each says
+        // aria-pressed, kept in step with Bokeh's bk-active class as it changes.
+        for (const group of root.querySelectorAll(".bk-btn-group:not([data-nst-pressed])")) {
+          group.dataset.nstPressed = "1";
+          const mark = () => {
+            for (const b of group.querySelectorAll("button.bk-btn")) {
+              b.setAttribute("aria-pressed", String(b.classList.contains("bk-active")));
+            }
+          };
+          mark();
+          new MutationObserver(mark).observe(group, {subtree: true, childList: true, attributeFilter: ["class"]});
+        }
         for (const box of root.querySelectorAll("input[type=checkbox]:not([aria-label])")) {
           const holder = box.parentElement || box.getRootNode();  // Bokeh: the box and its text side by side
           const parts = [...holder.children].filter((child) => !["STYLE", "LINK"].includes(child.tagName));
