@@ -69,3 +69,14 @@ def test_a_served_page_counts_by_the_trusted_address_only() -> None:
         app.configure(backend, limits, "", parse_proxies(["127.0.0.1"]))  # now it is
         assert client_of_page(**spoof) == "198.51.100.7"
         assert client_of_page() == "127.0.0.1"
+
+
+def test_a_visitor_cookie_is_secure_over_https_or_behind_a_trusted_proxy_that_says_so() -> None:
+    from demo_app.server.clients import over_https
+
+    proxy = parse_proxies(["10.0.0.2"])
+    https = {"X-Forwarded-Proto": "https"}
+    assert over_https("https", "203.0.113.5", {}, ())
+    assert over_https("http", "10.0.0.2", https, proxy)  # the trusted proxy ended TLS (with or without XFF)
+    assert not over_https("http", "203.0.113.5", https, proxy)  # anyone else may write the header
+    assert not over_https("http", "10.0.0.2", {"X-Forwarded-Proto": "http"}, proxy)

@@ -52,6 +52,9 @@ class Backend:
     _effective: dict[str, str] = field(default_factory=dict, repr=False)
     _generators: dict[str, Any] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    # max size -> (the calibration they were worked out for, Quick's and Full's settings): a search over sizes
+    # (~20 ms) that every page's run-length buttons ask for on its loop, the same until the next calibration.
+    _lengths: dict[int, tuple[Any, dict[str, dict[str, Any]]]] = field(default_factory=dict, repr=False)
 
     @property
     def device(self):
@@ -189,8 +192,13 @@ class Backend:
         self.network(model)
 
     def run_lengths(self, max_size: int) -> dict[str, dict[str, Any]]:
-        """The settings of Quick and Full on this device (sizes from its measured speed, at most ``max_size``)."""
-        return nstcore.run_lengths(self.calibration, self.targets, max_size)
+        """The settings of Quick and Full on this device (sizes from its measured speed, at most ``max_size``); shared
+        by every page: read them, never change them."""
+        cached = self._lengths.get(max_size)
+        if cached is None or cached[0] is not self.calibration:
+            cached = (self.calibration, nstcore.run_lengths(self.calibration, self.targets, max_size))
+            self._lengths[max_size] = cached
+        return cached[1]
 
     def calibrate_in_background(
         self, then: Callable[[nstcore.Calibration], None] | None = None
@@ -229,18 +237,16 @@ class Backend:
         return thread
 
     def _busy(self) -> bool:
+        """Jobs run or wait, or the server is shutting down: the calibration leaves the device alone."""
         stats = self.scheduler.stats()
         return bool(stats["closed"] or stats["running"] or stats["queued"])
 
     def _wait_for_idle(self) -> None:
         """Before each of the calibration's measurements: wait while jobs run or wait (the room comes first, and a
         job beside it would skew the figures); give up when the server is shutting down."""
-        while True:
-            stats = self.scheduler.stats()
-            if stats["closed"]:
+        while self._busy():
+            if self.scheduler.stats()["closed"]:
                 raise ServerClosing
-            if not stats["running"] and not stats["queued"]:
-                return
             time.sleep(0.25)
 
 

@@ -70,11 +70,14 @@ class StepCosts:
             return self._per_step[pixels]
         nearest = min(self._per_step, key=lambda known: abs(math.log(known / pixels))) if self._per_step else None
         if self.prior is not None and pixels > 0:
-            prior = self.prior.step_seconds(pixels) + self.prior.setup_seconds(pixels) / (steps or 20)
+            prior = self.prior
+
+            def calibrated(size: int) -> float:  # a step, and the scale's first step's extra spread over the scale
+                return prior.step_seconds(size) + prior.setup_seconds(size) / (steps or 20)
+
             if nearest is None:
-                return prior
-            at_nearest = self.prior.step_seconds(nearest) + self.prior.setup_seconds(nearest) / (steps or 20)
-            return prior * self._per_step[nearest] / at_nearest
+                return calibrated(pixels)
+            return calibrated(pixels) * self._per_step[nearest] / calibrated(nearest)
         if nearest is None or pixels <= 0:
             return None
         if reach is not None and max(nearest / pixels, pixels / nearest) > reach:

@@ -22,7 +22,7 @@ import panel as pn  # noqa: E402
 
 from demo_app.jobs.backend import Backend  # noqa: E402
 from demo_app.server import param_cache  # noqa: E402
-from demo_app.server.clients import Network, client_of, parse_proxies  # noqa: E402
+from demo_app.server.clients import Network, client_of, over_https, parse_proxies  # noqa: E402
 from demo_app.server.host_console import HostConsole  # noqa: E402
 from demo_app.server.pages import off_loop_application  # noqa: E402
 from demo_app.server.routes import COMPONENTS_ROUTE  # noqa: E402
@@ -185,9 +185,7 @@ def _identify(request: Any) -> dict[str, str]:
     """A page's HTML request (on the loop, see ``pages.py``): the browser's visitor id, and its cookie."""
     peer = str(getattr(request, "remote_ip", "") or "")
     headers = getattr(request, "headers", None) or {}
-    secure = getattr(request, "protocol", "") == "https" or (
-        client_of(peer, headers, trusted_proxies()) != peer and headers.get("X-Forwarded-Proto") == "https"
-    )
+    secure = over_https(str(getattr(request, "protocol", "") or ""), peer, headers, trusted_proxies())
     return identify(request, visitor_cookies(), secure)
 
 

@@ -70,3 +70,10 @@ def client_of(peer: str, headers: Mapping[str, Any], proxies: tuple[Network, ...
         return str(_address(hops[0]))  # every hop is a trusted proxy: the first one is the client
     real = _address(str(headers.get("X-Real-Ip") or headers.get("X-Real-IP") or ""))
     return str(real) if real is not None else peer
+
+
+def over_https(protocol: str, peer: str, headers: Mapping[str, Any], proxies: tuple[Network, ...]) -> bool:
+    """Whether the visitor reached us over https: this connection's own protocol, or, from a trusted proxy only, its
+    ``X-Forwarded-Proto`` (a cookie marked Secure then)."""
+    forwarded = str(headers.get("X-Forwarded-Proto") or "").strip().lower()
+    return protocol == "https" or (_trusted(peer, proxies) and forwarded == "https")

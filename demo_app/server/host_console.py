@@ -39,7 +39,6 @@ log = logging.getLogger("demo_app")
 MAX_BROADCAST = 200  # one line on a notification
 HISTORY_POINTS = 600  # 20 minutes at one sample every 2 s
 COLUMNS = ["page", "who", "on the wall as", "state", "size", "steps", "it/s", "elapsed (s)", "queue"]
-MAX_SHOWN_NAME = 30  # the wall's own cap on a shared name
 
 
 def session_rows(
@@ -71,11 +70,9 @@ def session_rows(
 
 
 def shared_as(wall: Wall, visitor: str) -> str:
-    """The name the visitor's wall entry is shown under (plain text); "-" without one."""
+    """The name the visitor's wall entry is shown under (plain text, capped by the wall); "-" without one."""
     name = wall.name_of(visitor)
-    if name is None:
-        return "-"
-    return capped(name, MAX_SHOWN_NAME) or "(no name)"
+    return "-" if name is None else name or "(no name)"
 
 
 class HostConsole(pn.viewable.Viewer):
