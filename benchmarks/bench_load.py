@@ -128,9 +128,10 @@ def run_load(
             handle.press("Home")  # 16 px
             handle.press("ArrowRight")
             handle.press("ArrowRight")  # 48 px
-            box = page.locator(".steps-input input")
-            box.fill(str(steps))
-            box.press("Enter")
+            for selector, value in ((".nst-scales input", 1), (".steps-input input", steps)):  # one scale: a fresh
+                box = page.locator(selector)  # page is on Quick, whose coarsest scale of 48 px is too small for VGG
+                box.fill(str(value))
+                box.press("Enter")
             # Adam keeps a 12-step result near its content's colour, which is how each page's own result is told
             # apart; L-BFGS (the default) greys all eight within 12 steps.
             page.locator(".nst-optimizer select").select_option("adam")
@@ -144,7 +145,8 @@ def run_load(
         def ready() -> bool:
             states = {d.state.content_name: d.state for d in list(LIVE_SESSIONS)}
             names = [f"colour_{i}.png" for i in range(sessions)]
-            return all(n in states and (states[n].optimizer, states[n].steps) == ("adam", steps) for n in names)
+            want = ("adam", steps, 1)
+            return all(n in states and (states[n].optimizer, states[n].steps, states[n].scales) == want for n in names)
 
         wait_until(ready, timeout=60)
         for page in pages:

@@ -112,6 +112,7 @@ def check_server_flags(args: argparse.Namespace) -> None:
     ):
         if value is not None and value < 1:
             raise nstcore.ConfigError(f"{flag} must be at least 1, got {value}.")
+    check_public_url(args.public_url)
     if args.oauth_provider:
         from panel.auth import AUTH_PROVIDERS
 
@@ -120,6 +121,25 @@ def check_server_flags(args: argparse.Namespace) -> None:
                 f"--oauth-provider {nstcore.shown(args.oauth_provider)} is not one Panel knows; use one of "
                 f"{', '.join(sorted(AUTH_PROVIDERS))}."
             )
+
+
+def check_public_url(url: str | None) -> None:
+    """``--public-url`` is where a room's phones go (the wall shows it and puts it in the QR code): an http or https
+    address with a host, never ``javascript:`` or a bare word (they were accepted, and the QR code carried them)."""
+    if not url:
+        return
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018  # a port that is not a number raises here
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname or any(c.isspace() for c in url):
+        raise nstcore.ConfigError(
+            f"--public-url {nstcore.shown(url)} is not an http or https address with a host; give one such as "
+            "https://workshop.example.org/."
+        )
 
 
 def origins(args: argparse.Namespace) -> list[str]:

@@ -210,7 +210,8 @@ def open_card(page, card_class: str, inside: str) -> None:
 
 def start_small_run(page, steps: int = 5000, size_key: str = "") -> None:
     """Through the page, as a visitor: size 32 px (Home = the smallest size, 16 px, then one 16 px step; or the
-    slider key ``size_key``, e.g. End for the largest the server allows), ``steps`` steps, press Run."""
+    slider key ``size_key``, e.g. End for the largest the server allows), ``steps`` steps at one scale (a fresh page
+    is on Quick, coarse to fine, whose coarsest scale of 32 px is too small for VGG), press Run."""
     open_card(page, "nst-settings-card", ".size-slider")
     handle = page.locator(".size-slider .noUi-handle")
     handle.focus()
@@ -219,9 +220,10 @@ def start_small_run(page, steps: int = 5000, size_key: str = "") -> None:
     else:
         handle.press("Home")
         handle.press("ArrowRight")
-    box = page.locator(".steps-input input")
-    box.fill(str(steps))
-    box.press("Enter")
+    for selector, value in ((".nst-scales input", 1), (".steps-input input", steps)):
+        box = page.locator(selector)
+        box.fill(str(value))
+        box.press("Enter")
     page.wait_for_timeout(500)
     page.get_by_role("button", name="▶ Run", exact=True).click()
 

@@ -211,6 +211,61 @@ def test_the_wall_shows_only_what_was_shared_live_and_keeps_forty(browser, url) 
         context.close()
 
 
+# Each picture's box, its natural shape, and whether its style image overlaps it.
+WALL_BOXES_JS = """() => {
+  const cells = [];
+  const walk = (root) => {
+    cells.push(...root.querySelectorAll('.nst-wall-item'));
+    for (const el of root.querySelectorAll('*')) if (el.shadowRoot) walk(el.shadowRoot);
+  };
+  walk(document);
+  return cells.map((cell) => {
+    const img = cell.querySelector('.nst-wall-picture'), style = cell.querySelector('.nst-wall-style');
+    const p = img.getBoundingClientRect(), s = style.getBoundingClientRect();
+    const overlap = Math.max(0, Math.min(p.right, s.right) - Math.max(p.left, s.left))
+      * Math.max(0, Math.min(p.bottom, s.bottom) - Math.max(p.top, s.top));
+    return {box: p.width / p.height, natural: img.naturalWidth / img.naturalHeight, overlap,
+            inside: p.right <= innerWidth + 1 && p.bottom <= innerHeight + 1};
+  });
+}"""
+
+
+def test_wall_cells_follow_each_pictures_shape_and_the_style_image_covers_none_of_it(browser, url) -> None:
+    """Issue 37: a mix of portrait and landscape results in same-shaped tiles left much of the projector black,
+    and the style thumbnail covered a corner of each picture (the moon of a lake house)."""
+    import numpy as np
+
+    from demo_app.server.wall import WALL
+    from demo_app.session.imaging import encode_jpeg
+
+    for entry in WALL.entries():
+        WALL.remove(entry.key)
+    style = encode_jpeg(np.full((96, 96, 3), 200, np.uint8))
+    shapes = [(512, 384), (288, 512), (512, 288), (384, 512), (512, 512), (288, 512)]
+    for i, (w, h) in enumerate(shapes):
+        picture = np.zeros((h, w, 3), np.uint8)
+        picture[: h // 5, -w // 5 :] = 255  # a moon in the top right corner
+        WALL.share(f"shape-{i}", f"guest {i}", encode_jpeg(picture), style, visitor=f"shape-{i}")
+    context = browser.new_context(viewport={"width": 1920, "height": 1080})
+    wall = context.new_page()
+    wall.goto(url + "wall")
+    wall.locator(".nst-host-password input").fill(HOST_PASSWORD)
+    wall.locator(".nst-host-password input").press("Enter")
+    wait_until(lambda: wall.locator(".nst-wall-tile").count() == len(shapes))
+    wait_until(lambda: [cell["natural"] > 0 for cell in wall.evaluate(WALL_BOXES_JS)] == [True] * len(shapes))
+    wall.wait_for_timeout(300)
+    wall.screenshot(path=str(ARTIFACTS / "wall-mixed-shapes.png"), full_page=False)
+    cells = wall.evaluate(WALL_BOXES_JS)
+    assert len(cells) == len(shapes)
+    for cell in cells:
+        assert abs(cell["box"] / cell["natural"] - 1) < 0.03, cells  # no letterbox: the cell is the picture's shape
+        assert cell["overlap"] == 0 and cell["inside"], cells
+    assert _picture_share(wall) >= 0.5
+    for entry in WALL.entries():
+        WALL.remove(entry.key)
+    context.close()
+
+
 def _read_from(page, metres: float) -> list[str]:
     """The QR codes a 1080p phone camera (66° across, 1920 px) reads from ``metres`` away off this page projected
     3 m wide: its screenshot scaled to the camera's pixels and softened by one of them (the old 150-px code read at

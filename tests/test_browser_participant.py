@@ -164,14 +164,13 @@ def test_keyboard_alone_runs_switches_views_and_moves_sliders(browser, url) -> N
     # passed the button while it still read "Run comparison" (CI, with the browser starved; an 8 s late label
     # reproduces it)
     page.get_by_role("button", name="▶ Run", exact=True).wait_for()
-    state.param.update(size=32, steps=5000)
+    state.param.update(size=32, steps=5000, scales=1)
     focused = _tab_to(page, lambda f: f["tag"] == "BUTTON" and f["text"] == "▶ Run")
     assert focused["ring"], focused
     page.keyboard.press("Enter")
     wait_until(lambda: state.running and state.step >= 1, timeout=60)
-    stop = page.get_by_role("button", name="■ Stop", exact=True)
-    wait_until(stop.is_enabled)  # the page shows it can be pressed (a disabled button is not a Tab stop)
-    _tab_to(page, lambda f: f["tag"] == "BUTTON" and f["text"] == "■ Stop", limit=10)
+    # the focus moves on to Stop once the page shows it can be pressed (it fell to the body as Run disabled itself)
+    wait_until(lambda: (page.evaluate(FOCUSED_JS) or {}).get("text") == "■ Stop", timeout=10)
     page.keyboard.press("Enter")
     wait_until(lambda: not state.running)
     context.close()
@@ -296,7 +295,7 @@ def test_take_a_photo_opens_the_phone_camera_or_the_webcam_and_the_photo_becomes
     on a laptop (localhost: the camera is allowed) a webcam dialog's snapshot becomes the content image, through the
     same upload path."""
     context, page, dashboard = open_dashboard(browser, url, VIEWPORTS["phone"], has_touch=True, is_mobile=True)
-    button = page.locator(".nst-camera-button")
+    button = page.locator(".nst-camera .nst-camera-button")
     button.wait_for()
     wait_until(lambda: dashboard.inputs.camera.mode == "phone")
     box = button.bounding_box()
@@ -310,7 +309,7 @@ def test_take_a_photo_opens_the_phone_camera_or_the_webcam_and_the_photo_becomes
     context, page, dashboard = _open(browser, url, VIEWPORTS["laptop"])
     state = dashboard.state
     before = state.content_image.sha256
-    page.locator(".nst-camera-button").click()
+    page.locator(".nst-camera .nst-camera-button").click()
     take = page.locator(".nst-camera-take")
     take.wait_for()
     wait_until(lambda: take.is_enabled())
@@ -321,9 +320,9 @@ def test_take_a_photo_opens_the_phone_camera_or_the_webcam_and_the_photo_becomes
     # a laptop on plain HTTP from another machine: no camera allowed, so no button, one line saying why
     page.add_init_script("Object.defineProperty(window, 'isSecureContext', {get: () => false})")
     page.reload()
-    page.locator(".nst-camera-reason").wait_for()
-    assert page.locator(".nst-camera-button").count() == 0
-    assert "HTTPS" in (page.locator(".nst-camera-reason").text_content() or "")
+    page.locator(".nst-camera .nst-camera-reason").wait_for()
+    assert page.locator(".nst-camera .nst-camera-button").count() == 0
+    assert "HTTPS" in (page.locator(".nst-camera .nst-camera-reason").text_content() or "")
     context.close()
 
 
@@ -348,21 +347,68 @@ SMALL_TARGETS_JS = """() => {
 }"""
 
 
+# Every visible button, field, menu, tab, link and the upload's Browse under 44 px tall (the usual touch minimum),
+# through the shadow roots: Run, Stop, Share, Download and Quick/Full were 34 px, Browse 16.
+FINGER_TARGETS_JS = """() => {
+  const out = [];
+  function walk(root) {
+    for (const el of root.querySelectorAll('*')) {
+      if (el.shadowRoot) walk(el.shadowRoot);
+      const tag = el.tagName.toLowerCase(), role = el.getAttribute('role'), type = el.getAttribute('type') || '';
+      const control = ['button', 'select', 'a', 'textarea'].includes(tag) || ['button', 'tab'].includes(role)
+        || (tag === 'input' && !['file', 'hidden', 'checkbox', 'range'].includes(type))
+        || el.classList.contains('filepond--label-action');
+      if (!control || el.classList.contains('nst-skip') || el.closest('.nst-tip')) continue;
+      if (tag === 'a' && el.parentElement && el.parentElement.closest('button')) continue;  // the button is the target
+      const r = el.getBoundingClientRect(), s = getComputedStyle(el);
+      if (r.width === 0 || r.height === 0 || s.visibility === 'hidden' || s.display === 'none') continue;
+      if (r.height < 44) out.push(tag + '.' + String(el.className).slice(0, 40) + ' "'
+        + (el.textContent || '').trim().slice(0, 20) + '" ' + Math.round(r.width) + 'x' + Math.round(r.height));
+    }
+  }
+  walk(document);
+  return out;
+}"""
+
+
+def _boxes(page) -> dict[str, dict]:
+    return {
+        name: page.locator(selector).first.bounding_box()
+        for name, selector in (
+            ("run", ".nst-run-bar"),
+            ("picture", ".nst-preview"),
+            ("slider", ".nst-phone-strength"),
+            ("camera", ".nst-phone-camera .nst-camera-button"),
+            ("examples", ".nst-phone-example"),
+        )
+    }
+
+
 def test_a_phone_page_has_examples_above_the_picture_touch_sized_controls_and_nothing_clipped(browser, url) -> None:
+    """Issue 37: the phone's first screen holds the examples, the camera ("Take a photo" was ~1,800 px below Run),
+    Run and the picture with its slider; nothing moves when a run starts (the coarse-to-fine notice pushed Run and the
+    picture ~110 px down, under the finger); every button, field and tab is at least 44 px tall."""
     width, height = VIEWPORTS["phone"]
     context, page, dashboard = open_dashboard(browser, url, (width, height), has_touch=True, is_mobile=True)
     state = dashboard.state
     examples = page.locator(".nst-phone-example")
     examples.first.wait_for()
+    page.locator(".nst-phone-camera .nst-camera-button").wait_for()
     assert page.locator(".nst-example").first.bounding_box()["y"] > height  # the sidebar's, screens down
+    page.wait_for_timeout(500)
+    before = _boxes(page)
     examples.nth(1).click()
     wait_until(lambda: state.running and state.step >= 2, timeout=60)
-    top = examples.first.bounding_box()
-    picture = page.locator(".nst-preview").first.bounding_box()
-    slider = page.locator(".nst-phone-strength").bounding_box()
-    run = page.locator(".nst-run-bar").first.bounding_box()
-    assert top["y"] < run["y"] < picture["y"] < slider["y"], (top, run, picture, slider)
+    page.locator(".nst-note").get_by_text("Coarse to fine").wait_for()
+    boxes = _boxes(page)
+    top, run, picture, slider, camera = (boxes[k] for k in ("examples", "run", "picture", "slider", "camera"))
+    assert top["y"] < run["y"] < picture["y"] < slider["y"], boxes
     assert 0 <= top["y"] and slider["y"] + slider["height"] <= height  # examples to slider: one screen
+    assert 0 <= camera["y"] and camera["y"] + camera["height"] <= height and camera["height"] >= 44
+    for name in ("run", "picture", "slider"):  # the notice and the two-line status took no room from them
+        assert abs(boxes[name]["y"] - before[name]["y"]) <= 1, (name, before[name], boxes[name])
+    page.screenshot(path=str(ARTIFACTS / "phone-first-screen.png"), full_page=False)
+    assert page.evaluate(FINGER_TARGETS_JS) == []
     page.get_by_role("button", name="■ Stop", exact=True).click()
     wait_until(lambda: not state.running and len(state.history) == 1)
     # the chart's legend takes as many columns as the phone's width holds (four were cut off at the left)
@@ -371,6 +417,7 @@ def test_a_phone_page_has_examples_above_the_picture_touch_sized_controls_and_no
         page.locator(f".{card} .card-header").first.click()
     page.locator(".layer-conv1_1").first.wait_for(state="visible")
     assert page.evaluate(SMALL_TARGETS_JS) == []
+    assert page.evaluate(FINGER_TARGETS_JS) == []  # the cards' buttons, menus, fields and Browse too
     page.get_by_role("button", name="History", exact=True).click()
     page.locator(".nst-history-item").first.click()
     page.locator(".nst-ba").wait_for()
@@ -437,3 +484,68 @@ def test_keyboards_and_screen_readers_find_their_way(browser, url, name) -> None
         page.wait_for_timeout(2500)
         assert serious_violations(page) == []
         context.close()
+
+
+def test_the_focus_follows_run_and_stop_and_escape_stops_a_run(browser, url) -> None:
+    """Issue 37: after Run the focus fell to the page's body (Run disables itself), and no key stopped a run. Now it
+    moves to Stop, Escape stops the run, and the focus comes back to Run."""
+    context, page, dashboard = _open(browser, url, VIEWPORTS["laptop"])
+    state = dashboard.state
+    start_small_run(page, steps=5000)
+    wait_until(lambda: state.running)
+    wait_until(lambda: page.evaluate(FOCUSED_JS)["text"] == "■ Stop", timeout=10)
+    wait_until(lambda: page.locator(".nst-stop button").get_attribute("aria-keyshortcuts") == "Escape")
+    page.keyboard.press("Escape")
+    wait_until(lambda: not state.running)
+    assert state.status.startswith("Stopped")
+    wait_until(lambda: page.evaluate(FOCUSED_JS)["text"] == "▶ Run", timeout=10)
+    page.keyboard.press("Enter")  # the keyboard goes on from there: Enter runs again
+    wait_until(lambda: state.running)
+    wait_until(lambda: page.evaluate(FOCUSED_JS)["text"] == "■ Stop", timeout=10)
+    page.keyboard.press("Enter")
+    wait_until(lambda: not state.running)
+    context.close()
+
+
+def test_a_fresh_page_starts_on_quick_as_its_examples_run(browser, url) -> None:
+    """Issue 37: a fresh page lit Full (later neither) while every example ran Quick, and its Run made StyleConfig's
+    300 steps, about a minute here. Now it is set to Quick, which says so (aria-pressed)."""
+    context, page, dashboard = _open(browser, url, VIEWPORTS["laptop"])
+    state = dashboard.state
+    quick = state.backend.run_lengths(state.limits.max_size)["quick"]
+    assert {name: getattr(state, name) for name in quick} == quick
+    pressed = page.locator(".nst-run-bar button[aria-pressed=true]")
+    wait_until(lambda: pressed.count() == 1)
+    assert (pressed.text_content() or "").startswith("Quick")
+    state.param.update(steps=7, alpha=3.0)
+    wait_until(lambda: pressed.count() == 0)  # own settings: neither lit
+    page.get_by_role("button", name="Reset", exact=True).click()  # and Reset comes back to Quick
+    wait_until(lambda: {name: getattr(state, name) for name in quick} == quick and state.alpha == 1.0)
+    wait_until(lambda: pressed.count() == 1)
+    context.close()
+
+
+def test_a_server_on_random_weights_tells_participants_in_one_line(browser, url) -> None:
+    """Issue 37: the fallback banner spoke to the host (--weights, internet access), took 36 % of a phone's first
+    screen and was the page's only contrast failure (3.9:1). A participant now reads one line in readable colours;
+    the host's sentence stays on the host console and in the terminal."""
+    from demo_app.server.app import _defaults
+    from demo_app.views.dashboard import RANDOM_WEIGHTS
+
+    backend, _ = _defaults()
+    backend.banner = "Running with RANDOM network weights: the host can fix this with --weights."
+    try:
+        width, height = VIEWPORTS["phone"]
+        context, page, _dashboard = open_dashboard(browser, url, (width, height), has_touch=True, is_mobile=True)
+        banner = page.locator(".nst-banner")
+        banner.get_by_text(RANDOM_WEIGHTS).wait_for()
+        assert "--weights" not in (page.locator("body").inner_text() or "")
+        box = banner.bounding_box()
+        assert box is not None and box["height"] <= 0.08 * height, box  # two lines on a phone, at most
+        run = page.locator(".nst-run-bar").first.bounding_box()
+        assert run is not None and run["y"] + run["height"] <= height / 2
+        page.screenshot(path=str(ARTIFACTS / "phone-random-weights.png"), full_page=False)
+        assert serious_violations(page) == []
+        context.close()
+    finally:
+        backend.banner = None

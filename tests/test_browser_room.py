@@ -139,7 +139,7 @@ def _noise_png(path, side: int, colour=None) -> None:
 def test_uploads_over_the_limit_empty_or_same_named_keep_the_session_and_its_job(browser, url, tmp_path) -> None:
     context, page, dashboard = _open(browser, url)
     state = dashboard.state
-    state.param.update(size=32, steps=5000)
+    state.param.update(size=32, steps=5000, scales=1)
     page.get_by_role("button", name="▶ Run", exact=True).click()
     wait_until(lambda: state.step >= 2, timeout=60)
 

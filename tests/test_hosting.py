@@ -200,6 +200,10 @@ def test_job_threads_are_set_for_the_whole_server_process(monkeypatch) -> None:
         (["--trusted-proxies", "nginx"], {}, "trusted-proxies takes addresses"),
         (["--max-size", "9" * 4000], {}, "max-size must be a number above 0"),
         (["--address", "nonsense.invalid"], {}, "cannot serve on nonsense.invalid"),
+        (["--public-url", "javascript:alert(1)"], {}, "--public-url 'javascript:alert(1)' is not an http or https"),
+        ([], {"NST_PUBLIC_URL": "workshop.example.org"}, "is not an http or https address with a host"),
+        (["--public-url", "https://:8080/"], {}, "is not an http or https address with a host"),
+        (["--public-url", "http://room.example.org:port/"], {}, "is not an http or https address with a host"),
     ],
 )
 def test_the_server_refuses_to_start_on_bad_settings(argv, env, words, tmp_path) -> None:
@@ -311,3 +315,14 @@ def test_host_and_wall_pages_count_in_the_page_cap(backend, monkeypatch) -> None
         assert app.create_host().client == "10.0.0.12"
     finally:
         app.LIVE_HOST_PAGES.clear()
+
+
+def test_a_public_url_is_an_http_or_https_address_with_a_host() -> None:
+    """Issue 39: ``--public-url javascript:alert(1)`` was accepted, and the wall's QR code would carry it."""
+    from demo_app.__main__ import check_public_url
+
+    for good in ("https://workshop.example.org/", "http://10.0.0.5:5006/", "http://[::1]:5006/room", None, ""):
+        check_public_url(good)
+    for bad in ("javascript:alert(1)", "data:text/html,hi", "ftp://example.org/", "example.org", "https://a b.org/"):
+        with pytest.raises(nstcore.ConfigError, match="is not an http or https address with a host"):
+            check_public_url(bad)

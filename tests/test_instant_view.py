@@ -101,7 +101,6 @@ def test_train_for_any_photo_uses_the_content_and_the_samples_and_becomes_the_in
     ("setup", "said"),
     [
         (lambda s: s.param.update(preserve_colors="luminance"), "Keep colours"),
-        (lambda s: s.param.update(scales=2), "scales"),
         (lambda s: setattr(s, "masks", {0: object()}), "Regions"),
     ],
 )
@@ -114,6 +113,21 @@ def test_train_for_any_photo_refuses_what_belongs_to_one_photo(setup, said) -> N
         assert said in state.error and not state.running
     finally:
         state.close()
+
+
+def test_training_for_any_photo_from_a_page_on_quick_trains_at_one_size() -> None:
+    """A fresh page is on Quick (three scales, coarse to fine): Train for any photo refused it with "set scales to
+    1". A training has one size; it now trains, and the page's own setting stays for its runs."""
+    state = SessionState(Backend(weights="random", device_name="cpu"), Limits())
+    state.param.update(size=32, steps=2, scales=3, preview_every=0)
+    try:
+        assert state.start_training(), state.error
+        assert state.run.config is not None and state.run.config.scales == 1 and state.scales == 3
+        state.generator = "hrnet"  # picking the generator for a run leaves coarse to fine, which it cannot do
+        assert state.scales == 1
+    finally:
+        state.close()
+        state.wait(30)
 
 
 def test_apply_to_another_photo_dropped_on_the_card(tmp_path, content_image) -> None:

@@ -248,6 +248,30 @@ def test_one_client_cannot_fill_the_queue() -> None:
         scheduler.shutdown(timeout=5)
 
 
+def test_visitors_take_turns_in_the_queue() -> None:
+    """Issue 39: with --max-jobs-per-client 3, a visitor who queued three runs before a newcomer made the newcomer
+    wait for all three; now the queue runs one of each visitor's, then the next of each."""
+    scheduler = Scheduler(max_concurrent=1, max_queue=20)
+    ana, bo, cy = (Visitor(f"browser:{name}", "10.0.0.7") for name in ("ana", "bo", "cy"))
+    try:
+        scheduler.pause()  # nothing starts: the queue's order is what it will run
+
+        def job(name: str, visitor: Visitor) -> Job:
+            return Job(name, fake_run(steps=3), steps=3, pixels=1, visitor=visitor)
+
+        jobs = [job("ana-1", ana), job("ana-2", ana), job("ana-3", ana), job("bo-1", bo), job("bo-2", bo)]
+        jobs += [job("cy-1", cy), job("page-1", Visitor()), job("page-2", Visitor())]
+        for j in jobs:
+            scheduler.submit(j, max_per_client=3)
+        order = sorted(jobs, key=scheduler.position)
+        assert [j.session_id for j in order] == ["ana-1", "bo-1", "cy-1", "page-1", "page-2", "ana-2", "bo-2", "ana-3"]
+        scheduler.resume()
+        for j in jobs:
+            assert j.wait(10) and j.state == "done"
+    finally:
+        scheduler.shutdown(timeout=5)
+
+
 def test_a_script_that_throws_its_cookies_away_meets_the_address_ceiling_and_the_queue() -> None:
     """Every job from a new visitor, all from one address: the address's ceiling holds, with a sentence; another
     address still gets in until the global queue is full, which holds whoever asks."""

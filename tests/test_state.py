@@ -126,6 +126,23 @@ def test_config_json_round_trip_restores_every_control(state) -> None:
     assert state.settings() == before
 
 
+def test_a_config_over_the_servers_limits_is_held_to_them_and_says_so(backend) -> None:
+    """Issue 37: a config file set the size slider past its end without a word, and Run then refused it."""
+    state = SessionState(backend, Limits(max_size=512, max_steps=400))
+    try:
+        big = nstcore.StyleConfig(size=2048, steps=900, seed=3).to_json()
+        assert state.apply_config_json(big, "big.json")
+        assert (state.size, state.steps, state.seed) == (512, 400, 3)  # the rest as the file says
+        assert state.announcements == [
+            "big.json asks for 2048 px and 900 steps, more than this server allows: it is set to 512 px and 400 steps."
+        ]
+        state.announcements.clear()
+        assert state.apply_config_json(nstcore.StyleConfig(size=256).to_json(), "fits.json")
+        assert state.size == 256 and state.announcements == []  # within the limits: nothing to say
+    finally:
+        state.close()
+
+
 def test_cli_reproduces_a_dashboard_run_from_its_json(state, tmp_path) -> None:
     from demo_app.session.samples import sample_path
     from nstcore.cli.run import main as cli_main

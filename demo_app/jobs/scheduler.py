@@ -22,6 +22,7 @@ import nstcore
 from .eta import StepCosts
 from .job import Handover, Job, SchedulerError, describe_failure, runs
 from .slots import AUTO_BATCH_JOBS, Slots, default_concurrency
+from .turns import turn_place
 
 __all__ = [
     "Handover",
@@ -141,7 +142,7 @@ class Scheduler:
             if len(self._queue) >= self.max_queue:
                 raise SchedulerError(f"The queue is full ({self.max_queue} jobs waiting); try again in a minute.")
             job.queued()
-            self._queue.append(job)
+            self._queue.insert(turn_place(self._queue, job), job)  # visitors take turns (turns.py)
             self._active[job.session_id] = job
             self._cv.notify()
 

@@ -40,7 +40,7 @@ from demo_app.session.limits import Limits  # noqa: E402
 from demo_app.session.state import SessionState  # noqa: E402
 from demo_app.session.visitor import Visitor, address_group  # noqa: E402
 from demo_app.views.dashboard import CSS, FRAME_PERIOD_MS, SIDEBAR_WIDTH, Dashboard, alert_html  # noqa: E402
-from demo_app.views.loop import quiet_periodic  # noqa: E402
+from demo_app.views.loop import belongs_to, quiet_periodic  # noqa: E402
 from nstcore import set_cpu_threads  # noqa: E402
 
 param_cache.install()  # see param_cache: the page design read its CSS paths from disk on every widget change
@@ -220,6 +220,14 @@ _extension_lock = threading.Lock()
 _extension_loaded = False
 
 
+def start_on_quick(state: SessionState) -> None:
+    """A fresh page starts on Quick, as its examples run, with Quick lit, and Reset comes back to it: Run on a fresh
+    page made StyleConfig's defaults (a minute here, lit as neither), while every example ran a ten-second Quick.
+    Unless this server's step limit is under Quick's steps."""
+    state.starts_on_quick = True
+    state.reset()
+
+
 def create_app() -> pn.viewable.Viewable | pn.template.BaseTemplate:
     """Build one session's page (called once per browser session, on a page-builder thread when served)."""
     _extension()
@@ -229,6 +237,9 @@ def create_app() -> pn.viewable.Viewable | pn.template.BaseTemplate:
     if refused is not None:
         return refused
     state = SessionState(backend, limits, visitor=visitor)
+    # its slow work (decoding, encoding, rendering) takes turns with other visitors' (views/fair_pool.py)
+    belongs_to(pn.state.curdoc, visitor.key or f"page-{id(state)}")
+    start_on_quick(state)
     dashboard = Dashboard(state)
     LIVE_SESSIONS.add(dashboard)
     callback = quiet_periodic(dashboard.tick, FRAME_PERIOD_MS)
@@ -278,6 +289,7 @@ RESPONSIVE_CSS = """
   .pn-busy-container { display: none; }
   .card-margin { margin: 0.5em 0; }
 }
+@media (pointer: coarse) { #header a.title { display: inline-flex; align-items: center; min-height: 44px; } }
 """
 
 

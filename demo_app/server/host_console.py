@@ -225,6 +225,7 @@ class HostConsole(pn.viewable.Viewer):
         self.speed.object = (
             f"Quick makes {lengths['quick']['size']} px, Full {lengths['full']['size']} px. "
             f"Device speed: {speed_text(self.backend)}"
+            + (f"\n\n**{self.backend.banner}**" if self.backend.banner else "")  # the pages say only "test mode"
         )
         rate = sum(row["it/s"] for row in rows if row["state"] == "running")
         minutes = (time.monotonic() - self._started) / 60

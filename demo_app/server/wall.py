@@ -10,6 +10,7 @@ refused); the host takes entries down from /host, so nothing on the projected sc
 
 from __future__ import annotations
 
+import io
 import itertools
 import threading
 import time
@@ -42,6 +43,7 @@ class WallEntry:
     session_id: str
     when: float
     visitor: str = ""  # the visitor's key (a browser, not an address): one live entry each
+    aspect: float = 4 / 3  # the picture's width / height: its cell on the wall has its shape
 
 
 def wall_images(result: np.ndarray, style: Image.Image) -> tuple[bytes, bytes]:
@@ -51,6 +53,15 @@ def wall_images(result: np.ndarray, style: Image.Image) -> tuple[bytes, bytes]:
     small = style.copy()
     small.thumbnail((STYLE_SIDE, STYLE_SIDE))
     return encode_jpeg(np.asarray(shown)), encode_jpeg(np.asarray(small.convert("RGB")), quality=80)
+
+
+def picture_aspect(jpeg: bytes) -> float:
+    """Width / height of an encoded picture, from its header alone (microseconds); 4:3 if it has none."""
+    try:
+        width, height = Image.open(io.BytesIO(jpeg)).size
+    except (OSError, ValueError):
+        return 4 / 3
+    return min(4.0, max(0.25, width / max(height, 1)))  # a sliver would make a row of one thin line
 
 
 class Wall:
@@ -66,11 +77,12 @@ class Wall:
     def share(self, session_id: str, name: str, jpeg: bytes, style_jpeg: bytes, visitor: str = "") -> WallEntry | None:
         """Put a result on the wall, replacing the visitor's earlier one (one live entry per visitor, whichever of
         their tabs shares: 60 scripted shares once filled all 40 places). None when the host hid this visitor."""
+        aspect = picture_aspect(jpeg)
         with self._lock:
             if visitor and visitor in self._hidden:
                 return None
             entry = WallEntry(
-                next(self._keys), capped(name, MAX_NAME), jpeg, style_jpeg, session_id, time.time(), visitor
+                next(self._keys), capped(name, MAX_NAME), jpeg, style_jpeg, session_id, time.time(), visitor, aspect
             )
             mine = (lambda e: e.visitor == visitor) if visitor else (lambda e: e.session_id == session_id)
             kept = [e for e in self._entries if not mine(e)]
@@ -123,7 +135,10 @@ WALL = Wall()  # plain data shared by the process's pages (no Bokeh model: those
 
 
 def wall_items(entries: list[WallEntry]) -> list[dict]:
-    return [{"key": e.key, "src": data_url(e.jpeg), "style": data_url(e.style_jpeg), "name": e.name} for e in entries]
+    return [
+        {"key": e.key, "src": data_url(e.jpeg), "style": data_url(e.style_jpeg), "name": e.name, "aspect": e.aspect}
+        for e in entries
+    ]
 
 
 class WallPage(pn.viewable.Viewer):

@@ -1,10 +1,11 @@
 """The projector wall's picture grid: a browser-side component that fills the screen with the shared results.
 
-The grid chooses its columns and rows from the number of entries and the screen's shape, so the pictures are as
-large as they can be (each letterboxed inside its tile, never cropped): four results on a 1920x1080 projector fill
-a 2x2 grid instead of a row of 261-px thumbnails in a corner. Names are in large type (a room reads them from the
-back), the style image sits small in a corner, and the newest entry glows for a few seconds. There are no controls
-on it: the host removes entries from /host, not on the projected screen.
+The pictures are laid out in rows, each cell the shape of its own picture (never cropped, never letterboxed: a mix
+of portrait and landscape results in same-shaped tiles left 60 % of the screen black), with as many rows as make the
+pictures largest: four results on a 1920x1080 projector fill two rows instead of a row of 261-px thumbnails in a
+corner. Under each picture a strip holds its style image and its name in large type (a room reads them from the
+back); the style image no longer covers a corner of the picture. The newest entry glows for a few seconds. There
+are no controls on it: the host removes entries from /host, not on the projected screen.
 
 How to join (the participants' URL and its QR code) is part of it: on an empty wall, the room's join screen, the code
 is more than half the screen's height (at least 400 px); beside results it is a 264-px column on the right, so the
@@ -20,22 +21,44 @@ import param
 
 
 class WallGrid(pn.custom.JSComponent):
-    """``items``: [{key, src, style, name}] newest first (name is plain text); ``newest``: the key to highlight."""
+    """``items``: [{key, src, style, name, aspect}] newest first (name is plain text, aspect the picture's width /
+    height); ``newest``: the key to highlight."""
 
-    items = param.List(default=[], doc="[{key, src, style, name}] newest first; name is plain text.")
+    items = param.List(default=[], doc="[{key, src, style, name, aspect}] newest first; name is plain text.")
     newest = param.Integer(default=0, doc="The key of the entry shared last (highlighted for a few seconds).")
     join_url = param.String(default="", doc="Where participants join (plain text); none: no join panel.")
     join_qr = param.String(default="", doc="The join URL's QR code as a data: URI (made on the server).")
 
     _esm = """
-    // Columns for n tiles of aspect a (width / height) in a box of w x h: the count that makes tiles largest.
-    function layout(n, w, h, a) {
-      let best = {cols: 1, rows: Math.max(n, 1), side: 0};
-      for (let cols = 1; cols <= Math.max(n, 1); cols++) {
-        const rows = Math.ceil(Math.max(n, 1) / cols);
-        const tileW = w / cols, tileH = h / rows;
-        const side = Math.min(tileW, tileH * a);  // the picture's width in its tile
-        if (side > best.side) best = {cols, rows, side};
+    // Rows of pictures, each cell the shape of its picture (a justified layout): n pictures of aspects a[i]
+    // (width / height), in order, in a box of w x h, every row with a caption strip under it. For each row count,
+    // the rows split the pictures where their summed widths are most even, each row fills the width, and all shrink
+    // together until they fit the height; the count that shows the most picture wins.
+    function justify(a, w, h, gap) {
+      const n = a.length, total = a.reduce((sum, x) => sum + x, 0);
+      let best = null;
+      for (let r = 1; r <= n; r++) {
+        const cap = Math.max(32, Math.min(64, h / r / 7));
+        const rows = [];
+        let start = 0, before = 0;
+        for (let k = 1; k <= r; k++) {
+          let end = start + 1, sum = a[start];
+          const target = (total * k) / r;
+          const closer = (next) => Math.abs(before + sum + next - target) < Math.abs(before + sum - target);
+          while (end < n - (r - k) && (k === r || closer(a[end]))) {
+            sum += a[end];
+            end += 1;
+          }
+          rows.push({start, end, sum});
+          before += sum;
+          start = end;
+        }
+        const heights = rows.map((row) => (w - gap * (row.end - row.start - 1)) / row.sum);
+        const stacked = heights.reduce((sum, x) => sum + x, 0);
+        const scale = Math.min(1, (h - r * cap - gap * (r - 1)) / stacked);
+        if (scale <= 0) continue;
+        const area = rows.reduce((sum, row, j) => sum + (heights[j] * scale) ** 2 * row.sum, 0);
+        if (!best || area > best.area) best = {area, cap, rows, heights: heights.map((x) => Math.floor(x * scale))};
       }
       return best;
     }
@@ -57,6 +80,28 @@ class WallGrid(pn.custom.JSComponent):
       qr.className = "nst-wall-qr";
       join.append(label, url, qr);
       root.append(grid, join);
+      const cell = (item, height, cap) => {
+        const figure = document.createElement("figure");
+        figure.className = "nst-wall-item nst-wall-tile" + (item.key === model.newest ? " nst-wall-newest" : "");
+        const img = document.createElement("img");
+        img.className = "nst-wall-picture";
+        img.src = item.src; img.alt = item.name ? "Shared by " + item.name : "Shared result";
+        img.style.width = figure.style.width = Math.floor(height * (item.aspect || 4 / 3)) + "px";  // a long
+        img.style.height = height + "px";  // name is cut short, never widens the cell
+        // under the picture, never over it: the style image (it covered a corner: the moon of a lake house) and
+        // the name, in type sized to the strip
+        const caption = document.createElement("figcaption");
+        caption.style.height = cap + "px";
+        caption.style.fontSize = Math.round(cap * 0.62) + "px";
+        const style = document.createElement("img");
+        style.className = "nst-wall-style"; style.src = item.style; style.alt = "";
+        style.style.width = style.style.height = cap - 6 + "px";
+        const name = document.createElement("span");
+        name.textContent = item.name;  // text, never markup
+        caption.append(style, name);
+        figure.append(img, caption);
+        return figure;
+      };
       const draw = () => {
         grid.replaceChildren();
         const items = model.items;
@@ -69,31 +114,17 @@ class WallGrid(pn.custom.JSComponent):
           empty.className = "nst-wall-empty";
           empty.textContent = "Nothing shared yet. Press “Share to wall” under a finished result.";
           grid.append(empty);
-          grid.style.gridTemplateColumns = "1fr";
           return;
         }
         const top = grid.getBoundingClientRect().top;
         const w = Math.max(grid.clientWidth, 320), h = Math.max(window.innerHeight - top - 8, 240);
-        const {cols, rows} = layout(items.length, w, h, 4 / 3);
-        grid.style.gridTemplateColumns = `repeat(${cols}, 1fr)`;
-        grid.style.gridTemplateRows = `repeat(${rows}, ${Math.floor((h - 8 * (rows - 1)) / rows)}px)`;
-        grid.style.setProperty("--nst-name-size", `${Math.max(24, Math.min(44, h / rows / 9))}px`);
-        for (const item of items) {
-          const cell = document.createElement("figure");
-          cell.className = "nst-wall-item nst-wall-tile" + (item.key === model.newest ? " nst-wall-newest" : "");
-          const img = document.createElement("img");
-          img.className = "nst-wall-picture";
-          img.src = item.src; img.alt = item.name ? "Shared by " + item.name : "Shared result";
-          const style = document.createElement("img");
-          style.className = "nst-wall-style"; style.src = item.style; style.alt = "";
-          cell.append(img, style);
-          if (item.name) {
-            const caption = document.createElement("figcaption");
-            caption.textContent = item.name;  // text, never markup
-            cell.append(caption);
-          }
-          grid.append(cell);
-        }
+        const {cap, rows, heights} = justify(items.map((item) => item.aspect || 4 / 3), w, h, 8);
+        rows.forEach((row, j) => {
+          const line = document.createElement("div");
+          line.className = "nst-wall-row";
+          for (const item of items.slice(row.start, row.end)) line.append(cell(item, heights[j], cap));
+          grid.append(line);
+        });
       };
       model.on(["items", "newest", "join_url", "join_qr"], draw);
       window.addEventListener("resize", draw);
@@ -106,7 +137,9 @@ class WallGrid(pn.custom.JSComponent):
         """
     :host { display: block; width: 100%; }
     .nst-wall-root { display: flex; gap: 16px; align-items: flex-start; }
-    .nst-wall-grid { display: grid; gap: 8px; flex: 1 1 auto; min-width: 0; }
+    .nst-wall-grid { display: flex; flex-direction: column; align-items: center; gap: 8px; flex: 1 1 auto;
+      min-width: 0; }
+    .nst-wall-row { display: flex; gap: 8px; justify-content: center; }
     .nst-wall-join { flex: 0 0 280px; display: flex; flex-direction: column; gap: 12px; padding: 8px 8px 0 0;
       color: #fff; font-family: system-ui, sans-serif; }
     .nst-wall-join[hidden] { display: none; }
@@ -119,15 +152,12 @@ class WallGrid(pn.custom.JSComponent):
     .nst-wall-joining .nst-wall-url { font-size: 56px; }
     .nst-wall-joining .nst-wall-qr { width: max(400px, 55vh); height: max(400px, 55vh); }
     .nst-wall-joining .nst-wall-grid { flex: none; width: 100%; }
-    .nst-wall-item { position: relative; margin: 0; background: #000; border-radius: 6px; overflow: hidden;
-      min-height: 0; min-width: 0; }
-    .nst-wall-picture { width: 100%; height: 100%; object-fit: contain; display: block; }
-    .nst-wall-style { position: absolute; right: 8px; top: 8px; width: 14%; max-width: 120px;
-      border: 2px solid #fff; border-radius: 3px; }
-    .nst-wall-item figcaption { position: absolute; left: 0; right: 0; bottom: 0; padding: 6px 14px;
-      background: linear-gradient(transparent, rgba(0,0,0,.8)); color: #fff;
-      font: 700 var(--nst-name-size, 28px)/1.25 system-ui, sans-serif; overflow: hidden; text-overflow: ellipsis;
-      white-space: nowrap; }
+    .nst-wall-item { flex: none; margin: 0; border-radius: 6px; overflow: hidden; background: #000; }
+    .nst-wall-picture { display: block; }
+    .nst-wall-item figcaption { display: flex; align-items: center; gap: 10px; padding: 0 8px 0 3px; color: #fff;
+      font-weight: 700; font-family: system-ui, sans-serif; line-height: 1.2; white-space: nowrap; overflow: hidden; }
+    .nst-wall-item figcaption span { min-width: 0; overflow: hidden; text-overflow: ellipsis; }
+    .nst-wall-style { flex: none; object-fit: cover; border: 2px solid #fff; border-radius: 3px; }
     .nst-wall-newest { animation: nst-glow 6s ease-out 1; }
     @keyframes nst-glow { from { box-shadow: 0 0 0 6px #f0a000; } to { box-shadow: 0 0 0 0 transparent; } }
     .nst-wall-empty { color: #bbb; font: 32px system-ui, sans-serif; text-align: center; margin: 16px 0 0; }

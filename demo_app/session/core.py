@@ -21,6 +21,7 @@ from .current_run import CurrentRun
 from .history import History
 from .imaging import PreparedImage, PreparedMask
 from .limits import Limits
+from .text import capped
 from .visitor import Visitor
 
 log = logging.getLogger("demo_app")
@@ -59,6 +60,14 @@ class SessionCore(ConfigParams):  # type: ignore[misc, valid-type]  # a class ma
     last_losses: dict[str, float]  # the last step's terms of a single run (for its history entry)
     _run_content_jpeg: bytes  # the content image the current run started from (before/after)
     _restoring: bool
+    announcements: list[str]  # notifications for the page's next tick
+    # A served page starts, and Reset returns, on Quick, as its examples run (in-process: StyleConfig's defaults).
+    starts_on_quick: bool = False
+
+    def announce(self, text: str) -> None:
+        """A message for this page, from the host or about a loaded file (shown as a notification on its next tick,
+        escaped)."""
+        self.announcements.append(capped(text, 200))
 
     def log_failure(self, what: str, exc: BaseException) -> None:
         """Details of an unexpected failure go to the server log, never to the page."""

@@ -63,8 +63,8 @@ class LaunchPart(SessionCore):
         if config.preserve_colors != "none":
             self.error = "Keep colours works on one photo at a time; set it to none to train for any photo."
             return False
-        try:
-            config = config.replace(generator="hrnet")
+        try:  # one size: a training has no coarse to fine (a fresh page is on Quick's three scales)
+            config = config.replace(generator="hrnet", scales=1)
         except nstcore.ConfigError as exc:
             self.error = str(exc)
             return False

@@ -60,6 +60,7 @@ class SettingsPart(SessionCore):
         values = {name: getattr(config, name) for name in CONFIG_PARAM_NAMES}
         values["content_layers"] = dict(config.content_layers)
         values["style_layers"] = dict(config.style_layers)
+        over = self._held_to_limits(values)
         before = self.settings()
         try:
             self._restore(values)
@@ -68,7 +69,21 @@ class SettingsPart(SessionCore):
             self.error = f"{file_label(filename, 'The config')}: {capped(exc, 200)}"
             return False
         self.error = ""
+        if over:  # said, not silent: the slider sat past its end and Run refused it
+            asked, now = (" and ".join(part) for part in zip(*over, strict=True))
+            name = file_label(filename, "The config")
+            self.announce(f"{name} asks for {asked}, more than this server allows: it is set to {now}.")
         return True
+
+    def _held_to_limits(self, values: dict[str, Any]) -> list[tuple[str, str]]:
+        """Hold a loaded size and step count to this server's limits (in ``values``): (what was asked, what it is
+        now) in words, for each that was over."""
+        over = []
+        for name, limit, unit in (("size", self.limits.max_size, "px"), ("steps", self.limits.max_steps, "steps")):
+            if values[name] > limit:
+                over.append((f"{values[name]} {unit}", f"{limit} {unit}"))
+                values[name] = limit
+        return over
 
     def apply_config_json(self, text: str | bytes, filename: str = "config") -> bool:
         """Parse and restore at once (tests, scripts); on error nothing changes and ``error`` says why."""
@@ -80,8 +95,14 @@ class SettingsPart(SessionCore):
         return self.apply_config(config, filename)
 
     def reset(self) -> None:
+        """Back to the page's start: StyleConfig's defaults, then Quick's settings on a served page (see
+        ``starts_on_quick``)."""
         defaults = nstcore.StyleConfig()
-        self._restore({name: getattr(defaults, name) for name in CONFIG_PARAM_NAMES})
+        values = {name: getattr(defaults, name) for name in CONFIG_PARAM_NAMES}
+        quick = self.backend.run_lengths(self.limits.max_size)["quick"]
+        if self.starts_on_quick and quick["steps"] <= self.limits.max_steps:
+            values.update(quick)  # Quick as this server measures it now (its size follows the calibration)
+        self._restore(values)
 
     def _restore(self, values: dict[str, Any]) -> None:
         """Set many settings at once, as given (no 'optimizer changed, so reset lr' reaction)."""
@@ -95,6 +116,12 @@ class SettingsPart(SessionCore):
     def _optimizer_changed(self, event: param.parameterized.Event) -> None:
         if not self._restoring:  # a user switching optimiser: each has its own natural step size
             self.lr = None
+
+    def _generator_changed(self, event: param.parameterized.Event) -> None:
+        """The hrnet generator trains at one size: picking it leaves coarse to fine (Quick's) for one scale, which
+        Run would otherwise refuse."""
+        if not self._restoring and event.new == "hrnet" and self.settings()["scales"] > 1:
+            self.param.update(scales=1)
 
     def _model_changed(self, event: param.parameterized.Event) -> None:
         """Keep only layers the new network has (VGG16 has no conv3_4, conv4_4, conv5_4)."""

@@ -27,7 +27,6 @@ from .nickname import NICKNAMES
 from .results import ResultsPart, slug
 from .samples import DEFAULT_CONTENT, DEFAULT_STYLE
 from .settings import SettingsPart
-from .text import capped
 from .visitor import Visitor
 
 __all__ = ["SessionState", "slug", "variant_row"]
@@ -61,6 +60,7 @@ class SessionState(InputsPart, SettingsPart, LaunchPart, ResultsPart):
         self.param.watch(self._forward_live_change, list(LIVE_FIELDS))
         self.param.watch(self._optimizer_changed, ["optimizer"])
         self.param.watch(self._model_changed, ["model"])
+        self.param.watch(self._generator_changed, ["generator"])
         self.use_sample("content", DEFAULT_CONTENT)
         self.use_sample("style", DEFAULT_STYLE)
         self.load_preset("pooling")
@@ -77,10 +77,6 @@ class SessionState(InputsPart, SettingsPart, LaunchPart, ResultsPart):
         self.content = self.style = None
         self.extra_styles, self.masks = [], {}
         self.result = None
-
-    def announce(self, text: str) -> None:
-        """A message from the host for this page (shown as a notification on its next tick, escaped)."""
-        self.announcements.append(capped(text, 200))
 
     # -- live changes -------------------------------------------------------------------------------------------
     def _forward_live_change(self, *events: param.parameterized.Event) -> None:

@@ -44,6 +44,11 @@ class CameraButton(pn.custom.JSComponent):
       setTimeout(() => { input.removeAttribute("capture"); if (accept) input.setAttribute("accept", accept); }, 1500);
     }
 
+    const CAMERA_ICON = '<svg aria-hidden="true" width="18" height="18" viewBox="0 0 24 24" fill="none" ' +
+      'stroke="currentColor" stroke-width="2" style="vertical-align:-3px;margin-right:6px">' +
+      '<path d="M4 7h3l2-3h6l2 3h3a1 1 0 0 1 1 1v11a1 1 0 0 1-1 1H4a1 1 0 0 1-1-1V8a1 1 0 0 1 1-1z"/>' +
+      '<circle cx="12" cy="13" r="4"/></svg>';
+
     function button(text, cls) {
       const b = document.createElement("button");
       b.type = "button";
@@ -112,6 +117,8 @@ class CameraButton(pn.custom.JSComponent):
         return;
       }
       const take = button("Take a photo", "nst-camera-button");
+      // a camera drawn in SVG (an emoji needs a colour font the device may not have: a box in Debian's chromium)
+      take.insertAdjacentHTML("afterbegin", CAMERA_ICON);
       take.addEventListener("click", () => mode === "phone" ? phonePhoto(model.target) : webcamPhoto(el, model.target));
       el.append(take);
     }
@@ -120,6 +127,7 @@ class CameraButton(pn.custom.JSComponent):
 
     _stylesheets = [
         """
+    @media (pointer: coarse) { .nst-camera-button, .nst-camera-row button { min-height: 44px !important; } }
     .nst-camera-button { min-height: 36px; padding: 6px 14px; border-radius: 6px; border: 1px solid #888;
       background: var(--panel-surface-color, #f4f4f4); color: inherit; font: 14px system-ui, sans-serif;
       cursor: pointer; }

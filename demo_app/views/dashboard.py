@@ -48,7 +48,20 @@ CSS = """
              overflow-wrap: anywhere; }
 .nst-alert-danger { color: #842029; background: #f8d7da; border-color: #f5c2c7; }
 .nst-alert-info { color: #055160; background: #cff4fc; border-color: #b6effb; }
+.nst-alert-warning { color: #664d03; background: #fff3cd; border-color: #ffe69c; }
+.nst-banner .nst-alert { padding: 4px 10px; font-size: 13px; }
 """
+
+# The run's notes ("Coarse to fine: 64 px -> 128 px -> 256 px, ...") and the status line keep the room they need at
+# every moment: they appeared at Run and pushed Run and the picture down under the finger (48 px on a laptop, ~110 px
+# on a phone, where the status also grows from "Ready." to two lines).
+NOTE_CSS = """:host { min-height: 18px; font-size: 13px; line-height: 18px; }
+@media (max-width: 760px) { :host { min-height: 36px; } }"""
+STATUS_CSS = "@media (max-width: 760px) { :host { min-height: 40px; } }"
+
+# What a participant needs to know of a server on random weights, in one line: the host's banner (why, and how to fix
+# it) took 36 % of a phone's first screen; the host reads it in the terminal and on the host console.
+RANDOM_WEIGHTS = "Test mode: this server runs on random network weights, so results will not look like paintings."
 
 
 # Bokeh's red is too light for white text (axe: 3.9:1, under the 4.5:1 rule) once Stop is enabled, i.e. during every
@@ -57,9 +70,9 @@ STOP_CSS = """.bk-btn-danger { background-color: #b02a37; border-color: #b02a37;
 .bk-btn-danger:hover, .bk-btn-danger:focus { background-color: #8c2230; border-color: #8c2230; }"""
 
 
-def alert_html(text: str, kind: str = "danger") -> str:
+def alert_html(text: str, kind: str = "danger", role: str = "alert") -> str:
     """An alert box around ``text``, which is escaped: sentences repeat file names and config values."""
-    return f'<div class="nst-alert nst-alert-{kind}" role="alert">{as_html(text)}</div>' if text else ""
+    return f'<div class="nst-alert nst-alert-{kind}" role="{role}">{as_html(text)}</div>' if text else ""
 
 
 class Dashboard(pn.viewable.Viewer):
@@ -87,20 +100,34 @@ class Dashboard(pn.viewable.Viewer):
 
     def _build_run_bar(self) -> None:
         backend = self.state.backend
-        self.banner = pn.pane.Alert(
-            backend.banner or "", alert_type="warning", visible=bool(backend.banner), css_classes=["nst-banner"]
+        self.banner = pn.pane.HTML(
+            alert_html(RANDOM_WEIGHTS if backend.banner else "", "warning", "note"),
+            visible=bool(backend.banner),
+            css_classes=["nst-banner"],
+            sizing_mode="stretch_width",
         )
-        # HTML panes fed only through alert_html (escaped): sentences repeat what visitors typed or uploaded.
+        # HTML panes fed only through alert_html / plain_text (escaped): sentences repeat what visitors typed.
         self.error_box = pn.pane.HTML("", visible=False, css_classes=["nst-error"], sizing_mode="stretch_width")
-        self.note_box = pn.pane.HTML("", visible=False, css_classes=["nst-note"], sizing_mode="stretch_width")
-        self.status = plain_text(self.state.status, css_classes=["nst-status"])
-        self.progress = pn.indicators.Progress(
-            value=0, max=100, sizing_mode="stretch_width", max_width=PREVIEW_WIDTH, bar_color="primary"
+        self.note_box = plain_text(
+            "", css_classes=["nst-note"], sizing_mode="stretch_width", stylesheets=[NOTE_CSS], margin=(0, 10)
+        )
+        self.status = plain_text(
+            self.state.status, css_classes=["nst-status"], stylesheets=[STATUS_CSS], margin=(2, 10, 0, 10)
+        )
+        self.progress = pn.indicators.Progress(  # thin: a phone's first screen holds the picture and its slider
+            value=0,
+            max=100,
+            height=10,
+            margin=(4, 10),
+            sizing_mode="stretch_width",
+            max_width=PREVIEW_WIDTH,
+            bar_color="primary",
+            css_classes=["nst-progress"],
         )
         self.run_button = primary_button("▶ Run", width=170, css_classes=["nst-run"])
         self.run_button.stylesheets = [*self.run_button.stylesheets, on_a_phone(120)]
         self.stop_button = pn.widgets.Button(
-            label="■ Stop", color="danger", width=90, stylesheets=[STOP_CSS, on_a_phone(80)]
+            label="■ Stop", color="danger", width=90, stylesheets=[STOP_CSS, on_a_phone(80)], css_classes=["nst-stop"]
         )
         self.reset_button = pn.widgets.Button(label="Reset", color="light", width=90, stylesheets=[on_a_phone(80)])
         self.run_button.on_click(clicks(self._run))
@@ -146,7 +173,7 @@ class Dashboard(pn.viewable.Viewer):
 
     def _run_started(self, event: param.parameterized.Event) -> None:
         if event.new:
-            self.note_box.visible = False
+            set_text(self.note_box, "")
             self._run_view().started()
             self.progress.value = 0
 
@@ -167,8 +194,7 @@ class Dashboard(pn.viewable.Viewer):
         view.apply(handover)
         set_text(self.status, state.status)
         if handover.notes:  # e.g. "8 variants run as 2 batches of up to 4 to fit in the device's memory"
-            self.note_box.object = alert_html(" ".join(handover.notes), "info")
-            self.note_box.visible = True
+            set_text(self.note_box, " ".join(handover.notes))
         if state.total_steps:
             self.progress.value = int(100 * state.step / state.total_steps)
         if handover.finished:
@@ -213,11 +239,11 @@ class Dashboard(pn.viewable.Viewer):
                 PageFixes(explain=self.controls.explanations(), width=0, height=0, margin=0),
                 self.banner,
                 self.error_box,
-                self.note_box,
                 self.inputs.phone_examples_row(),
                 buttons,
                 self.status,
                 self.progress,
+                self.note_box,
                 self.tabs,
                 sizing_mode="stretch_width",
             )

@@ -65,6 +65,8 @@ class InputsView:
         pn.bind(self._refused_in_browser, self.watch.param.refused, watch=True)
         self.watch.param.watch(lambda e: setattr(state, "error", ""), "taken")
         self.camera = CameraButton(target="upload-content", css_classes=["nst-camera"], margin=(4, 10))
+        # the phone's copy, on its first screen beside the examples (the Images card is ~1,800 px further down)
+        self.phone_camera = CameraButton(target="upload-content", css_classes=["nst-phone-camera"], margin=(0, 6))
         self.content_thumb = pn.pane.PNG(None, width=135, height=110, fixed_aspect=True, alt_text="The content image")
         self.style_thumb = pn.pane.PNG(None, width=135, height=110, fixed_aspect=True, alt_text="The style image")
         state.param.watch(lambda *_: self.refresh_thumbs(), ["images_version"])
@@ -89,9 +91,9 @@ class InputsView:
         return buttons
 
     def phone_examples_row(self) -> pn.Column:
-        """The examples above the picture, on narrow screens only."""
+        """The examples above the picture, with the camera beside their caption: on narrow screens only."""
         return pn.Column(
-            caption("<b>Try an example</b> (Quick)"),
+            pn.Row(caption("<b>Try an example</b> (Quick)"), pn.HSpacer(), self.phone_camera, align="center"),
             self.phone_examples,
             css_classes=["nst-phone-examples"],
             stylesheets=[PHONE_ONLY_CSS],

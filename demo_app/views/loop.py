@@ -17,7 +17,7 @@ import logging
 import os
 import weakref
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from typing import Any, TypeVar
 
 import panel as pn
@@ -25,13 +25,23 @@ from panel.io.state import set_curdoc
 from tornado.ioloop import IOLoop
 
 from ..session.imaging import encode_jpeg
+from .fair_pool import FairPool
 
 log = logging.getLogger("demo_app")
 T = TypeVar("T")
 
 # Two threads on a 2-core server: decoding releases the GIL, so they run beside the loop and the job; more would
-# only queue behind the cores. Work from many sessions waits its turn here, never on the loop.
-_POOL = ThreadPoolExecutor(max_workers=max(2, min(4, (os.cpu_count() or 2) // 2)), thread_name_prefix="nst-io")
+# only queue behind the cores. Work from many sessions waits its turn here, never on the loop, and visitors take
+# turns (fair_pool): one visitor's flood of tasks no longer holds every thread.
+_POOL = FairPool(max(2, min(4, (os.cpu_count() or 2) // 2)), "nst-io")
+# Whose work a session's document asks for: its visitor's key (set when the page is built; none: a queue of its own).
+_OWNERS: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
+
+
+def belongs_to(doc: Any, owner: str) -> None:
+    """Count the work that ``doc``'s session hands to the pool as ``owner``'s (a visitor's key) in its turns."""
+    if doc is not None:
+        _OWNERS[doc] = owner
 
 
 def _session_loop(doc) -> IOLoop:
@@ -90,7 +100,7 @@ def in_background(
         else:
             log.error("background work failed", exc_info=exc)
 
-    future = _POOL.submit(work)
+    future = _POOL.submit(_OWNERS.get(doc, f"page-{id(doc)}"), work)
     future.add_done_callback(done)
     return future
 

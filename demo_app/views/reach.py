@@ -8,9 +8,11 @@ from typing import Any
 import panel as pn
 import param
 
-# A visible keyboard focus for every control, and on touch screens targets of at least 24 x 24 px (WCAG 2.5.8:
-# Bokeh's slider handles are 16 px, its switches 12 px tall, its spinner arrows 20 px). Each widget's shadow root
-# gets it: page-wide CSS does not reach there.
+# A visible keyboard focus for every control, and on touch screens targets a finger can hit: buttons, fields, menus
+# and the upload's Browse at least 44 px tall (the usual touch minimum; Bokeh's are 31-34 px, Browse 16 px), slider
+# handles 28 px with a 44-px band to grab, switches and check boxes 24 px and more (WCAG 2.5.8). Each widget's shadow
+# root gets it: page-wide CSS does not reach there.
+TOUCH_MIN = 44
 FOCUS_CSS = """*:focus-visible { outline: 3px solid #f0a000 !important; outline-offset: 2px; }
 @media (pointer: coarse) {
   :host { --handle-width: 28px; --handle-height: 28px; --switch-width: 48px; --switch-size: 26px; --bar-height: 26px; }
@@ -19,7 +21,14 @@ FOCUS_CSS = """*:focus-visible { outline: 3px solid #f0a000 !important; outline-
   .noUi-horizontal .noUi-handle::before, .noUi-horizontal .noUi-handle::after { display: none; }
   :host(.bk-Spinner) .bk-input { min-height: 50px; }
   input[type=checkbox] { width: 24px; height: 24px; }
+  .bk-btn, .bk-input:not([type=checkbox]):not([type=range]), select { min-height: 44px !important; }
+  .filepond--label-action { display: inline-block; min-height: 44px; line-height: 44px; padding: 0 6px; }
+  button.bk-spin-btn { display: none !important; }
 }"""
+# A spinner's arrows (two 22-px halves of its field) leave touch screens, whose number keyboard does their work better.
+
+# A card's header (open/close) on touch screens: Panel's is 42 px.
+CARD_CSS = "@media (pointer: coarse) { .card-header { min-height: 44px; } }"
 
 
 # A primary button's blue, in the button's own shadow root from the moment it is drawn. Panel's blue (white text
@@ -40,12 +49,15 @@ PHONE_ONLY_CSS = ":host { display: none; } @media (max-width: 760px) { :host { d
 
 def with_focus_ring(*objects: Any) -> None:
     """Give every widget inside ``objects`` (layouts or viewers) the visible focus ring (and touch-sized targets on
-    touch screens)."""
+    touch screens), and every card's header its touch size."""
     for obj in objects:
         layout: Any = pn.panel(obj)
         for widget in layout.select(pn.widgets.Widget):
             if FOCUS_CSS not in widget.stylesheets:
                 widget.stylesheets = [*widget.stylesheets, FOCUS_CSS]
+        for card in layout.select(pn.Card):
+            if CARD_CSS not in card.stylesheets:
+                card.stylesheets = [*card.stylesheets, CARD_CSS]
 
 
 # Finds a drop area (Panel's FileDropper, by its CSS class) through the page's shadow roots: {root, input} of its
@@ -84,6 +96,11 @@ class PageFixes(pn.custom.JSComponent):
     ``skip_to`` is the CSS class of the button the skip link focuses (empty: no skip link)."""
 
     skip_to = param.String(default="nst-run")
+    stop = param.String(
+        default="nst-stop",
+        doc="CSS class of the Stop button: Escape presses it, and the focus moves between it and Run (``skip_to``) as "
+        "one of them is disabled under it (after Run, the focus fell to the page's body).",
+    )
     explain = param.Dict(
         default={},
         doc="CSS class of a control -> a one-line explanation of it (our own fixed text, never a visitor's): shown "
@@ -190,8 +207,46 @@ class PageFixes(pn.custom.JSComponent):
           if (text && !box.closest("label")) box.setAttribute("aria-label", text);
         }
       };
+      const buttonOf = (cls) => {
+        const host = cls && deepFind(document, "." + cls);
+        return host ? (host.shadowRoot || host).querySelector("button") : null;
+      };
+      const focusLost = () => {  // on the page's body, or on a button just disabled under it
+        let active = document.activeElement;
+        while (active && active.shadowRoot && active.shadowRoot.activeElement) active = active.shadowRoot.activeElement;
+        return !active || active === document.body || active.disabled === true;
+      };
+      // Run disables itself and enables Stop (and the other way round): the focus follows to the enabled one, and
+      // stays with Stop until the run ends, then goes back to Run.
+      const handOff = (to, back) => {
+        const started = Date.now();
+        const tick = () => {
+          const target = buttonOf(to);
+          if (target && !target.disabled) {
+            if (focusLost()) target.focus();
+            if (back && target.matches(":focus")) handOff(back, null);
+            else if (back) setTimeout(tick, 250);
+            return;
+          }
+          if (Date.now() - started < (back ? 5000 : 600000)) setTimeout(tick, back ? 100 : 250);
+        };
+        setTimeout(tick, 100);
+      };
+      document.addEventListener("click", (event) => {
+        const path = event.composedPath();
+        const run = buttonOf(model.skip_to), stop = buttonOf(model.stop);
+        if (run && stop && path.includes(run)) handOff(model.stop, model.skip_to);
+        else if (run && stop && path.includes(stop)) handOff(model.skip_to, null);
+      }, true);
+      document.addEventListener("keydown", (event) => {  // Escape stops a run, unless a dialog takes it
+        if (event.key !== "Escape" || event.defaultPrevented || deepFind(document, "dialog[open]")) return;
+        const stop = buttonOf(model.stop);
+        if (stop && !stop.disabled) stop.click();
+      });
       const fix = () => {
         nameBokeh(document);
+        const stop = buttonOf(model.stop);
+        if (stop && !stop.hasAttribute("aria-keyshortcuts")) stop.setAttribute("aria-keyshortcuts", "Escape");
         const theme = document.getElementById("theme-switch");
         if (theme && !theme.getAttribute("aria-label")) theme.setAttribute("aria-label", "Dark theme");
         for (const list of document.querySelectorAll("ul.nav")) {

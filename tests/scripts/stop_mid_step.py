@@ -11,11 +11,12 @@ import nstcore
 from demo_app.jobs.backend import Backend
 from demo_app.session.current_run import CurrentRun
 from demo_app.session.limits import Limits
+from demo_app.session.visitor import NOBODY
 from tests.conftest import make_image
 
 nstcore.set_cpu_threads(1)  # a long step on any machine
 backend = Backend(weights="random", device_name="cpu")
-run = CurrentRun(backend, Limits(), "session", "")
+run = CurrentRun(backend, Limits(), "session", NOBODY)
 config = nstcore.StyleConfig(size=384, steps=500, weights="random", generator="hrnet", preview_every=0)
 content = make_image(384, 288, 1)
 run.submit(nstcore.RunRequest(config, content, (make_image(256, 256, 2),), photos=(content,)), "single")
