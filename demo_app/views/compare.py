@@ -8,6 +8,7 @@ are only changed from the session's periodic callback (:meth:`CompareView.apply`
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 from functools import partial
 from typing import Any
 
@@ -42,6 +43,24 @@ def _sum_shown(values: list[float]) -> float:
     """Sum of the finite values (a switched-off layer is NaN on the chart); NaN when there are none."""
     finite = [v for v in values if v == v]
     return sum(finite) if finite else float("nan")
+
+
+def undrawn(view: str, weights: list[dict[str, float]], labels: Sequence[str]) -> str:
+    """One sentence for the variants a view has no line for, and why (a term weighted 0 is not computed), or ""."""
+    if view == "total" or not weights:
+        return ""
+    if view == "content":
+        missing = [i for i, w in enumerate(weights) if not w.get("content", 0) > 0]
+        why = "α = 0 (no content term)"
+    else:
+        missing = [i for i, w in enumerate(weights) if not any(v > 0 for k, v in w.items() if k.startswith("style:"))]
+        why = "β = 0 or no style layer (no style term)"
+    if not missing:
+        return ""
+    if len(missing) == len(weights):
+        return f"Every variant here has {why}, so this view has no line to draw; see “total”."
+    names = ", ".join(f"“{labels[i]}”" if i < len(labels) else f"variant {i + 1}" for i in missing)
+    return f"No line for {names}: {why}."
 
 
 COMPARE_HELP = (
@@ -82,6 +101,7 @@ class CompareView(pn.viewable.Viewer):
             options=list(VIEW_TITLES), value="total", color="light", css_classes=["nst-compare-view"]
         )
         self.chart_view.param.watch(lambda e: self._show_view(), "value")
+        self.chart_note = plain_text("", styles={"font-size": "13px"}, css_classes=["nst-chart-note"])
         self._weights: list[dict[str, float]] = []
         self._cell_pngs: list[bytes] = []
         self._cell_downloads: list[pn.widgets.FileDownload] = []
@@ -219,6 +239,7 @@ class CompareView(pn.viewable.Viewer):
             if key:
                 renderer.glyph.y = key if view == "total" else f"{view}_{key}"
         fig.title.text = VIEW_TITLES[view]
+        set_text(self.chart_note, undrawn(view, self._weights, self.state.labels))
 
     def apply(self, handover: Handover) -> None:
         """What the job handed over since the last tick: loss rows now, the cells' frames once encoded."""
@@ -238,7 +259,9 @@ class CompareView(pn.viewable.Viewer):
             data: dict[str, list[float]] = {"step": [s for s, _ in handover.rows]}
             for i, key in enumerate(self._keys):
                 weights = self._weights[i] if i < len(self._weights) else {}
-                terms = ["total", "content", *{f"style:{n}" for n in weights if n.startswith("style:")}]
+                # the weights' keys are the terms already ("style:conv1_1"): prefixing them again named no term,
+                # and every style line was NaN (an empty chart)
+                terms = ["total", "content", *[n for n in weights if n.startswith("style:")]]
                 column = rows_to_columns([(s, losses[i]) for s, losses in handover.rows], terms, weights)
                 data[key] = data["u_" + key] = column["total"]
                 data[f"content_{key}"] = column["u_content"]
@@ -315,6 +338,7 @@ class CompareView(pn.viewable.Viewer):
             self.zoom_button,
             self.zoomed,
             self.chart_view,
+            self.chart_note,
             self.chart,
             pn.Row(self.grid_download, self.json_download),
             sizing_mode="stretch_width",
