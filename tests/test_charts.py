@@ -78,7 +78,12 @@ def test_a_change_marker_is_a_row_not_a_new_model() -> None:
     mark_change(fig, 12, "β 1e+06→1e+10", 0)
     mark_change(fig, 30, "α 1→2", 1)
     assert fig.references() == models
-    assert change_markers(fig).data == {"step": [12, 30], "y": [8, 24], "text": ["β 1e+06→1e+10", "α 1→2"]}
+    data = change_markers(fig).data
+    assert {k: data[k] for k in ("step", "y", "text")} == {
+        "step": [12, 30],
+        "y": [8, 24],
+        "text": ["β 1e+06→1e+10", "α 1→2"],
+    }
     clear_changes(fig)  # a new run
     assert change_markers(fig).data["step"] == []
 
@@ -119,3 +124,55 @@ def test_the_changes_of_one_drag_make_one_marker_from_its_first_value_to_its_las
     assert change_markers(fig).data["text"] == ["beta 1→100000", "alpha 1→2", "alpha 2→3"]
     markers.clear()
     assert markers.count == 0 and change_markers(fig).data["text"] == []
+
+
+def test_changes_close_together_share_one_marker_with_a_count_and_the_list_on_hover() -> None:
+    """Issue 38: ten slider moves made ten labels piled over each other and cut at the chart's right edge."""
+    fig, _ = loss_figure(loss_terms(["conv1_1"]))
+    markers = ChangeMarkers(fig, lambda c: f"{c['field']} {c['old']}→{c['value']}")
+    markers.clear(total=300)  # within 10 steps of each other: one marker
+    fields = ["beta", "alpha", "tv", "conv1_1"]
+    made = [
+        markers.add({"step": 20 + 3 * i, "field": f, "old": 1, "value": 2}, now=100.0 + 2 * i)
+        for i, f in enumerate(fields)
+    ]
+    assert made == [True, False, False, False]
+    data = change_markers(fig).data
+    assert data["step"] == [20] and data["text"] == ["beta 1→2 +3"]
+    assert data["full"] == ["beta 1→2; alpha 1→2; tv 1→2; conv1_1 1→2"]
+    assert markers.add({"step": 250, "field": "beta", "old": 2, "value": 3}, now=200.0)  # far on: its own marker
+    data = change_markers(fig).data
+    assert data["text"][-1] == "beta 2→3" and (data["align"], data["dx"]) == (["left", "right"], [3, -3])
+
+
+def test_each_new_scale_of_a_coarse_to_fine_run_is_marked() -> None:
+    """Issue 38: the total loss jumps ~100x at each new scale, unmarked, which read as divergence."""
+    import nstcore
+
+    fig, _ = loss_figure(loss_terms(["conv1_1"]))
+    markers = ChangeMarkers(fig, str)
+    markers.start(nstcore.StyleConfig(size=256, steps=60, scales=3))
+    data = change_markers(fig).data
+    assert data["step"] == [21, 41] and data["text"] == ["128 px", "256 px"]
+    markers.start(nstcore.StyleConfig(size=256, steps=60))  # one scale: nothing to mark
+    assert change_markers(fig).data["step"] == []
+    assert markers.add({"step": 5, "field": "beta", "old": 1, "value": 2}, now=0.0)
+
+
+def test_a_coarse_to_fine_run_on_the_page_marks_its_scales() -> None:
+    from demo_app.jobs.backend import Backend
+    from demo_app.session.limits import Limits
+    from demo_app.session.state import SessionState
+    from demo_app.views.dashboard import Dashboard
+
+    state = SessionState(Backend(weights="random", device_name="cpu"), Limits())
+    dashboard = Dashboard(state)
+    try:
+        state.param.update(size=128, steps=6, scales=3, preview_every=0)
+        assert state.start(), state.error
+        dashboard.single.started()
+        data = change_markers(dashboard.single.chart.object).data
+        assert data["step"] == [3, 5] and data["text"] == ["64 px", "128 px"]
+    finally:
+        state.close()
+        state.wait(30)

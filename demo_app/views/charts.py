@@ -24,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import panel as pn
-from bokeh.models import ColumnDataSource, CustomJS
+from bokeh.models import ColumnDataSource, CustomJS, HoverTool
 from bokeh.models.annotations import LabelSet, Legend
 from bokeh.models.renderers import GlyphRenderer
 from bokeh.plotting import figure
@@ -117,17 +117,24 @@ def _add_legend(fig, items: list[Any]) -> None:
     fig.js_on_change("inner_width", CustomJS(args={"legend": legend}, code=LEGEND_COLUMNS_JS))
 
 
+MARKER_COLUMNS = ("step", "y", "text", "full", "align", "dx")
+
+
 def _add_markers(fig) -> None:
-    """Dotted lines with a label where the run changed (a steered weight, a new scale); the view streams them."""
-    markers = ColumnDataSource({"step": [], "y": [], "text": []})
-    fig.vspan(x="step", source=markers, line_dash="dotted", line_color="#555", line_width=1.5)
+    """Dotted lines with a label where the run changed (a steered weight, a new scale); the view streams them.
+    Hovering a line shows every change it stands for (``full``); labels in the chart's right part sit left of their
+    line (``align``, ``dx``), where they were cut at the chart's edge."""
+    markers = ColumnDataSource({name: [] for name in MARKER_COLUMNS})
+    line = fig.vspan(x="step", source=markers, line_dash="dotted", line_color="#555", line_width=1.5)
+    fig.add_tools(HoverTool(renderers=[line], tooltips=[("step", "@step"), ("", "@full")], mode="vline"))
     fig.add_layout(
         LabelSet(
             x="step",
             y="y",
             y_units="screen",
-            x_offset=3,
+            x_offset="dx",
             text="text",
+            text_align="align",
             source=markers,
             text_font_size="9pt",
             text_color="#333",
@@ -174,39 +181,67 @@ def show_lines(fig, source: ColumnDataSource, keys: Sequence[str]) -> None:
 
 
 def change_markers(fig) -> ColumnDataSource:
-    """The source of the figure's change markers: columns ``step``, ``y`` (screen px) and ``text``."""
+    """The source of the figure's change markers: columns MARKER_COLUMNS (``y`` in screen px)."""
     source = next(a for a in fig.center if isinstance(a, LabelSet)).source
     assert isinstance(source, ColumnDataSource)
     return source
 
 
-def mark_change(fig, step: int, text: str, index: int) -> None:
-    """A dotted vertical line at ``step`` with ``text`` (ours, e.g. "β 1e+06→1e+10") near the top; labels of
-    successive changes step down so neighbours do not overlap."""
-    change_markers(fig).stream({"step": [step], "y": [8 + 16 * (index % 4)], "text": [text]})
+def mark_change(fig, step: int, text: str, index: int, full: str = "", right: bool = False) -> None:
+    """A dotted vertical line at ``step`` with ``text`` (ours, e.g. "β 1e+06→1e+10") near the top, ``full`` on
+    hover; labels of successive markers step down so neighbours do not overlap; ``right``: the label left of the
+    line (near the chart's right edge)."""
+    change_markers(fig).stream(
+        {
+            "step": [step],
+            "y": [8 + 16 * (index % 4)],
+            "text": [text],
+            "full": [full or text],
+            "align": ["right" if right else "left"],
+            "dx": [-3 if right else 3],
+        }
+    )
 
 
 def clear_changes(fig) -> None:
-    change_markers(fig).data = {"step": [], "y": [], "text": []}
+    change_markers(fig).data = {name: [] for name in MARKER_COLUMNS}
 
 
 # Changes of one field closer together than this are one gesture (a drag, a held arrow key): one marker.
 DRAG_SECONDS = 1.5
+# Changes closer than this share of the run's steps share one marker ("β 1e+06→1e+08 +2", the list on hover): ten
+# slider moves made ten labels, piled over each other.
+NEAR_SHARE = 1 / 30
+RIGHT_SHARE = 0.65  # markers past this share of the run have their label on the left of the line
 
 
 class ChangeMarkers:
     """The change markers of one chart: one per change, except that a change of the same field as the last one,
     less than DRAG_SECONDS later, updates that marker instead ("conv1_1 1→0.5", from the first value to the latest,
-    at the first step). ``describe(change)`` writes a marker's text."""
+    at the first step), and a change within NEAR_SHARE of the run's steps of the last marker joins it, with a count
+    ("β 1e+06→1e+08 +2") and every change on hover. ``describe(change)`` writes a change's text. Each new scale of a
+    coarse-to-fine run gets a marker too (:meth:`scale`)."""
 
     def __init__(self, fig, describe) -> None:
         self.fig, self.describe = fig, describe
         self.count = 0
+        self.total = 0  # the run's steps (0: not known)
         self._last: dict[str, Any] | None = None
+        self._texts: list[str] = []  # the changes the last marker stands for
 
-    def clear(self) -> None:
+    def clear(self, total: int = 0) -> None:
         clear_changes(self.fig)
-        self.count, self._last = 0, None
+        self.count, self.total, self._last, self._texts = 0, total, None, []
+
+    def start(self, config: nstcore.StyleConfig) -> None:
+        """A run of ``config`` begins: no markers but one where each new scale of a coarse to fine run begins (the
+        loss jumps ~100x there, which read as divergence)."""
+        self.clear(total=config.steps)
+        plan, step = config.scale_plan(), 1
+        for (_, steps), (size, _) in zip(plan, plan[1:], strict=False):
+            step += steps
+            self._new(step, f"{size} px")
+        self._last, self._texts = None, []
 
     def add(self, change: Mapping[str, Any], now: float) -> bool:
         """Mark ``change`` (made at its ``"at"``, else ``now``); True when it made a new marker, False when it
@@ -215,13 +250,29 @@ class ChangeMarkers:
         last = self._last
         if last is not None and last["field"] == change["field"] and now - last["at"] < DRAG_SECONDS:
             last["at"] = now
-            text = self.describe({**change, "old": last["old"]})
-            change_markers(self.fig).patch({"text": [(self.count - 1, text)]})
+            self._texts[-1] = self.describe({**change, "old": last["old"]})
+            self._patch()
             return False
-        mark_change(self.fig, change["step"], self.describe(change), self.count)
-        self._last = {"field": change["field"], "old": change["old"], "at": now}
-        self.count += 1
+        near = max(1, round(self.total * NEAR_SHARE))
+        if last is not None and abs(change["step"] - last["step"]) < near:
+            self._texts.append(self.describe(change))
+            self._last = {"field": change["field"], "old": change["old"], "at": now, "step": last["step"]}
+            self._patch()
+            return False
+        self._new(change["step"], self.describe(change))
+        self._last = {"field": change["field"], "old": change["old"], "at": now, "step": change["step"]}
         return True
+
+    def _new(self, step: int, text: str) -> None:
+        right = bool(self.total) and step > RIGHT_SHARE * self.total
+        mark_change(self.fig, step, text, self.count, right=right)
+        self._texts = [text]
+        self.count += 1
+
+    def _patch(self) -> None:
+        texts, row = self._texts, self.count - 1
+        text = texts[0] if len(texts) == 1 else f"{texts[0]} +{len(texts) - 1}"
+        change_markers(self.fig).patch({"text": [(row, text)], "full": [(row, "; ".join(texts))]})
 
 
 def rows_to_columns(

@@ -159,6 +159,8 @@ class SingleRunView(param.Parameterized):
         self.sync_scrubber()
         self._show_terms(self._run_terms(self.state.run.styles))
         self._changes_drawn = 0
+        if self.state.run.config is not None:
+            self._markers.start(self.state.run.config)
 
     def apply(self, handover: Handover) -> None:
         """What the job handed over since the last tick: loss rows, change markers, the newest frame."""
