@@ -47,7 +47,7 @@ from .layers import MODELS, layer_hint, layer_names, sort_layers, tap_index
 from .masks import load_mask, load_masks
 from .objective import Objective
 from .png_config import config_from_bytes, config_text_from_png, png_with_config, record_from_bytes
-from .presets import PRESETS, bigger_config, expand_preset
+from .presets import PRESETS, bigger_config, expand_preset, paper_number
 from .progress import Losses, Progress, style_image_term
 from .records import LIVE_FIELDS, apply_change, every_layer, file_sha256, run_record
 from .request import RunRequest
@@ -94,6 +94,7 @@ __all__ = [
     "VARIANT_FIELDS",
     "Variant",
     "expand_preset",
+    "paper_number",
     "run_lengths",
     "Calibration",
     "RunTargets",

@@ -35,7 +35,7 @@ def grid_image(images: Sequence[np.ndarray], labels: Sequence[str], columns: int
     cell_h = height + LABEL_LINE * LABEL_LINES + 6
     canvas = Image.new("RGB", (columns * width + (columns + 1) * GAP, rows * cell_h + (rows + 1) * GAP), "white")
     draw = ImageDraw.Draw(canvas)
-    font = ImageFont.load_default(size=12)
+    font = label_font()
     for i, (array, label) in enumerate(zip(images, labels)):
         x = GAP + (i % columns) * (width + GAP)
         y = GAP + (i // columns) * (cell_h + GAP)
@@ -43,6 +43,15 @@ def grid_image(images: Sequence[np.ndarray], labels: Sequence[str], columns: int
         for line_no, line in enumerate(_wrap(draw, label, font, width - 4)):
             draw.text((x + 2, y + height + 3 + line_no * LABEL_LINE), line, fill=(20, 20, 20), font=font)
     return canvas
+
+
+def label_font(size: int = 12) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    """DejaVu Sans where the system has it (it writes α/β = 1×10⁻⁴; Pillow's own font draws boxes for α, × and the
+    superscripts), else Pillow's own."""
+    try:
+        return ImageFont.truetype("DejaVuSans.ttf", size)
+    except OSError:
+        return ImageFont.load_default(size=size)
 
 
 def _fit(draw: ImageDraw.ImageDraw, text: str, font, width: int) -> int:

@@ -17,6 +17,7 @@ A preset returns the shared config it needs (e.g. ``init="noise"``) and the vari
 from __future__ import annotations
 
 import dataclasses
+import math
 
 from .config import PAPER_STYLE_LAYERS, LossWeights, StyleConfig
 from .errors import ConfigError, shown
@@ -40,6 +41,24 @@ def bigger_config(config: StyleConfig, size: int) -> StyleConfig:
 FIGURE1_CONTENT_LAYERS = ("conv1_2", "conv2_2", "conv3_2", "conv4_2", "conv5_2")
 
 
+SUPERSCRIPTS = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def paper_number(value: float) -> str:
+    """A number as the paper writes its α/β ratios: "1×10⁻³", "2.5×10⁻⁴" (two significant digits), "∞", "0"; the
+    one notation of α/β on the page, in the CLI's grid labels and in the tables."""
+    if value == 0 or math.isnan(value):
+        return "0" if value == 0 else "–"
+    if math.isinf(value):
+        return "∞"
+    exponent = math.floor(math.log10(abs(value)))
+    mantissa = float(f"{value / 10**exponent:.2g}")
+    if abs(mantissa) >= 10:  # 9.96 rounds to 10
+        mantissa, exponent = mantissa / 10, exponent + 1
+    digits = f"{mantissa:g}"
+    return digits if exponent == 0 else f"{digits}×10{str(exponent).translate(SUPERSCRIPTS)}"
+
+
 def expand_preset(name: str, base: StyleConfig, styles: int = 1) -> tuple[StyleConfig, list[Variant]]:
     """The shared config and the variants of preset ``name`` built on ``base``, for a run with ``styles`` style
     images."""
@@ -58,11 +77,11 @@ def expand_preset(name: str, base: StyleConfig, styles: int = 1) -> tuple[StyleC
         return shared, [
             Variant(f"content {n}", LossWeights(base.alpha, 0.0, base.tv, {n: 1.0}, {})) for n in FIGURE1_CONTENT_LAYERS
         ]
-    if name == "ratio":
+    if name == "ratio":  # labelled as Figure 3 writes them: "α/β = 1×10⁻⁴"
         ratios = (1e-2, 1e-3, 1e-4, 1e-5) if base.loss_norm == "paper" else (1e-4, 1e-5, 1e-6, 1e-7)
         return base, [
             Variant(
-                f"a/b = {r:.0e}",
+                f"α/β = {paper_number(r)}",
                 LossWeights(base.alpha, base.alpha / r, base.tv, base.content_layers, base.style_layers),
             )
             for r in ratios

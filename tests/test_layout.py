@@ -89,7 +89,8 @@ def test_the_download_button_says_how_big_the_result_is() -> None:
 
 def test_the_comparison_table_reads_like_the_page_and_marks_what_differs() -> None:
     """Issue 24: β showed as "10,000,000.C", ratios as "a/b = 1e-04", layer lists were cut and an empty blend column
-    took the width. Numbers use the page's notation (1.0e+6), α/β is a column of its own, long text wraps, a column
+    took the width. Numbers use the page's notation (1.0e+6), α/β is a column of its own in the paper's notation
+    (1×10⁻⁶, issue 38: the table said 1.0e-6, Advanced 1.0e-06 and the labels 1e-06), long text wraps, a column
     empty in every row is hidden, and the fields the variants differ in are highlighted."""
     from bokeh.models.widgets.tables import ScientificFormatter
 
@@ -101,9 +102,11 @@ def test_the_comparison_table_reads_like_the_page_and_marks_what_differs() -> No
     table = dashboard.compare.table
     frame = table.value
     assert list(frame.columns[:5]) == ["label", "alpha", "beta", "ratio", "tv"]
-    assert frame["ratio"].tolist() == [a / b for a, b in zip(frame["alpha"], frame["beta"])]
+    assert frame["ratio"].tolist() == ["1×10⁻⁴", "1×10⁻⁵", "1×10⁻⁶", "1×10⁻⁷"]
+    assert frame["label"].tolist() == [f"α/β = {r}" for r in frame["ratio"]]  # the labels say it the same way
     assert table.titles["ratio"] == "α/β" and table.titles["beta"] == "β"
-    assert all(isinstance(table.formatters[n], ScientificFormatter) for n in ("alpha", "beta", "ratio", "tv"))
+    assert all(isinstance(table.formatters[n], ScientificFormatter) for n in ("alpha", "beta", "tv"))
+    assert dashboard.controls.ratio.object.startswith("α/β = **1×10⁻⁶**")  # and Advanced
     assert table.formatters["style_layers"] == {"type": "textarea"}
     assert table.hidden_columns == ["style_blend"]  # one style image: no blend
     styles = differing(frame)  # what the table's Styler applies

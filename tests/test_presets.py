@@ -70,3 +70,12 @@ def test_blend_preset_sweeps_two_styles_and_needs_two() -> None:
     for count in (1, 3):
         with pytest.raises(ConfigError, match="compares two style images"):
             expand_preset("blend", StyleConfig(), styles=count)
+
+
+def test_alpha_over_beta_is_written_as_the_paper_writes_it() -> None:
+    """Issue 38: four notations for one quantity (1.0e+6, 1.0e-06, 1e-06, 1.0e-6); now the paper's, 1×10⁻³."""
+    from nstcore import paper_number
+
+    cases = {1e-3: "1×10⁻³", 2.5e-4: "2.5×10⁻⁴", 9.96e-5: "1×10⁻⁴", 1.0: "1", 3e6: "3×10⁶", 0.0: "0"}
+    assert {value: paper_number(value) for value in cases} == cases
+    assert paper_number(float("inf")) == "∞"

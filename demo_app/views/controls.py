@@ -4,6 +4,7 @@ Config card (download the settings, load a config JSON or a result PNG), and the
 from __future__ import annotations
 
 import io
+import math
 from typing import Any
 
 import panel as pn
@@ -236,7 +237,7 @@ class ControlsView:
 
     def _update_ratio(self) -> None:
         s = self.state
-        ratio = "∞" if s.beta == 0 else f"{s.alpha / s.beta:.1e}"
+        ratio = nstcore.paper_number(s.alpha / s.beta if s.beta else math.inf)  # as the paper writes it
         self.ratio.object = f"α/β = **{ratio}** (α = {s.alpha:.2g}, β = {s.beta:.2g})"
 
     def _sync_content_layer(self, event: param.parameterized.Event) -> None:

@@ -25,8 +25,8 @@ COLUMNS = [
 ]
 
 
-# The table's headers and numbers as the rest of the page writes them (1.0e+6, α/β); text columns wrap, so a layer
-# list is read in full (it was cut to "conv1_1:1,conv2_1:1,conv3_1:1,conv4_1").
+# The table's headers and numbers as the rest of the page writes them (1.0e+6; α/β as the paper does, 1×10⁻⁶); text
+# columns wrap, so a layer list is read in full (it was cut to "conv1_1:1,conv2_1:1,conv3_1:1,conv4_1").
 TITLES = {
     "alpha": "α",
     "beta": "β",
@@ -41,9 +41,9 @@ WRAPPED = ("label", "content_layers", "style_layers")
 
 
 def table_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
-    """The table's rows: the variants' fields and the α/β each one makes (read-only)."""
+    """The table's rows: the variants' fields and the α/β each one makes (read-only, written as the paper does)."""
     frame = pd.DataFrame(rows, columns=COLUMNS)
-    ratio = [a / b if b else float("inf") for a, b in zip(frame["alpha"], frame["beta"])]
+    ratio = [nstcore.paper_number(a / b if b else float("inf")) for a, b in zip(frame["alpha"], frame["beta"])]
     frame.insert(COLUMNS.index("beta") + 1, "ratio", ratio)
     return frame
 
@@ -85,4 +85,4 @@ def variants_table(frame: pd.DataFrame) -> pn.widgets.Tabulator:
     return table
 
 
-NUMBERS = ("alpha", "beta", "ratio", "tv")
+NUMBERS = ("alpha", "beta", "tv")
