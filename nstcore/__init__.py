@@ -38,7 +38,7 @@ from .device import (
 from .engine import prepare_images, run
 from .errors import ConfigError, ImageError, NSTError, WeightsError, shown
 from .features import Network, VGGFeatures, load_network
-from .grid import grid_image
+from .grid import grid_image, sweep_image
 from .images import DEFAULT_MAX_PIXELS, load_image, not_an_image, resize_long_side, save_image, target_size, to_rgb
 from .images import FORMATS as IMAGE_FORMATS
 from .images import SUFFIXES as IMAGE_SUFFIXES
@@ -51,9 +51,18 @@ from .presets import PRESETS, bigger_config, expand_preset, paper_number
 from .progress import Losses, Progress, style_image_term
 from .records import LIVE_FIELDS, apply_change, every_layer, file_sha256, run_record
 from .request import RunRequest
+from .sweep import DEFAULT_SWEEP, Sweep, expand_sweep
 from .timelapse import FrameKeeper, timelapse_bytes, write_timelapse
 from .training import train
-from .variants import MAX_LABEL, VARIANT_FIELDS, Variant, clean_label, comparison_to_dict, variant_from_dict
+from .variants import (
+    MAX_LABEL,
+    VARIANT_FIELDS,
+    Variant,
+    clean_label,
+    comparison_to_dict,
+    grid_record,
+    variant_from_dict,
+)
 from .weight_text import MAX_STYLES, blend_weights, format_layers, parse_layers
 
 __all__ = [
@@ -107,6 +116,11 @@ __all__ = [
     "run_record",
     "__version__",
     "grid_image",
+    "sweep_image",
+    "grid_record",
+    "expand_sweep",
+    "Sweep",
+    "DEFAULT_SWEEP",
     "variant_from_dict",
     "resize_long_side",
     "target_size",

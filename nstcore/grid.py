@@ -1,4 +1,5 @@
-"""A comparison's results as one labelled picture (one cell per variant, the label under each)."""
+"""A comparison's results as one labelled picture (one cell per variant, the label under each), and a sweep's as a
+table with its row and column headings (Gatys et al.'s Figure 3: style layers down, α/β across)."""
 
 from __future__ import annotations
 
@@ -42,6 +43,43 @@ def grid_image(images: Sequence[np.ndarray], labels: Sequence[str], columns: int
         canvas.paste(Image.fromarray(np.asarray(array)), (x, y))
         for line_no, line in enumerate(_wrap(draw, label, font, width - 4)):
             draw.text((x + 2, y + height + 3 + line_no * LABEL_LINE), line, fill=(20, 20, 20), font=font)
+    return canvas
+
+
+HEADING_WIDTH = 150  # px: the row headings' column ("style conv1_1..conv5_1" in two lines)
+HEADING_LINES = 2
+
+
+def sweep_image(
+    images: Sequence[np.ndarray], rows: Sequence[str], columns: Sequence[str], scale: int = 1
+) -> Image.Image:
+    """HxWx3 uint8 images, row by row, under their column headings and beside their row headings."""
+    if not images or len(images) != len(rows) * len(columns):
+        raise ValueError("sweep_image needs one image per row and column")
+    height, width = images[0].shape[:2]
+    factor = max(1, scale, math.ceil(MIN_CELL / width))  # tiny cells are blown up so that headings fit over them
+    height, width = height * factor, width * factor
+    top = GAP + LABEL_LINE * HEADING_LINES + 4
+    canvas = Image.new(
+        "RGB",
+        (HEADING_WIDTH + len(columns) * (width + GAP) + GAP, top + len(rows) * (height + GAP) + GAP),
+        "white",
+    )
+    draw = ImageDraw.Draw(canvas)
+    font = label_font()
+    for c, heading in enumerate(columns):
+        x = HEADING_WIDTH + GAP + c * (width + GAP)
+        for n, line in enumerate(_wrap(draw, heading, font, width - 4)):
+            draw.text((x + 2, GAP + n * LABEL_LINE), line, fill=(20, 20, 20), font=font)
+    for r, heading in enumerate(rows):
+        y = top + r * (height + GAP)
+        for n, line in enumerate(_wrap(draw, heading, font, HEADING_WIDTH - 8)):
+            draw.text((GAP, y + 2 + n * LABEL_LINE), line, fill=(20, 20, 20), font=font)
+        for c in range(len(columns)):
+            cell = Image.fromarray(np.asarray(images[r * len(columns) + c]))
+            if factor > 1:
+                cell = cell.resize((width, height), Image.Resampling.NEAREST)
+            canvas.paste(cell, (HEADING_WIDTH + GAP + c * (width + GAP), y))
     return canvas
 
 

@@ -104,3 +104,17 @@ def comparison_to_dict(shared: StyleConfig, variants: Sequence[Variant]) -> dict
         "config": shared.to_dict(),
         "variants": [{"label": v.label, "config": v.config(shared).to_dict()} for v in variants],
     }
+
+
+def grid_record(
+    settings: Mapping[str, Any], cells: Sequence[Mapping[str, Any]], sweep: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """What a grid PNG carries: the shared settings (or the run's record: loading it restores what every cell had in
+    common) and, under ``"run"``, every cell's label and full config (``{"label", "config"}``, in grid order) and a
+    sweep's rows and columns. ``compare --variants GRID.png`` reruns it; the grid once held the shared settings
+    only, each cell's settings being in a separate JSON."""
+    run = dict(settings.get("run") or {})
+    run["cells"] = [dict(cell) for cell in cells]
+    if sweep is not None:
+        run["sweep"] = dict(sweep)
+    return {**settings, "run": run}
