@@ -38,6 +38,8 @@ class RunRequest:
     photos: tuple[Any, ...] | None = None
     # A picture to start from instead of ``config.init`` (e.g. a result, continued at a larger size).
     start: Any = None
+    # At most this many variants in one forward pass (None: the engine decides): a large sweep in batches that fit.
+    max_batch: int | None = None
 
     def __post_init__(self) -> None:
         if not self.styles:
@@ -89,4 +91,5 @@ class RunRequest:
             controls=controls,
             variants=list(self.variants) if self.variants is not None else None,
             start=self.start,
+            max_batch=self.max_batch,
         )

@@ -212,3 +212,27 @@ def test_closing_the_tab_cancels_its_job_and_status_page_counts(browser, url) ->
     assert time.time() - t < cleanup_s + step_s + 1.0, (time.time() - t, cleanup_s, step_s)
     assert urllib.request.urlopen(url + "liveness", timeout=5).status == 200
     status.close()
+
+
+def test_figure_3_as_a_two_way_sweep_in_the_page(browser, url) -> None:
+    """Issue 38: Gatys et al.'s Figure 3 (style layers down, α/β across) could not be made in the page: Compare
+    varied one thing at a time, 2 to 8 cells. Load sweep fills the table with its 20 cells; they run, and show
+    under their headings."""
+    context, page, dashboard = _open(browser, url)
+    state = dashboard.state
+    page.get_by_role("button", name="Compare", exact=True).click()
+    page.locator(".nst-load-sweep button").click()
+    _wait(lambda: len(state.variants) == 20 and state.sweep_shape() is not None)
+    state.param.update(size=32, steps=3, scales=1)
+    page.get_by_role("button", name="▶ Run comparison", exact=True).click()
+    _wait(lambda: state.running)
+    _wait(lambda: not state.running and state.status.startswith("Done"), timeout=120)
+    grid = page.locator(".nst-sweep-grid")
+    grid.wait_for()
+    assert grid.locator(".nst-sweep-column").count() == 4 and grid.locator(".nst-sweep-row").count() == 5
+    grid.locator(".nst-sweep-column").first.get_by_text("α/β = 1×10⁻⁴").wait_for()
+    _wait(lambda: grid.locator(".nst-cell img").count() == 20, timeout=30)
+    _wait(lambda: not dashboard.compare.grid_download.disabled, timeout=30)  # one PNG with every cell's record
+    grid.scroll_into_view_if_needed()
+    page.screenshot(path=str(ARTIFACTS / "compare-sweep.png"), full_page=False)
+    context.close()

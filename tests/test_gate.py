@@ -96,7 +96,7 @@ def test_the_instant_view_and_the_time_lapse_ask_the_gate(backend, monkeypatch) 
 
 def test_jobs_are_checked_once_against_every_limit(backend, content_image, style_image) -> None:
     gate = Gate()
-    limits = Limits(max_size=512, max_steps=100, max_variants=2, max_styles=1, max_job_gb=0.5)
+    limits = Limits(max_size=512, max_steps=100, max_variants=2, max_sweep_cells=2, max_styles=1, max_job_gb=0.5)
 
     def request(**changes):
         config = nstcore.StyleConfig(weights="random", size=changes.pop("size", 256), steps=changes.pop("steps", 50))
@@ -108,7 +108,7 @@ def test_jobs_are_checked_once_against_every_limit(backend, content_image, style
         "size": request(size=1024),
         "steps": request(steps=101),
         "style scale": request(config={"style_scale": 4.0}),
-        "variants": request(
+        "at most 2 cells": request(
             variants=tuple(nstcore.Variant(f"v{i}", nstcore.StyleConfig().loss_weights()) for i in range(3))
         ),
         "style images": request(styles=(style_image, style_image)),
@@ -122,7 +122,12 @@ def test_jobs_are_checked_once_against_every_limit(backend, content_image, style
     one = memory_estimate(request(size=512))
     assert 0.4 * 2**30 < one < 0.8 * 2**30
     variants = tuple(nstcore.Variant(f"v{i}", nstcore.StyleConfig().loss_weights()) for i in range(2))
-    assert memory_estimate(request(size=512, variants=variants)) == 2 * one
+    # L-BFGS runs each variant in a pass of its own (one curvature history per image): one pass, two histories (an
+    # 8-variant comparison at 512 px peaked at 0.59 GiB against an estimate of 4.39, issue 39)
+    assert one < memory_estimate(request(size=512, variants=variants)) < 1.2 * one
+    adam = memory_estimate(request(size=512, config={"optimizer": "adam"}))
+    assert memory_estimate(request(size=512, variants=variants, config={"optimizer": "adam"})) == 2 * adam
+    assert memory_estimate(request(size=512, variants=variants, config={"optimizer": "adam"}, max_batch=1)) == adam
     assert memory_estimate(request(size=512, photos=(make_image(64, 64),))) > one  # a training's square crops
 
 

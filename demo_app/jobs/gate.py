@@ -105,15 +105,27 @@ def largest_side_in_memory(max_job_gb: float, model: str = "vgg19") -> int:
 
 def memory_estimate(request: nstcore.RunRequest) -> int:
     """Bytes the job of ``request`` needs, roughly: activations per output pixel for each image the network sees at
-    once (a comparison's variants; a training's square crop)."""
+    once (a training's square crop; a comparison's variants that share a forward pass: one at a time under L-BFGS,
+    whose curvature history is per image, at most ``max_batch`` under Adam), plus each variant's L-BFGS history."""
     config = request.config
     if request.photos is not None:
-        pixels = float(config.size * config.size)
-    else:
-        width, height = request.content.size
-        scale = config.size / max(width, height, 1)
-        pixels = width * height * scale * scale * (len(request.variants or ()) or 1)
-    return int(pixels * BYTES_PER_PIXEL.get(config.model, 3000))
+        return int(config.size * config.size * BYTES_PER_PIXEL.get(config.model, 3000))
+    width, height = request.content.size
+    scale = config.size / max(width, height, 1)
+    pixels = width * height * scale * scale
+    variants = len(request.variants or ()) or 1
+    together = 1 if config.optimizer == "lbfgs" else min(variants, request.max_batch or variants)
+    history = variants * config.lbfgs_history * 2 * 3 * 4 * pixels if config.optimizer == "lbfgs" else 0.0
+    return int(pixels * together * BYTES_PER_PIXEL.get(config.model, 3000) + history)
+
+
+def largest_batch(request: nstcore.RunRequest, budget_bytes: float) -> int:
+    """The most variants of ``request`` one forward pass may take within ``budget_bytes`` (at least 1)."""
+    variants = len(request.variants or ()) or 1
+    for batch in range(variants, 1, -1):
+        if memory_estimate(request.replace(max_batch=batch)) <= budget_bytes:
+            return batch
+    return 1
 
 
 class Gate:
@@ -143,8 +155,9 @@ class Gate:
                 "lower the style scale or the size."
             )
         variants = len(request.variants or ()) or 1
-        if variants > limits.max_variants:
-            self._refuse(f"A comparison may have at most {limits.max_variants} variants on this server.")
+        cells = max(limits.max_variants, limits.max_sweep_cells)  # a sweep's cells, run in batches that fit
+        if variants > cells:
+            self._refuse(f"A comparison may have at most {cells} cells on this server.")
         if len(request.styles) > limits.max_styles:
             self._refuse(f"This server blends at most {limits.max_styles} style images; remove one.")
         needed = memory_estimate(request)

@@ -60,6 +60,8 @@ class CurrentRun:
         self.labels: tuple[str, ...] = ()  # the last run's variant labels (kept after it ends, for its grid)
         self.mode = "single"
         self.variants: list[nstcore.Variant] = []  # the last run's variants (a comparison's cells)
+        # The last run's sweep (nstcore.Sweep.as_dict), when its cells were a loaded two-way sweep's; else {}.
+        self.sweep: dict[str, Any] = {}
         # The settings the last run started with, as the config export writes them, with the live weights updated
         # as they were steered: what its result PNG carries (kept after it ends).
         self.record: dict[str, Any] = {}
@@ -281,6 +283,13 @@ class CurrentRun:
             "style_blend": list(w.style_blend),
             "preserve_colors": variant.preserve_colors or self.record.get("preserve_colors", "none"),
         }
+
+    @property
+    def sweep_shape(self) -> tuple[list[str], list[str]] | None:
+        """(row labels, column labels) of the last run's sweep; None for a plain comparison."""
+        if not self.sweep:
+            return None
+        return list(self.sweep["row_labels"]), list(self.sweep["column_labels"])
 
     def record_json(self) -> str | None:
         """The last run's record as JSON (what its PNG carries), or None before any run."""

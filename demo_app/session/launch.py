@@ -12,6 +12,7 @@ import param
 
 import nstcore
 
+from ..jobs.gate import largest_batch
 from ..jobs.scheduler import SchedulerError
 from .config_params import CONFIG_PARAM_NAMES
 from .core import SessionCore
@@ -28,6 +29,11 @@ class LaunchPart(SessionCore):
     compare_shared = param.Dict(
         default={}, doc="Shared settings the loaded preset needs (e.g. init=noise), for the comparison only."
     )
+    sweep = param.Dict(
+        default={},
+        doc="The loaded two-way sweep's layout (nstcore.Sweep.as_dict: presets, row and column labels); {} for a "
+        "plain comparison. The variants are its cells, row by row.",
+    )
 
     def start(self) -> bool:
         """Start a single run in a background thread; refuse (with ``error``) if one is running or input is bad."""
@@ -40,15 +46,20 @@ class LaunchPart(SessionCore):
         if config is None:
             return False
         rows = self.variants
-        if not 2 <= len(rows) <= self.limits.max_variants:
-            self.error = f"A comparison needs 2 to {self.limits.max_variants} variants; this one has {len(rows)}."
+        most = self.limits.max_sweep_cells if self.sweep_shape() else self.limits.max_variants
+        if not 2 <= len(rows) <= most:
+            self.error = f"A comparison needs 2 to {most} variants; this one has {len(rows)}."
             return False
         try:
             variants = [nstcore.variant_from_dict(config, row, i) for i, row in enumerate(rows)]
         except nstcore.ConfigError as exc:
             self.error = str(exc)
             return False
-        return self._launch(config, variants, "compare")
+        before, self.run.sweep = self.run.sweep, dict(self.sweep) if self.sweep_shape() else {}  # before the view
+        started = self._launch(config, variants, "compare")  # starts: it lays its grid out by it
+        if not started:
+            self.run.sweep = before
+        return started
 
     def start_training(self) -> bool:
         """Train one generator for any photo (nstcore.train): random crops of the content image and the sample
@@ -145,6 +156,9 @@ class LaunchPart(SessionCore):
     def _submit(self, request: nstcore.RunRequest, mode: str, run_info: dict[str, Any]) -> bool:
         """Through the gate into the queue; the page's state follows the new run (or ``error`` says why not)."""
         config = request.config
+        if request.variants and len(request.variants) > 1:  # in batches the memory limit admits (a sweep's 20)
+            batch = largest_batch(request, self.limits.max_job_gb * 2**30)
+            request = request.replace(max_batch=batch) if batch < len(request.variants) else request
         try:
             self.backend.gate.check_request(self.limits, request)
             run_info.update(self.backend.run_environment(config.precision))
@@ -177,8 +191,33 @@ class LaunchPart(SessionCore):
         # What the preset needs of the shared settings stays with the comparison: the single run keeps its own.
         plain = base.to_dict()
         needs = {k: v for k, v in shared.to_dict().items() if plain[k] != v and k in CONFIG_PARAM_NAMES}
-        self.param.update(preset=name, compare_shared=needs, variants=[variant_row(v, shared) for v in variants])
+        self.param.update(
+            preset=name, compare_shared=needs, sweep={}, variants=[variant_row(v, shared) for v in variants]
+        )
         return True
+
+    def load_sweep(self, rows: str, columns: str) -> bool:
+        """Fill :attr:`variants` with preset ``rows`` crossed with preset ``columns`` (Gatys et al.'s Figure 3:
+        style_layers by ratio), on the current settings; :attr:`sweep` keeps the layout."""
+        try:
+            base = self.config()
+            sweep = nstcore.expand_sweep(rows, columns, base, self.style_count)
+        except nstcore.ConfigError as exc:
+            self.error = str(exc)
+            return False
+        if len(sweep.variants) > self.limits.max_sweep_cells:
+            self.error = (
+                f"This server runs sweeps of at most {self.limits.max_sweep_cells} cells; choose smaller presets."
+            )
+            return False
+        cells = [variant_row(v, base) for v in sweep.variants]
+        self.param.update(compare_shared={}, sweep=sweep.as_dict(), variants=cells, error="")
+        return True
+
+    def sweep_shape(self) -> tuple[list[str], list[str]] | None:
+        """(row labels, column labels) while the table holds the loaded sweep's cells; None otherwise."""
+        rows, columns = self.sweep.get("row_labels") or [], self.sweep.get("column_labels") or []
+        return (list(rows), list(columns)) if rows and len(rows) * len(columns) == len(self.variants) else None
 
     def compare_config(self) -> nstcore.StyleConfig | None:
         """The comparison's shared config: the current settings plus what its preset needs (None: refused)."""
@@ -186,6 +225,7 @@ class LaunchPart(SessionCore):
         return config.replace(**self.compare_shared) if config is not None else None
 
     def add_variant(self) -> None:
+        self.sweep = {}  # a row more is no longer the sweep's table
         if len(self.variants) >= self.limits.max_variants:
             self.error = f"At most {self.limits.max_variants} variants per comparison."
             return
@@ -198,6 +238,7 @@ class LaunchPart(SessionCore):
         self.variants = [*self.variants, base]
 
     def remove_variant(self) -> None:
+        self.sweep = {}
         if self.variants:
             self.variants = self.variants[:-1]
 

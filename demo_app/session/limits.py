@@ -30,6 +30,9 @@ class Limits:
     max_steps: int = 5000
     # A comparison grid beyond 8 cells is hard to read and multiplies memory per job.
     max_variants: int = 8
+    # A two-way sweep's cells (Gatys et al.'s Figure 3: five style-layer sets by four ratios), run in batches that the
+    # memory limit admits (one at a time under L-BFGS, whose curvature history is per image).
+    max_sweep_cells: int = 20
     # Style images one run may blend (nstcore takes up to 8): each adds a Gram target per layer, and with regions a
     # guided Gram per layer and step (+9 % per extra style at 256 px with masks, benchmarks/results_styles.md);
     # three already fill a phone's screen with sliders.

@@ -68,7 +68,17 @@ class ResultsPart(SessionCore):
     def grid_png(self) -> bytes | None:
         if not self.result or self.mode != "compare":
             return None
-        return nstcore.png_with_config(nstcore.grid_image(list(self.result), list(self.labels)), self.run.record_json())
+        shape = self.run.sweep_shape
+        if shape is not None:  # a sweep: its cells under their row and column headings
+            image = nstcore.sweep_image(list(self.result), *shape)
+        else:
+            image = nstcore.grid_image(list(self.result), list(self.labels))
+        cells = [
+            {"label": label, "config": {k: v for k, v in self.run.cell_record(i).items() if k != "run"}}
+            for i, label in enumerate(self.labels)
+        ]
+        record = nstcore.grid_record(self.run.record_dict(), cells, self.run.sweep or None)
+        return nstcore.png_with_config(image, json.dumps(record, indent=2))
 
     def cell_pngs(self) -> list[bytes]:
         """Each cell of the finished comparison as its own PNG carrying that variant's settings (slow: a worker)."""

@@ -95,12 +95,12 @@ def loss_figure(
         proxy.tags = [LEGEND_TAG, column_key(term)]
         proxy.on_change("visible", _follow(line))
         items.append((label, [proxy]))
-    _add_legend(fig, items)
+    _add_legend(fig, items, max(130, 30 + 6 * max(len(label) for label, _ in items)))
     _add_markers(fig)
     return fig, source
 
 
-def _add_legend(fig, items: list[Any]) -> None:
+def _add_legend(fig, items: list[Any], column_px: int = 130) -> None:
     """A clickable legend below the chart, as many columns wide as the chart holds."""
     legend = Legend(
         items=items,
@@ -112,9 +112,10 @@ def _add_legend(fig, items: list[Any]) -> None:
         margin=4,
     )
     fig.add_layout(legend, "below")
-    # As many legend columns as the chart's width holds (~130 px each): four fixed columns were cut off on a phone
-    # ("onv3_1"); BokehJS legends do not wrap by themselves.
-    fig.js_on_change("inner_width", CustomJS(args={"legend": legend}, code=LEGEND_COLUMNS_JS))
+    # As many legend columns as the chart's width holds (``column_px`` each, from the longest label): four fixed
+    # columns were cut off on a phone ("onv3_1"), and a sweep's 20 long labels at the left; BokehJS legends do not
+    # wrap by themselves.
+    fig.js_on_change("inner_width", CustomJS(args={"legend": legend, "column": column_px}, code=LEGEND_COLUMNS_JS))
 
 
 MARKER_COLUMNS = ("step", "y", "text", "full", "align", "dx")
@@ -145,7 +146,7 @@ def _add_markers(fig) -> None:
 
 
 LEGEND_TAG = "nst-legend-proxy"
-LEGEND_COLUMNS_JS = "legend.ncols = Math.max(1, Math.min(4, Math.floor(cb_obj.inner_width / 130)));"
+LEGEND_COLUMNS_JS = "legend.ncols = Math.max(1, Math.min(4, Math.floor(cb_obj.inner_width / column)));"
 
 
 def _follow(line: GlyphRenderer):

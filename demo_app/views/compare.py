@@ -23,6 +23,7 @@ from ..session.state import SessionState
 from ..session.text import as_html
 from .charts import column_key, loss_figure, rows_to_columns, term_weights
 from .loop import NewestFrames, in_background
+from .sweep import SweepControls, sweep_grid
 from .two_way import NoEcho
 from .variants_table import table_frame, variants_table
 from .widgets import clicks, plain_text, set_text
@@ -84,6 +85,7 @@ class CompareView(pn.viewable.Viewer):
         self._preset_watcher = state.param.watch(lambda e: state.load_preset(e.new), "preset")
         self.load = pn.widgets.Button(label="Reload preset", width=120, css_classes=["load-preset"])
         self.load.on_click(clicks(state.load_preset))
+        self.sweep = SweepControls(state)
         self.shared_note = plain_text("", styles={"font-size": "12px"}, css_classes=["nst-compare-shared"])
         state.param.watch(lambda e: self._note_shared(), "compare_shared")
         self._note_shared()
@@ -192,17 +194,19 @@ class CompareView(pn.viewable.Viewer):
         ]
         # Each cell as wide as the screen allows (two to four a row on a laptop or projector, one on a phone), its
         # label in full under it, wrapped (the PNG button once covered "style conv1_1+conv2_").
-        self.grid.objects = [
+        shape = self.state.run.sweep_shape
+        cells = [
             pn.Column(
                 cell,
-                plain_text(label, styles=LABEL_STYLE, sizing_mode="stretch_width"),
+                *([] if shape else [plain_text(label, styles=LABEL_STYLE, sizing_mode="stretch_width")]),
                 download,
                 css_classes=["nst-cell"],
                 margin=4,
-                styles={"flex": f"1 1 {CELL_BASIS}px", "max-width": f"{CELL_MAX}px"},
+                styles={} if shape else {"flex": f"1 1 {CELL_BASIS}px", "max-width": f"{CELL_MAX}px"},
             )
             for cell, label, download in zip(self._cells, labels, self._cell_downloads)
         ]
+        self.grid.objects = [sweep_grid(cells, *shape)] if shape else cells  # a sweep: its headings say the labels
         self.zoomed.objects = []
         self.zoomed.visible = False
         self.zoom_button.disabled = True
@@ -332,6 +336,7 @@ class CompareView(pn.viewable.Viewer):
         return pn.Column(
             self.help,
             pn.FlexBox(self.preset, self.load, self.add, self.remove, align_items="end"),
+            self.sweep,
             self.shared_note,
             self.table,
             self.grid,
