@@ -90,3 +90,10 @@ def test_the_gpu_check_runs_dry_on_the_cpu(tmp_path) -> None:
     assert "Tests marked gpu: **5 passed" in text
     assert text.count("| 32 px | fp32 |") == 2 and text.count("| sessions |") == 2
     assert "not measured" not in text
+
+
+def test_the_sweep_benchmark_measures_one_cell_size() -> None:
+    import bench_sweep
+
+    result = bench_sweep.measure("sweep", size=32, steps=1, optimizer="lbfgs", device="cpu")
+    assert result["cells"] == 20 and result["seconds"] > 0 and result["estimate"] > 0

@@ -549,3 +549,25 @@ def test_a_server_on_random_weights_tells_participants_in_one_line(browser, url)
         context.close()
     finally:
         backend.banner = None
+
+
+# Every column of the Compare table: its left and right edge, and the table's.
+TABLE_COLUMNS_JS = """() => { const out = {}; const walk = (root) => { for (const el of root.querySelectorAll('*')) {
+  if (el.shadowRoot) walk(el.shadowRoot);
+  const r = el.getBoundingClientRect();
+  const field = el.getAttribute('tabulator-field');
+  if (el.classList.contains('tabulator-col') && r.width > 0) out[field] = [r.left, r.right];
+  if (el.classList.contains('tabulator')) out.TABLE = [r.left, r.right]; } }; walk(document); return out; }"""
+
+
+def test_the_compare_table_fits_a_laptop(browser, url) -> None:
+    """Issue 38: at 1280 px "style layers" was cut and pooling and keep colours were off the table's right edge."""
+    context, page, dashboard = _open(browser, url, VIEWPORTS["laptop"])
+    page.get_by_role("button", name="Compare", exact=True).click()
+    page.locator(".variants-table .tabulator-col[tabulator-field=label]").first.wait_for()
+    page.wait_for_timeout(500)
+    columns = page.evaluate(TABLE_COLUMNS_JS)
+    left, right = columns.pop("TABLE")
+    assert {"label", "style_layers", "pooling", "preserve_colors"} <= set(columns), columns
+    assert all(left - 1 <= a and b <= right + 1 for a, b in columns.values()), (left, right, columns)
+    context.close()

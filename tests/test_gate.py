@@ -118,13 +118,13 @@ def test_jobs_are_checked_once_against_every_limit(backend, content_image, style
         with pytest.raises(Refused, match=words):
             gate.check_request(limits, refused)
     assert gate.refusals == len(sentences)
-    # the estimate: ~3 KB per output pixel and variant (measured, see BYTES_PER_PIXEL)
+    # the estimate: ~3 KB per output pixel and image in a pass, and 1.5 KB per L-BFGS variant (BYTES_PER_PIXEL)
     one = memory_estimate(request(size=512))
-    assert 0.4 * 2**30 < one < 0.8 * 2**30
+    assert 0.6 * 2**30 < one < 1.0 * 2**30  # with its own L-BFGS state (LBFGS_BYTES_PER_PIXEL)
     variants = tuple(nstcore.Variant(f"v{i}", nstcore.StyleConfig().loss_weights()) for i in range(2))
     # L-BFGS runs each variant in a pass of its own (one curvature history per image): one pass, two histories (an
     # 8-variant comparison at 512 px peaked at 0.59 GiB against an estimate of 4.39, issue 39)
-    assert one < memory_estimate(request(size=512, variants=variants)) < 1.2 * one
+    assert one < memory_estimate(request(size=512, variants=variants)) < 1.5 * one
     adam = memory_estimate(request(size=512, config={"optimizer": "adam"}))
     assert memory_estimate(request(size=512, variants=variants, config={"optimizer": "adam"})) == 2 * adam
     assert memory_estimate(request(size=512, variants=variants, config={"optimizer": "adam"}, max_batch=1)) == adam

@@ -55,6 +55,13 @@ SHARE_WINDOW_SECONDS = 60.0
 # as peak RSS growth of a 2-step VGG19 run on random weights (2-core AMD EPYC): 2.6-2.8 KB/px at 512 px (Adam and
 # L-BFGS), 3.8 KB/px at 256 px where fixed costs weigh more. Rounded up: an over-estimate is the safe side.
 BYTES_PER_PIXEL = {"vgg19": 3000, "vgg16": 2600}
+# What each L-BFGS variant holds of its own per output pixel (its picture, gradient, search direction and a 20-pair
+# curvature history: 480 B/px of it), measured as peak RSS growth of Figure 3's 20-cell sweep over one cell at 128 px:
+# ~1,140 B/px per cell (benchmarks/results_sweep.md). Rounded up; it scales with the history's length.
+LBFGS_BYTES_PER_PIXEL = 1500
+# A training (HRNet) holds more per pixel of its square crop than a run: +4.8 GB at 1024 px within 40 s, still rising,
+# against an estimate of 2.93 GiB at one run's bytes per pixel (issue 39's audit). Twice a run's: 6.3 GB there.
+TRAINING_OVER_RUN = 2.0
 
 
 class Refused(SchedulerError):
@@ -98,8 +105,9 @@ class TaskTicket:
 
 
 def largest_side_in_memory(max_job_gb: float, model: str = "vgg19") -> int:
-    """The long side of the largest 4:3 picture whose run the memory estimate lets through ``max_job_gb``."""
-    pixels = max_job_gb * 2**30 / BYTES_PER_PIXEL.get(model, 3000)
+    """The long side of the largest 4:3 picture whose run (L-BFGS, the default) the memory estimate lets through
+    ``max_job_gb``."""
+    pixels = max_job_gb * 2**30 / (BYTES_PER_PIXEL.get(model, 3000) + LBFGS_BYTES_PER_PIXEL)
     return int((pixels / 0.75) ** 0.5)
 
 
@@ -108,15 +116,15 @@ def memory_estimate(request: nstcore.RunRequest) -> int:
     once (a training's square crop; a comparison's variants that share a forward pass: one at a time under L-BFGS,
     whose curvature history is per image, at most ``max_batch`` under Adam), plus each variant's L-BFGS history."""
     config = request.config
-    if request.photos is not None:
-        return int(config.size * config.size * BYTES_PER_PIXEL.get(config.model, 3000))
+    if request.photos is not None:  # a training: the generator, its optimiser and the network's passes on a crop
+        return int(config.size * config.size * TRAINING_OVER_RUN * BYTES_PER_PIXEL.get(config.model, 3000))
     width, height = request.content.size
     scale = config.size / max(width, height, 1)
     pixels = width * height * scale * scale
     variants = len(request.variants or ()) or 1
     together = 1 if config.optimizer == "lbfgs" else min(variants, request.max_batch or variants)
-    history = variants * config.lbfgs_history * 2 * 3 * 4 * pixels if config.optimizer == "lbfgs" else 0.0
-    return int(pixels * together * BYTES_PER_PIXEL.get(config.model, 3000) + history)
+    own = variants * LBFGS_BYTES_PER_PIXEL * config.lbfgs_history / 20 if config.optimizer == "lbfgs" else 0.0
+    return int(pixels * (together * BYTES_PER_PIXEL.get(config.model, 3000) + own))
 
 
 def largest_batch(request: nstcore.RunRequest, budget_bytes: float) -> int:

@@ -32,9 +32,9 @@ TITLES = {
     "beta": "β",
     "ratio": "α/β",
     "tv": "TV",
-    "content_layers": "content layers",
+    "content_layers": "content",  # "content layers" and "keep colours" were cut in their columns
     "style_layers": "style layers",
-    "preserve_colors": "keep colours",
+    "preserve_colors": "colours",
     "style_blend": "blend",
 }
 WRAPPED = ("label", "content_layers", "style_layers")
@@ -66,7 +66,12 @@ def variants_table(frame: pd.DataFrame) -> pn.widgets.Tabulator:
         sizing_mode="stretch_width",
         height=260,
         titles=TITLES,
-        widths={"label": 190, "style_layers": 380, "content_layers": 130},  # five layers "conv1_1:1,…" in full
+        # Every column in a 1280-px laptop's view: "style layers" was cut and pooling and keep colours were off its
+        # right edge. Layer lists wrap anywhere (five "conv1_1:1," in three lines); on a narrower screen the table
+        # scrolls sideways with the labels kept in view.
+        widths={"label": 140, "style_layers": 180, "content_layers": 110},
+        frozen_columns=["label"],
+        stylesheets=[".tabulator-cell { overflow-wrap: anywhere; word-break: break-word; }"],
         formatters={
             **{name: ScientificFormatter(precision=1, power_limit_high=4, power_limit_low=-2) for name in NUMBERS},
             **{name: {"type": "textarea"} for name in WRAPPED},
