@@ -6,3 +6,12 @@ routes, the host console, the wall), ``views/`` (one view per area of the page, 
 (the process's backend, the scheduler, the Dask runner). This package never imports torch: it talks to the engine
 through nstcore's public API only.
 """
+
+
+def __getattr__(name: str):
+    """``from demo_app import Workbench, show``: the notebook helpers, imported when first asked for."""
+    if name in ("Workbench", "show"):
+        from . import notebook
+
+        return getattr(notebook, name)
+    raise AttributeError(f"module 'demo_app' has no attribute {name!r}")

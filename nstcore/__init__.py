@@ -12,6 +12,7 @@ The dashboard (``demo_app``) uses only what is exported here, so it never import
 
 __version__ = "0.1.0"  # the project's version (pyproject.toml says the same; a test checks)
 
+from .bars import progress_bar
 from .batching import Batch
 from .calibration import Calibration, RunTargets, calibrate, run_lengths
 from .config import (
@@ -50,6 +51,7 @@ from .png_config import config_from_bytes, config_text_from_png, png_with_config
 from .presets import PRESETS, bigger_config, expand_preset, paper_number
 from .progress import Losses, Progress, style_image_term
 from .records import LIVE_FIELDS, apply_change, every_layer, file_sha256, run_record
+from .replaying import recorded_snapshots, replay_record
 from .request import RunRequest
 from .sweep import DEFAULT_SWEEP, Sweep, expand_sweep
 from .timelapse import FrameKeeper, timelapse_bytes, write_timelapse
@@ -64,6 +66,8 @@ from .variants import (
     variant_from_dict,
 )
 from .weight_text import MAX_STYLES, blend_weights, format_layers, parse_layers
+
+replay = replay_record  # nstcore.replay("result.png"): rerun a record to the same pixels
 
 __all__ = [
     "Batch",
@@ -116,6 +120,10 @@ __all__ = [
     "run_record",
     "__version__",
     "grid_image",
+    "progress_bar",
+    "replay_record",
+    "replay",
+    "recorded_snapshots",
     "sweep_image",
     "grid_record",
     "expand_sweep",

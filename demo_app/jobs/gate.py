@@ -37,6 +37,13 @@ import nstcore
 from ..session.limits import Limits
 from ..session.visitor import Visitor
 from .job import SchedulerError
+from .memory import (  # noqa: F401  # the gate's figures, imported from here by the page and the tests
+    apply_estimate,
+    largest_batch,
+    largest_side_in_memory,
+    memory_estimate,
+    timelapse_estimate,
+)
 
 # An upload that sends no chunk for this long was abandoned (a closed laptop, a script): its chunks are dropped.
 UPLOAD_EXPIRY_SECONDS = 60.0
@@ -51,17 +58,6 @@ SHARE_EVERY_SECONDS = 10.0
 # ... and one address this many times per SHARE_WINDOW_SECONDS: a room of 40 sharing within the same minute.
 SHARES_PER_ADDRESS = 40
 SHARE_WINDOW_SECONDS = 60.0
-# Memory a job holds per output pixel and image (activations forward and backward, optimiser state, fp32), measured
-# as peak RSS growth of a 2-step VGG19 run on random weights (2-core AMD EPYC): 2.6-2.8 KB/px at 512 px (Adam and
-# L-BFGS), 3.8 KB/px at 256 px where fixed costs weigh more. Rounded up: an over-estimate is the safe side.
-BYTES_PER_PIXEL = {"vgg19": 3000, "vgg16": 2600}
-# What each L-BFGS variant holds of its own per output pixel (its picture, gradient, search direction and a 20-pair
-# curvature history: 480 B/px of it), measured as peak RSS growth of Figure 3's 20-cell sweep over one cell at 128 px:
-# ~1,140 B/px per cell (benchmarks/results_sweep.md). Rounded up; it scales with the history's length.
-LBFGS_BYTES_PER_PIXEL = 1500
-# A training (HRNet) holds more per pixel of its square crop than a run: +4.8 GB at 1024 px within 40 s, still rising,
-# against an estimate of 2.93 GiB at one run's bytes per pixel (issue 39's audit). Twice a run's: 6.3 GB there.
-TRAINING_OVER_RUN = 2.0
 
 
 class Refused(SchedulerError):
@@ -104,38 +100,6 @@ class TaskTicket:
     kind: str
 
 
-def largest_side_in_memory(max_job_gb: float, model: str = "vgg19") -> int:
-    """The long side of the largest 4:3 picture whose run (L-BFGS, the default) the memory estimate lets through
-    ``max_job_gb``."""
-    pixels = max_job_gb * 2**30 / (BYTES_PER_PIXEL.get(model, 3000) + LBFGS_BYTES_PER_PIXEL)
-    return int((pixels / 0.75) ** 0.5)
-
-
-def memory_estimate(request: nstcore.RunRequest) -> int:
-    """Bytes the job of ``request`` needs, roughly: activations per output pixel for each image the network sees at
-    once (a training's square crop; a comparison's variants that share a forward pass: one at a time under L-BFGS,
-    whose curvature history is per image, at most ``max_batch`` under Adam), plus each variant's L-BFGS history."""
-    config = request.config
-    if request.photos is not None:  # a training: the generator, its optimiser and the network's passes on a crop
-        return int(config.size * config.size * TRAINING_OVER_RUN * BYTES_PER_PIXEL.get(config.model, 3000))
-    width, height = request.content.size
-    scale = config.size / max(width, height, 1)
-    pixels = width * height * scale * scale
-    variants = len(request.variants or ()) or 1
-    together = 1 if config.optimizer == "lbfgs" else min(variants, request.max_batch or variants)
-    own = variants * LBFGS_BYTES_PER_PIXEL * config.lbfgs_history / 20 if config.optimizer == "lbfgs" else 0.0
-    return int(pixels * (together * BYTES_PER_PIXEL.get(config.model, 3000) + own))
-
-
-def largest_batch(request: nstcore.RunRequest, budget_bytes: float) -> int:
-    """The most variants of ``request`` one forward pass may take within ``budget_bytes`` (at least 1)."""
-    variants = len(request.variants or ()) or 1
-    for batch in range(variants, 1, -1):
-        if memory_estimate(request.replace(max_batch=batch)) <= budget_bytes:
-            return batch
-    return 1
-
-
 class Gate:
     """One per server process (:attr:`Backend.gate <demo_app.jobs.backend.Backend.gate>`)."""
 
@@ -148,8 +112,9 @@ class Gate:
         self.refusals = 0  # pieces of work refused since start (for /status and the host)
 
     # -- jobs ---------------------------------------------------------------------------------------------------
-    def check_request(self, limits: Limits, request: nstcore.RunRequest) -> None:
-        """Refuse (:class:`Refused`, one sentence) a job the server's limits do not allow."""
+    def check_request(self, limits: Limits, request: nstcore.RunRequest, device: str = "cpu") -> None:
+        """Refuse (:class:`Refused`, one sentence) a job the server's limits do not allow (memory as on a ``device``
+        of that type)."""
         config = request.config
         if config.size > limits.max_size or config.steps > limits.max_steps:
             self._refuse(
@@ -168,17 +133,33 @@ class Gate:
             self._refuse(f"A comparison may have at most {cells} cells on this server.")
         if len(request.styles) > limits.max_styles:
             self._refuse(f"This server blends at most {limits.max_styles} style images; remove one.")
-        needed = memory_estimate(request)
+        needed = memory_estimate(request, device)
         if needed > limits.max_job_gb * 2**30:
             self._refuse(
                 f"This job would need about {needed / 2**30:.1f} GB of memory, over this server's "
                 f"{limits.max_job_gb:g} GB per job; lower the size or use fewer variants."
             )
 
-    def check_size(self, limits: Limits, size: int) -> None:
-        """An instant style (one pass of a generator) at ``size`` px: held to the same size limit as a run."""
+    def check_size(self, limits: Limits, size: int, content_size: tuple[int, int] = (4, 3)) -> None:
+        """An instant style (one pass of a generator) at ``size`` px on a picture of ``content_size``: held to the
+        same size limit as a run, and to the memory one job may use."""
         if size > limits.max_size:
             self._refuse(f"This server allows at most {limits.max_size} px; lower the size (Run settings).")
+        needed = apply_estimate(content_size, size)
+        if needed > limits.max_job_gb * 2**30:
+            self._refuse(
+                f"This instant style would need about {needed / 2**30:.1f} GB of memory, over this server's "
+                f"{limits.max_job_gb:g} GB per job; lower the size."
+            )
+
+    def check_timelapse(self, limits: Limits, frames: int, width: int, height: int) -> None:
+        """A time-lapse of ``frames`` frames of ``width`` x ``height``: held to the memory one job may use."""
+        needed = timelapse_estimate(frames, width, height)
+        if needed > limits.max_job_gb * 2**30:
+            self._refuse(
+                f"This time-lapse would need about {needed / 2**30:.1f} GB of memory, over this server's "
+                f"{limits.max_job_gb:g} GB per job; download the result instead."
+            )
 
     # -- worker-pool tasks --------------------------------------------------------------------------------------
     def task(self, limits: Limits, session_id: str, visitor: Visitor, kind: str, what: str) -> TaskTicket:

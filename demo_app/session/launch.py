@@ -12,7 +12,7 @@ import param
 
 import nstcore
 
-from ..jobs.gate import largest_batch
+from ..jobs.gate import largest_batch, memory_estimate
 from ..jobs.scheduler import SchedulerError
 from .config_params import CONFIG_PARAM_NAMES
 from .core import SessionCore
@@ -156,11 +156,13 @@ class LaunchPart(SessionCore):
     def _submit(self, request: nstcore.RunRequest, mode: str, run_info: dict[str, Any]) -> bool:
         """Through the gate into the queue; the page's state follows the new run (or ``error`` says why not)."""
         config = request.config
-        if request.variants and len(request.variants) > 1:  # in batches the memory limit admits (a sweep's 20)
-            batch = largest_batch(request, self.limits.max_job_gb * 2**30)
+        device = str(getattr(self.backend.device, "type", "cpu"))
+        budget = self.limits.max_job_gb * 2**30
+        if request.variants and memory_estimate(request, device) > budget:  # in batches it admits (a sweep's 20)
+            batch = largest_batch(request, budget, device)
             request = request.replace(max_batch=batch) if batch < len(request.variants) else request
         try:
-            self.backend.gate.check_request(self.limits, request)
+            self.backend.gate.check_request(self.limits, request, device)
             run_info.update(self.backend.run_environment(config.precision))
             self.run.submit(request, mode, self._exported(config), run_info)
         except SchedulerError as exc:

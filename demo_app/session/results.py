@@ -5,15 +5,21 @@ restoring its settings. Part of :class:`~demo_app.session.state.SessionState`.
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import time
+from collections.abc import Callable
+
+from PIL import Image
 
 import nstcore
 
+from ..jobs.gate import Refused
 from ..jobs.scheduler import Handover
 from .core import SessionCore
 from .history import HistoryItem, make_item
+from .imaging import timelapse_from_jpegs
 
 
 class ResultsPart(SessionCore):
@@ -88,6 +94,19 @@ class ResultsPart(SessionCore):
             nstcore.png_with_config(image, json.dumps(self.run.cell_record(i), indent=2))
             for i, image in enumerate(self.result)
         ]
+
+    def timelapse_work(self, jpegs: list[bytes], kind: str) -> Callable[[], bytes] | None:
+        """A GIF or MP4 of the kept preview frames ``jpegs`` as a worker-pool task the gate admitted (one of a kind
+        per page, a few per visitor, and its memory: every frame is decoded), or None with the refusal in
+        ``error``."""
+        if jpegs:
+            width, height = Image.open(io.BytesIO(jpegs[-1])).size  # the header only: microseconds
+            try:
+                self.backend.gate.check_timelapse(self.limits, len(jpegs), width, height)
+            except Refused as exc:
+                self.error = str(exc)
+                return None
+        return self.gated("timelapse", "A time-lapse", lambda: timelapse_from_jpegs(jpegs, kind))
 
     def result_png(self) -> bytes | None:
         """The last result as PNG, carrying the run's settings in its ``nst-config`` chunk (load it as a config)."""

@@ -201,7 +201,7 @@ class InstantView(LazyCard):
                 state.log_failure("instant style", exc)
 
         try:  # the same size limit as a run: an instant style at 2048 px once took 24 s and 6 GB
-            state.backend.gate.check_size(state.limits, size)
+            state.backend.gate.check_size(state.limits, size, content.size)
         except Refused as exc:
             state.error = str(exc)
             return

@@ -22,7 +22,6 @@ from ..jobs.scheduler import Handover
 from ..server.wall import MAX_NAME as MAX_WALL_NAME
 from ..server.wall import WALL, wall_images
 from ..session.history import HistoryItem
-from ..session.imaging import timelapse_from_jpegs
 from ..session.state import SessionState
 from . import charts
 from .charts import ChangeMarkers, column_key, loss_figure, loss_terms, rows_to_columns, show_lines
@@ -278,7 +277,7 @@ class SingleRunView(param.Parameterized):
         kind = self.timelapse_kind.value.lower()
         frames = list(self._frames.frames)
         state = self.state
-        work = state.gated("timelapse", "A time-lapse", lambda: timelapse_from_jpegs(frames, kind))
+        work = state.timelapse_work(frames, kind)
         if work is None:
             return
         self.make_timelapse.disabled = True

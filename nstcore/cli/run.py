@@ -158,32 +158,21 @@ def _snapshots(
     args: argparse.Namespace, config: StyleConfig, record: dict[str, Any], masks: list[str] | None, device: Any
 ) -> tuple[Generator[Progress, None, None], dict[int, Any]]:
     """The run's snapshots: replaying a record's changes at their steps and stopping where it stopped."""
-    from ..controls import Controls
-    from ..engine import run
-    from ..records import changes_by_step, every_layer, replay
+    from ..replaying import recorded_snapshots
 
-    changes = changes_by_step(config, record) if record else {}
-    # A record from the page: every layer listed, as the page runs it, so a layer switched on mid-run exists.
-    running = every_layer(config) if "changes" in record else config
-    controls = Controls([running.loss_weights()], lr=running.effective_lr)
-    snapshots = run(
-        running,
+    snapshots, changes = recorded_snapshots(
+        config,
+        record,
         args.content,
         args.style,
         masks=masks,
         device=device,
-        controls=controls,
         progress=not args.no_progress,
         start=args.start,
     )
-    if changes:
-        snapshots = replay(snapshots, controls, changes, config)
     done = record.get("steps_done")
-    if isinstance(done, int) and not isinstance(done, bool) and 1 <= done < config.steps:
-        # The recorded run was stopped there: reproduce it, not a longer run.
-        snapshots = _until(snapshots, done, controls)
-        if not args.no_progress:
-            say(f"nstcore: the record stopped at step {done} of {config.steps}; so does this run.")
+    if isinstance(done, int) and not isinstance(done, bool) and 1 <= done < config.steps and not args.no_progress:
+        say(f"nstcore: the record stopped at step {done} of {config.steps}; so does this run.")
     return snapshots, changes
 
 
@@ -234,21 +223,6 @@ def _sha256_of(path: str) -> str:
         return file_sha256(Path(path).read_bytes())
     except OSError:
         return ""
-
-
-def _until(
-    snapshots: Generator[Progress, None, None], last_step: int, controls: Any
-) -> Generator[Progress, None, None]:
-    """The run's snapshots up to ``last_step`` (which carries the image), then the run is closed."""
-    try:
-        for snapshot in snapshots:
-            yield snapshot
-            if snapshot.step >= last_step:
-                return
-            if snapshot.step == last_step - 1:
-                controls.request_image()
-    finally:
-        snapshots.close()
 
 
 def _keeping(snapshots: Generator[Progress, None, None], frames: FrameKeeper[Any]) -> Generator[Progress, None, None]:

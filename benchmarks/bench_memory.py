@@ -1,0 +1,166 @@
+"""Memory per kind of job, measured, against the admission gate's estimate of it (issue 39).
+
+    python benchmarks/bench_memory.py [--sizes 256 512] [--kinds lbfgs adam ...]
+
+Each kind runs in a process of its own: the network (random weights) and the inputs are loaded first, then a thread
+samples the process's RSS every 2 ms while the job runs; the figure is the peak over the RSS just before it (what the
+job adds). Kinds: ``lbfgs`` and ``adam`` (a pixel run), ``bigger`` (a 20-step continuation from a picture),
+``compare_lbfgs`` and ``compare_adam`` (four α/β variants), ``training`` (HRNet on two photos), ``apply`` (an instant
+style: one generator pass) and ``timelapse`` (a GIF of the 240 JPEG frames a page keeps, decoded by the job as the
+page does). The gate's estimates
+(``demo_app/jobs/gate.py``) must hold each: measured peak <= estimate <= 2 x measured peak (tests/test_memory.py checks
+it at 256 px). Writes benchmarks/results_memory.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+KINDS = ("lbfgs", "adam", "bigger", "compare_lbfgs", "compare_adam", "training", "apply", "timelapse")
+HISTORY = 20  # L-BFGS pairs (StyleConfig's default); its runs take HISTORY + 5 steps, so the history is full
+ADAM_STEPS = 4
+
+
+class PeakRSS:
+    """The process's peak RSS while inside the ``with`` block, sampled every 2 ms, over its RSS at the start."""
+
+    def __enter__(self) -> PeakRSS:
+        import psutil
+
+        gc.collect()
+        self._process = psutil.Process()
+        self.start = self.peak = self._process.memory_info().rss
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def _sample(self) -> None:
+        while not self._done.wait(0.002):
+            self.peak = max(self.peak, self._process.memory_info().rss)
+
+    def __exit__(self, *exc: object) -> None:
+        self.peak = max(self.peak, self._process.memory_info().rss)
+        self._done.set()
+        self._thread.join()
+
+    @property
+    def growth(self) -> int:
+        return self.peak - self.start
+
+
+def _job(kind: str, size: int, history: int = HISTORY):
+    """``(work, estimate)`` for ``kind`` at ``size`` px: the work to measure and the gate's estimate of it."""
+    import numpy as np
+
+    import nstcore
+    from demo_app.jobs import gate
+    from demo_app.session.imaging import encode_jpeg, timelapse_from_jpegs
+    from demo_app.session.samples import sample_path
+    from nstcore import generator
+    from nstcore.hrnet import HRNet
+    from nstcore.timelapse import MAX_FRAMES
+
+    network = nstcore.load_network("vgg19", "random", "cpu")
+    content = nstcore.load_image(sample_path("content", "lake_house.png"))
+    style = nstcore.load_image(sample_path("style", "swirls.png"))
+    optimizer = "adam" if kind.endswith("adam") else "lbfgs"
+    steps = ADAM_STEPS if optimizer == "adam" else history + 5
+    config = nstcore.StyleConfig(
+        size=size, steps=steps, optimizer=optimizer, lbfgs_history=history, weights="random", preview_every=0
+    )
+    request = nstcore.RunRequest(config, content, (style,))
+    if kind.startswith("compare"):
+        _, variants = nstcore.expand_preset("ratio", config)
+        request = request.replace(variants=tuple(variants))
+    elif kind == "bigger":
+        start = nstcore.resize_long_side(content, size // 2)
+        request = request.replace(config=nstcore.bigger_config(config, size).replace(steps=steps), start=start)
+    elif kind == "training":
+        config = config.replace(generator="hrnet", steps=2)
+        request = nstcore.RunRequest(config, content, (style,), photos=(content, style))
+    if kind == "apply":
+        model = HRNet().eval()
+        return (lambda: generator.stylise(model, content, size)), gate.apply_estimate(content.size, size)
+    if kind == "timelapse":  # as the page makes it: its kept preview frames are JPEGs, decoded by the job
+        width, height = nstcore.target_size(*content.size, size)
+        picture = np.asarray(content.resize((width, height)))
+        jpegs = [encode_jpeg(np.roll(picture, i, axis=1)) for i in range(MAX_FRAMES)]
+        estimate = gate.timelapse_estimate(len(jpegs), width, height)
+        return (lambda: timelapse_from_jpegs(jpegs, "gif")), estimate
+
+    def work() -> None:
+        for _ in request.snapshots(device="cpu", network=network):
+            pass
+
+    return work, gate.memory_estimate(request)
+
+
+def measure(kind: str, size: int, history: int = HISTORY) -> dict:
+    """In this process: ``kind`` at ``size`` px, its peak RSS growth and the gate's estimate (bytes)."""
+    work, estimate = _job(kind, size, history)
+    started = time.perf_counter()
+    with PeakRSS() as rss:
+        work()
+    return {"kind": kind, "size": size, "peak": rss.growth, "estimate": estimate, "s": time.perf_counter() - started}
+
+
+def measure_apart(kind: str, size: int, history: int = HISTORY) -> dict:
+    """:func:`measure` in a fresh process (nothing another kind allocated stays in the figure)."""
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", kind, "--sizes", str(size), "--history", str(history)],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+        env={"PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "2", "PATH": "/usr/bin:/bin"},
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    from common import write_results
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[256, 512])
+    parser.add_argument("--kinds", nargs="+", default=list(KINDS), choices=KINDS)
+    parser.add_argument("--child", choices=KINDS)
+    parser.add_argument("--history", type=int, default=HISTORY)
+    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results_memory.md"))
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(measure(args.child, args.sizes[0], args.history)))
+        return
+    mib = 2**20
+    rows = [
+        "| kind | size (px) | measured peak (MiB) | gate's estimate (MiB) | estimate ÷ peak |",
+        "|---|---|---|---|---|",
+    ]
+    for kind in args.kinds:
+        for size in args.sizes:
+            r = measure_apart(kind, size, args.history)
+            ratio = r["estimate"] / max(r["peak"], 1)
+            rows.append(f"| {kind} | {size} | {r['peak'] / mib:.0f} | {r['estimate'] / mib:.0f} | {ratio:.2f} |")
+            print(rows[-1], flush=True)
+    write_results(
+        args.out,
+        "Memory per kind of job against the gate's estimate (bench_memory.py)",
+        f"peak RSS growth in a process of its own, L-BFGS {args.history + 5} steps (history {args.history}, full), "
+        f"Adam {ADAM_STEPS}, training 2, random weights, the sample images "
+        "(lake_house 4:3), cpu; the rule: peak <= estimate <= 2 x peak",
+        "\n".join(rows) + "\n",
+    )
+
+
+if __name__ == "__main__":
+    main()
