@@ -355,7 +355,7 @@ FINGER_TARGETS_JS = """() => {
     for (const el of root.querySelectorAll('*')) {
       if (el.shadowRoot) walk(el.shadowRoot);
       const tag = el.tagName.toLowerCase(), role = el.getAttribute('role'), type = el.getAttribute('type') || '';
-      const control = ['button', 'select', 'a', 'textarea'].includes(tag) || ['button', 'tab'].includes(role)
+      const control = ['button', 'select', 'a', 'textarea'].includes(tag) || ['button', 'tab', 'slider'].includes(role)
         || (tag === 'input' && !['file', 'hidden', 'checkbox', 'range'].includes(type))
         || el.classList.contains('filepond--label-action');
       if (!control || el.classList.contains('nst-skip') || el.closest('.nst-tip')) continue;

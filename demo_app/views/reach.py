@@ -10,14 +10,15 @@ import param
 
 # A visible keyboard focus for every control, and on touch screens targets a finger can hit: buttons, fields, menus
 # and the upload's Browse at least 44 px tall (the usual touch minimum; Bokeh's are 31-34 px, Browse 16 px), slider
-# handles 28 px with a 44-px band to grab, switches and check boxes 24 px and more (WCAG 2.5.8). Each widget's shadow
-# root gets it: page-wide CSS does not reach there.
+# handles a 28-px disc in a 44-px target (a transparent border), switches and check boxes 24 px and more (WCAG 2.5.8).
+# Each widget's shadow root gets it: page-wide CSS does not reach there.
 TOUCH_MIN = 44
 FOCUS_CSS = """*:focus-visible { outline: 3px solid #f0a000 !important; outline-offset: 2px; }
 @media (pointer: coarse) {
   :host { --handle-width: 28px; --handle-height: 28px; --switch-width: 48px; --switch-size: 26px; --bar-height: 26px; }
-  .noUi-horizontal .noUi-handle { width: 28px !important; height: 28px !important; right: -14px !important;
-    top: -9px !important; border-radius: 50%; }
+  .noUi-horizontal .noUi-handle { width: 44px !important; height: 44px !important; right: -22px !important;
+    top: -17px !important; border-radius: 50%; border: 8px solid transparent !important; background-clip: padding-box;
+    box-shadow: none; }
   .noUi-horizontal .noUi-handle::before, .noUi-horizontal .noUi-handle::after { display: none; }
   :host(.bk-Spinner) .bk-input { min-height: 50px; }
   input[type=checkbox] { width: 24px; height: 24px; }
