@@ -42,17 +42,7 @@ class Sweep:
 
 
 def _fields(variant: Variant, base: StyleConfig) -> dict[str, Any]:
-    w = variant.weights
-    return {
-        "alpha": w.alpha,
-        "beta": w.beta,
-        "tv": w.tv,
-        "content_layers": {k: v for k, v in w.content_layers.items() if v > 0},
-        "style_layers": {k: v for k, v in w.style_layers.items() if v > 0},
-        "style_blend": tuple(w.style_blend),
-        "pooling": variant.pooling or base.pooling,
-        "preserve_colors": variant.preserve_colors or base.preserve_colors,
-    }
+    return variant.own_fields(base.pooling, base.preserve_colors)
 
 
 def varied(variants: Sequence[Variant], base: StyleConfig) -> set[str]:

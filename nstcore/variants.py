@@ -55,6 +55,21 @@ class Variant:
             preserve_colors=self.preserve_colors or base.preserve_colors,
         )
 
+    def own_fields(self, pooling: str, preserve_colors: str) -> dict[str, Any]:
+        """This variant's settings as config fields (the layers it switches on; ``pooling`` and ``preserve_colors``
+        where it keeps the shared ones)."""
+        w = self.weights
+        return {
+            "alpha": w.alpha,
+            "beta": w.beta,
+            "tv": w.tv,
+            "content_layers": {k: v for k, v in w.content_layers.items() if v > 0},
+            "style_layers": {k: v for k, v in w.style_layers.items() if v > 0},
+            "style_blend": tuple(w.style_blend),
+            "pooling": self.pooling or pooling,
+            "preserve_colors": self.preserve_colors or preserve_colors,
+        }
+
     @classmethod
     def from_config(cls, config: StyleConfig, label: str) -> Variant:
         return cls(label, config.loss_weights(), config.pooling, config.preserve_colors)

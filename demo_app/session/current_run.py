@@ -271,18 +271,8 @@ class CurrentRun:
     def cell_record(self, index: int) -> dict[str, Any]:
         """The settings of a comparison's cell ``index``: the shared record with that variant's own weights."""
         variant = self.variants[index]
-        w = variant.weights
-        return {
-            **self.record,
-            "alpha": w.alpha,
-            "beta": w.beta,
-            "tv": w.tv,
-            "content_layers": {k: v for k, v in w.content_layers.items() if v > 0},
-            "style_layers": {k: v for k, v in w.style_layers.items() if v > 0},
-            "pooling": variant.pooling or self.record.get("pooling", "avg"),
-            "style_blend": list(w.style_blend),
-            "preserve_colors": variant.preserve_colors or self.record.get("preserve_colors", "none"),
-        }
+        own = variant.own_fields(self.record.get("pooling", "avg"), self.record.get("preserve_colors", "none"))
+        return {**self.record, **own, "style_blend": list(own["style_blend"])}
 
     @property
     def sweep_shape(self) -> tuple[list[str], list[str]] | None:
