@@ -7,9 +7,8 @@ samples the process's RSS every 2 ms while the job runs; the figure is the peak 
 job adds). Kinds: ``lbfgs`` and ``adam`` (a pixel run), ``bigger`` (a 20-step continuation from a picture),
 ``compare_lbfgs`` and ``compare_adam`` (four α/β variants), ``training`` (HRNet on two photos), ``apply`` (an instant
 style: one generator pass) and ``timelapse`` (a GIF of the 240 JPEG frames a page keeps, decoded by the job as the
-page does). The gate's estimates
-(``demo_app/jobs/gate.py``) must hold each: measured peak <= estimate <= 2 x measured peak (tests/test_memory.py checks
-it at 256 px). Writes benchmarks/results_memory.md.
+page does). The gate's estimates (``demo_app/jobs/memory.py``) must hold each: measured peak <= estimate <= 2 x
+measured peak (tests/test_memory.py checks it at 192 px). Writes benchmarks/results_memory.md.
 """
 
 from __future__ import annotations
@@ -64,7 +63,7 @@ def _job(kind: str, size: int, history: int = HISTORY):
     import numpy as np
 
     import nstcore
-    from demo_app.jobs import gate
+    from demo_app.jobs import memory
     from demo_app.session.imaging import encode_jpeg, timelapse_from_jpegs
     from demo_app.session.samples import sample_path
     from nstcore import generator
@@ -91,19 +90,19 @@ def _job(kind: str, size: int, history: int = HISTORY):
         request = nstcore.RunRequest(config, content, (style,), photos=(content, style))
     if kind == "apply":
         model = HRNet().eval()
-        return (lambda: generator.stylise(model, content, size)), gate.apply_estimate(content.size, size)
+        return (lambda: generator.stylise(model, content, size)), memory.apply_estimate(content.size, size)
     if kind == "timelapse":  # as the page makes it: its kept preview frames are JPEGs, decoded by the job
         width, height = nstcore.target_size(*content.size, size)
         picture = np.asarray(content.resize((width, height)))
         jpegs = [encode_jpeg(np.roll(picture, i, axis=1)) for i in range(MAX_FRAMES)]
-        estimate = gate.timelapse_estimate(len(jpegs), width, height)
+        estimate = memory.timelapse_estimate(len(jpegs), width, height)
         return (lambda: timelapse_from_jpegs(jpegs, "gif")), estimate
 
     def work() -> None:
         for _ in request.snapshots(device="cpu", network=network):
             pass
 
-    return work, gate.memory_estimate(request)
+    return work, memory.memory_estimate(request)
 
 
 def measure(kind: str, size: int, history: int = HISTORY) -> dict:

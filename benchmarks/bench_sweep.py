@@ -26,7 +26,7 @@ from common import write_results  # noqa: E402
 def measure(kind: str, size: int, steps: int, optimizer: str, device: str) -> dict:
     """In this process: the sweep as one job (``kind`` "sweep") or its 20 cells as 20 runs ("singles")."""
     import nstcore
-    from demo_app.jobs.gate import memory_estimate
+    from demo_app.jobs.memory import memory_estimate
     from demo_app.session.samples import sample_path
 
     dev = nstcore.resolve_device(device)

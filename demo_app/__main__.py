@@ -199,7 +199,7 @@ def max_size_follows(
     def follow(calibration: nstcore.Calibration) -> None:
         from nstcore.calibration import default_max_size
 
-        from .jobs.gate import largest_side_in_memory
+        from .jobs.memory import largest_side_in_memory
 
         size = default_max_size(calibration, targets, largest_side_in_memory(limits.max_job_gb))
         set_limits(dataclasses.replace(limits, max_size=size))

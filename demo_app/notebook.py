@@ -42,8 +42,7 @@ class Workbench(pn.viewable.Viewer):
     def __init__(self, weights: str = "imagenet", device: str = "auto", limits: Limits | None = None) -> None:
         super().__init__()
         self.state = SessionState(notebook_backend(weights, device), limits or Limits())
-        self.state.starts_on_quick = True  # as a served page: on Quick, as its examples run
-        self.state.reset()
+        self.state.start_on_quick()  # as a served page
         self.dashboard = Dashboard(self.state)
         self._clock: Any = None
         self._layout: pn.viewable.Viewable | None = None

@@ -176,7 +176,7 @@ def test_the_default_max_size_follows_the_device_unless_the_host_names_one(monke
     """Bigger and --max-size follow the same model: without a --max-size, the largest picture is what one Bigger pass
     makes within 2x Full's target, held to what one job's memory may use (--max-job-gb), at least 1024 px."""
     from demo_app.__main__ import build_parser, max_size_follows
-    from demo_app.jobs.gate import largest_side_in_memory
+    from demo_app.jobs.memory import largest_side_in_memory
     from nstcore.calibration import default_max_size
 
     monkeypatch.delenv("NST_MAX_SIZE", raising=False)

@@ -9,7 +9,8 @@ import pytest
 
 import nstcore
 from demo_app.jobs.backend import Backend
-from demo_app.jobs.gate import Gate, Refused, memory_estimate
+from demo_app.jobs.gate import Gate, Refused
+from demo_app.jobs.memory import memory_estimate
 from demo_app.session.limits import Limits
 from demo_app.session.state import SessionState
 from demo_app.session.visitor import Visitor

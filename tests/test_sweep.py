@@ -12,7 +12,7 @@ from PIL import Image
 
 import nstcore
 from demo_app.jobs.backend import Backend
-from demo_app.jobs.gate import largest_batch, memory_estimate
+from demo_app.jobs.memory import largest_batch, memory_estimate
 from demo_app.session.limits import Limits
 from demo_app.session.state import SessionState
 from demo_app.views.dashboard import Dashboard

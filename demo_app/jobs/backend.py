@@ -63,6 +63,11 @@ class Backend:
         return self._device
 
     @property
+    def device_type(self) -> str:
+        """ "cpu", "cuda" ...: what the memory estimates depend on (a CPU steps large images one per pass)."""
+        return str(getattr(self.device, "type", "cpu"))
+
+    @property
     def device_label(self) -> str:
         return nstcore.describe_device(self.device)
 

@@ -37,13 +37,7 @@ import nstcore
 from ..session.limits import Limits
 from ..session.visitor import Visitor
 from .job import SchedulerError
-from .memory import (  # noqa: F401  # the gate's figures, imported from here by the page and the tests
-    apply_estimate,
-    largest_batch,
-    largest_side_in_memory,
-    memory_estimate,
-    timelapse_estimate,
-)
+from .memory import apply_estimate, memory_estimate, timelapse_estimate
 
 # An upload that sends no chunk for this long was abandoned (a closed laptop, a script): its chunks are dropped.
 UPLOAD_EXPIRY_SECONDS = 60.0

@@ -106,7 +106,7 @@ class Job:
         self.last_progress_at = 0.0  # when it started or last yielded a snapshot (the watchdog's clock)
         self.cancel_requested_at: float | None = None
         self.time_cap = time_cap  # seconds it may run; then the watchdog stops it (see Scheduler)
-        self.memory = memory  # bytes it needs on the device, estimated (demo_app.jobs.gate.memory_estimate)
+        self.memory = memory  # bytes it needs on the device, estimated (demo_app.jobs.memory.memory_estimate)
         # Jobs with equal keys may step together in one pass (nstcore.batching; see Scheduler's batch_jobs); None:
         # this one never shares (a training, a job on a Dask cluster).
         self.batch_key = batch_key

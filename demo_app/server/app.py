@@ -220,14 +220,6 @@ _extension_lock = threading.Lock()
 _extension_loaded = False
 
 
-def start_on_quick(state: SessionState) -> None:
-    """A fresh page starts on Quick, as its examples run, with Quick lit, and Reset comes back to it: Run on a fresh
-    page made StyleConfig's defaults (a minute here, lit as neither), while every example ran a ten-second Quick.
-    Unless this server's step limit is under Quick's steps."""
-    state.starts_on_quick = True
-    state.reset()
-
-
 def create_app() -> pn.viewable.Viewable | pn.template.BaseTemplate:
     """Build one session's page (called once per browser session, on a page-builder thread when served)."""
     _extension()
@@ -239,7 +231,7 @@ def create_app() -> pn.viewable.Viewable | pn.template.BaseTemplate:
     state = SessionState(backend, limits, visitor=visitor)
     # its slow work (decoding, encoding, rendering) takes turns with other visitors' (views/fair_pool.py)
     belongs_to(pn.state.curdoc, visitor.key or f"page-{id(state)}")
-    start_on_quick(state)
+    state.start_on_quick()
     dashboard = Dashboard(state)
     LIVE_SESSIONS.add(dashboard)
     callback = quiet_periodic(dashboard.tick, FRAME_PERIOD_MS)

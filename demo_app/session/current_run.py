@@ -17,7 +17,7 @@ from typing import Any
 import nstcore
 
 from ..jobs.backend import Backend
-from ..jobs.gate import memory_estimate
+from ..jobs.memory import memory_estimate
 from ..jobs.scheduler import Handover, Job
 from .limits import Limits
 from .visitor import Visitor
@@ -112,7 +112,7 @@ class CurrentRun:
             label=mode,
             visitor=self.visitor,
             time_cap=minutes * 60,
-            memory=memory_estimate(request),
+            memory=memory_estimate(request, self.backend.device_type),
             batch_key=self.backend.batch_key(request),
         )
         self.backend.scheduler.submit(

@@ -12,7 +12,7 @@ import param
 
 import nstcore
 
-from ..jobs.gate import largest_batch, memory_estimate
+from ..jobs.memory import largest_batch, memory_estimate
 from ..jobs.scheduler import SchedulerError
 from .config_params import CONFIG_PARAM_NAMES
 from .core import SessionCore
@@ -156,7 +156,7 @@ class LaunchPart(SessionCore):
     def _submit(self, request: nstcore.RunRequest, mode: str, run_info: dict[str, Any]) -> bool:
         """Through the gate into the queue; the page's state follows the new run (or ``error`` says why not)."""
         config = request.config
-        device = str(getattr(self.backend.device, "type", "cpu"))
+        device = self.backend.device_type
         budget = self.limits.max_job_gb * 2**30
         if request.variants and memory_estimate(request, device) > budget:  # in batches it admits (a sweep's 20)
             batch = largest_batch(request, budget, device)

@@ -94,6 +94,13 @@ class SettingsPart(SessionCore):
             return False
         return self.apply_config(config, filename)
 
+    def start_on_quick(self) -> None:
+        """A served page or a notebook's workbench starts, and Reset returns, on Quick, as its examples run (with Quick
+        lit): it started on StyleConfig's defaults, a minute's run here lit as neither, while every example ran a
+        ten-second Quick. Unless this server's step limit is under Quick's steps."""
+        self.starts_on_quick = True
+        self.reset()
+
     def reset(self) -> None:
         """Back to the page's start: StyleConfig's defaults, then Quick's settings on a served page (see
         ``starts_on_quick``)."""

@@ -10,9 +10,9 @@ import param
 
 # A visible keyboard focus for every control, and on touch screens targets a finger can hit: buttons, fields, menus
 # and the upload's Browse at least 44 px tall (the usual touch minimum; Bokeh's are 31-34 px, Browse 16 px), slider
-# handles a 28-px disc in a 44-px target (a transparent border), switches and check boxes 24 px and more (WCAG 2.5.8).
+# handles a 28-px disc in a 44-px target (a transparent border), switches and check boxes 24 px and more (WCAG 2.5.8);
+# a spinner's arrows (two 22-px halves of its field) leave touch screens, whose number keyboard does their work better.
 # Each widget's shadow root gets it: page-wide CSS does not reach there.
-TOUCH_MIN = 44
 FOCUS_CSS = """*:focus-visible { outline: 3px solid #f0a000 !important; outline-offset: 2px; }
 @media (pointer: coarse) {
   :host { --handle-width: 28px; --handle-height: 28px; --switch-width: 48px; --switch-size: 26px; --bar-height: 26px; }
@@ -26,8 +26,6 @@ FOCUS_CSS = """*:focus-visible { outline: 3px solid #f0a000 !important; outline-
   .filepond--label-action { display: inline-block; min-height: 44px; line-height: 44px; padding: 0 6px; }
   button.bk-spin-btn { display: none !important; }
 }"""
-# A spinner's arrows (two 22-px halves of its field) leave touch screens, whose number keyboard does their work better.
-
 # A card's header (open/close) on touch screens: Panel's is 42 px.
 CARD_CSS = "@media (pointer: coarse) { .card-header { min-height: 44px; } }"
 
