@@ -4,9 +4,10 @@
 
 While one page runs a job and another keeps uploading hostile files (a 68 KB 16-bit 6000x6000 PNG, a non-image under
 a script-like name, an empty file) and ``--reloaders`` clients keep loading the page (each load creates a session
-on the server), a probe asks ``/liveness`` every 50 ms. Docker's health check gives it 5 s; the target here is
-p99 <= 250 ms and max <= 1 s on a 2-core machine. Writes benchmarks/results_hostile.md. ``--rounds`` repeats each
-measurement, because the machine's other load moves such tail figures.
+on the server), a probe asks ``/liveness`` every 50 ms. Docker's health check gives it 5 s; the targets here, on a
+2-core machine: beside the running job and the uploads (no reloading clients) p99 <= 100 ms and max <= 250 ms
+(issue 39); with clients reloading too, p99 <= 250 ms and max <= 1 s. Writes benchmarks/results_hostile.md.
+``--rounds`` repeats each measurement, because the machine's other load moves such tail figures.
 """
 
 from __future__ import annotations
@@ -139,7 +140,10 @@ def main() -> None:
                 f"| {reloaders} | {i + 1} | {r['probes']} | {r['p50']:.0f} | {r['p99']:.0f} | {r['max']:.0f} | "
                 f"{r['page_loads']} | {r['uploads']} | {r['job_kept_running']} |\n"
             )
-    table += "\nTarget: p99 <= 250 ms, max <= 1000 ms.\n"
+    table += (
+        "\nTargets: with no reloading clients (the job and the uploads) p99 <= 100 ms and max <= 250 ms; with "
+        "clients reloading too, p99 <= 250 ms and max <= 1000 ms.\n"
+    )
     write_results(
         args.out,
         "Hostile load: /liveness while visitors misbehave",

@@ -19,6 +19,7 @@ import nstcore
 from ..session.limits import Limits
 from ..session.text import MAX_NAME
 from .gate import Gate
+from .priority import give_way
 from .scheduler import AUTO_BATCH_JOBS, Scheduler, default_concurrency
 
 log = logging.getLogger("demo_app")
@@ -217,6 +218,7 @@ class Backend:
         self.calibrating = True
 
         def measure() -> None:
+            give_way()  # measured at the priority the jobs run at
             try:
                 # A job that arrives, or the server stopping, ends a measurement between two layers (nstcore.interrupt):
                 # the room's first run never waits for it, and a stopping process has no thread left inside torch.

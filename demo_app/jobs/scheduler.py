@@ -21,6 +21,7 @@ import nstcore
 
 from .eta import StepCosts
 from .job import Handover, Job, SchedulerError, describe_failure, runs
+from .priority import give_way
 from .slots import AUTO_BATCH_JOBS, Slots, default_concurrency
 from .turns import turn_place
 
@@ -302,6 +303,7 @@ class Scheduler:
             self.jobs_cancelled += 1
 
     def _work(self, worker: int) -> None:
+        give_way()  # a job's thread (and its torch threads) yields a contested core to the event loop
         while True:
             with self._cv:
                 slot = None

@@ -25,11 +25,13 @@ from panel.io.application import Application, _eval_panel
 from panel.io.resources import CDN_DIST, LOCAL_DIST, use_cdn
 from panel.io.state import state
 
+from ..jobs.priority import give_way
+
 log = logging.getLogger("demo_app")
 
 # One builder: page building is pure Python, so a second builder thread would only take turns with the first on the
 # GIL, and every thread that wants the GIL makes the loop wait longer for it. A burst of page loads queues here.
-_BUILDERS = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nst-page")
+_BUILDERS = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nst-page", initializer=give_way)
 
 
 class OffLoopPage(Handler):

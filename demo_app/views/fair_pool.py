@@ -18,6 +18,8 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
 
+from ..jobs.priority import give_way
+
 
 class FairPool:
     """``submit(owner, work)`` -> Future, like an executor's; tasks of one owner start in the order given."""
@@ -65,6 +67,7 @@ class FairPool:
         return None
 
     def _serve(self) -> None:
+        give_way()  # decoding and encoding yield a contested core to the event loop
         while True:
             with self._lock:
                 task = self._next()
