@@ -54,7 +54,7 @@ def test_a_jobs_thread_and_its_torch_threads_give_way_and_the_callers_thread_doe
     try:
         job = Job("a", run, steps=1, pixels=100)
         scheduler.submit(job)
-        assert job.wait(60) and job.state == "done", job.error
+        assert job.wait(60) and job.state == "done", job.state
     finally:
         scheduler.shutdown()
     assert seen["job"] is not None and int(seen["job"]) >= COMPUTE_NICE  # type: ignore[call-overload]
