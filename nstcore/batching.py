@@ -3,16 +3,23 @@
 A workshop's GPU spends a 256-px step of one run mostly waiting; the room's runs fill it only when they share the
 passes. A :class:`Batch` is a meeting point for the threads of jobs that run at once: each job's thread joins it
 (:meth:`Batch.joined`) and runs its engine generator as always; every lane step goes through the batch
-(:func:`nstcore.lanes.step_lanes`). A *round* forms when every member has asked for its next step, or when the first
-request of the round has waited ``window`` (a fraction of the last pass, so a member busy with a picture or a new
-scale delays the others little): one thread (the leader) then steps the round's lanes, one forward and one backward
-pass per group of lanes with the same shape, network, pooling and precision (:attr:`PixelLane.batch_key`).
+(:func:`nstcore.lanes.step_lanes`). A *round* forms when every member that stepped in the last round has asked for
+its next step, or when the first request of the round has waited ``window`` (at most half the last pass): one thread
+(the leader) then steps the round's lanes, one forward and one backward pass per group of lanes with the same shape,
+network, pooling and precision (:attr:`PixelLane.batch_key`).
+
+A round waits only for members that are stepping. One that has just joined (still setting up: its targets, a style
+image at 4x scale), or that missed a round (a new scale's targets, a picture), is not waited for until it asks again
+and steps; it then joins the next round. So a member that restarts, changes scale or is slow between steps costs the
+others at most one round's wait, once (before, every round waited for it until the window ran out: a member stopping
+and restarting five times made the two jobs beside it 27 % slower; benchmarks/results_batch.md).
 
 Each lane keeps its own images, targets, weights and optimiser (an L-BFGS history of its own: nothing couples the
 elements but the pass that computes their gradients), so a job's result is the one it gets alone, to the rounding of
 batched kernels (tests/test_batching.py). Steering, stopping and failing stay per job: a job's controls are read by
-its own thread, a stopped job leaves at the next round, and a failed shared pass is stepped again one lane at a time
-so an error reaches only the job it belongs to. Jobs join and leave between any two steps.
+its own thread, a stopped job leaves at the next round (a request of a job stopped after it asked is dropped from the
+round, not stepped), and a failed shared pass is stepped again one lane at a time so an error reaches only the job it
+belongs to. Jobs join and leave between any two steps.
 """
 
 from __future__ import annotations
@@ -56,6 +63,7 @@ class _Member:
     def __init__(self, batch: Batch) -> None:
         self.batch = batch
         self.shared = 1
+        self.stepping = False  # it took part in the last round: the next round waits for it (a while)
 
     def step(self, lanes: Sequence[Lane]) -> list[Tensor]:
         return self.batch._step(self, lanes)
@@ -80,6 +88,8 @@ class Batch:
         self._last_pass = 0.0
         self._extractors: dict[tuple[Any, ...], VGGFeatures] = {}
         self.most_shared = 1  # the most jobs one pass held so far
+        self.rounds = 0
+        self.short_rounds = 0  # rounds that went without a member that had stepped in the round before
 
     @contextlib.contextmanager
     def joined(self) -> Iterator[_Member]:
@@ -133,20 +143,36 @@ class Batch:
                 if not self._busy:
                     waited = time.monotonic() - (self._since or 0.0)
                     patience = min(self.window, 0.5 * self._last_pass) if self._last_pass else self.window
-                    if len(self._pending) >= len(self._members) or waited >= patience:
-                        round_, self._pending = self._pending, []
-                        for each in round_:
-                            each.taken = True
-                        self._busy, self._since = True, None
-                        return round_
+                    asking = {id(each.member) for each in self._pending}
+                    missing = sum(1 for m in self._members if m.stepping and id(m) not in asking)
+                    if not missing or waited >= patience:
+                        return self._form_round(missing)
                     self._cv.wait(max(0.001, min(0.05, patience - waited)))
                     continue
             self._cv.wait(0.05)
         return None
 
+    def _form_round(self, missing: int) -> list[_Request]:
+        """Under the lock: the pending requests become a round; its members are the ones the next round waits for."""
+        round_, self._pending = self._pending, []
+        in_round = {id(each.member) for each in round_}
+        for member in self._members:
+            member.stepping = id(member) in in_round
+        for each in round_:
+            each.taken = True
+        self._busy, self._since = True, None
+        self.rounds += 1
+        self.short_rounds += bool(missing)
+        return round_
+
     # -- the leader's round -------------------------------------------------------------------------------------
     def _run(self, round_: list[_Request]) -> None:
-        """Step every lane of the round: lanes with equal keys in one pass, the others alone."""
+        """Step every lane of the round: lanes with equal keys in one pass, the others alone. A request whose job
+        was stopped since it asked is not stepped: it gets :class:`Stopped` and leaves the pass to the others."""
+        for request in round_:
+            if request.check():
+                request.error = Stopped()
+        round_ = [request for request in round_ if request.error is None]
         groups: dict[Any, list[tuple[_Request, int]]] = {}
         for request in round_:
             request.terms = [None] * len(request.lanes)

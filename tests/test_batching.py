@@ -12,6 +12,7 @@ on (up to 2e-5 by step 8 at 40 px, on the 2-core EPYC); that test allows 1e-4 an
 from __future__ import annotations
 
 import threading
+import time
 import warnings
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,6 +24,7 @@ from conftest import make_image
 
 import nstcore
 from nstcore.batching import Batch
+from nstcore.lanes import step_lanes
 from nstcore.objective import Objective
 
 STEPS = 8
@@ -183,3 +185,91 @@ def test_with_the_default_kernels_a_batched_job_is_its_solo_job_to_rounding(netw
     for job, solo in zip(jobs, solos):
         assert_same(job, solo, exact=False)
         assert job.snapshots[0].loss.total == pytest.approx(solo.snapshots[0].loss.total, rel=1e-7)
+
+
+class SleepyLane:
+    """A lane whose step takes ``seconds`` (stands for a pass; it never shares one, having no batch key)."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.indices = [0]
+        self.objective = None
+        self.image = torch.zeros(1, 3, 4, 4)
+        self.steps = 0
+
+    def set_controls(self, variants, lr) -> None:
+        pass
+
+    def step(self) -> torch.Tensor:
+        time.sleep(self.seconds)
+        self.steps += 1
+        return torch.zeros(1, 2)
+
+
+def _stepper(batch: Batch, lane: SleepyLane, steps: int, pause: dict[int, float] | None = None) -> threading.Thread:
+    """A member stepping ``lane`` ``steps`` times, away for ``pause[n]`` seconds after step n (a new scale)."""
+
+    def work() -> None:
+        with batch.joined():
+            for n in range(1, steps + 1):
+                step_lanes([lane])
+                time.sleep((pause or {}).get(n, 0.0))
+
+    return threading.Thread(target=work)
+
+
+def test_a_member_still_setting_up_does_not_hold_the_rounds() -> None:
+    """A job that joined and is still computing its targets (a restart, a style at 4x scale) is not waited for: the
+    others step at their own pace. Before, the first round waited the whole window for it, and each later one half a
+    pass."""
+    batch = Batch(window=10.0)
+    setting_up, done = threading.Event(), threading.Event()
+
+    def restarting() -> None:
+        with batch.joined():
+            setting_up.set()
+            done.wait(30)
+
+    other = threading.Thread(target=restarting)
+    other.start()
+    assert setting_up.wait(10)
+    lane = SleepyLane(0.2)
+    steady = _stepper(batch, lane, 8)
+    started = time.monotonic()
+    steady.start()
+    steady.join(60)
+    elapsed = time.monotonic() - started
+    done.set()
+    other.join(10)
+    assert lane.steps == 8
+    assert elapsed < 8 * 0.2 + 1.5, elapsed
+    assert batch.short_rounds == 0
+
+
+def test_a_member_away_for_a_while_costs_the_others_one_short_round() -> None:
+    """A member that stepped, then leaves the step loop for a second (its next scale's targets), delays the next
+    round by at most half a pass and is not waited for again until it steps."""
+    batch = Batch(window=10.0)
+    fast, away = SleepyLane(0.1), SleepyLane(0.1)
+    threads = [_stepper(batch, fast, 20), _stepper(batch, away, 4, pause={2: 1.0})]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert fast.steps == 20 and away.steps == 4
+    assert batch.short_rounds <= 2  # the round it missed (and at most one more, the start's race)
+
+
+def test_a_request_of_a_job_stopped_after_it_asked_is_dropped_from_the_round() -> None:
+    from nstcore.batching import _Member, _Request
+    from nstcore.interrupt import Stopped
+
+    batch = Batch()
+    kept, dropped = SleepyLane(0.0), SleepyLane(0.0)
+    requests = [
+        _Request([kept], lambda: False, _Member(batch)),
+        _Request([dropped], lambda: True, _Member(batch)),
+    ]
+    batch._run(requests)
+    assert kept.steps == 1 and requests[0].error is None and requests[0].terms[0] is not None
+    assert dropped.steps == 0 and isinstance(requests[1].error, Stopped)

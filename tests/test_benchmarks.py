@@ -97,3 +97,18 @@ def test_the_sweep_benchmark_measures_one_cell_size() -> None:
 
     result = bench_sweep.measure("sweep", size=32, steps=1, optimizer="lbfgs", device="cpu")
     assert result["cells"] == 20 and result["seconds"] > 0 and result["estimate"] > 0
+
+
+def test_churn_cell_runs_and_counts_waits() -> None:
+    """A short cell of bench_churn (a third member that stops once beside the two steady jobs): it runs, counts its
+    rounds' waits, and leaves nstcore unpatched."""
+    import bench_churn
+
+    from nstcore import batching
+    from nstcore.objective import Objective
+
+    before = (Objective.evaluate, batching._Request.__init__, batching.Batch._run)
+    result = bench_churn._child("stops", steps=5, cycles=1)
+    assert result["seconds"] > 0 and result["median_pass_s"] > 0 and result["waited_s"] >= 0
+    assert result["most_shared"] >= 2
+    assert (Objective.evaluate, batching._Request.__init__, batching.Batch._run) == before
