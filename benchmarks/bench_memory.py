@@ -1,6 +1,6 @@
 """Memory per kind of job, measured, against the admission gate's estimate of it (issue 39).
 
-    python benchmarks/bench_memory.py [--sizes 256 512] [--kinds lbfgs adam ...]
+    python benchmarks/bench_memory.py [--sizes 256 512] [--kinds lbfgs adam ...] [--device cuda]
 
 Each kind runs in a process of its own: the network (random weights) and the inputs are loaded first, then a thread
 samples the process's RSS every 2 ms while the job runs; the figure is the peak over the RSS just before it (what the
@@ -9,6 +9,9 @@ job adds). Kinds: ``lbfgs`` and ``adam`` (a pixel run), ``bigger`` (a 20-step co
 style: one generator pass) and ``timelapse`` (a GIF of the 240 JPEG frames a page keeps, decoded by the job as the
 page does). The gate's estimates (``demo_app/jobs/memory.py``) must hold each: measured peak <= estimate <= 2 x
 measured peak (tests/test_memory.py checks it at 192 px). Writes benchmarks/results_memory.md.
+
+``--device cuda``: the same kinds (but the time-lapse, which is CPU work anywhere) on a GPU, peak allocated device
+memory over what was allocated before (torch's own count: all kinds in one process); ``gpu_check.py`` runs it.
 """
 
 from __future__ import annotations
@@ -26,8 +29,37 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 KINDS = ("lbfgs", "adam", "bigger", "compare_lbfgs", "compare_adam", "training", "apply", "timelapse")
+DEVICE_KINDS = KINDS[:-1]  # a time-lapse is made on the CPU wherever the jobs run
 HISTORY = 20  # L-BFGS pairs (StyleConfig's default); its runs take HISTORY + 5 steps, so the history is full
 ADAM_STEPS = 4
+
+
+class PeakDevice:
+    """A GPU's peak allocated memory while inside the ``with`` block, over what was allocated at the start (torch's
+    own count of live tensors: the caching allocator's reserve is not in it, so kinds measure in one process)."""
+
+    def __init__(self, device) -> None:
+        self.device = device
+
+    def __enter__(self) -> PeakDevice:
+        import torch
+
+        gc.collect()
+        torch.cuda.synchronize(self.device)
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats(self.device)
+        self.start = torch.cuda.memory_allocated(self.device)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        import torch
+
+        torch.cuda.synchronize(self.device)
+        self.peak = torch.cuda.max_memory_allocated(self.device)
+
+    @property
+    def growth(self) -> int:
+        return self.peak - self.start
 
 
 class PeakRSS:
@@ -58,8 +90,8 @@ class PeakRSS:
         return self.peak - self.start
 
 
-def _job(kind: str, size: int, history: int = HISTORY):
-    """``(work, estimate)`` for ``kind`` at ``size`` px: the work to measure and the gate's estimate of it."""
+def _job(kind: str, size: int, history: int = HISTORY, device: str = "cpu"):
+    """``(work, estimate)`` for ``kind`` at ``size`` px on ``device``: the work to measure and the gate's estimate."""
     import numpy as np
 
     import nstcore
@@ -70,7 +102,7 @@ def _job(kind: str, size: int, history: int = HISTORY):
     from nstcore.hrnet import HRNet
     from nstcore.timelapse import MAX_FRAMES
 
-    network = nstcore.load_network("vgg19", "random", "cpu")
+    network = nstcore.load_network("vgg19", "random", device)
     content = nstcore.load_image(sample_path("content", "lake_house.png"))
     style = nstcore.load_image(sample_path("style", "swirls.png"))
     optimizer = "adam" if kind.endswith("adam") else "lbfgs"
@@ -89,7 +121,7 @@ def _job(kind: str, size: int, history: int = HISTORY):
         config = config.replace(generator="hrnet", steps=2)
         request = nstcore.RunRequest(config, content, (style,), photos=(content, style))
     if kind == "apply":
-        model = HRNet().eval()
+        model = HRNet().eval().to(device)
         return (lambda: generator.stylise(model, content, size)), memory.apply_estimate(content.size, size)
     if kind == "timelapse":  # as the page makes it: its kept preview frames are JPEGs, decoded by the job
         width, height = nstcore.target_size(*content.size, size)
@@ -99,19 +131,20 @@ def _job(kind: str, size: int, history: int = HISTORY):
         return (lambda: timelapse_from_jpegs(jpegs, "gif")), estimate
 
     def work() -> None:
-        for _ in request.snapshots(device="cpu", network=network):
+        for _ in request.snapshots(device=device, network=network):
             pass
 
-    return work, memory.memory_estimate(request)
+    return work, memory.memory_estimate(request, "cpu" if device == "cpu" else device.split(":")[0])
 
 
-def measure(kind: str, size: int, history: int = HISTORY) -> dict:
-    """In this process: ``kind`` at ``size`` px, its peak RSS growth and the gate's estimate (bytes)."""
-    work, estimate = _job(kind, size, history)
+def measure(kind: str, size: int, history: int = HISTORY, device: str = "cpu") -> dict:
+    """In this process: ``kind`` at ``size`` px, its peak memory growth (RSS on the CPU, allocated memory on a GPU)
+    and the gate's estimate (bytes)."""
+    work, estimate = _job(kind, size, history, device)
     started = time.perf_counter()
-    with PeakRSS() as rss:
+    with PeakRSS() if device == "cpu" else PeakDevice(device) as meter:
         work()
-    return {"kind": kind, "size": size, "peak": rss.growth, "estimate": estimate, "s": time.perf_counter() - started}
+    return {"kind": kind, "size": size, "peak": meter.growth, "estimate": estimate, "s": time.perf_counter() - started}
 
 
 def measure_apart(kind: str, size: int, history: int = HISTORY) -> dict:
@@ -134,8 +167,11 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[256, 512])
     parser.add_argument("--kinds", nargs="+", default=list(KINDS), choices=KINDS)
     parser.add_argument("--child", choices=KINDS)
+    parser.add_argument(
+        "--device", default="cpu", help="cpu (peak RSS, each kind in a process) or cuda (peak allocated, in one)."
+    )
     parser.add_argument("--history", type=int, default=HISTORY)
-    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results_memory.md"))
+    parser.add_argument("--out", default=None, help="Default: results_memory.md (cpu), results_memory_gpu.md.")
     args = parser.parse_args()
     if args.child:
         print(json.dumps(measure(args.child, args.sizes[0], args.history)))
@@ -145,18 +181,23 @@ def main() -> None:
         "| kind | size (px) | measured peak (MiB) | gate's estimate (MiB) | estimate ÷ peak |",
         "|---|---|---|---|---|",
     ]
-    for kind in args.kinds:
+    kinds = args.kinds if args.device == "cpu" else [kind for kind in args.kinds if kind in DEVICE_KINDS]
+    for kind in kinds:
         for size in args.sizes:
-            r = measure_apart(kind, size, args.history)
+            r = (
+                measure_apart(kind, size, args.history)
+                if args.device == "cpu"
+                else measure(kind, size, device=args.device)
+            )
             ratio = r["estimate"] / max(r["peak"], 1)
             rows.append(f"| {kind} | {size} | {r['peak'] / mib:.0f} | {r['estimate'] / mib:.0f} | {ratio:.2f} |")
             print(rows[-1], flush=True)
     write_results(
-        args.out,
+        args.out or ROOT / "benchmarks" / ("results_memory.md" if args.device == "cpu" else "results_memory_gpu.md"),
         "Memory per kind of job against the gate's estimate (bench_memory.py)",
-        f"peak RSS growth in a process of its own, L-BFGS {args.history + 5} steps (history {args.history}, full), "
-        f"Adam {ADAM_STEPS}, training 2, random weights, the sample images "
-        "(lake_house 4:3), cpu; the rule: peak <= estimate <= 2 x peak",
+        ("peak RSS growth in a process of its own" if args.device == "cpu" else "peak allocated device memory")
+        + f", L-BFGS {args.history + 5} steps (history {args.history}, full), Adam {ADAM_STEPS}, training 2, random "
+        f"weights, the sample images (lake_house 4:3), {args.device}; the rule: peak <= estimate <= 2 x peak",
         "\n".join(rows) + "\n",
     )
 

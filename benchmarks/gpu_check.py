@@ -10,7 +10,9 @@ after a job); (b) measures ms per step at 256 and 512 px in fp32 and bf16, with 
 their jobs as pages do, in waves of 1, 4, 8 and 16, with the jobs/minute of each wave and, while the 16 run, the
 echo of a steered weight (from the change to the first step that used it). A GPU box has no browser (nothing but
 torch is installed there), so the room's pages are the sessions' jobs; ``benchmarks/bench_load.py --room`` is the
-same room with real pages on a CPU. (d) writes benchmarks/results_gpu.md with the device's name and every figure.
+same room with real pages on a CPU. (e) measures each kind of job's peak allocated device memory against the
+admission gate's estimate (``bench_memory.py --device``; the rule: peak <= estimate <= 2 x peak). (d) writes
+benchmarks/results_gpu.md with the device's name and every figure.
 ``--dry-run`` (CI runs it through tests/test_benchmarks.py) does all of it on the CPU at 32 px with two sessions and
 writes its table to a temporary file unless ``--out`` says where.
 
@@ -48,6 +50,7 @@ PLANS = {
         "room_steps": 100,
         "batch_jobs": 8,
         "precisions": ("fp32", "bf16"),
+        "memory_sizes": (256, 512),
     },
     "dry": {
         "device": "cpu",
@@ -61,6 +64,7 @@ PLANS = {
         "room_steps": 8,
         "batch_jobs": 2,
         "precisions": ("fp32",),  # bf16 on the CPU: tests/test_gpu.py runs it; its speed here means nothing
+        "memory_sizes": (32,),
     },
 }
 
@@ -129,6 +133,23 @@ def speed(plan: dict, limit: float) -> list[str]:
                 gain = f"{jobs * single / ms:.2f}x" if single else ""
                 rows.append(f"| {size} px | {precision} | {jobs} | {ms:.1f} | {1000 * jobs / ms:.1f} | {gain} |\n")
                 print(rows[-1], end="", flush=True)
+    return rows
+
+
+def memory(plan: dict, limit: float) -> list[str]:
+    """(e) each kind of job's peak device memory against the gate's estimate (bench_memory.py; issue 39)."""
+    import bench_memory
+
+    rows, deadline = [], time.monotonic() + limit
+    for size in plan["memory_sizes"]:
+        for kind in bench_memory.DEVICE_KINDS:
+            if time.monotonic() > deadline:
+                rows.append(f"| {kind} | {size} | not measured: out of time | | |\n")
+                continue
+            r = bench_memory.measure(kind, size, device=plan["device"])
+            mib, ratio = 2**20, r["estimate"] / max(r["peak"], 1)
+            rows.append(f"| {kind} | {size} | {r['peak'] / mib:.0f} | {r['estimate'] / mib:.0f} | {ratio:.2f} |\n")
+            print(rows[-1], end="", flush=True)
     return rows
 
 
@@ -209,6 +230,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"gpu_check: tests: {tests} ({time.monotonic() - start:.0f} s)", flush=True)
     speed_rows = speed(plan, left(0.3))
     print(f"gpu_check: speed measured ({time.monotonic() - start:.0f} s)", flush=True)
+    memory_rows = memory(plan, left(0.15))
+    print(f"gpu_check: memory measured ({time.monotonic() - start:.0f} s)", flush=True)
     rooms = scheduler_room(plan, left(0.5))
     took = time.monotonic() - start
     table = (
@@ -216,7 +239,9 @@ def main(argv: list[str] | None = None) -> int:
         "| size | precision | jobs stepping together | ms per step | job-steps per second | against one job |\n"
         "|---:|---|---:|---:|---:|---:|\n" + "".join(speed_rows) + "\n"
         "| room of | at once | all done after (s) | jobs per minute | most jobs per pass | echo median / max (ms) |\n"
-        "|---|---:|---:|---:|---:|---|\n" + "".join(rooms) + f"\nThe whole check took {took:.0f} s.\n"
+        "|---|---:|---:|---:|---:|---|\n" + "".join(rooms) + "\n"
+        "| kind of job | size (px) | peak allocated (MiB) | gate's estimate (MiB) | estimate ÷ peak |\n"
+        "|---|---:|---:|---:|---:|\n" + "".join(memory_rows) + f"\nThe whole check took {took:.0f} s.\n"
     )
     write_results(
         out,

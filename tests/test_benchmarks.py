@@ -80,7 +80,8 @@ def test_styles_cells_run(network) -> None:
 
 def test_the_gpu_check_runs_dry_on_the_cpu(tmp_path) -> None:
     """``benchmarks/gpu_check.py --dry-run`` (its main, in this process): its tests (test_gpu.py on the CPU, in a
-    pytest of their own), speed cells, a room of scheduler sessions, and its results file, as on a lent GPU."""
+    pytest of their own), speed cells, a room of scheduler sessions, memory per kind of job, and its results file,
+    as on a lent GPU."""
     import gpu_check
 
     out = tmp_path / "results_gpu_dry.md"
@@ -89,6 +90,9 @@ def test_the_gpu_check_runs_dry_on_the_cpu(tmp_path) -> None:
     assert "GPU check (dry run on the CPU)" in text and "device cpu" in text
     assert "Tests marked gpu: **5 passed" in text
     assert text.count("| 32 px | fp32 |") == 2 and text.count("| sessions |") == 2
+    import bench_memory
+
+    assert all(f"| {kind} | 32 |" in text for kind in bench_memory.DEVICE_KINDS)  # memory per kind of job
     assert "not measured" not in text
 
 
