@@ -242,7 +242,7 @@ def test_a_member_still_setting_up_does_not_hold_the_rounds() -> None:
     done.set()
     other.join(10)
     assert lane.steps == 8
-    assert elapsed < 8 * 0.2 + 1.5, elapsed
+    assert elapsed < 8 * 0.2 + 4.0, elapsed  # the first round alone waited the whole window (10 s) before
     assert batch.short_rounds == 0
 
 
@@ -250,13 +250,13 @@ def test_a_member_away_for_a_while_costs_the_others_one_short_round() -> None:
     """A member that stepped, then leaves the step loop for a second (its next scale's targets), delays the next
     round by at most half a pass and is not waited for again until it steps."""
     batch = Batch(window=10.0)
-    fast, away = SleepyLane(0.1), SleepyLane(0.1)
-    threads = [_stepper(batch, fast, 20), _stepper(batch, away, 4, pause={2: 1.0})]
+    fast, away = SleepyLane(0.3), SleepyLane(0.3)  # a round waits at most half a pass: 0.15 s
+    threads = [_stepper(batch, fast, 10), _stepper(batch, away, 4, pause={2: 1.2})]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(60)
-    assert fast.steps == 20 and away.steps == 4
+    assert fast.steps == 10 and away.steps == 4
     assert batch.short_rounds <= 2  # the round it missed (and at most one more, the start's race)
 
 
