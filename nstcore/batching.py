@@ -11,8 +11,9 @@ network, pooling and precision (:attr:`PixelLane.batch_key`).
 A round waits only for members that are stepping. One that has just joined (still setting up: its targets, a style
 image at 4x scale), or that missed a round (a new scale's targets, a picture), is not waited for until it asks again
 and steps; it then joins the next round. So a member that restarts, changes scale or is slow between steps costs the
-others at most one round's wait, once (before, every round waited for it until the window ran out: a member stopping
-and restarting five times made the two jobs beside it 27 % slower; benchmarks/results_batch.md).
+others at most one round's wait, once. Before, every round waited for it until the window ran out: a member stopping
+or failing and restarting five times made the rounds of the two jobs beside it wait 1.1 s in all, about six passes;
+now they wait for nothing (benchmarks/bench_churn.py, results_batch.md).
 
 Each lane keeps its own images, targets, weights and optimiser (an L-BFGS history of its own: nothing couples the
 elements but the pass that computes their gradients), so a job's result is the one it gets alone, to the rounding of
