@@ -20,6 +20,7 @@ table). Writes benchmarks/results_attacks.md.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import statistics
@@ -29,7 +30,7 @@ import tempfile
 import threading
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from PIL import Image
@@ -160,8 +161,11 @@ def _upload_seconds(page, photo: Path, between: Callable[[], object] | None = No
     return time.perf_counter() - t
 
 
-def apply_flood(root: Path) -> dict:
-    from browser import chromium, open_card
+@contextlib.contextmanager
+def _flood_scene(root: Path) -> Iterator[tuple]:
+    """A fresh server with an instant style (``--max-size 1024``), a browser, the memory guard, a visitor's page
+    ready and a photo for it to upload: ``(url, chrome, watch, visitor, photo)``."""
+    from browser import chromium
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = _generator_folder(Path(tmp))
@@ -172,23 +176,10 @@ def apply_flood(root: Path) -> dict:
             visitor = chrome.new_page(viewport={"width": 1280, "height": 900})
             visitor.goto(url)
             visitor.get_by_role("button", name="▶ Run", exact=True).wait_for(timeout=60_000)
-            quiet = _upload_seconds(visitor, photo)
-            attacker = chrome.new_page(viewport={"width": 1280, "height": 900})
-            attacker.goto(url)
-            attacker.get_by_role("button", name="▶ Run", exact=True).wait_for(timeout=60_000)
-            open_card(attacker, "nst-settings-card", ".size-slider")
-            handle = attacker.locator(".size-slider .noUi-handle")
-            handle.focus()
-            handle.press("End")  # 1024 px
-            attacker.locator(".nst-instant-card .card-header").first.click()
-            apply = attacker.locator(".nst-apply button").first
-            apply.wait_for(timeout=30_000)
-            for _ in range(10):
-                apply.click(force=True)
-            loaded = _upload_seconds(visitor, photo)
-            attacker.wait_for_timeout(20_000)  # the applies that were admitted run to their end: peak memory
-            watch.stop()
-            return {"quiet_s": quiet, "flood_s": loaded, "peak_mb": watch.peak_mb, "guard": watch.guarded}
+            try:
+                yield url, chrome, watch, visitor, photo
+            finally:
+                watch.stop()
 
 
 def _flooding_tab(context, url: str, run_first: bool = False):
@@ -211,38 +202,39 @@ def _flooding_tab(context, url: str, run_first: bool = False):
     return page
 
 
-def pool_flood(root: Path, seconds: float = 12) -> dict:
+def apply_flood(root: Path) -> dict:
+    with _flood_scene(root) as (url, chrome, watch, visitor, photo):
+        quiet = _upload_seconds(visitor, photo)
+        attacker = _flooding_tab(chrome.new_context(viewport={"width": 1280, "height": 900}), url)
+        apply = attacker.locator(".nst-apply button").first
+        for _ in range(10):
+            apply.click(force=True)
+        loaded = _upload_seconds(visitor, photo)
+        attacker.wait_for_timeout(20_000)  # the applies that were admitted run to their end: peak memory
+    return {"quiet_s": quiet, "flood_s": loaded, "peak_mb": watch.peak_mb, "guard": watch.guarded}
+
+
+def pool_flood(root: Path) -> dict:
     """One visitor (one browser context: one visitor cookie) in two tabs clicks Apply (1024 px) and Make time-lapse
     as fast as a script can, past disabled buttons, while another visitor uploads a photo: its upload's time against
     the same upload on a quiet server, the median of three each (issue 39: 16.4 s against 3.2 s before the pool
     took turns)."""
-    from browser import chromium
+    with _flood_scene(root) as (url, chrome, watch, visitor, photo):
+        quiet = statistics.median(_upload_seconds(visitor, photo) for _ in range(3))
+        flooder = chrome.new_context(viewport={"width": 1280, "height": 900})
+        tabs = [_flooding_tab(flooder, url, run_first=True), _flooding_tab(flooder, url)]
+        selectors = (".nst-apply button", ".nst-make-timelapse button")
+        buttons = [tab.locator(selector).first for tab in tabs for selector in selectors]
 
-    with tempfile.TemporaryDirectory() as tmp:
-        folder = _generator_folder(Path(tmp))
-        photo = Path(tmp) / "photo.jpg"
-        Image.new("RGB", (1600, 1200), (180, 120, 60)).save(photo, quality=90)
-        with _server(root, "--generators", str(folder), "--max-size", "1024") as (url, proc), chromium() as chrome:
-            watch = Watch(url, proc)
-            visitor = chrome.new_page(viewport={"width": 1280, "height": 900})
-            visitor.goto(url)
-            visitor.get_by_role("button", name="▶ Run", exact=True).wait_for(timeout=60_000)
-            quiet = statistics.median(_upload_seconds(visitor, photo) for _ in range(3))
-            flooder = chrome.new_context(viewport={"width": 1280, "height": 900})
-            tabs = [_flooding_tab(flooder, url, run_first=True), _flooding_tab(flooder, url)]
-            selectors = (".nst-apply button", ".nst-make-timelapse button")
-            buttons = [tab.locator(selector).first for tab in tabs for selector in selectors]
+        def flood() -> None:
+            for button in buttons:
+                button.click(force=True)
 
-            def flood() -> None:
-                for button in buttons:
-                    button.click(force=True)
-
-            started = time.time()
-            while time.time() - started < 3:  # the flood is under way before the upload starts
-                flood()
-            loaded = statistics.median(_upload_seconds(visitor, photo, between=flood) for _ in range(3))
-            watch.stop()
-            return {"quiet_s": quiet, "flood_s": loaded, "peak_mb": watch.peak_mb, "guard": watch.guarded}
+        started = time.time()
+        while time.time() - started < 3:  # the flood is under way before the upload starts
+            flood()
+        loaded = statistics.median(_upload_seconds(visitor, photo, between=flood) for _ in range(3))
+    return {"quiet_s": quiet, "flood_s": loaded, "peak_mb": watch.peak_mb, "guard": watch.guarded}
 
 
 def main() -> None:
