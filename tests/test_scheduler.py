@@ -420,6 +420,34 @@ def test_system_exit_in_a_job_or_the_hook_does_not_kill_the_scheduler() -> None:
         scheduler.shutdown(timeout=5)
 
 
+def test_a_job_handed_to_its_thread_but_not_yet_begun_is_neither_stuck_nor_stalled() -> None:
+    """Between the scheduler marking a job running (under its lock) and ``execute`` starting its clock, the job's last
+    progress was 0.0: /liveness called it stuck and the watchdog could fail it as stalled for 56 years. Under load a
+    (lower-priority) job thread can sit in that gap for a while; here it stays there until released."""
+    scheduler = Scheduler(max_concurrent=1, max_queue=5, stall_seconds=0.5, watch_every=0.05)
+    begun, release = threading.Event(), threading.Event()
+    try:
+        waiting = job("a")
+        real = waiting.execute
+
+        def late(batch=None) -> None:  # the thread has the job; execute has not begun
+            begun.set()
+            release.wait(10)
+            real(batch)
+
+        waiting.execute = late  # type: ignore[method-assign]
+        scheduler.submit(waiting)
+        assert begun.wait(5)
+        time.sleep(0.3)  # several watchdog rounds
+        assert scheduler.health() == (True, "") and scheduler.stats()["stalled"] == 0
+        assert waiting.state == "queued" or waiting.state == "running"
+        release.set()
+        assert waiting.wait(10) and waiting.state == "done"
+    finally:
+        release.set()
+        scheduler.shutdown(timeout=2)
+
+
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")  # the thread it kills on purpose
 def test_a_dead_worker_thread_is_replaced_and_unhealthy_until_then() -> None:
     scheduler = Scheduler(max_concurrent=1, max_queue=5, watch_every=1000)  # the watchdog sleeps: nothing repairs

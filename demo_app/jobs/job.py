@@ -158,6 +158,12 @@ class Job:
         self._stop.set()
         return True
 
+    def idle_seconds(self, now: float) -> float:
+        """Seconds since the job last showed progress (its start or its last snapshot); 0 until its thread has begun
+        it: the scheduler marks a job running under its lock and ``execute`` then starts the clock, and a job in
+        between has not stalled (health and the watchdog read it as stuck since 1970)."""
+        return now - self.last_progress_at if self.last_progress_at else 0.0
+
     def execute(self, batch: nstcore.Batch | None = None) -> None:
         """Run to the end, to a cancel, or to an error (called by a scheduler thread), stepping in ``batch``'s
         shared passes when given. Never raises: not even a ``SystemExit`` from the run may take the scheduler thread

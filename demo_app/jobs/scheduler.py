@@ -216,7 +216,7 @@ class Scheduler:
     def stats(self) -> dict[str, float | int]:
         now = time.time()
         with self._cv:
-            stalled = sum(now - job.last_progress_at > min(60.0, self.stall_seconds / 2) for job in self._running)
+            stalled = sum(job.idle_seconds(now) > min(60.0, self.stall_seconds / 2) for job in self._running)
             return {
                 "closed": self._closed,
                 "running": len(self._running),
@@ -246,7 +246,7 @@ class Scheduler:
             alive = sum(thread.is_alive() for thread in self._workers.values())
             if alive < self.workers:
                 return False, f"{self.workers - alive} scheduler thread(s) died and were not replaced"
-            if any(now - job.last_progress_at > self.stall_seconds + 10 for job in self._running):
+            if any(job.idle_seconds(now) > self.stall_seconds + 10 for job in self._running):
                 return False, "a job is stuck and the watchdog has not ended it"
             stuck = [now - since for thread, (_, since) in self._leftovers.items() if thread.is_alive()]
             if stuck and max(stuck) > self.stuck_seconds:
@@ -361,13 +361,13 @@ class Scheduler:
     def _check(self, job: Job, worker: int, now: float) -> None:
         """One running job, under the lock: stop it at its time cap; end it and replace its thread when it stalled,
         did not stop within the grace period, or its thread died."""
-        if job.time_cap and job.cancel_requested_at is None and now - job.started_at > job.time_cap:
+        if job.time_cap and job.started_at and job.cancel_requested_at is None and now - job.started_at > job.time_cap:
             limit = f"{job.time_cap:g} s" if job.time_cap < 60 else f"{job.time_cap / 60:g} min"  # not "0 min"
             job.stop_reason = f"It reached this server's time limit of {limit} per job."
             log.warning("job %s of session %s reached its time cap: stopping", job.id, job.session_id[:8])
             job.request_stop()
             return
-        stalled = now - job.last_progress_at > self.stall_seconds
+        stalled = job.idle_seconds(now) > self.stall_seconds
         slow_stop = job.cancel_requested_at is not None and now - job.cancel_requested_at > self.cancel_grace
         thread = self._workers[worker]
         dead = not thread.is_alive()
