@@ -147,6 +147,13 @@ def measure(kind: str, size: int, history: int = HISTORY, device: str = "cpu") -
     return {"kind": kind, "size": size, "peak": meter.growth, "estimate": estimate, "s": time.perf_counter() - started}
 
 
+def table_row(r: dict) -> str:
+    """One measurement as a row of the results table: kind, size, peak and estimate (MiB), estimate / peak."""
+    mib = 2**20
+    ratio = r["estimate"] / max(r["peak"], 1)
+    return f"| {r['kind']} | {r['size']} | {r['peak'] / mib:.0f} | {r['estimate'] / mib:.0f} | {ratio:.2f} |"
+
+
 def measure_apart(kind: str, size: int, history: int = HISTORY) -> dict:
     """:func:`measure` in a fresh process (nothing another kind allocated stays in the figure)."""
     out = subprocess.run(
@@ -176,7 +183,6 @@ def main() -> None:
     if args.child:
         print(json.dumps(measure(args.child, args.sizes[0], args.history)))
         return
-    mib = 2**20
     rows = [
         "| kind | size (px) | measured peak (MiB) | gate's estimate (MiB) | estimate ÷ peak |",
         "|---|---|---|---|---|",
@@ -189,8 +195,7 @@ def main() -> None:
                 if args.device == "cpu"
                 else measure(kind, size, device=args.device)
             )
-            ratio = r["estimate"] / max(r["peak"], 1)
-            rows.append(f"| {kind} | {size} | {r['peak'] / mib:.0f} | {r['estimate'] / mib:.0f} | {ratio:.2f} |")
+            rows.append(table_row(r))
             print(rows[-1], flush=True)
     write_results(
         args.out or ROOT / "benchmarks" / ("results_memory.md" if args.device == "cpu" else "results_memory_gpu.md"),

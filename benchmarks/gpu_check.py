@@ -146,9 +146,7 @@ def memory(plan: dict, limit: float) -> list[str]:
             if time.monotonic() > deadline:
                 rows.append(f"| {kind} | {size} | not measured: out of time | | |\n")
                 continue
-            r = bench_memory.measure(kind, size, device=plan["device"])
-            mib, ratio = 2**20, r["estimate"] / max(r["peak"], 1)
-            rows.append(f"| {kind} | {size} | {r['peak'] / mib:.0f} | {r['estimate'] / mib:.0f} | {ratio:.2f} |\n")
+            rows.append(bench_memory.table_row(bench_memory.measure(kind, size, device=plan["device"])) + "\n")
             print(rows[-1], end="", flush=True)
     return rows
 

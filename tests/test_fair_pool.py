@@ -6,6 +6,7 @@ import threading
 import time
 
 import pytest
+from browser import wait_until
 
 from demo_app.views.fair_pool import FairPool
 
@@ -19,23 +20,16 @@ def _blocked(started: list[str], name: str, release: threading.Event):
     return work
 
 
-def _wait_for(predicate, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "not reached in time"
-        time.sleep(0.005)
-
-
 def test_a_second_visitors_task_starts_while_the_first_visitor_floods_the_pool() -> None:
     """One visitor's six long tasks hold both threads of two; another visitor's task starts at once, on a spare, and
     once the others wait, the flooder gets one thread at a time. A first-come executor made the newcomer wait for
     the flood (16.4 s instead of 3.2 s for an upload, on a 2-core server)."""
     pool, release, started = FairPool(2, extra=1), threading.Event(), []
     flood = [pool.submit("alice", _blocked(started, f"alice-{i}", release)) for i in range(6)]
-    _wait_for(lambda: sorted(started) == ["alice-0", "alice-1"])  # alone, she may use every thread
+    wait_until(lambda: sorted(started) == ["alice-0", "alice-1"], timeout=10)  # alone, she may use every thread
     bob_gate = threading.Event()
     first = pool.submit("bob", _blocked(started, "bob-1", bob_gate))
-    _wait_for(lambda: "bob-1" in started)  # at once, while both of Alice's tasks still run
+    wait_until(lambda: "bob-1" in started, timeout=10)  # at once, while both of Alice's tasks still run
     second = pool.submit("bob", _blocked(started, "bob-2", bob_gate))
     time.sleep(0.2)
     assert "bob-2" not in started  # a spare is for an owner with nothing running, not a second flood
@@ -52,12 +46,12 @@ def test_while_others_wait_one_visitor_holds_at_most_all_threads_but_one() -> No
     pool, release, started = FairPool(3, extra=0), threading.Event(), []
     for i in range(4):
         pool.submit("alice", _blocked(started, f"alice-{i}", release))
-    _wait_for(lambda: len(started) == 3)
+    wait_until(lambda: len(started) == 3, timeout=10)
     gate = threading.Event()
     pool.submit("bob", _blocked(started, "bob-0", gate))
     pool.submit("bob", _blocked(started, "bob-1", gate))
     release.set()  # Alice's three end; the next three threads go bob, alice, bob (not alice, alice, ...)
-    _wait_for(lambda: len(started) == 6)
+    wait_until(lambda: len(started) == 6, timeout=10)
     assert started[3:] in (["bob-0", "alice-3", "bob-1"], ["bob-0", "bob-1", "alice-3"])
     gate.set()
 

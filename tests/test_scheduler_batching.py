@@ -8,6 +8,7 @@ import time
 from collections import deque
 
 import pytest
+from browser import wait_until
 from conftest import make_image
 from test_scheduler import fake_run
 
@@ -16,13 +17,6 @@ from demo_app.jobs.backend import Backend
 from demo_app.jobs.scheduler import Job, Scheduler
 from demo_app.jobs.slots import Slots
 from demo_app.session.limits import Limits
-
-
-def wait_until(test, timeout: float = 30.0) -> None:
-    deadline = time.time() + timeout
-    while not test():
-        assert time.time() < deadline, "timed out"
-        time.sleep(0.01)
 
 
 def test_jobs_of_one_shape_share_a_slot_and_another_shape_waits_for_one() -> None:

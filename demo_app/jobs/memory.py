@@ -10,6 +10,7 @@ the same figures stand in for device memory until ``gpu_check.py`` measures them
 from __future__ import annotations
 
 import nstcore
+from nstcore.lanes import CPU_BATCH_PIXELS  # the engine's: over it a CPU steps variants one per pass
 
 MIB = 2**20
 # A run (L-BFGS, Adam, Bigger): what one job holds besides its images (the content and style targets, the allocator's
@@ -23,9 +24,6 @@ BYTES_PER_PIXEL = {"vgg19": 2600, "vgg16": 2300}
 VARIANT_FIXED = 8 * MIB
 VARIANT_BYTES_PER_PIXEL = 400
 HISTORY_BYTES_PER_PIXEL_PAIR = 2 * 3 * 4
-# On a CPU, images over this many pixels step one variant per pass (nstcore.lanes.CPU_BATCH_PIXELS) unless a batch
-# size is given: Adam's variants then do not share a pass.
-CPU_BATCH_PIXELS = 160 * 160
 # A training (HRNet on square crops): the generator, its Adam state and the network's passes: 340 MiB and 7.4 KB/px
 # measured (the audit saw +4.8 GB at 1024 px within 40 s against an estimate of 2.93 GiB).
 TRAINING_FIXED = 400 * MIB
